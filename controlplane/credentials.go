@@ -1,0 +1,42 @@
+package controlplane
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Credentials are the caller's credentials exactly as they came, to be passed through to the
+// control plane. They are never stored or logged (LogValue redacts them).
+type Credentials struct {
+	// Authorization is the Authorization header, e.g. "Bearer abc".
+	Authorization string
+	// Cookie is the Cookie header.
+	Cookie string
+}
+
+// Empty reports whether there are no credentials at all.
+func (c Credentials) Empty() bool { return c.Authorization == "" && c.Cookie == "" }
+
+// LogValue implements slog.LogValuer: it says which credentials there are, never what.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Bool("authorization", c.Authorization != ""),
+		slog.Bool("cookie", c.Cookie != ""),
+	)
+}
+
+// String redacts, so that a stray %v never prints a credential.
+func (c Credentials) String() string { return "Credentials{redacted}" }
+
+type credentialsKey struct{}
+
+// WithCredentials returns a context carrying the caller's credentials.
+func WithCredentials(ctx context.Context, c Credentials) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, c)
+}
+
+// CredentialsFrom returns the credentials carried by ctx; zero when there are none.
+func CredentialsFrom(ctx context.Context) Credentials {
+	c, _ := ctx.Value(credentialsKey{}).(Credentials)
+	return c
+}
