@@ -40,3 +40,29 @@ func CredentialsFrom(ctx context.Context) Credentials {
 	c, _ := ctx.Value(credentialsKey{}).(Credentials)
 	return c
 }
+
+type callerKey struct{}
+
+type callerSlot struct{ id Identity }
+
+// WithCallerSlot returns a context in which a backend can record the caller it verified
+// (ReportCaller), so the access log can name the caller. Nothing is recorded without it.
+func WithCallerSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerKey{}, &callerSlot{})
+}
+
+// ReportCaller records the identity a backend verified for this request. Safe to call with a
+// context that has no slot.
+func ReportCaller(ctx context.Context, id Identity) {
+	if s, ok := ctx.Value(callerKey{}).(*callerSlot); ok {
+		s.id = id
+	}
+}
+
+// ReportedCaller returns the identity ReportCaller recorded, zero when none was.
+func ReportedCaller(ctx context.Context) Identity {
+	if s, ok := ctx.Value(callerKey{}).(*callerSlot); ok {
+		return s.id
+	}
+	return Identity{}
+}

@@ -1,0 +1,162 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/gin-gonic/gin"
+
+	"github.com/flyte-webhook/flyte-webhook/gen"
+)
+
+// Validate returns middleware that checks each request against route's operation in the
+// filtered spec: path, query and header parameters, and the body. A request that does not fit
+// gets a 422 problem listing where and what; a body over the size limit a 413. Credentials are
+// not checked here (that is a later layer). The validated body is kept on the request so the
+// generated code binds it without a second decode (numbers stay json.Number: integers exact).
+func Validate(route Route) gin.HandlerFunc {
+	kr := &routers.Route{
+		Spec:      route.Spec,
+		Path:      route.Path,
+		PathItem:  route.PathItem,
+		Method:    route.Method,
+		Operation: route.Op,
+	}
+	opts := &openapi3filter.Options{
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		KeepValidatedValue: true,
+		MultiError:         true,
+	}
+	return func(c *gin.Context) {
+		params := make(map[string]string, len(c.Params))
+		var bad []gen.ProblemError
+		for _, p := range c.Params {
+			v, err := url.PathUnescape(p.Value)
+			if err != nil {
+				bad = append(bad, gen.ProblemError{In: gen.Path, Name: p.Key, Reason: "not a valid percent-encoded value"})
+				continue
+			}
+			params[p.Key] = v
+		}
+		if len(bad) > 0 {
+			writeInvalid(c, bad)
+			return
+		}
+		in := &openapi3filter.RequestValidationInput{
+			Request:    c.Request,
+			PathParams: params,
+			Route:      kr,
+			Options:    opts,
+		}
+		err := openapi3filter.ValidateRequest(c.Request.Context(), in)
+		if err == nil {
+			c.Next()
+			return
+		}
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			Fail(c, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes")
+			return
+		}
+		writeInvalid(c, problemErrors(err))
+	}
+}
+
+func writeInvalid(c *gin.Context, errs []gen.ProblemError) {
+	reasons := make([]string, 0, len(errs))
+	for _, e := range errs {
+		where := string(e.In)
+		if e.Name != "" {
+			where += " " + e.Name
+		}
+		reasons = append(reasons, where+": "+e.Reason)
+	}
+	p := NewProblem(c, http.StatusUnprocessableEntity, "the request does not fit the API: "+strings.Join(reasons, "; "))
+	p.Errors = &errs
+	WriteProblem(c, p)
+}
+
+// problemErrors flattens kin-openapi's validation errors into where/what entries.
+func problemErrors(err error) []gen.ProblemError {
+	var multi openapi3.MultiError
+	if errors.As(err, &multi) {
+		var out []gen.ProblemError
+		for _, e := range multi {
+			out = append(out, problemErrors(e)...)
+		}
+		return out
+	}
+	var re *openapi3filter.RequestError
+	if errors.As(err, &re) {
+		switch {
+		case re.Parameter != nil:
+			return []gen.ProblemError{{In: gen.ProblemErrorIn(re.Parameter.In), Name: re.Parameter.Name, Reason: reasonOf(re)}}
+		case re.RequestBody != nil:
+			var out []gen.ProblemError
+			for _, se := range schemaErrors(re.Err) {
+				out = append(out, gen.ProblemError{In: gen.Body, Name: pointer(se.JSONPointer()), Reason: se.Reason})
+			}
+			if len(out) == 0 {
+				out = append(out, gen.ProblemError{In: gen.Body, Name: "", Reason: reasonOf(re)})
+			}
+			return out
+		}
+		return []gen.ProblemError{{In: gen.Body, Reason: reasonOf(re)}}
+	}
+	return []gen.ProblemError{{In: gen.Body, Reason: "invalid request"}}
+}
+
+func schemaErrors(err error) []*openapi3.SchemaError {
+	var multi openapi3.MultiError
+	if errors.As(err, &multi) {
+		var out []*openapi3.SchemaError
+		for _, e := range multi {
+			out = append(out, schemaErrors(e)...)
+		}
+		return out
+	}
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		return []*openapi3.SchemaError{se}
+	}
+	return nil
+}
+
+func reasonOf(re *openapi3filter.RequestError) string {
+	if ses := schemaErrors(re.Err); len(ses) > 0 {
+		rs := make([]string, len(ses))
+		for i, se := range ses {
+			rs[i] = se.Reason
+		}
+		return strings.Join(rs, "; ")
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(re.Err, &pe) {
+		return pe.Reason
+	}
+	if re.Reason != "" {
+		return re.Reason
+	}
+	if re.Err != nil {
+		return re.Err.Error()
+	}
+	return "invalid"
+}
+
+func pointer(parts []string) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	esc := make([]string, len(parts))
+	for i, p := range parts {
+		esc[i] = strings.NewReplacer("~", "~0", "/", "~1").Replace(p)
+	}
+	return "/" + strings.Join(esc, "/")
+}
+
