@@ -1,0 +1,84 @@
+package impl
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Config configures the HTTP service. The zero value is usable: every operation enabled,
+// credentials required, no allowlists.
+type Config struct {
+	// Name is the webhook's own name: app endpoints that target it are refused (400).
+	// Defaults to "flyte-webhook".
+	Name string
+	// Title and Description replace the spec's info in /openapi.json and /docs when set.
+	Title       string
+	Description string
+	// AuthOptional turns off the 401 for requests without credentials (requires_auth: false).
+	// The backend still decides who such a caller is. Defaults to false: credentials required.
+	AuthOptional bool
+	// EndpointGroups or Endpoints (never both) select the enabled operations; neither means
+	// every operation.
+	EndpointGroups []string
+	Endpoints      []string
+	// TaskAllowlist, AppAllowlist and TriggerAllowlist: nil means unrestricted, an empty list
+	// allows nothing. Entry formats are the seed's (see ParseTaskAllowlist and friends).
+	TaskAllowlist    *[]string
+	AppAllowlist     *[]string
+	TriggerAllowlist *[]string
+	// MaxBodyBytes bounds request bodies (413 beyond). Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// BaseURL is the public URL of the webhook, used in links. Optional.
+	BaseURL string
+	// Logger receives the access log and error logs. Defaults to discarding.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "flyte-webhook"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// allowlists are the parsed allowlists; a nil field is unrestricted.
+type allowlists struct {
+	tasks    *taskAllowlist
+	apps     map[string]bool
+	triggers *triggerAllowlist
+}
+
+func (c Config) allowlists() (allowlists, error) {
+	var a allowlists
+	if c.TaskAllowlist != nil {
+		t, err := ParseTaskAllowlist(*c.TaskAllowlist)
+		if err != nil {
+			return a, err
+		}
+		a.tasks = t
+	}
+	if c.AppAllowlist != nil {
+		a.apps = map[string]bool{}
+		for i, e := range *c.AppAllowlist {
+			if e == "" || strings.ContainsAny(e, "/ \t") {
+				return a, fmt.Errorf("app_allowlist[%d]: %q is not an app name", i, e)
+			}
+			a.apps[e] = true
+		}
+	}
+	if c.TriggerAllowlist != nil {
+		t, err := ParseTriggerAllowlist(*c.TriggerAllowlist)
+		if err != nil {
+			return a, err
+		}
+		a.triggers = t
+	}
+	return a, nil
+}

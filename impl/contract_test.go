@@ -1,0 +1,236 @@
+package impl_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/flyte-webhook/flyte-webhook/api"
+	"github.com/flyte-webhook/flyte-webhook/impl"
+)
+
+// The contract harness: every response a test receives through call() is validated against
+// the full openapi.yaml (status declared, headers, body schema), and TestMain fails the run
+// when an operation was never exercised with a 2xx answer.
+var contract struct {
+	once      sync.Once
+	doc       *openapi3.T
+	router    routers.Router
+	catalog   *api.Catalog
+	mu        sync.Mutex
+	exercised map[string]bool
+}
+
+func loadContract(t testing.TB) {
+	contract.once.Do(func() {
+		doc, err := api.LoadSpec()
+		if err != nil {
+			panic(err)
+		}
+		contract.catalog, err = api.NewCatalog(doc)
+		if err != nil {
+			panic(err)
+		}
+		doc.Servers = openapi3.Servers{{URL: "/"}}
+		contract.router, err = gorillamux.NewRouter(doc)
+		if err != nil {
+			panic(err)
+		}
+		contract.doc = doc
+		contract.exercised = map[string]bool{}
+	})
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
+		loadContract(nil)
+		var missing []string
+		for _, o := range contract.catalog.Operations {
+			if !contract.exercised[o.ID] {
+				missing = append(missing, o.ID)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			fmt.Fprintf(os.Stderr, "contract: operations never exercised with a 2xx answer: %s\n", strings.Join(missing, ", "))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// response is what call() returns: status, headers, raw body and the body decoded as JSON.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	JSON   map[string]any
+}
+
+func (r response) str(key string) string {
+	s, _ := r.JSON[key].(string)
+	return s
+}
+
+// testServer is the whole HTTP stack over a fake backend on a real loopback listener.
+type testServer struct {
+	*httptest.Server
+	fake    *fakeBackend
+	enabled map[string]bool
+}
+
+func newServer(t *testing.T, cfg impl.Config) *testServer {
+	t.Helper()
+	loadContract(t)
+	fake := newFake()
+	h, err := impl.NewHandler(cfg, fake)
+	if err != nil {
+		t.Fatalf("NewHandler: %v", err)
+	}
+	enabled, err := contract.catalog.Select(cfg.EndpointGroups, cfg.Endpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &testServer{Server: srv, fake: fake, enabled: enabled}
+}
+
+const token = "Bearer t0ken"
+
+// call sends a request (with a bearer token unless headers say otherwise; pass
+// "Authorization": "" to send none) and validates the answer against the spec.
+func (s *testServer) call(t *testing.T, method, target string, body any, headers map[string]string) response {
+	t.Helper()
+	var rd io.Reader
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if raw != nil {
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.URL+target, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", token)
+	for k, v := range headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer res.Body.Close()
+	out := response{Status: res.StatusCode, Header: res.Header}
+	if out.Body, err = io.ReadAll(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(out.Body, &out.JSON)
+	if strings.HasPrefix(res.Header.Get("Content-Type"), api.ProblemContentType) {
+		checkProblem(t, out)
+	}
+	validateAgainstSpec(t, req, raw, out, s.enabled)
+	return out
+}
+
+// validateAgainstSpec checks the answer of every request the spec routes (404s for unrouted
+// paths and the docs are outside the spec).
+func validateAgainstSpec(t *testing.T, req *http.Request, raw []byte, out response, enabled map[string]bool) {
+	t.Helper()
+	// Route on the path as the server decoded it once (UseRawPath), like the server does.
+	vreq := req.Clone(context.Background())
+	if raw != nil {
+		vreq.Body = io.NopCloser(bytes.NewReader(raw))
+	}
+	route, params, err := contract.router.FindRoute(vreq)
+	if err != nil {
+		return
+	}
+	if !enabled[route.Operation.OperationID] {
+		// A disabled operation is not routed at all: outside the served spec.
+		if out.Status != http.StatusNotFound && out.Status != http.StatusMethodNotAllowed {
+			t.Errorf("disabled operation %s answered %d", route.Operation.OperationID, out.Status)
+		}
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: vreq, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status: out.Status,
+		Header: out.Header,
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus: true,
+			AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		},
+	}
+	in.SetBodyBytes(out.Body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s → %d does not fit openapi.yaml: %v\nbody: %s", req.Method, req.URL.RequestURI(), out.Status, err, out.Body)
+	}
+	if out.Status >= 200 && out.Status < 300 {
+		contract.mu.Lock()
+		contract.exercised[route.Operation.OperationID] = true
+		contract.mu.Unlock()
+	}
+}
+
+// checkProblem holds every problem+json answer to RFC 9457 and our additions.
+func checkProblem(t *testing.T, r response) {
+	t.Helper()
+	if int(r.JSON["status"].(float64)) != r.Status {
+		t.Errorf("problem status %v != HTTP status %d", r.JSON["status"], r.Status)
+	}
+	if r.str("detail") == "" || r.str("title") == "" || r.str("type") == "" {
+		t.Errorf("problem lacks detail/title/type: %s", r.Body)
+	}
+	if id := r.str("request_id"); id == "" || id != r.Header.Get("X-Request-Id") {
+		t.Errorf("problem request_id %q does not match X-Request-Id %q", id, r.Header.Get("X-Request-Id"))
+	}
+	if r.Status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without WWW-Authenticate: Bearer")
+	}
+}
+
+func expectStatus(t *testing.T, r response, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d; body: %s", r.Status, want, r.Body)
+	}
+}

@@ -1,0 +1,223 @@
+package impl
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/flyte-webhook/flyte-webhook/api"
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/gen"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// NewHandler assembles the webhook's HTTP handler over backend: only the operations cfg
+// enables are routed, and /openapi.json, /openapi.yaml and /docs show only those.
+func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) {
+	cfg = cfg.withDefaults()
+	lists, err := cfg.allowlists()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := api.LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := api.NewCatalog(doc)
+	if err != nil {
+		return nil, err
+	}
+	enabled, err := catalog.Select(cfg.EndpointGroups, cfg.Endpoints)
+	if err != nil {
+		return nil, err
+	}
+	filtered := api.Filter(doc, enabled)
+	if cfg.Title != "" {
+		filtered.Info.Title = cfg.Title
+	}
+	if cfg.Description != "" {
+		filtered.Info.Description = cfg.Description
+	}
+
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger}
+
+	e := gin.New()
+	e.ContextWithFallback = true // handler contexts cancel with the request and see its values
+	e.UseRawPath = true          // a %2F inside a name stays inside the name…
+	e.UnescapePathValues = true  // …and gin unescapes each value exactly once (the generated binder does not)
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.Use(s.requestID(), s.accessLog(), s.recovery())
+	e.NoRoute(func(c *gin.Context) {
+		api.Fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.EscapedPath())
+	})
+	e.NoMethod(func(c *gin.Context) {
+		api.Fail(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed on "+c.Request.URL.EscapedPath())
+	})
+	if err := api.MountDocs(e, filtered); err != nil {
+		return nil, err
+	}
+
+	strict := gen.NewStrictHandlerWithOptions(s, []gen.StrictMiddlewareFunc{s.guard}, gen.StrictGinServerOptions{
+		RequestErrorHandlerFunc:  s.requestError,
+		HandlerErrorFunc:         s.handlerError,
+		ResponseErrorHandlerFunc: s.responseError,
+	})
+	router := api.NewRouter(e, catalog, filtered, func(r api.Route) []gin.HandlerFunc {
+		mw := []gin.HandlerFunc{routeInfo(r)}
+		if r.Op.RequestBody != nil {
+			mw = append(mw, bodyLimit(cfg.MaxBodyBytes))
+		}
+		return append(mw, api.Validate(r), s.auth(r))
+	})
+	gen.RegisterHandlersWithOptions(router, strict, gen.GinServerOptions{ErrorHandler: s.paramError})
+	if err := router.Err(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+const (
+	operationIDKey = "operation_id"
+	declaredKey    = "declared_statuses"
+)
+
+// routeInfo records the operation's id (for the access log) and the statuses it declares
+// (so writeError never answers one the spec does not list).
+func routeInfo(r api.Route) gin.HandlerFunc {
+	declared := map[int]bool{}
+	for code := range r.Op.Responses.Map() {
+		if n, err := strconv.Atoi(code); err == nil {
+			declared[n] = true
+		}
+	}
+	return func(c *gin.Context) {
+		c.Set(operationIDKey, r.ID)
+		c.Set(declaredKey, declared)
+	}
+}
+
+// bodyLimit refuses bodies over max: at once when Content-Length says so, else while reading
+// (the validator turns the read error into a 413).
+func bodyLimit(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			api.Fail(c, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes")
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+	}
+}
+
+// auth is the passthrough: the caller's Authorization and Cookie headers ride in the request
+// context to the backend, which decides who the caller is. Here only a request with no
+// credentials at all is refused, when credentials are required.
+func (s *Server) auth(r api.Route) gin.HandlerFunc {
+	required := !s.cfg.AuthOptional && !r.Open
+	return func(c *gin.Context) {
+		creds := controlplane.Credentials{
+			Authorization: c.Request.Header.Get("Authorization"),
+			Cookie:        strings.Join(c.Request.Header.Values("Cookie"), "; "),
+		}
+		if required && creds.Empty() {
+			api.Fail(c, http.StatusUnauthorized, "credentials required: send an Authorization: Bearer <token> header or a Cookie")
+			return
+		}
+		c.Request = c.Request.WithContext(controlplane.WithCredentials(c.Request.Context(), creds))
+	}
+}
+
+var requestIDPrefix = func() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}()
+
+var requestSeq atomic.Uint64
+
+// requestID gives every request an id: the caller's X-Request-Id when it is short and plain,
+// else a new one. It is answered in X-Request-Id and carried in every problem and log line.
+func (s *Server) requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.Request.Header.Get("X-Request-Id")
+		if !plainID(id) {
+			id = requestIDPrefix + "-" + strconv.FormatUint(requestSeq.Add(1), 36)
+		}
+		c.Header("X-Request-Id", id)
+		ctx := api.WithRequestID(c.Request.Context(), id)
+		ctx = controlplane.WithCallerSlot(ctx)
+		c.Request = c.Request.WithContext(ctx)
+	}
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog writes one line per request: never a credential, a query string or a body.
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		ctx := c.Request.Context()
+		if !s.log.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", api.RequestIDFrom(ctx)),
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.EscapedPath()),
+			slog.Int("status", c.Writer.Status()),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		if op := c.GetString(operationIDKey); op != "" {
+			attrs = append(attrs, slog.String("operation_id", op))
+		}
+		if who := controlplane.ReportedCaller(ctx); who.Subject != "" {
+			attrs = append(attrs, slog.String("caller", who.Subject))
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	}
+}
+
+// recovery turns a panic into a 500 problem and a log line with the stack; the caller sees
+// only the request id.
+func (s *Server) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				id := api.RequestIDFrom(c.Request.Context())
+				s.log.Error("panic while serving a request", "request_id", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					api.Fail(c, http.StatusInternalServerError, "internal error; quote request_id "+id+" when reporting it")
+				}
+				c.Abort()
+			}
+		}()
+		c.Next()
+	}
+}

@@ -1,0 +1,407 @@
+package impl
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/gen"
+)
+
+type ginContext = gin.Context
+
+// Server implements the generated strict server over a controlplane.Backend. Documented
+// failures come back from the backend as *controlplane.Error and are written as problem+json
+// in one place (writeError); handlers only translate values.
+type Server struct {
+	backend controlplane.Backend
+	cfg     Config
+	lists   allowlists
+	log     *slog.Logger
+}
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// requestContext returns the request's own context (credentials, request id, cancellation),
+// never the pooled *gin.Context itself, so a backend may keep it past the handler safely.
+func requestContext(ctx context.Context) context.Context {
+	if c, ok := ctx.(*gin.Context); ok && c.Request != nil {
+		return c.Request.Context()
+	}
+	return ctx
+}
+
+// validatedBody returns the request body as the validator decoded it (kin-openapi's
+// KeepValidatedValue), with numbers as json.Number. The generated binder turns those into
+// float64, which would round integers above 2^53; handlers that pass values on read this.
+func validatedBody(ctx context.Context) any {
+	c, ok := ctx.(*gin.Context)
+	if !ok || c.Request == nil || c.Request.Body == nil {
+		return nil
+	}
+	if vb, ok := c.Request.Body.(interface{ ValidatedValue() any }); ok {
+		return vb.ValidatedValue()
+	}
+	return nil
+}
+
+// Health answers while the server is up.
+func (s *Server) Health(context.Context, gen.HealthRequestObject) (gen.HealthResponseObject, error) {
+	return gen.Health200JSONResponse{Status: "healthy"}, nil
+}
+
+// Me answers with the caller's identity as the backend verified it.
+func (s *Server) Me(ctx context.Context, _ gen.MeRequestObject) (gen.MeResponseObject, error) {
+	id, err := s.backend.Me(requestContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return gen.Me200JSONResponse{Subject: id.Subject, Name: id.Name}, nil
+}
+
+// RunTask starts a run of a task.
+func (s *Server) RunTask(ctx context.Context, r gen.RunTaskRequestObject) (gen.RunTaskResponseObject, error) {
+	req := controlplane.RunTaskRequest{
+		Task:   controlplane.TaskRef{Domain: r.Domain, Project: r.Project, Name: r.Name, Version: deref(r.Params.Version)},
+		Inputs: map[string]any{},
+	}
+	if m, ok := validatedBody(ctx).(map[string]any); ok {
+		req.Inputs = m // json.Number values: integers stay exact
+	} else if r.Body != nil && *r.Body != nil {
+		req.Inputs = *r.Body
+	}
+	req.IdempotencyKey = deref(r.Params.IdempotencyKey)
+	run, err := s.backend.RunTask(requestContext(ctx), req)
+	if err != nil {
+		return nil, err
+	}
+	return gen.RunTask200JSONResponse{Name: run.Name, Url: run.URL}, nil
+}
+
+// GetTask describes a task.
+func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.GetTaskResponseObject, error) {
+	t, err := s.backend.GetTask(requestContext(ctx), controlplane.TaskRef{Domain: r.Domain, Project: r.Project, Name: r.Name, Version: deref(r.Params.Version)})
+	if err != nil {
+		return nil, err
+	}
+	cache := gen.CacheSettings{Behavior: t.Cache.Behavior, Serialize: t.Cache.Serialize}
+	if cache.Behavior == "" {
+		cache.Behavior = "disable"
+	}
+	if t.Cache.VersionOverride != "" {
+		cache.VersionOverride = &t.Cache.VersionOverride
+	}
+	secrets := t.Secrets
+	if secrets == nil {
+		secrets = []string{}
+	}
+	return gen.GetTask200JSONResponse{
+		Name:             t.Ref.Name,
+		Version:          t.Ref.Version,
+		TaskType:         t.Type,
+		RequiredArgs:     t.RequiredArgs(),
+		DefaultInputArgs: t.DefaultInputs(),
+		Cache:            cache,
+		Secrets:          secrets,
+	}, nil
+}
+
+// GetRun describes a run.
+func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.GetRunResponseObject, error) {
+	run, err := s.backend.GetRun(requestContext(ctx), r.Name)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetRun200JSONResponse(runResponse(run)), nil
+}
+
+// GetRunIo returns a run's inputs and outputs.
+func (s *Server) GetRunIo(ctx context.Context, r gen.GetRunIoRequestObject) (gen.GetRunIoResponseObject, error) {
+	io, err := s.backend.GetRunIO(requestContext(ctx), r.Name)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetRunIo200JSONResponse{Name: io.Run.Name, Inputs: optMap(io.Inputs), Outputs: optMap(io.Outputs)}, nil
+}
+
+// AbortRun asks for a run to be aborted.
+func (s *Server) AbortRun(ctx context.Context, r gen.AbortRunRequestObject) (gen.AbortRunResponseObject, error) {
+	reason := abortReason(r.Params.Reason)
+	run, err := s.backend.AbortRun(requestContext(ctx), r.Name, reason)
+	if err != nil {
+		return nil, err
+	}
+	return gen.AbortRun200JSONResponse{Name: run.Name, Status: "abort_requested", Reason: reason}, nil
+}
+
+// GetApp describes an app.
+func (s *Server) GetApp(ctx context.Context, r gen.GetAppRequestObject) (gen.GetAppResponseObject, error) {
+	app, err := s.backend.GetApp(requestContext(ctx), appRef(r.Name, r.Params.Domain, r.Params.Project))
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetApp200JSONResponse{
+		Name: app.Name, Revision: app.Revision, Endpoint: optString(app.Endpoint),
+		IsActive: app.Active, IsDeactivated: app.Deactivated, Url: app.URL,
+	}, nil
+}
+
+// ActivateApp starts an app.
+func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject) (gen.ActivateAppResponseObject, error) {
+	app, err := s.backend.SetAppActive(requestContext(ctx), appRef(r.Name, r.Params.Domain, r.Params.Project), true, derefBool(r.Params.Wait))
+	if err != nil {
+		return nil, err
+	}
+	return gen.ActivateApp200JSONResponse{Name: app.Name, IsActive: app.Active, Endpoint: optString(app.Endpoint), Url: app.URL}, nil
+}
+
+// DeactivateApp stops an app.
+func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestObject) (gen.DeactivateAppResponseObject, error) {
+	app, err := s.backend.SetAppActive(requestContext(ctx), appRef(r.Name, r.Params.Domain, r.Params.Project), false, derefBool(r.Params.Wait))
+	if err != nil {
+		return nil, err
+	}
+	return gen.DeactivateApp200JSONResponse{Name: app.Name, IsActive: app.Active, IsDeactivated: app.Deactivated, Url: app.URL}, nil
+}
+
+// CallApp sends one request to an app and relays its answer.
+func (s *Server) CallApp(ctx context.Context, r gen.CallAppRequestObject) (gen.CallAppResponseObject, error) {
+	call := controlplane.AppCall{
+		App:    appRef(r.Name, r.Params.Domain, r.Params.Project),
+		Method: http.MethodGet,
+		Path:   r.Params.Path,
+	}
+	if r.Params.Method != nil {
+		call.Method = string(*r.Params.Method)
+	}
+	if !strings.HasPrefix(call.Path, "/") {
+		call.Path = "/" + call.Path
+	}
+	if body, ok := validatedBody(ctx).(map[string]any); ok {
+		// The validated value keeps numbers as json.Number, so large integers reach the app intact.
+		call.Payload, _ = body["payload"].(map[string]any)
+		call.Query, _ = body["query_params"].(map[string]any)
+	} else if r.Body != nil {
+		if r.Body.Payload != nil {
+			call.Payload = *r.Body.Payload
+		}
+		if r.Body.QueryParams != nil {
+			call.Query = *r.Body.QueryParams
+		}
+	}
+	resp, err := s.backend.CallApp(requestContext(ctx), call)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return nil, controlplane.Errorf(controlplane.CodeBadGateway, "app %q answered %d %s", r.Name, resp.Status, http.StatusText(resp.Status))
+	}
+	return appAnswer(resp), nil
+}
+
+// appAnswer relays an app's body: as it came when it is JSON, else as {"response": text}.
+type appAnswer controlplane.AppResponse
+
+func (a appAnswer) VisitCallAppResponse(w http.ResponseWriter) error {
+	body := a.Body
+	if !isJSON(a.ContentType) || !json.Valid(body) {
+		var err error
+		if body, err = json.Marshal(map[string]string{"response": string(a.Body)}); err != nil {
+			return err
+		}
+	}
+	if len(body) == 0 { // an empty JSON answer (204-like) still needs a JSON value
+		body = []byte("null")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
+}
+
+func isJSON(ctype string) bool {
+	ctype, _, _ = strings.Cut(ctype, ";")
+	ctype = strings.TrimSpace(strings.ToLower(ctype))
+	return ctype == "application/json" || strings.HasSuffix(ctype, "+json")
+}
+
+// ActivateTrigger switches a trigger on.
+func (s *Server) ActivateTrigger(ctx context.Context, r gen.ActivateTriggerRequestObject) (gen.ActivateTriggerResponseObject, error) {
+	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, true)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ActivateTrigger200JSONResponse{TaskName: t.TaskName, TriggerName: t.Name, Active: t.Active}, nil
+}
+
+// DeactivateTrigger switches a trigger off.
+func (s *Server) DeactivateTrigger(ctx context.Context, r gen.DeactivateTriggerRequestObject) (gen.DeactivateTriggerResponseObject, error) {
+	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, false)
+	if err != nil {
+		return nil, err
+	}
+	return gen.DeactivateTrigger200JSONResponse{TaskName: t.TaskName, TriggerName: t.Name, Active: t.Active}, nil
+}
+
+// BuildImage starts an image build.
+func (s *Server) BuildImage(ctx context.Context, r gen.BuildImageRequestObject) (gen.BuildImageResponseObject, error) {
+	req := controlplane.ImageBuild{
+		BaseImage:     deref(r.Params.BaseImage),
+		PythonVersion: deref(r.Params.PythonVersion),
+		FlyteVersion:  deref(r.Params.FlyteVersion),
+		Name:          deref(r.Params.Name),
+		Pre:           derefBool(r.Params.Pre),
+	}
+	if r.Body != nil {
+		req.PipPackages = derefSlice(r.Body.PipPackages)
+		req.AptPackages = derefSlice(r.Body.AptPackages)
+		req.Platforms = derefSlice(r.Body.Platform)
+	}
+	res, err := s.backend.BuildImage(requestContext(ctx), req)
+	if err != nil {
+		return nil, err
+	}
+	return gen.BuildImage200JSONResponse{
+		ImageBuildRunUrl: res.Run.URL, ImageName: res.ImageName, BaseImage: res.BaseImage,
+		PipPackages: nonNil(res.PipPackages), AptPackages: nonNil(res.AptPackages),
+	}, nil
+}
+
+// PrefetchHfModel starts a model prefetch.
+func (s *Server) PrefetchHfModel(ctx context.Context, r gen.PrefetchHfModelRequestObject) (gen.PrefetchHfModelResponseObject, error) {
+	p := r.Params
+	req := controlplane.ModelPrefetch{
+		Repo: p.Repo, RawDataPath: deref(p.RawDataPath), ArtifactName: deref(p.ArtifactName),
+		Architecture: deref(p.Architecture), Task: orDefault(p.Task, "auto"),
+		SerialFormat: deref(p.SerialFormat), ModelType: deref(p.ModelType),
+		ShortDescription: deref(p.ShortDescription), HFTokenKey: orDefault(p.HfTokenKey, "HF_TOKEN"),
+		CPU: orDefault(p.Cpu, "2"), Memory: orDefault(p.Memory, "8Gi"), Disk: orDefault(p.Disk, "50Gi"),
+	}
+	if p.Force != nil {
+		req.Force = *p.Force
+	}
+	if r.Body != nil {
+		req.Modalities = *r.Body
+	}
+	run, err := s.backend.PrefetchModel(requestContext(ctx), req)
+	if err != nil {
+		return nil, err
+	}
+	return gen.PrefetchHfModel200JSONResponse(runResponse(run)), nil
+}
+
+// GetPrefetchHfModel describes a model prefetch run.
+func (s *Server) GetPrefetchHfModel(ctx context.Context, r gen.GetPrefetchHfModelRequestObject) (gen.GetPrefetchHfModelResponseObject, error) {
+	run, err := s.backend.GetRun(requestContext(ctx), r.RunName)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetPrefetchHfModel200JSONResponse(runResponse(run)), nil
+}
+
+// GetPrefetchHfModelIo returns a model prefetch run's inputs and outputs.
+func (s *Server) GetPrefetchHfModelIo(ctx context.Context, r gen.GetPrefetchHfModelIoRequestObject) (gen.GetPrefetchHfModelIoResponseObject, error) {
+	io, err := s.backend.GetRunIO(requestContext(ctx), r.RunName)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetPrefetchHfModelIo200JSONResponse{
+		Name: io.Run.Name, Phase: gen.Phase(io.Run.Phase), Inputs: optMap(io.Inputs), Outputs: optMap(io.Outputs),
+	}, nil
+}
+
+// AbortPrefetchHfModel aborts a model prefetch run.
+func (s *Server) AbortPrefetchHfModel(ctx context.Context, r gen.AbortPrefetchHfModelRequestObject) (gen.AbortPrefetchHfModelResponseObject, error) {
+	reason := abortReason(r.Params.Reason)
+	run, err := s.backend.AbortRun(requestContext(ctx), r.RunName, reason)
+	if err != nil {
+		return nil, err
+	}
+	return gen.AbortPrefetchHfModel200JSONResponse{Name: run.Name, Status: "abort_requested", Reason: reason}, nil
+}
+
+// DefaultAbortReason is the reason recorded when the caller gives none (the seed's text).
+const DefaultAbortReason = "Aborted via webhook API"
+
+func abortReason(r *string) string {
+	if r == nil || *r == "" {
+		return DefaultAbortReason
+	}
+	return *r
+}
+
+func runResponse(run controlplane.Run) gen.RunResponse {
+	out := gen.RunResponse{Name: run.Name, Phase: gen.Phase(run.Phase), Url: run.URL, Done: run.Phase.Done()}
+	if run.Error != "" {
+		out.Error = &run.Error
+	}
+	if run.Attempts > 0 {
+		out.Attempts = &run.Attempts
+	}
+	out.CreatedAt = optTime(run.CreatedAt)
+	out.StartedAt = optTime(run.StartedAt)
+	out.EndedAt = optTime(run.EndedAt)
+	return out
+}
+
+func appRef(name string, domain, project *string) controlplane.AppRef {
+	return controlplane.AppRef{Name: name, Domain: deref(domain), Project: deref(project)}
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func optMap(m map[string]any) *map[string]any {
+	if m == nil {
+		return nil
+	}
+	return &m
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func orDefault(p *string, def string) string {
+	if p == nil || *p == "" {
+		return def
+	}
+	return *p
+}
+
+func derefBool(p *bool) bool { return p != nil && *p }
+
+func derefSlice(p *[]string) []string {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
