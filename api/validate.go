@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -34,19 +33,10 @@ func Validate(route Route) gin.HandlerFunc {
 		MultiError:         true,
 	}
 	return func(c *gin.Context) {
+		// gin has unescaped the values once (UnescapePathValues); they are what handlers see.
 		params := make(map[string]string, len(c.Params))
-		var bad []gen.ProblemError
 		for _, p := range c.Params {
-			v, err := url.PathUnescape(p.Value)
-			if err != nil {
-				bad = append(bad, gen.ProblemError{In: gen.Path, Name: p.Key, Reason: "not a valid percent-encoded value"})
-				continue
-			}
-			params[p.Key] = v
-		}
-		if len(bad) > 0 {
-			writeInvalid(c, bad)
-			return
+			params[p.Key] = p.Value
 		}
 		in := &openapi3filter.RequestValidationInput{
 			Request:    c.Request,
@@ -84,32 +74,40 @@ func writeInvalid(c *gin.Context, errs []gen.ProblemError) {
 
 // problemErrors flattens kin-openapi's validation errors into where/what entries.
 func problemErrors(err error) []gen.ProblemError {
-	var multi openapi3.MultiError
-	if errors.As(err, &multi) {
+	// Look at the error itself before unwrapping: a RequestError wraps a MultiError of schema
+	// errors, and errors.As would find that inner MultiError first.
+	switch e := err.(type) {
+	case openapi3.MultiError:
 		var out []gen.ProblemError
-		for _, e := range multi {
-			out = append(out, problemErrors(e)...)
+		for _, inner := range e {
+			out = append(out, problemErrors(inner)...)
 		}
 		return out
+	case *openapi3filter.RequestError:
+		return requestErrors(e)
 	}
 	var re *openapi3filter.RequestError
 	if errors.As(err, &re) {
-		switch {
-		case re.Parameter != nil:
-			return []gen.ProblemError{{In: gen.ProblemErrorIn(re.Parameter.In), Name: re.Parameter.Name, Reason: reasonOf(re)}}
-		case re.RequestBody != nil:
-			var out []gen.ProblemError
-			for _, se := range schemaErrors(re.Err) {
-				out = append(out, gen.ProblemError{In: gen.Body, Name: pointer(se.JSONPointer()), Reason: se.Reason})
-			}
-			if len(out) == 0 {
-				out = append(out, gen.ProblemError{In: gen.Body, Name: "", Reason: reasonOf(re)})
-			}
-			return out
-		}
-		return []gen.ProblemError{{In: gen.Body, Reason: reasonOf(re)}}
+		return requestErrors(re)
 	}
 	return []gen.ProblemError{{In: gen.Body, Reason: "invalid request"}}
+}
+
+func requestErrors(re *openapi3filter.RequestError) []gen.ProblemError {
+	switch {
+	case re.Parameter != nil:
+		return []gen.ProblemError{{In: gen.ProblemErrorIn(re.Parameter.In), Name: re.Parameter.Name, Reason: reasonOf(re)}}
+	case re.RequestBody != nil:
+		var out []gen.ProblemError
+		for _, se := range schemaErrors(re.Err) {
+			out = append(out, gen.ProblemError{In: gen.Body, Name: pointer(se.JSONPointer()), Reason: se.Reason})
+		}
+		if len(out) == 0 {
+			out = append(out, gen.ProblemError{In: gen.Body, Name: "", Reason: reasonOf(re)})
+		}
+		return out
+	}
+	return []gen.ProblemError{{In: gen.Body, Reason: reasonOf(re)}}
 }
 
 func schemaErrors(err error) []*openapi3.SchemaError {
@@ -138,7 +136,10 @@ func reasonOf(re *openapi3filter.RequestError) string {
 	}
 	var pe *openapi3filter.ParseError
 	if errors.As(re.Err, &pe) {
-		return pe.Reason
+		if pe.Reason != "" {
+			return pe.Reason
+		}
+		return "not valid JSON"
 	}
 	if re.Reason != "" {
 		return re.Reason
@@ -159,4 +160,3 @@ func pointer(parts []string) string {
 	}
 	return "/" + strings.Join(esc, "/")
 }
-
