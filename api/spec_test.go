@@ -1,0 +1,93 @@
+package api
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+func TestGinPath(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/health":                             "/health",
+		"/run-task/{domain}/{project}/{name}": "/run-task/:domain/:project/:name",
+		"/prefetch/hf-model/{run_name}/io":    "/prefetch/hf-model/:run_name/io",
+		"/":                                   "/",
+	} {
+		if got := ginPath(in); got != want {
+			t.Errorf("ginPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCatalogFromTags: the catalog is what the spec's tags say, and a spec that breaks the
+// rules (no tag, two tags, an undeclared tag, no operationId) is refused.
+func TestCatalogFromTags(t *testing.T) {
+	t.Parallel()
+	doc, err := LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCatalog(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Groups, ","); got != "core,task,run,app,trigger,build,prefetch" {
+		t.Errorf("groups %s", got)
+	}
+	if len(c.Operations) != 18 {
+		t.Errorf("%d operations, want the contract's 18", len(c.Operations))
+	}
+	o, ok := c.Operation("run_task")
+	if !ok || o.Group != "task" || o.Method != "POST" || o.Path != "/run-task/{domain}/{project}/{name}" || o.Open {
+		t.Errorf("run_task: %+v", o)
+	}
+	if h, _ := c.Operation("health"); !h.Open {
+		t.Errorf("health should be open (security: [])")
+	}
+
+	breakers := map[string]func(*openapi3.T){
+		"no operationId":   func(d *openapi3.T) { d.Paths.Find("/health").Get.OperationID = "" },
+		"no tag":           func(d *openapi3.T) { d.Paths.Find("/health").Get.Tags = nil },
+		"two tags":         func(d *openapi3.T) { d.Paths.Find("/health").Get.Tags = []string{"core", "task"} },
+		"undeclared tag":   func(d *openapi3.T) { d.Paths.Find("/health").Get.Tags = []string{"misc"} },
+		"reserved all tag": func(d *openapi3.T) { d.Tags = append(d.Tags, &openapi3.Tag{Name: "all"}) },
+		"duplicate id":     func(d *openapi3.T) { d.Paths.Find("/me").Get.OperationID = "health" },
+	}
+	for name, br := range breakers {
+		t.Run(name, func(t *testing.T) {
+			d, _ := LoadSpec()
+			br(d)
+			if _, err := NewCatalog(d); err == nil {
+				t.Fatal("accepted a spec that breaks the catalog's rules")
+			}
+		})
+	}
+}
+
+// TestFilterPrunes: a filtered spec keeps only enabled operations and their tags, and is
+// still a valid OpenAPI document.
+func TestFilterPrunes(t *testing.T) {
+	t.Parallel()
+	doc, _ := LoadSpec()
+	c, _ := NewCatalog(doc)
+	enabled, err := c.Select([]string{"core", "task"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Filter(doc, enabled)
+	if f.Paths.Len() != 4 {
+		t.Errorf("%d paths left, want 4", f.Paths.Len())
+	}
+	var tags []string
+	for _, tg := range f.Tags {
+		tags = append(tags, tg.Name)
+	}
+	if strings.Join(tags, ",") != "core,task" {
+		t.Errorf("tags %v", tags)
+	}
+	if err := f.Validate(t.Context()); err != nil {
+		t.Errorf("filtered spec does not validate: %v", err)
+	}
+}
