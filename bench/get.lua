@@ -1,0 +1,10 @@
+-- wrk script: GET a path (GET_PATH) with the bearer token.
+wrk.method = "GET"
+wrk.path = os.getenv("GET_PATH")
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.errors.status))
+end
