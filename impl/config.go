@@ -82,3 +82,10 @@ func (c Config) allowlists() (allowlists, error) {
 	}
 	return a, nil
 }
+
+// Validate checks the allowlists' entries, naming the first malformed one. NewHandler
+// validates too; this lets a config checker do it without building a handler.
+func (c Config) Validate() error {
+	_, err := c.allowlists()
+	return err
+}
