@@ -17,11 +17,11 @@ import (
 // noopBackend answers at once, so the benchmarks measure the HTTP stack alone.
 type noopBackend struct{ fakeBackend }
 
-func (noopBackend) RunTask(context.Context, controlplane.RunTaskRequest) (controlplane.Run, error) {
+func (*noopBackend) RunTask(context.Context, controlplane.RunTaskRequest) (controlplane.Run, error) {
 	return controlplane.Run{Name: "r-bench", Phase: controlplane.PhaseQueued, URL: "http://x/run/r-bench"}, nil
 }
 
-func (noopBackend) GetRun(_ context.Context, name string) (controlplane.Run, error) {
+func (*noopBackend) GetRun(_ context.Context, name string) (controlplane.Run, error) {
 	return controlplane.Run{Name: name, Phase: controlplane.PhaseRunning, URL: "http://x/run/" + name}, nil
 }
 

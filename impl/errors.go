@@ -72,7 +72,7 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		// The caller went away; nobody reads this answer.
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request canceled by the caller", slog.String("request_id", id))
-	} else if status >= 500 {
+	} else if status >= 500 && status != http.StatusNotImplemented {
 		s.log.LogAttrs(ctx, slog.LevelError, "request failed",
 			slog.String("request_id", id), slog.Int("status", status), slog.String("error", err.Error()))
 	}

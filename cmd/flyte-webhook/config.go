@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/flyte-webhook/flyte-webhook/api"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
+	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
+	"github.com/flyte-webhook/flyte-webhook/impl"
+)
+
+// Config is the whole configuration: one YAML file, then FLYTE_WEBHOOK_* environment
+// variables, then flags. Keys are named like the seed's constructor arguments.
+type Config struct {
+	// Name is the webhook's own name (app endpoints refuse to target it). Defaults to "flyte-webhook".
+	Name string `yaml:"name"`
+	// Title and Description show in /docs. Default to the spec's.
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	// Host is the address to listen on. Defaults to 127.0.0.1 (set 0.0.0.0 in a container).
+	Host string `yaml:"host"`
+	// Port to listen on. Defaults to 8080; Flyte's reserved ports are refused.
+	Port int `yaml:"port"`
+	// PublicURL is how callers reach the webhook, used in run urls. Defaults to http://host:port.
+	PublicURL string `yaml:"public_url"`
+	// RequiresAuth refuses requests without credentials (401). Defaults to true.
+	RequiresAuth *bool `yaml:"requires_auth"`
+	// EndpointGroups or Endpoints (never both) select the enabled operations. Default: all.
+	EndpointGroups []string `yaml:"endpoint_groups"`
+	Endpoints      []string `yaml:"endpoints"`
+	// Allowlists: absent = unrestricted, [] = nothing allowed.
+	TaskAllowlist    *[]string `yaml:"task_allowlist"`
+	AppAllowlist     *[]string `yaml:"app_allowlist"`
+	TriggerAllowlist *[]string `yaml:"trigger_allowlist"`
+	// MaxBodyBytes bounds request bodies. Defaults to 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Timeouts of the HTTP server. Defaults: read 30s, write 120s (longer than an app
+	// activation wait), idle 120s; shutdown grace 30s.
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// LogLevel is debug, info, warn or error. Defaults to info.
+	LogLevel string `yaml:"log_level"`
+	// Backend selects and configures the control plane.
+	Backend BackendConfig `yaml:"backend"`
+
+	dir string // the config file's directory: relative paths resolve against it
+}
+
+// BackendConfig selects the control plane.
+type BackendConfig struct {
+	// Type is local (the default: the embedded control plane) or flyte.
+	Type  string       `yaml:"type"`
+	Local *LocalConfig `yaml:"local"`
+	Flyte *yaml.Node   `yaml:"flyte"`
+}
+
+// LocalConfig configures the embedded control plane and who may call it.
+type LocalConfig struct {
+	local.Config `yaml:",inline"`
+	Auth         identity.Config `yaml:"auth"`
+}
+
+// reservedPorts are Flyte's own ports (the seed refuses them too).
+var reservedPorts = map[int]bool{8012: true, 8022: true, 8112: true, 9090: true, 9091: true}
+
+// loadConfig reads path ("" for none), applies the environment, and returns the config with
+// defaults, validated. Every error names the key. adjust, when not nil, changes the config
+// after defaults and before validation (serve --dev-token adds its token there).
+func loadConfig(path string, env func(string) string, adjust ...func(*Config) error) (Config, error) {
+	var c Config
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		raw, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+		if err != nil {
+			return c, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if len(raw) > 1<<20 {
+			return c, fmt.Errorf("config: %s is larger than 1 MiB", path)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		c.dir = filepath.Dir(abs)
+	} else {
+		wd, _ := os.Getwd()
+		c.dir = wd
+	}
+	if err := c.applyEnv(env); err != nil {
+		return c, err
+	}
+	c = c.withDefaults()
+	for _, f := range adjust {
+		if err := f(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, c.validate()
+}
+
+// applyEnv overrides file values with FLYTE_WEBHOOK_* variables.
+func (c *Config) applyEnv(env func(string) string) error {
+	str := func(key string, dst *string) {
+		if v := env("FLYTE_WEBHOOK_" + key); v != "" {
+			*dst = v
+		}
+	}
+	list := func(key string, dst *[]string) {
+		if v := env("FLYTE_WEBHOOK_" + key); v != "" {
+			*dst = splitList(v)
+		}
+	}
+	str("NAME", &c.Name)
+	str("HOST", &c.Host)
+	str("PUBLIC_URL", &c.PublicURL)
+	str("LOG_LEVEL", &c.LogLevel)
+	list("ENDPOINT_GROUPS", &c.EndpointGroups)
+	list("ENDPOINTS", &c.Endpoints)
+	if v := env("FLYTE_WEBHOOK_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("config: FLYTE_WEBHOOK_PORT: %q is not a number", v)
+		}
+		c.Port = p
+	}
+	if v := env("FLYTE_WEBHOOK_REQUIRES_AUTH"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: FLYTE_WEBHOOK_REQUIRES_AUTH: %q is not true or false", v)
+		}
+		c.RequiresAuth = &b
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "flyte-webhook"
+	}
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if c.Port == 0 {
+		c.Port = 8080
+	}
+	if c.RequiresAuth == nil {
+		t := true
+		c.RequiresAuth = &t
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 120 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Backend.Type == "" {
+		c.Backend.Type = "local"
+	}
+	if c.Backend.Type == "local" && c.Backend.Local == nil {
+		c.Backend.Local = &LocalConfig{}
+	}
+	if l := c.Backend.Local; l != nil {
+		l.Workspace = c.resolve(l.Workspace)
+		if l.DataDir == "" {
+			l.DataDir = ".flyte-webhook"
+		}
+		l.DataDir = c.resolve(l.DataDir)
+		l.Auth.AllowAnonymous = !*c.RequiresAuth
+	}
+	if c.PublicURL == "" {
+		host := c.Host
+		if host == "0.0.0.0" || host == "::" || host == "" {
+			host = "127.0.0.1"
+		}
+		c.PublicURL = "http://" + joinHostPort(host, c.Port)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return c
+}
+
+func joinHostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// resolve makes a relative path relative to the config file's directory.
+func (c Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+func (c Config) validate() error {
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("config: port: %d is out of range 1-65535", c.Port)
+	}
+	if reservedPorts[c.Port] {
+		return fmt.Errorf("config: port: %d is reserved by Flyte (8012, 8022, 8112, 9090, 9091 are)", c.Port)
+	}
+	if c.MaxBodyBytes < 0 {
+		return fmt.Errorf("config: max_body_bytes: must not be negative")
+	}
+	for key, d := range map[string]time.Duration{"read_timeout": c.ReadTimeout, "write_timeout": c.WriteTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout} {
+		if d < 0 {
+			return fmt.Errorf("config: %s: must not be negative", key)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log_level: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("config: public_url: %q must start with http:// or https://", c.PublicURL)
+	}
+	doc, err := api.LoadSpec()
+	if err != nil {
+		return err
+	}
+	catalog, err := api.NewCatalog(doc)
+	if err != nil {
+		return err
+	}
+	if _, err := catalog.Select(c.EndpointGroups, c.Endpoints); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.handlerConfig().Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	switch c.Backend.Type {
+	case "local":
+		if c.Backend.Flyte != nil {
+			return fmt.Errorf("config: backend.flyte: set, but backend.type is local")
+		}
+		if c.Backend.Local.Workspace == "" {
+			return fmt.Errorf("config: backend.local.workspace: required (the workspace file declaring tasks)")
+		}
+		if _, err := identity.New(c.Backend.Local.Auth); err != nil {
+			return fmt.Errorf("config: backend.local.auth: %w", err)
+		}
+	case "flyte":
+		return fmt.Errorf("config: backend.type: flyte is not available in this build yet; use local")
+	default:
+		return fmt.Errorf("config: backend.type: %q is not one of local, flyte", c.Backend.Type)
+	}
+	return nil
+}
+
+// handlerConfig is the HTTP service's part of the config.
+func (c Config) handlerConfig() impl.Config {
+	return impl.Config{
+		Name:             c.Name,
+		Title:            c.Title,
+		Description:      c.Description,
+		AuthOptional:     !*c.RequiresAuth,
+		EndpointGroups:   c.EndpointGroups,
+		Endpoints:        c.Endpoints,
+		TaskAllowlist:    c.TaskAllowlist,
+		AppAllowlist:     c.AppAllowlist,
+		TriggerAllowlist: c.TriggerAllowlist,
+		MaxBodyBytes:     c.MaxBodyBytes,
+		BaseURL:          c.PublicURL,
+	}
+}

@@ -1,0 +1,380 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+)
+
+// Backend is the local control plane. Open it, Close it.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+	st  *store
+
+	wsMu       sync.RWMutex
+	ws         *workspace
+	registered map[TaskVersion]int64
+
+	queue   *runQueue
+	running sync.Map // run name → context.CancelCauseFunc of its current execution
+	root    context.Context
+	stop    context.CancelCauseFunc
+	workers sync.WaitGroup
+	closed  atomic.Bool
+}
+
+var _ controlplane.Backend = (*Backend)(nil)
+
+// Open loads the workspace, opens (or creates) the database in cfg.DataDir, recovers the runs
+// a previous process left unfinished, and starts the workers.
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	ws, err := loadWorkspace(cfg.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "runs"), 0o700); err != nil {
+		return nil, fmt.Errorf("local: data_dir: %w", err)
+	}
+	st, err := openStore(filepath.Join(cfg.DataDir, "flyte-webhook.db"))
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, ws: ws, queue: newRunQueue()}
+	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
+		st.close()
+		return nil, err
+	}
+	b.root, b.stop = context.WithCancelCause(context.Background())
+	if err := b.recover(ctx); err != nil {
+		b.stop(errShutdown)
+		st.close()
+		return nil, err
+	}
+	for i := 0; i < cfg.Concurrency; i++ {
+		b.workers.Add(1)
+		go b.worker()
+	}
+	return b, nil
+}
+
+// recover requeues what a previous process left: queued runs in order; running runs are
+// retried when they have attempts left, else failed.
+func (b *Backend) recover(ctx context.Context) error {
+	running, err := b.st.runsIn(ctx, controlplane.PhaseRunning)
+	if err != nil {
+		return err
+	}
+	for _, r := range running {
+		t, err := b.taskVersion(r)
+		if err == nil && r.Attempts <= t.Retries {
+			if _, err := b.st.update(ctx, `UPDATE runs SET phase = 'queued' WHERE name = ? AND phase = 'running'`, r.Name); err != nil {
+				return err
+			}
+			b.log.Info("run interrupted by a restart; retrying", "run", r.Name, "attempts", r.Attempts)
+			continue
+		}
+		if _, err := b.st.update(ctx, `UPDATE runs SET phase = 'failed', error = ?, ended_at = ? WHERE name = ? AND phase = 'running'`,
+			"interrupted: server restarted", time.Now().UnixNano(), r.Name); err != nil {
+			return err
+		}
+	}
+	queued, err := b.st.runsIn(ctx, controlplane.PhaseQueued)
+	if err != nil {
+		return err
+	}
+	for _, r := range queued {
+		b.queue.push(r.Name)
+	}
+	if len(running)+len(queued) > 0 {
+		b.log.Info("recovered runs", "queued", len(queued), "interrupted", len(running))
+	}
+	return nil
+}
+
+// Close stops taking runs and waits for running attempts to finish; when ctx ends first, it
+// kills them (their runs stay "running" on disk and are recovered at the next Open).
+func (b *Backend) Close(ctx context.Context) error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	b.queue.close()
+	done := make(chan struct{})
+	go func() { b.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.stop(errShutdown)
+		<-done
+	}
+	b.stop(errShutdown)
+	b.st.close()
+	return nil
+}
+
+// Reload re-reads the workspace file. A file that does not load keeps the current workspace
+// and returns why. Runs are never dropped: a queued or running run keeps its task version as
+// long as the new workspace still declares it.
+func (b *Backend) Reload() error {
+	ws, err := loadWorkspace(b.cfg.Workspace)
+	if err != nil {
+		return err
+	}
+	reg, err := b.st.registerVersions(b.root, ws.order)
+	if err != nil {
+		return err
+	}
+	b.wsMu.Lock()
+	b.ws, b.registered = ws, reg
+	b.wsMu.Unlock()
+	return nil
+}
+
+func (b *Backend) workspace() (*workspace, map[TaskVersion]int64) {
+	b.wsMu.RLock()
+	defer b.wsMu.RUnlock()
+	return b.ws, b.registered
+}
+
+// caller verifies the credentials in ctx and reports the caller for the access log.
+func (b *Backend) caller(ctx context.Context) (controlplane.Identity, error) {
+	id := controlplane.Identity{Subject: "anonymous", Name: "anonymous"}
+	if b.cfg.Verifier != nil {
+		var err error
+		if id, err = b.cfg.Verifier.Verify(ctx, controlplane.CredentialsFrom(ctx)); err != nil {
+			return id, err
+		}
+	}
+	controlplane.ReportCaller(ctx, id)
+	return id, nil
+}
+
+// Me returns the verified caller.
+func (b *Backend) Me(ctx context.Context) (controlplane.Identity, error) {
+	return b.caller(ctx)
+}
+
+// GetTask returns a task version from the workspace.
+func (b *Backend) GetTask(ctx context.Context, ref controlplane.TaskRef) (controlplane.Task, error) {
+	if _, err := b.caller(ctx); err != nil {
+		return controlplane.Task{}, err
+	}
+	ws, reg := b.workspace()
+	t, err := ws.lookup(ref, reg)
+	if err != nil {
+		return controlplane.Task{}, err
+	}
+	return t.Task, nil
+}
+
+// RunTask checks the inputs, stores the run durably and queues it.
+func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) (controlplane.Run, error) {
+	if _, err := b.caller(ctx); err != nil {
+		return controlplane.Run{}, err
+	}
+	if b.closed.Load() {
+		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeUnavailable, "the server is shutting down")
+	}
+	ws, reg := b.workspace()
+	t, err := ws.lookup(req.Task, reg)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
+	inputs, err := bindInputs(t, req.Inputs)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
+	js, err := json.Marshal(inputs)
+	if err != nil {
+		return controlplane.Run{}, fmt.Errorf("local: encode inputs: %w", err)
+	}
+	row := runRow{
+		Name: newRunName(), Kind: string(controlplane.KindTask),
+		Domain: t.Ref.Domain, Project: t.Ref.Project, Task: t.Ref.Name, Version: t.Ref.Version,
+		Phase: controlplane.PhaseQueued, Inputs: string(js), CreatedAt: time.Now().UnixNano(),
+	}
+	var fingerprint string
+	if req.IdempotencyKey != "" {
+		sum := sha256.Sum256([]byte(strings.Join([]string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}, "\x00")))
+		fingerprint = hex.EncodeToString(sum[:])
+	}
+	name, err := b.st.insertRun(ctx, row, req.IdempotencyKey, fingerprint, b.cfg.IdempotencyTTL)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
+	if name != row.Name { // an earlier request with the same Idempotency-Key
+		existing, err := b.st.getRun(ctx, name)
+		if err != nil {
+			return controlplane.Run{}, err
+		}
+		return b.toRun(existing), nil
+	}
+	b.queue.push(row.Name)
+	return b.toRun(row), nil
+}
+
+// GetRun returns a run.
+func (b *Backend) GetRun(ctx context.Context, name string) (controlplane.Run, error) {
+	if _, err := b.caller(ctx); err != nil {
+		return controlplane.Run{}, err
+	}
+	row, err := b.st.getRun(ctx, name)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
+	return b.toRun(row), nil
+}
+
+// GetRunIO returns a run's inputs, and its outputs once it has succeeded.
+func (b *Backend) GetRunIO(ctx context.Context, name string) (controlplane.RunIO, error) {
+	if _, err := b.caller(ctx); err != nil {
+		return controlplane.RunIO{}, err
+	}
+	row, err := b.st.getRun(ctx, name)
+	if err != nil {
+		return controlplane.RunIO{}, err
+	}
+	io := controlplane.RunIO{Run: b.toRun(row)}
+	if io.Inputs, err = decodeObject(row.Inputs); err != nil {
+		return io, fmt.Errorf("local: run %s inputs: %w", name, err)
+	}
+	if row.Phase == controlplane.PhaseSucceeded && row.Outputs.Valid {
+		if io.Outputs, err = decodeObject(row.Outputs.String); err != nil {
+			return io, fmt.Errorf("local: run %s outputs: %w", name, err)
+		}
+	}
+	return io, nil
+}
+
+// AbortRun aborts a queued run at once, and a running one by signalling its process group.
+func (b *Backend) AbortRun(ctx context.Context, name, reason string) (controlplane.Run, error) {
+	if _, err := b.caller(ctx); err != nil {
+		return controlplane.Run{}, err
+	}
+	row, err := b.st.getRun(ctx, name)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
+	if row.Phase.Done() {
+		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
+	}
+	n, err := b.st.update(ctx, `UPDATE runs SET phase = 'aborted', error = ?, abort_reason = ?, ended_at = ? WHERE name = ? AND phase = 'queued'`,
+		"aborted: "+reason, reason, time.Now().UnixNano(), name)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
+	if n == 0 {
+		if cancel, ok := b.running.Load(name); ok {
+			if _, err := b.st.update(ctx, `UPDATE runs SET abort_reason = ? WHERE name = ?`, reason, name); err != nil {
+				return controlplane.Run{}, err
+			}
+			cancel.(context.CancelCauseFunc)(abortError{reason: reason})
+		}
+	}
+	if row, err = b.st.getRun(ctx, name); err != nil {
+		return controlplane.Run{}, err
+	}
+	if row.Phase.Done() && row.Phase != controlplane.PhaseAborted {
+		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
+	}
+	return b.toRun(row), nil
+}
+
+func (b *Backend) unimplemented(ctx context.Context, what string) error {
+	if _, err := b.caller(ctx); err != nil {
+		return err
+	}
+	return controlplane.Errorf(controlplane.CodeUnimplemented, "%s: not supported by the local backend yet", what)
+}
+
+// GetApp is not supported by the local backend yet.
+func (b *Backend) GetApp(ctx context.Context, _ controlplane.AppRef) (controlplane.App, error) {
+	return controlplane.App{}, b.unimplemented(ctx, "apps")
+}
+
+// SetAppActive is not supported by the local backend yet.
+func (b *Backend) SetAppActive(ctx context.Context, _ controlplane.AppRef, _, _ bool) (controlplane.App, error) {
+	return controlplane.App{}, b.unimplemented(ctx, "apps")
+}
+
+// CallApp is not supported by the local backend yet.
+func (b *Backend) CallApp(ctx context.Context, _ controlplane.AppCall) (controlplane.AppResponse, error) {
+	return controlplane.AppResponse{}, b.unimplemented(ctx, "apps")
+}
+
+// SetTriggerActive is not supported by the local backend yet.
+func (b *Backend) SetTriggerActive(ctx context.Context, _ controlplane.TriggerRef, _ bool) (controlplane.Trigger, error) {
+	return controlplane.Trigger{}, b.unimplemented(ctx, "triggers")
+}
+
+// BuildImage is not supported by the local backend yet.
+func (b *Backend) BuildImage(ctx context.Context, _ controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
+	return controlplane.ImageBuildResult{}, b.unimplemented(ctx, "image builds")
+}
+
+// PrefetchModel is not supported by the local backend yet.
+func (b *Backend) PrefetchModel(ctx context.Context, _ controlplane.ModelPrefetch) (controlplane.Run, error) {
+	return controlplane.Run{}, b.unimplemented(ctx, "model prefetch")
+}
+
+func (b *Backend) toRun(r runRow) controlplane.Run {
+	return controlplane.Run{
+		Name:      r.Name,
+		Kind:      controlplane.Kind(r.Kind),
+		Task:      controlplane.TaskRef{Domain: r.Domain, Project: r.Project, Name: r.Task, Version: r.Version},
+		Phase:     r.Phase,
+		URL:       strings.TrimRight(b.cfg.BaseURL, "/") + "/run/" + r.Name,
+		Error:     r.Error,
+		Attempts:  r.Attempts,
+		CreatedAt: unixTime(r.CreatedAt),
+		StartedAt: unixTime(r.StartedAt),
+		EndedAt:   unixTime(r.EndedAt),
+	}
+}
+
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func decodeObject(s string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+var runNameEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newRunName returns "r" and 20 random base32 characters: it matches
+// [a-z]([-a-z0-9]*[a-z0-9])? and collides with negligible probability (100 bits).
+func newRunName() string {
+	var b [13]byte
+	_, _ = rand.Read(b[:])
+	return "r" + runNameEncoding.EncodeToString(b[:])[:20]
+}

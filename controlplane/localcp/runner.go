@@ -1,0 +1,351 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+)
+
+// Why an attempt stopped before its process ended by itself (context.Cause of its context).
+var (
+	errShutdown = errors.New("server shutting down")
+	errTimeout  = errors.New("timed out")
+)
+
+type abortError struct{ reason string }
+
+func (e abortError) Error() string { return "aborted: " + e.reason }
+
+// worker runs queued runs until the queue closes.
+func (b *Backend) worker() {
+	defer b.workers.Done()
+	for {
+		name, ok := b.queue.pop()
+		if !ok {
+			return
+		}
+		b.execute(name)
+	}
+}
+
+// execute takes a queued run through its attempts to a final phase. When the server shuts
+// down mid-attempt, the run is left "running" on disk; Open recovers it.
+func (b *Backend) execute(name string) {
+	ctx := b.root
+	log := b.log.With("run", name)
+	row, err := b.st.getRun(ctx, name)
+	if err != nil {
+		log.Error("cannot read queued run", "error", err.Error())
+		return
+	}
+	if row.Phase != controlplane.PhaseQueued {
+		return // aborted while queued
+	}
+	t, err := b.taskVersion(row)
+	if err != nil {
+		b.finish(name, controlplane.PhaseFailed, err.Error(), nil)
+		return
+	}
+	runCtx, cancel := context.WithCancelCause(b.root)
+	defer cancel(nil)
+	b.running.Store(name, cancel)
+	defer b.running.Delete(name)
+
+	for attempt := row.Attempts + 1; ; attempt++ {
+		now := time.Now().UnixNano()
+		n, err := b.st.update(ctx, `UPDATE runs SET phase = 'running', attempts = ?, started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END WHERE name = ? AND phase IN ('queued', 'running')`, attempt, now, name)
+		if err != nil || n == 0 {
+			return // aborted meanwhile, or the store is gone
+		}
+		res := b.attempt(runCtx, t, name, attempt, row.Inputs)
+		switch {
+		case res.shutdown:
+			log.Info("attempt stopped by shutdown; the run is recovered at the next start", "attempt", attempt)
+			return
+		case res.phase == controlplane.PhaseFailed && !res.final && attempt <= t.Retries:
+			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg)
+			continue
+		}
+		b.finish(name, res.phase, res.msg, res.outputs)
+		return
+	}
+}
+
+// taskVersion finds the exact task version a run was started with.
+func (b *Backend) taskVersion(row runRow) (*task, error) {
+	ws, reg := b.workspace()
+	t, err := ws.lookup(controlplane.TaskRef{Domain: row.Domain, Project: row.Project, Name: row.Task, Version: row.Version}, reg)
+	if err != nil {
+		return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
+	}
+	return t, nil
+}
+
+func (b *Backend) finish(name string, phase controlplane.Phase, msg string, outputs map[string]any) {
+	var out any
+	if outputs != nil {
+		js, err := json.Marshal(outputs)
+		if err != nil {
+			phase, msg = controlplane.PhaseFailed, "outputs cannot be stored: "+err.Error()
+		} else {
+			out = string(js)
+		}
+	}
+	_, err := b.st.update(b.root, `UPDATE runs SET phase = ?, error = ?, outputs = ?, ended_at = ? WHERE name = ? AND phase IN ('queued', 'running')`,
+		string(phase), msg, out, time.Now().UnixNano(), name)
+	if err != nil {
+		b.log.Error("cannot record the end of a run", "run", name, "error", err.Error())
+	}
+}
+
+type attemptResult struct {
+	phase    controlplane.Phase
+	msg      string
+	outputs  map[string]any
+	final    bool // no retry even when retries remain
+	shutdown bool
+}
+
+// attempt runs the task's process once.
+func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int, inputs string) attemptResult {
+	fail := func(format string, args ...any) attemptResult {
+		return attemptResult{phase: controlplane.PhaseFailed, msg: fmt.Sprintf(format, args...)}
+	}
+	runDir := filepath.Join(b.cfg.DataDir, "runs", name)
+	dir := filepath.Join(runDir, strconv.Itoa(attempt))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail("cannot prepare the attempt: %v", err)
+	}
+	inputsPath := filepath.Join(runDir, "inputs.json")
+	if err := os.WriteFile(inputsPath, []byte(inputs), 0o600); err != nil {
+		return fail("cannot write the inputs: %v", err)
+	}
+	outputsPath := filepath.Join(dir, "outputs.json")
+	_ = os.Remove(outputsPath)
+	env, missing := b.childEnv(t, name, attempt, inputsPath, outputsPath)
+	if missing != "" {
+		r := fail("secret %s is not set in the server's environment", missing)
+		r.final = true
+		return r
+	}
+	stdout, err := newCappedFile(filepath.Join(dir, "stdout.log"), b.cfg.LogMaxBytes)
+	if err != nil {
+		return fail("cannot open the log: %v", err)
+	}
+	defer stdout.Close()
+	stderr, err := newCappedFile(filepath.Join(dir, "stderr.log"), b.cfg.LogMaxBytes)
+	if err != nil {
+		return fail("cannot open the log: %v", err)
+	}
+	defer stderr.Close()
+
+	cmd := exec.Command(t.Command[0], t.Command[1:]...)
+	cmd.Dir = t.Workdir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.WaitDelay = time.Second // a grandchild holding the log pipes does not hold us up
+	if err := cmd.Start(); err != nil {
+		r := fail("cannot start %q: %v", t.Command[0], err)
+		r.final = true
+		return r
+	}
+	pgid := cmd.Process.Pid
+	actx := ctx
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeoutCause(ctx, t.Timeout, errTimeout)
+		defer cancel()
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-waited:
+	case <-actx.Done():
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case werr = <-waited:
+		case <-time.After(b.cfg.AbortGrace):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			werr = <-waited
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL) // whatever the task left behind in its group
+
+	if actx.Err() != nil {
+		cause := context.Cause(actx)
+		var ab abortError
+		switch {
+		case errors.As(cause, &ab):
+			return attemptResult{phase: controlplane.PhaseAborted, msg: ab.Error(), final: true}
+		case errors.Is(cause, errTimeout):
+			return attemptResult{phase: controlplane.PhaseTimedOut, msg: "timed out after " + t.Timeout.String() + tail(stderr.path, stdout.path), final: true}
+		default:
+			return attemptResult{shutdown: true}
+		}
+	}
+	if werr != nil {
+		var exit *exec.ExitError
+		if errors.As(werr, &exit) {
+			return fail("%s%s", exitText(exit), tail(stderr.path, stdout.path))
+		}
+		return fail("%v", werr)
+	}
+	outputs, err := readOutputs(t, outputsPath)
+	if err != nil {
+		return fail("the task exited 0 but its outputs are wrong: %v", err)
+	}
+	return attemptResult{phase: controlplane.PhaseSucceeded, outputs: outputs}
+}
+
+func exitText(e *exec.ExitError) string {
+	if ws, ok := e.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by signal " + ws.Signal().String()
+	}
+	return "exit code " + strconv.Itoa(e.ExitCode())
+}
+
+// childEnv is the whole environment of a task's process: nothing of the server's but a few
+// harmless variables, then the task's env and secrets, then ours.
+func (b *Backend) childEnv(t *task, name string, attempt int, inputs, outputs string) ([]string, string) {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	for k, v := range t.Env {
+		env = append(env, k+"="+v)
+	}
+	for _, s := range t.Secrets {
+		v, ok := os.LookupEnv(s)
+		if !ok {
+			return nil, s
+		}
+		env = append(env, s+"="+v)
+	}
+	return append(env,
+		"FLYTE_WEBHOOK_INPUTS="+inputs,
+		"FLYTE_WEBHOOK_OUTPUTS="+outputs,
+		"FLYTE_WEBHOOK_RUN="+name,
+		"FLYTE_WEBHOOK_ATTEMPT="+strconv.Itoa(attempt),
+	), ""
+}
+
+const maxOutputsBytes = 8 << 20
+
+func readOutputs(t *task, path string) (map[string]any, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if len(t.Outputs) == 0 {
+			return map[string]any{}, nil
+		}
+		return nil, fmt.Errorf("no outputs file was written (FLYTE_WEBHOOK_OUTPUTS)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxOutputsBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxOutputsBytes {
+		return nil, fmt.Errorf("the outputs file is larger than %d bytes", maxOutputsBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil || out == nil {
+		return nil, fmt.Errorf("the outputs file is not a JSON object")
+	}
+	return checkOutputs(t, out)
+}
+
+// tail returns the last lines of the first non-empty log, for error messages.
+func tail(paths ...string) string {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		st, _ := f.Stat()
+		off := int64(0)
+		if st != nil && st.Size() > 1024 {
+			off = st.Size() - 1024
+		}
+		buf := make([]byte, 1024)
+		n, _ := f.ReadAt(buf, off)
+		f.Close()
+		text := strings.TrimSpace(string(buf[:n]))
+		if text == "" {
+			continue
+		}
+		lines := strings.Split(text, "\n")
+		if len(lines) > 5 {
+			lines = lines[len(lines)-5:]
+		}
+		return ": " + strings.Join(lines, " | ")
+	}
+	return ""
+}
+
+// cappedFile keeps the first max bytes written and counts the rest, so a chatty task cannot
+// fill the disk; it never fails a write (the task must not die of a full log).
+type cappedFile struct {
+	f       *os.File
+	path    string
+	max     int64
+	written int64
+	dropped int64
+}
+
+func newCappedFile(path string, max int64) (*cappedFile, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &cappedFile{f: f, path: path, max: max}, nil
+}
+
+func (c *cappedFile) Write(p []byte) (int, error) {
+	room := c.max - c.written
+	if room <= 0 {
+		c.dropped += int64(len(p))
+		return len(p), nil
+	}
+	w := p
+	if int64(len(w)) > room {
+		w = w[:room]
+		c.dropped += int64(len(p)) - room
+	}
+	n, err := c.f.Write(w)
+	c.written += int64(n)
+	if err != nil {
+		c.dropped += int64(len(w) - n)
+	}
+	return len(p), nil
+}
+
+func (c *cappedFile) Close() error {
+	if c.dropped > 0 {
+		fmt.Fprintf(c.f, "\n[flyte-webhook: %d more bytes dropped: the log is capped at %d bytes]\n", c.dropped, c.max)
+	}
+	return c.f.Close()
+}
+
+var _ = slog.String

@@ -1,0 +1,321 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS runs (
+	name         TEXT PRIMARY KEY,
+	seq          INTEGER NOT NULL,
+	kind         TEXT NOT NULL,
+	domain       TEXT NOT NULL,
+	project      TEXT NOT NULL,
+	task         TEXT NOT NULL,
+	version      TEXT NOT NULL,
+	phase        TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	error        TEXT NOT NULL DEFAULT '',
+	abort_reason TEXT NOT NULL DEFAULT '',
+	inputs       TEXT NOT NULL,
+	outputs      TEXT,
+	created_at   INTEGER NOT NULL,
+	started_at   INTEGER NOT NULL DEFAULT 0,
+	ended_at     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_phase ON runs (phase, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+	key        TEXT PRIMARY KEY,
+	fingerprint TEXT NOT NULL,
+	run        TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS task_versions (
+	domain  TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name    TEXT NOT NULL,
+	version TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	PRIMARY KEY (domain, project, name, version)
+);
+`
+
+// store is the SQLite state. Writes go through one goroutine that commits whatever has
+// queued up in one transaction (group commit): each caller gets its answer after the commit
+// that holds its write, so "returned" means "on disk".
+type store struct {
+	w, r   *sql.DB
+	writes chan *writeOp
+	done   chan struct{}
+	seq    int64 // next run seq; only the writer goroutine touches it
+}
+
+type writeOp struct {
+	fn   func(tx *sql.Tx) error
+	errc chan error
+}
+
+// errLogical marks an op's own refusal (e.g. an idempotency conflict): its savepoint is
+// rolled back, the batch commits.
+type logicalError struct{ error }
+
+func openStore(path string) (*store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("local: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("local: create schema in %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("local: open %s for reading: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s := &store{w: w, r: r, writes: make(chan *writeOp, 1024), done: make(chan struct{})}
+	if err := w.QueryRow(`SELECT COALESCE(MAX(seq), 0) + 1 FROM runs`).Scan(&s.seq); err != nil {
+		s.close()
+		return nil, fmt.Errorf("local: read %s: %w", path, err)
+	}
+	go s.writer()
+	return s, nil
+}
+
+func (s *store) close() {
+	if s.writes != nil {
+		close(s.writes)
+		<-s.done
+		s.writes = nil
+	}
+	s.r.Close()
+	s.w.Close()
+}
+
+// write runs fn in the next group commit and waits for that commit.
+func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	op := &writeOp{fn: fn, errc: make(chan error, 1)}
+	select {
+	case s.writes <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the op will be committed or refused; wait for that even if ctx ends, so a
+	// caller never reports failure for a write that landed.
+	err := <-op.errc
+	var le logicalError
+	if errors.As(err, &le) {
+		return le.error
+	}
+	return err
+}
+
+const maxBatch = 512
+
+func (s *store) writer() {
+	defer close(s.done)
+	batch := make([]*writeOp, 0, maxBatch)
+	for op := range s.writes {
+		batch = append(batch[:0], op)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, more)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *store) commit(batch []*writeOp) {
+	errs := make([]error, len(batch))
+	tx, err := s.w.Begin()
+	if err == nil {
+		for i, op := range batch {
+			if _, err = tx.Exec(`SAVEPOINT op`); err != nil {
+				break
+			}
+			if errs[i] = op.fn(tx); errs[i] != nil {
+				if _, err = tx.Exec(`ROLLBACK TO op`); err != nil {
+					break
+				}
+			}
+			if _, err = tx.Exec(`RELEASE op`); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+	}
+	for i, op := range batch {
+		if err != nil {
+			op.errc <- fmt.Errorf("local: commit: %w", err)
+		} else {
+			op.errc <- errs[i]
+		}
+	}
+}
+
+// runRow is a run as stored.
+type runRow struct {
+	Name, Kind                     string
+	Domain, Project, Task, Version string
+	Phase                          controlplane.Phase
+	Attempts                       int
+	Error, AbortReason             string
+	Inputs                         string
+	Outputs                        sql.NullString
+	CreatedAt, StartedAt, EndedAt  int64
+}
+
+const runColumns = `name, kind, domain, project, task, version, phase, attempts, error, abort_reason, inputs, outputs, created_at, started_at, ended_at`
+
+func scanRun(sc interface{ Scan(...any) error }) (runRow, error) {
+	var r runRow
+	err := sc.Scan(&r.Name, &r.Kind, &r.Domain, &r.Project, &r.Task, &r.Version, &r.Phase, &r.Attempts,
+		&r.Error, &r.AbortReason, &r.Inputs, &r.Outputs, &r.CreatedAt, &r.StartedAt, &r.EndedAt)
+	return r, err
+}
+
+func (s *store) getRun(ctx context.Context, name string) (runRow, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, controlplane.Errorf(controlplane.CodeNotFound, "run %q not found", name)
+	}
+	if err != nil {
+		return r, fmt.Errorf("local: read run %s: %w", name, err)
+	}
+	return r, nil
+}
+
+// insertRun stores a new run. With an idempotency key, a key seen within ttl for the same
+// fingerprint returns the earlier run's name instead; for another fingerprint, a conflict.
+func (s *store) insertRun(ctx context.Context, r runRow, key, fingerprint string, ttl time.Duration) (string, error) {
+	name := r.Name
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if key != "" {
+			var fp, run string
+			var at int64
+			err := tx.QueryRow(`SELECT fingerprint, run, created_at FROM idempotency WHERE key = ?`, key).Scan(&fp, &run, &at)
+			switch {
+			case err == nil && time.Since(time.Unix(0, at)) < ttl:
+				if fp != fingerprint {
+					return logicalError{controlplane.Errorf(controlplane.CodeConflict, "Idempotency-Key %q was used within %s for another task or other inputs", key, ttl)}
+				}
+				name = run
+				return nil
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+			if _, err := tx.Exec(`INSERT OR REPLACE INTO idempotency (key, fingerprint, run, created_at) VALUES (?, ?, ?, ?)`, key, fingerprint, r.Name, r.CreatedAt); err != nil {
+				return err
+			}
+		}
+		seq := s.seq
+		s.seq++
+		_, err := tx.Exec(`INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt)
+		if err != nil {
+			s.seq--
+		}
+		return err
+	})
+	return name, err
+}
+
+// update applies one UPDATE in the next group commit and returns how many rows it changed.
+func (s *store) update(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// runsIn lists runs in a phase, oldest first.
+func (s *store) runsIn(ctx context.Context, phase controlplane.Phase) ([]runRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE phase = ? ORDER BY seq`, phase)
+	if err != nil {
+		return nil, fmt.Errorf("local: list %s runs: %w", phase, err)
+	}
+	defer rows.Close()
+	var out []runRow
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("local: list %s runs: %w", phase, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// registerVersions records versions not seen before, in order, and returns every registered
+// version's registration number (higher is newer).
+func (s *store) registerVersions(ctx context.Context, order []TaskVersion) (map[TaskVersion]int64, error) {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var next int64
+		if err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) + 1 FROM task_versions`).Scan(&next); err != nil {
+			return err
+		}
+		for _, v := range order {
+			res, err := tx.Exec(`INSERT OR IGNORE INTO task_versions (domain, project, name, version, seq) VALUES (?, ?, ?, ?, ?)`, v.Domain, v.Project, v.Name, v.Version, next)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				next++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("local: register task versions: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT domain, project, name, version, seq FROM task_versions`)
+	if err != nil {
+		return nil, fmt.Errorf("local: read task versions: %w", err)
+	}
+	defer rows.Close()
+	out := map[TaskVersion]int64{}
+	for rows.Next() {
+		var v TaskVersion
+		var seq int64
+		if err := rows.Scan(&v.Domain, &v.Project, &v.Name, &v.Version, &seq); err != nil {
+			return nil, err
+		}
+		out[v] = seq
+	}
+	return out, rows.Err()
+}
