@@ -1,0 +1,97 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/controlplanetest"
+	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
+)
+
+// helperTask is a workspace entry whose program is this test binary acting as kind.
+type helperTask struct {
+	name, version, kind string
+	inputs, outputs     string // YAML flow lists
+	extra               string // more YAML keys, indented by four spaces
+	env                 string // more env entries, as "K: V"
+}
+
+func workspaceYAML(t testing.TB, tasks []helperTask) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("tasks:\n")
+	for _, h := range tasks {
+		if h.version == "" {
+			h.version = "v1"
+		}
+		if h.inputs == "" {
+			h.inputs = "[]"
+		}
+		if h.outputs == "" {
+			h.outputs = "[]"
+		}
+		env := "FWH_HELPER: " + h.kind
+		if h.env != "" {
+			env += ", " + h.env
+		}
+		fmt.Fprintf(&b, "  - domain: test\n    project: conformance\n    name: %s\n    version: %s\n    inputs: %s\n    outputs: %s\n    command: [%q]\n    env: {%s}\n%s",
+			h.name, h.version, h.inputs, h.outputs, exe, env, h.extra)
+	}
+	return b.String()
+}
+
+var fixtures = []helperTask{
+	{name: "echo", version: "v1", kind: "echo", inputs: "[{name: name, type: string}, {name: times, type: integer, default: 1}]", outputs: "[{name: greeting, type: string}]"},
+	{name: "echo", version: "v2", kind: "echo", inputs: "[{name: name, type: string}, {name: times, type: integer, default: 1}]", outputs: "[{name: greeting, type: string}]"},
+	{name: "sum", kind: "sum", inputs: "[{name: a, type: integer}, {name: b, type: integer}]", outputs: "[{name: sum, type: integer}]"},
+	{name: "sleep", kind: "sleep", inputs: "[{name: seconds, type: integer, default: 30}]", outputs: "[{name: slept, type: integer}]"},
+	{name: "fail", kind: "fail"},
+}
+
+// open starts a backend on a fresh data dir with the given tasks (the fixtures when nil).
+func open(t testing.TB, tasks []helperTask, adjust func(*local.Config)) (*local.Backend, local.Config) {
+	t.Helper()
+	if tasks == nil {
+		tasks = fixtures
+	}
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "workspace.yaml")
+	if err := os.WriteFile(ws, []byte(workspaceYAML(t, tasks)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := local.Config{Workspace: ws, DataDir: filepath.Join(dir, "data"), Concurrency: 4, AbortGrace: 500 * time.Millisecond, BaseURL: "http://127.0.0.1:1"}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	b, err := local.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Close(ctx)
+	})
+	return b, cfg
+}
+
+func TestConformance(t *testing.T) {
+	controlplanetest.Run(t, controlplanetest.Harness{
+		New: func(t *testing.T) controlplane.Backend {
+			b, _ := open(t, nil, nil)
+			return b
+		},
+		Domain:  "test",
+		Project: "conformance",
+	})
+}

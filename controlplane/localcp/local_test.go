@@ -1,0 +1,355 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
+)
+
+func ref(name string) controlplane.TaskRef {
+	return controlplane.TaskRef{Domain: "test", Project: "conformance", Name: name}
+}
+
+func start(t *testing.T, b controlplane.Backend, name string, inputs map[string]any) string {
+	t.Helper()
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	run, err := b.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref(name), Inputs: inputs})
+	if err != nil {
+		t.Fatalf("RunTask %s: %v", name, err)
+	}
+	return run.Name
+}
+
+func waitDone(t *testing.T, b controlplane.Backend, name string) controlplane.Run {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		r, err := b.GetRun(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Phase.Done() {
+			return r
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("run %s not done", name)
+	return controlplane.Run{}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, []helperTask{{name: "sleep", kind: "sleep", inputs: "[{name: seconds, type: integer}]", outputs: "[{name: slept, type: integer}]", extra: "    timeout: 300ms\n    retries: 3\n"}}, nil)
+	r := waitDone(t, b, start(t, b, "sleep", map[string]any{"seconds": json.Number("30")}))
+	if r.Phase != controlplane.PhaseTimedOut || r.Attempts != 1 || !strings.Contains(r.Error, "timed out after 300ms") {
+		t.Fatalf("%s after %d attempts: %q; want timed_out after one attempt (timeouts are final)", r.Phase, r.Attempts, r.Error)
+	}
+}
+
+func TestAbortKillsATaskThatIgnoresSIGTERM(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, []helperTask{{name: "stubborn", kind: "stubborn"}}, nil)
+	name := start(t, b, "stubborn", nil)
+	for {
+		r, _ := b.GetRun(context.Background(), name)
+		if r.Phase == controlplane.PhaseRunning {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let it install its SIGTERM handler
+	if _, err := b.AbortRun(context.Background(), name, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitDone(t, b, name)
+	if r.Phase != controlplane.PhaseAborted || r.Error != "aborted: stop" {
+		t.Fatalf("%s %q", r.Phase, r.Error)
+	}
+}
+
+func TestAbortQueuedRun(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, func(c *local.Config) { c.Concurrency = 1 })
+	blocker := start(t, b, "sleep", map[string]any{"seconds": json.Number("30")})
+	queued := start(t, b, "echo", map[string]any{"name": "never"})
+	run, err := b.AbortRun(context.Background(), queued, "not needed")
+	if err != nil || run.Phase != controlplane.PhaseAborted {
+		t.Fatalf("abort queued: %v %v", run.Phase, err)
+	}
+	if _, err := b.AbortRun(context.Background(), blocker, "done"); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, b, blocker)
+	time.Sleep(200 * time.Millisecond)
+	if r, _ := b.GetRun(context.Background(), queued); r.Phase != controlplane.PhaseAborted || r.Attempts != 0 {
+		t.Fatalf("an aborted queued run ran: %+v", r)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, []helperTask{
+		{name: "flaky", kind: "flaky", outputs: "[{name: attempt, type: integer}]", extra: "    retries: 1\n"},
+		{name: "fail", kind: "fail", extra: "    retries: 2\n"},
+	}, nil)
+	r := waitDone(t, b, start(t, b, "flaky", nil))
+	if r.Phase != controlplane.PhaseSucceeded || r.Attempts != 2 {
+		t.Fatalf("flaky: %s after %d attempts (%s)", r.Phase, r.Attempts, r.Error)
+	}
+	r = waitDone(t, b, start(t, b, "fail", nil))
+	if r.Phase != controlplane.PhaseFailed || r.Attempts != 3 || !strings.Contains(r.Error, "exit code 2: boom") {
+		t.Fatalf("fail: %s after %d attempts: %q", r.Phase, r.Attempts, r.Error)
+	}
+}
+
+func TestBadOutputsFail(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, []helperTask{
+		{name: "badout", kind: "badout", outputs: "[{name: greeting, type: string}]"},
+		{name: "missing", kind: "fail", outputs: "[{name: greeting, type: string}]"},
+		{name: "silent", kind: "chatty", outputs: "[{name: greeting, type: string}]"},
+	}, nil)
+	r := waitDone(t, b, start(t, b, "badout", nil))
+	if r.Phase != controlplane.PhaseFailed || !strings.Contains(r.Error, `output "greeting": want string, got a number`) {
+		t.Fatalf("%s %q", r.Phase, r.Error)
+	}
+	r = waitDone(t, b, start(t, b, "silent", nil))
+	if r.Phase != controlplane.PhaseFailed || !strings.Contains(r.Error, "no outputs file") {
+		t.Fatalf("%s %q", r.Phase, r.Error)
+	}
+}
+
+func TestLogsAreCapped(t *testing.T) {
+	t.Parallel()
+	b, cfg := open(t, []helperTask{{name: "chatty", kind: "chatty"}}, func(c *local.Config) { c.LogMaxBytes = 4096 })
+	name := start(t, b, "chatty", nil)
+	if r := waitDone(t, b, name); r.Phase != controlplane.PhaseSucceeded {
+		t.Fatalf("%s %q", r.Phase, r.Error)
+	}
+	st, err := os.Stat(filepath.Join(cfg.DataDir, "runs", name, "1", "stdout.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 4096+200 {
+		t.Fatalf("stdout.log is %d bytes, cap 4096", st.Size())
+	}
+}
+
+// TestLeastPrivilegeEnv: the task sees only PATH/HOME/LANG/TMPDIR of the server's
+// environment, its own env, its declared secrets and our variables.
+func TestLeastPrivilegeEnv(t *testing.T) {
+	t.Setenv("FWH_TEST_SECRET", "s3cret")
+	t.Setenv("FWH_TEST_PRIVATE", "do-not-leak")
+	b, _ := open(t, []helperTask{
+		{name: "env", kind: "env", outputs: "[{name: env, type: string}]", extra: "    secrets: [FWH_TEST_SECRET]\n"},
+		{name: "needs-secret", kind: "env", outputs: "[{name: env, type: string}]", extra: "    secrets: [FWH_TEST_UNSET]\n    retries: 2\n"},
+	}, nil)
+	name := start(t, b, "env", nil)
+	waitDone(t, b, name)
+	io, err := b.GetRunIO(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := io.Outputs["env"].(string)
+	for _, want := range []string{"FWH_TEST_SECRET=s3cret", "FLYTE_WEBHOOK_RUN=" + name, "FLYTE_WEBHOOK_ATTEMPT=1", "FLYTE_WEBHOOK_INPUTS=", "FWH_HELPER=env"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("task env lacks %s", want)
+		}
+	}
+	if strings.Contains(env, "do-not-leak") {
+		t.Error("the server's environment leaked into the task")
+	}
+	r := waitDone(t, b, start(t, b, "needs-secret", nil))
+	if r.Phase != controlplane.PhaseFailed || r.Attempts != 1 || !strings.Contains(r.Error, "FWH_TEST_UNSET") {
+		t.Fatalf("missing secret: %s after %d attempts: %q", r.Phase, r.Attempts, r.Error)
+	}
+}
+
+// TestConcurrencyBound: never more attempts at once than Concurrency; none dropped.
+func TestConcurrencyBound(t *testing.T) {
+	t.Parallel()
+	marks := t.TempDir()
+	b, _ := open(t, []helperTask{{name: "count", kind: "count", env: "FWH_DIR: " + strconv.Quote(marks)}}, func(c *local.Config) { c.Concurrency = 2 })
+	var names []string
+	for i := 0; i < 8; i++ {
+		names = append(names, start(t, b, "count", nil))
+	}
+	for _, n := range names {
+		if r := waitDone(t, b, n); r.Phase != controlplane.PhaseSucceeded {
+			t.Fatalf("%s: %s %q", n, r.Phase, r.Error)
+		}
+	}
+	type ev struct {
+		at    int64
+		delta int
+	}
+	var evs []ev
+	for _, n := range names {
+		raw, err := os.ReadFile(filepath.Join(marks, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(raw))
+		s, _ := strconv.ParseInt(f[0], 10, 64)
+		e, _ := strconv.ParseInt(f[1], 10, 64)
+		evs = append(evs, ev{s, 1}, ev{e, -1})
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].at == evs[j].at {
+			return evs[i].delta < evs[j].delta
+		}
+		return evs[i].at < evs[j].at
+	})
+	cur, peak := 0, 0
+	for _, e := range evs {
+		cur += e.delta
+		peak = max(peak, cur)
+	}
+	if peak > 2 {
+		t.Fatalf("%d attempts ran at once, the bound is 2", peak)
+	}
+	if peak < 2 {
+		t.Logf("note: peak concurrency %d (the machine was slow)", peak)
+	}
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	b, cfg := open(t, nil, nil)
+	if err := os.WriteFile(cfg.Workspace, []byte("tasks: [{name: broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(); err == nil {
+		t.Fatal("a broken workspace was accepted")
+	}
+	if task, err := b.GetTask(context.Background(), ref("echo")); err != nil || task.Ref.Version != "v2" {
+		t.Fatalf("the old workspace was not kept: %v %v", task.Ref, err)
+	}
+	v3 := append(append([]helperTask{}, fixtures...), helperTask{name: "echo", version: "v3", kind: "echo", inputs: "[{name: name, type: string}]", outputs: "[{name: greeting, type: string}]"})
+	// Declared first in the file but registered last: it is the latest.
+	v3[0], v3[len(v3)-1] = v3[len(v3)-1], v3[0]
+	if err := os.WriteFile(cfg.Workspace, []byte(workspaceYAML(t, v3)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if task, err := b.GetTask(context.Background(), ref("echo")); err != nil || task.Ref.Version != "v3" {
+		t.Fatalf("latest after reload: %v %v", task.Ref, err)
+	}
+}
+
+func TestWorkspaceErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], bogus: 1}]":                                       "field bogus not found",
+		"tasks: [{domain: d, project: p, name: n, version: v}]":                                                               "command: required",
+		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: int}]}]":                 "inputs[0].type",
+		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: integer, default: x}]}]": "inputs[0].default",
+		"tasks: [{domain: d, project: p, name: 'a b', version: v, command: [x]}]":                                             "name:",
+		"apps: []": "field apps not found",
+	}
+	for body, want := range cases {
+		dir := t.TempDir()
+		ws := filepath.Join(dir, "w.yaml")
+		_ = os.WriteFile(ws, []byte(body), 0o600)
+		_, err := local.Open(context.Background(), local.Config{Workspace: ws, DataDir: filepath.Join(dir, "d")})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
+
+// TestRecovery: a backend stopped with attempts still running (as a crash would leave it)
+// recovers them at the next Open: retried when retries remain, else failed; queued runs run.
+func TestRecovery(t *testing.T) {
+	t.Parallel()
+	tasks := []helperTask{
+		{name: "sleep", kind: "sleep", inputs: "[{name: seconds, type: integer}]", outputs: "[{name: slept, type: integer}]"},
+		{name: "sleep-retry", kind: "sleep", inputs: "[{name: seconds, type: integer}]", outputs: "[{name: slept, type: integer}]", extra: "    retries: 1\n"},
+		{name: "echo", kind: "echo", inputs: "[{name: name, type: string}, {name: times, type: integer, default: 1}]", outputs: "[{name: greeting, type: string}]"},
+	}
+	b, cfg := open(t, tasks, func(c *local.Config) { c.Concurrency = 2 })
+	noRetry := start(t, b, "sleep", map[string]any{"seconds": json.Number("1")})
+	withRetry := start(t, b, "sleep-retry", map[string]any{"seconds": json.Number("1")})
+	queued := start(t, b, "echo", map[string]any{"name": "later"})
+	for _, n := range []string{noRetry, withRetry} {
+		for {
+			r, _ := b.GetRun(context.Background(), n)
+			if r.Phase == controlplane.PhaseRunning {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Close(stopped); err != nil { // kills the attempts, leaves the runs "running"
+		t.Fatal(err)
+	}
+	b2, err := local.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b2.Close(context.Background()) })
+	if r := waitDone(t, b2, noRetry); r.Phase != controlplane.PhaseFailed || r.Error != "interrupted: server restarted" {
+		t.Errorf("no retries left: %s %q", r.Phase, r.Error)
+	}
+	if r := waitDone(t, b2, withRetry); r.Phase != controlplane.PhaseSucceeded || r.Attempts != 2 {
+		t.Errorf("retried: %s after %d attempts %q", r.Phase, r.Attempts, r.Error)
+	}
+	if r := waitDone(t, b2, queued); r.Phase != controlplane.PhaseSucceeded {
+		t.Errorf("queued: %s %q", r.Phase, r.Error)
+	}
+}
+
+type refuseAll struct{}
+
+func (refuseAll) Verify(context.Context, controlplane.Credentials) (controlplane.Identity, error) {
+	return controlplane.Identity{}, controlplane.Errorf(controlplane.CodeUnauthenticated, "invalid or expired credentials")
+}
+
+// TestEveryMethodVerifiesTheCaller: unknown credentials are refused everywhere, not only by Me.
+func TestEveryMethodVerifiesTheCaller(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, func(c *local.Config) { c.Verifier = refuseAll{} })
+	ctx := context.Background()
+	calls := map[string]error{}
+	_, calls["Me"] = b.Me(ctx)
+	_, calls["GetTask"] = b.GetTask(ctx, ref("echo"))
+	_, calls["RunTask"] = b.RunTask(ctx, controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "x"}})
+	_, calls["GetRun"] = b.GetRun(ctx, "rx")
+	_, calls["GetRunIO"] = b.GetRunIO(ctx, "rx")
+	_, calls["AbortRun"] = b.AbortRun(ctx, "rx", "")
+	_, calls["GetApp"] = b.GetApp(ctx, controlplane.AppRef{Name: "a"})
+	_, calls["SetAppActive"] = b.SetAppActive(ctx, controlplane.AppRef{Name: "a"}, true, false)
+	_, calls["CallApp"] = b.CallApp(ctx, controlplane.AppCall{})
+	_, calls["SetTriggerActive"] = b.SetTriggerActive(ctx, controlplane.TriggerRef{}, true)
+	_, calls["BuildImage"] = b.BuildImage(ctx, controlplane.ImageBuild{})
+	_, calls["PrefetchModel"] = b.PrefetchModel(ctx, controlplane.ModelPrefetch{})
+	for name, err := range calls {
+		if controlplane.CodeOf(err) != controlplane.CodeUnauthenticated {
+			t.Errorf("%s: %v, want unauthenticated", name, err)
+		}
+	}
+}
+
+func TestUnsupportedOperationsSay501(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, nil)
+	_, err := b.GetApp(context.Background(), controlplane.AppRef{Name: "a"})
+	if controlplane.CodeOf(err) != controlplane.CodeUnimplemented || !strings.Contains(controlplane.MessageOf(err), "local backend") {
+		t.Fatalf("%v", err)
+	}
+}

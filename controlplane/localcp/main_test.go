@@ -1,0 +1,94 @@
+package local_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain doubles as the tasks' program (the helper-process pattern): when FWH_HELPER is set,
+// the test binary is a task run by the backend under test, not a test run.
+func TestMain(m *testing.M) {
+	if h := os.Getenv("FWH_HELPER"); h != "" {
+		os.Exit(helper(h))
+	}
+	os.Exit(m.Run())
+}
+
+func helper(kind string) int {
+	in := map[string]any{}
+	if raw, err := os.ReadFile(os.Getenv("FLYTE_WEBHOOK_INPUTS")); err == nil {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.UseNumber()
+		_ = dec.Decode(&in)
+	}
+	out := func(v string) int {
+		if err := os.WriteFile(os.Getenv("FLYTE_WEBHOOK_OUTPUTS"), []byte(v), 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
+	num := func(k string) int64 {
+		n, _ := in[k].(json.Number).Int64()
+		return n
+	}
+	switch kind {
+	case "echo":
+		parts := make([]string, num("times"))
+		for i := range parts {
+			parts[i] = "hello " + in["name"].(string)
+		}
+		js, _ := json.Marshal(map[string]string{"greeting": strings.Join(parts, " ")})
+		return out(string(js))
+	case "sum":
+		a, _ := new(big.Int).SetString(in["a"].(json.Number).String(), 10)
+		b, _ := new(big.Int).SetString(in["b"].(json.Number).String(), 10)
+		return out(`{"sum":` + new(big.Int).Add(a, b).String() + `}`)
+	case "sleep":
+		time.Sleep(time.Duration(num("seconds")) * time.Second)
+		return out(fmt.Sprintf(`{"slept":%d}`, num("seconds")))
+	case "fail":
+		fmt.Fprintln(os.Stderr, "boom: this task always fails")
+		return 2
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring SIGTERM")
+		time.Sleep(time.Minute)
+		return 0
+	case "flaky":
+		if os.Getenv("FLYTE_WEBHOOK_ATTEMPT") == "1" {
+			fmt.Fprintln(os.Stderr, "first attempt fails")
+			return 1
+		}
+		return out(`{"attempt":` + os.Getenv("FLYTE_WEBHOOK_ATTEMPT") + `}`)
+	case "badout":
+		return out(`{"greeting": 3}`)
+	case "chatty":
+		for i := 0; i < 10000; i++ {
+			fmt.Println(strings.Repeat("x", 100))
+		}
+		return 0
+	case "env":
+		js, _ := json.Marshal(map[string]string{"env": strings.Join(os.Environ(), "\n")})
+		return out(string(js))
+	case "count":
+		// Records its start and end so a test can count how many ran at once.
+		f := filepath.Join(os.Getenv("FWH_DIR"), os.Getenv("FLYTE_WEBHOOK_RUN"))
+		start := time.Now().UnixNano()
+		time.Sleep(300 * time.Millisecond)
+		end := time.Now().UnixNano()
+		_ = os.WriteFile(f, []byte(strconv.FormatInt(start, 10)+" "+strconv.FormatInt(end, 10)), 0o600)
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown helper", kind)
+	return 3
+}
