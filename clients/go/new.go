@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -18,7 +20,16 @@ const DefaultTimeout = 30 * time.Second
 // By default requests go through an *http.Client with DefaultTimeout. Options are applied
 // after that default, in order: WithHTTPClient replaces the HTTP client, WithTimeout changes
 // the timeout of the current one, WithRequestEditorFn adds headers to every request.
+//
+// New fails when baseURL is not an absolute http or https URL.
 func New(baseURL, token string, opts ...ClientOption) (*ClientWithResponses, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: base URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("client: base URL %q: want an absolute http or https URL", baseURL)
+	}
 	all := make([]ClientOption, 0, len(opts)+2)
 	all = append(all, WithHTTPClient(&http.Client{Timeout: DefaultTimeout}))
 	if token != "" {
