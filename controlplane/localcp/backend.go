@@ -29,6 +29,8 @@ type Backend struct {
 	ws         *workspace
 	registered map[TaskVersion]int64
 
+	finished finishedCache
+
 	queue   *runQueue
 	running sync.Map // run name → context.CancelCauseFunc of its current execution
 	root    context.Context
@@ -235,11 +237,23 @@ func (b *Backend) GetRun(ctx context.Context, name string) (controlplane.Run, er
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.Run{}, err
 	}
-	row, err := b.st.getRun(ctx, name)
+	row, err := b.getRun(ctx, name)
 	if err != nil {
 		return controlplane.Run{}, err
 	}
 	return b.toRun(row), nil
+}
+
+// getRun reads a run, from the cache when it has finished (a finished run never changes).
+func (b *Backend) getRun(ctx context.Context, name string) (runRow, error) {
+	if row, ok := b.finished.get(name); ok {
+		return row, nil
+	}
+	row, err := b.st.getRun(ctx, name)
+	if err == nil && row.Phase.Done() {
+		b.finished.put(row)
+	}
+	return row, err
 }
 
 // GetRunIO returns a run's inputs, and its outputs once it has succeeded.
@@ -247,7 +261,7 @@ func (b *Backend) GetRunIO(ctx context.Context, name string) (controlplane.RunIO
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.RunIO{}, err
 	}
-	row, err := b.st.getRun(ctx, name)
+	row, err := b.getRun(ctx, name)
 	if err != nil {
 		return controlplane.RunIO{}, err
 	}

@@ -29,20 +29,34 @@ func BenchmarkRunTask(b *testing.B) {
 	})
 }
 
+// BenchmarkGetRun polls a finished run (served from memory) and a queued one (read from
+// SQLite).
 func BenchmarkGetRun(b *testing.B) {
 	be, _ := open(b, nil, func(c *local.Config) { c.Concurrency = 1 })
-	run, err := be.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "bench"}})
+	done, err := be.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "bench"}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := be.GetRun(context.Background(), run.Name); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	for r, _ := be.GetRun(context.Background(), done.Name); !r.Phase.Done(); r, _ = be.GetRun(context.Background(), done.Name) {
+	}
+	if _, err := be.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("sleep"), Inputs: map[string]any{}}); err != nil {
+		b.Fatal(err)
+	}
+	queued, err := be.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "bench"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, run := range map[string]string{"finished": done.Name, "queued": queued.Name} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := be.GetRun(context.Background(), run); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
