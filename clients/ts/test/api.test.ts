@@ -1,0 +1,160 @@
+// End-to-end tests of the TS client against the real server binary (see server.ts).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import { createClient, isProblemError, ProblemError, unwrap, waitForRun, type FlyteWebhookClient } from "../src/index.js";
+import { startServer, type RunningServer } from "./server.js";
+
+const task = (name: string) => ({ path: { domain: "development", project: "examples", name } });
+
+/** Runs fn and returns the ProblemError it throws (failing when it does not). */
+async function problemOf(fn: () => Promise<unknown>): Promise<ProblemError> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(isProblemError(e), `want a ProblemError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("want a ProblemError, the call succeeded");
+}
+
+describe("flyte-webhook TS client against the real server", () => {
+  let server: RunningServer;
+  let api: FlyteWebhookClient;
+
+  before(async () => {
+    // sum is outside the allowlist: the 403 cases.
+    server = await startServer({ extraConfig: "task_allowlist: [development/examples/greet, slow]" });
+    api = createClient({ baseUrl: server.baseUrl, token: server.token });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("health and me", async () => {
+    const anon = createClient({ baseUrl: server.baseUrl });
+    assert.deepEqual(await unwrap(anon.GET("/health")), { status: "healthy" });
+    const me = await unwrap(api.GET("/me"));
+    assert.equal(me.subject, "tester");
+    assert.equal(me.name, "Tester");
+  });
+
+  it("runs a task, polls it to completion and reads its I/O", async () => {
+    const t = await unwrap(api.GET("/task/{domain}/{project}/{name}", { params: task("greet") }));
+    assert.equal(t.name, "greet");
+    assert.deepEqual(t.required_args, []);
+
+    const { name, url } = await unwrap(
+      api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet"), body: { name: "Ada", times: 2 } }),
+    );
+    assert.match(name, /\S/);
+    assert.ok(url.includes(name), url);
+
+    const run = await waitForRun(api, name, { intervalMs: 50, timeoutMs: 30_000 });
+    assert.equal(run.phase, "succeeded");
+    assert.equal(run.done, true);
+
+    const io = await unwrap(api.GET("/run/{name}/io", { params: { path: { name } } }));
+    assert.equal(io.name, name);
+    assert.deepEqual(io.inputs, { name: "Ada", times: 2 });
+    assert.deepEqual(io.outputs, { greeting: "Hello, Ada! Hello, Ada!" });
+  });
+
+  it("aborts a slow run; aborting it again is a 409", async () => {
+    const { name } = await unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("slow"), body: { seconds: 60 } }));
+    const abort = await unwrap(api.POST("/run/{name}/abort", { params: { path: { name }, query: { reason: "ts test" } } }));
+    assert.deepEqual(abort, { name, status: "abort_requested", reason: "ts test" });
+
+    const run = await waitForRun(api, name, { intervalMs: 50, timeoutMs: 30_000 });
+    assert.equal(run.phase, "aborted");
+    const io = await unwrap(api.GET("/run/{name}/io", { params: { path: { name } } }));
+    assert.equal(io.outputs, null);
+
+    const again = await problemOf(() => unwrap(api.POST("/run/{name}/abort", { params: { path: { name } } })));
+    assert.equal(again.status, 409);
+    assert.equal(again.title, "Conflict");
+  });
+
+  it("a task outside the allowlist is a 403", async () => {
+    const p = await problemOf(() => unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("sum"), body: { a: 1, b: 2 } })));
+    assert.equal(p.status, 403);
+    assert.equal(p.title, "Forbidden");
+    assert.match(p.detail, /sum/);
+    assert.match(p.request_id ?? "", /\S/);
+    assert.equal(p.response.headers.get("content-type"), "application/problem+json");
+    const get = await problemOf(() => unwrap(api.GET("/task/{domain}/{project}/{name}", { params: task("sum") })));
+    assert.equal(get.status, 403);
+  });
+
+  it("a request of the wrong shape is a 422 listing what was wrong", async () => {
+    // The body must be an object; the types refuse an array, so force it through.
+    const body = [1, 2] as unknown as Record<string, never>;
+    const p = await problemOf(() => unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet"), body })));
+    assert.equal(p.status, 422);
+    assert.ok(p.errors.length > 0, JSON.stringify(p.problem));
+    assert.equal(p.errors[0]?.in, "body");
+
+    const q = await problemOf(() =>
+      unwrap(api.GET("/task/{domain}/{project}/{name}", { params: { ...task("greet"), query: { version: "" } } })),
+    );
+    assert.equal(q.status, 422);
+    assert.deepEqual(
+      q.errors.map((e) => [e.in, e.name]),
+      [["query", "version"]],
+    );
+  });
+
+  it("inputs that don't fit the task are a 400 naming the input", async () => {
+    const p = await problemOf(() => unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet"), body: { nope: 1 } })));
+    assert.equal(p.status, 400);
+    assert.match(p.detail, /"nope"/);
+  });
+
+  it("an unknown task or run is a 404", async () => {
+    // (A task outside the allowlist is a 403 whether it exists or not: greet is inside.)
+    const t = await problemOf(() =>
+      unwrap(api.GET("/task/{domain}/{project}/{name}", { params: { ...task("greet"), query: { version: "v999" } } })),
+    );
+    assert.equal(t.status, 404);
+    assert.match(t.detail, /v999/);
+    const r = await problemOf(() => unwrap(api.GET("/run/{name}/io", { params: { path: { name: "r-unknown" } } })));
+    assert.equal(r.status, 404);
+  });
+
+  it("the raw openapi-fetch result carries the typed problem; no credentials is a 401", async () => {
+    const { data, error, response } = await api.GET("/run/{name}", { params: { path: { name: "r-unknown" } } });
+    assert.equal(data, undefined);
+    assert.equal(response.status, 404);
+    assert.equal(error?.status, 404);
+    assert.match(error?.detail ?? "", /r-unknown/);
+
+    const anon = createClient({ baseUrl: server.baseUrl });
+    const p = await problemOf(() => unwrap(anon.GET("/me")));
+    assert.equal(p.status, 401);
+    assert.match(p.response.headers.get("www-authenticate") ?? "", /^Bearer/);
+  });
+});
+
+describe("ProblemError", () => {
+  it("synthesizes a problem from a body that is not problem+json", () => {
+    const p = ProblemError.fromResponse(new Response(null, { status: 404, statusText: "Not Found" }), "404 page not found");
+    assert.equal(p.status, 404);
+    assert.equal(p.title, "Not Found");
+    assert.equal(p.type, "about:blank");
+    assert.equal(p.detail, "404 page not found");
+    assert.deepEqual(p.errors, []);
+    assert.match(p.message, /^404 Not Found: 404 page not found$/);
+  });
+});
+
+// Compile-time checks: these lines must not type-check (tsc fails the build if they do).
+export function typeChecks(api: FlyteWebhookClient): void {
+  // @ts-expect-error a missing path parameter
+  void api.GET("/task/{domain}/{project}/{name}", { params: { path: { domain: "d", project: "p" } } });
+  // @ts-expect-error an unknown path
+  void api.GET("/no-such-path");
+  // @ts-expect-error abort is a POST
+  void api.GET("/run/{name}/abort", { params: { path: { name: "r" } } });
+  // @ts-expect-error reason is a string
+  void api.POST("/run/{name}/abort", { params: { path: { name: "r" }, query: { reason: 3 } } });
+}
