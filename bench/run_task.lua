@@ -2,7 +2,7 @@
 -- environment (bench/load.sh sets them).
 wrk.method = "POST"
 wrk.path = os.getenv("TASK_PATH")
-wrk.body = '{"seconds": 0}'
+wrk.body = '{}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
 
