@@ -98,8 +98,14 @@ func (s *syncBuffer) String() string {
 
 const e2eToken = "fwh_e2e-test-token-0123456789"
 
-// startServer writes a config (extra YAML appended at the top level) and starts the binary.
+// startServer writes a config (extra YAML appended at the top level) and starts the binary
+// on the example workspace.
 func startServer(t *testing.T, dataDir, extra string, args ...string) *proc {
+	t.Helper()
+	return startServerOn(t, filepath.Join(repoRoot(t), "examples", "workspace.yaml"), dataDir, extra, args...)
+}
+
+func startServerOn(t *testing.T, workspace, dataDir, extra string, args ...string) *proc {
 	t.Helper()
 	bin := buildBinary(t)
 	port := freePort(t)
@@ -111,7 +117,7 @@ backend:
     data_dir: %s
     auth:
       tokens: [{sha256: %s, subject: e2e, name: E2E}]
-%s`, port, filepath.Join(repoRoot(t), "examples", "workspace.yaml"), dataDir, hex.EncodeToString(sum[:]), extra)
+%s`, port, workspace, dataDir, hex.EncodeToString(sum[:]), extra)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
