@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flyte-webhook/flyte-webhook/api"
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/impl"
 )
@@ -257,5 +256,3 @@ func TestAuthOptional(t *testing.T) {
 		t.Fatal("credentials appeared from nowhere")
 	}
 }
-
-var _ = api.GroupAll

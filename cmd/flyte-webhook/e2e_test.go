@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -310,5 +309,4 @@ func TestKillAndRestart(t *testing.T) {
 			t.Errorf("run %s after restart: %v", name, r)
 		}
 	}
-	_ = context.Background
 }

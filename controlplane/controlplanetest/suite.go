@@ -14,7 +14,6 @@ package controlplanetest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +295,4 @@ func (s *suite) failure(t *testing.T) {
 	if final.EndedAt.IsZero() || final.CreatedAt.IsZero() {
 		t.Errorf("timestamps missing: %+v", final)
 	}
-	_ = errors.New
 }

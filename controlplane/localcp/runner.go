@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,5 +346,3 @@ func (c *cappedFile) Close() error {
 	}
 	return c.f.Close()
 }
-
-var _ = slog.String
