@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"net/http"
 	"sort"
 	"strings"
@@ -161,7 +163,82 @@ func Filter(doc *openapi3.T, enabled map[string]bool) *openapi3.T {
 		}
 	}
 	doc.Tags = tags
+	pruneComponents(doc)
 	return doc
+}
+
+var componentRef = regexp.MustCompile(`"#/components/(schemas|responses|parameters|requestBodies|headers)/([^"/]+)"`)
+
+// pruneComponents drops the components that no remaining operation reaches, so the docs of a
+// filtered deployment do not describe what it does not serve. References stay resolved in
+// the loaded document, so validation is unaffected.
+func pruneComponents(doc *openapi3.T) {
+	if doc.Components == nil {
+		return
+	}
+	c := doc.Components
+	lookup := func(kind, name string) any {
+		switch kind {
+		case "schemas":
+			return c.Schemas[name]
+		case "responses":
+			return c.Responses[name]
+		case "parameters":
+			return c.Parameters[name]
+		case "requestBodies":
+			return c.RequestBodies[name]
+		case "headers":
+			return c.Headers[name]
+		}
+		return nil
+	}
+	reached := map[string]bool{}
+	start, err := json.Marshal(doc.Paths)
+	if err != nil {
+		return // keep everything rather than drop something still used
+	}
+	queue := [][]byte{start}
+	for len(queue) > 0 {
+		b := queue[0]
+		queue = queue[1:]
+		for _, m := range componentRef.FindAllSubmatch(b, -1) {
+			key := string(m[1]) + "/" + string(m[2])
+			if reached[key] {
+				continue
+			}
+			reached[key] = true
+			js, err := json.Marshal(lookup(string(m[1]), string(m[2])))
+			if err != nil {
+				return
+			}
+			queue = append(queue, js)
+		}
+	}
+	for name := range c.Schemas {
+		if !reached["schemas/"+name] {
+			delete(c.Schemas, name)
+		}
+	}
+	for name := range c.Responses {
+		if !reached["responses/"+name] {
+			delete(c.Responses, name)
+		}
+	}
+	for name := range c.Parameters {
+		if !reached["parameters/"+name] {
+			delete(c.Parameters, name)
+		}
+	}
+	for name := range c.RequestBodies {
+		if !reached["requestBodies/"+name] {
+			delete(c.RequestBodies, name)
+		}
+	}
+	for name := range c.Headers {
+		if !reached["headers/"+name] {
+			delete(c.Headers, name)
+		}
+	}
 }
 
 // ginPath turns a spec path template into gin's syntax: {name} → :name.

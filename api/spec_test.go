@@ -90,4 +90,17 @@ func TestFilterPrunes(t *testing.T) {
 	if err := f.Validate(t.Context()); err != nil {
 		t.Errorf("filtered spec does not validate: %v", err)
 	}
+	for _, gone := range []string{"AppResponse", "BuildImageRequest", "RunIOResponse", "Modalities"} {
+		if _, ok := f.Components.Schemas[gone]; ok {
+			t.Errorf("schema %s is only used by disabled operations but is still documented", gone)
+		}
+	}
+	for _, kept := range []string{"Problem", "ProblemError", "Inputs", "TaskResponse", "CacheSettings", "MeResponse"} {
+		if _, ok := f.Components.Schemas[kept]; !ok {
+			t.Errorf("schema %s is used but was pruned", kept)
+		}
+	}
+	if _, ok := f.Components.Parameters["RunName"]; ok {
+		t.Errorf("parameter RunName only serves disabled operations")
+	}
 }
