@@ -3,8 +3,8 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 
