@@ -21,8 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	client "github.com/flyte-webhook/flyte-webhook/clients/go"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
-	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
 	"github.com/flyte-webhook/flyte-webhook/impl"
 )
 

@@ -14,8 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flyte-webhook/flyte-webhook/api"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
-	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
 	"github.com/flyte-webhook/flyte-webhook/impl"
 )
 

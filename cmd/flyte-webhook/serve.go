@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
-	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
 	"github.com/flyte-webhook/flyte-webhook/impl"
 )
 

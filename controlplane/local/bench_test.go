@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
-	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 )
 
 // BenchmarkRunTask: durable RunTask from many goroutines (group commit at work). The runs

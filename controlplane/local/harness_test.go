@@ -11,7 +11,7 @@ import (
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/controlplanetest"
-	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 )
 
 // helperTask is a workspace entry whose program is this test binary acting as kind.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
-	local "github.com/flyte-webhook/flyte-webhook/controlplane/localcp"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 )
 
 func ref(name string) controlplane.TaskRef {
