@@ -42,7 +42,7 @@ func NewRouter(r gin.IRouter, catalog *Catalog, filtered *openapi3.T, middleware
 		registered: map[string]bool{},
 	}
 	for _, o := range catalog.Operations {
-		rt.known[o.Method+" "+ginPath(o.Path)] = true
+		rt.known[o.Method+" "+GinPath(o.Path)] = true
 	}
 	for path, item := range filtered.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -50,7 +50,7 @@ func NewRouter(r gin.IRouter, catalog *Catalog, filtered *openapi3.T, middleware
 			if !ok {
 				continue
 			}
-			rt.byRoute[strings.ToUpper(method)+" "+ginPath(path)] = Route{Operation: o, Spec: filtered, PathItem: item, Op: op}
+			rt.byRoute[strings.ToUpper(method)+" "+GinPath(path)] = Route{Operation: o, Spec: filtered, PathItem: item, Op: op}
 		}
 	}
 	return rt

@@ -241,8 +241,8 @@ func pruneComponents(doc *openapi3.T) {
 	}
 }
 
-// ginPath turns a spec path template into gin's syntax: {name} → :name.
-func ginPath(specPath string) string {
+// GinPath turns a spec path template into gin's syntax: {name} → :name.
+func GinPath(specPath string) string {
 	var b strings.Builder
 	for _, seg := range strings.Split(specPath, "/") {
 		if b.Len() > 0 || seg != "" {

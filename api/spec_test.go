@@ -15,8 +15,8 @@ func TestGinPath(t *testing.T) {
 		"/prefetch/hf-model/{run_name}/io":    "/prefetch/hf-model/:run_name/io",
 		"/":                                   "/",
 	} {
-		if got := ginPath(in); got != want {
-			t.Errorf("ginPath(%q) = %q, want %q", in, got, want)
+		if got := GinPath(in); got != want {
+			t.Errorf("GinPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
 	id := api.RequestIDFrom(ctx)
 	status, detail := problemOf(err, id)
-	if declared, ok := c.Get(declaredKey); ok && !declared.(map[int]bool)[status] {
+	if m := s.route(c); m != nil && !m.declared[status] {
 		// The backend answered with a code this operation does not document: keep the
 		// contract, log the mismatch.
 		s.log.LogAttrs(ctx, slog.LevelError, "backend error outside the operation's contract",

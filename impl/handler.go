@@ -75,8 +75,14 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 		HandlerErrorFunc:         s.handlerError,
 		ResponseErrorHandlerFunc: s.responseError,
 	})
+	s.routes = map[string]map[string]*routeMeta{}
 	router := api.NewRouter(e, catalog, filtered, func(r api.Route) []gin.HandlerFunc {
-		mw := []gin.HandlerFunc{routeInfo(r)}
+		gp := api.GinPath(r.Path)
+		if s.routes[gp] == nil {
+			s.routes[gp] = map[string]*routeMeta{}
+		}
+		s.routes[gp][r.Method] = newRouteMeta(r)
+		var mw []gin.HandlerFunc
 		if r.Op.RequestBody != nil {
 			mw = append(mw, bodyLimit(cfg.MaxBodyBytes))
 		}
@@ -89,24 +95,26 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	return e, nil
 }
 
-const (
-	operationIDKey = "operation_id"
-	declaredKey    = "declared_statuses"
-)
+// routeMeta is what the access log and the error writer need to know about a matched route.
+type routeMeta struct {
+	id       string
+	declared map[int]bool // the statuses the operation documents
+}
 
-// routeInfo records the operation's id (for the access log) and the statuses it declares
-// (so writeError never answers one the spec does not list).
-func routeInfo(r api.Route) gin.HandlerFunc {
-	declared := map[int]bool{}
+func newRouteMeta(r api.Route) *routeMeta {
+	m := &routeMeta{id: r.ID, declared: map[int]bool{}}
 	for code := range r.Op.Responses.Map() {
 		if n, err := strconv.Atoi(code); err == nil {
-			declared[n] = true
+			m.declared[n] = true
 		}
 	}
-	return func(c *gin.Context) {
-		c.Set(operationIDKey, r.ID)
-		c.Set(declaredKey, declared)
-	}
+	return m
+}
+
+// route returns the matched route's metadata (nil for docs and unrouted requests). It is a
+// lookup on gin's matched path, so nothing is allocated per request.
+func (s *Server) route(c *gin.Context) *routeMeta {
+	return s.routes[c.FullPath()][c.Request.Method]
 }
 
 // bodyLimit refuses bodies over max: at once when Content-Length says so, else while reading
@@ -121,21 +129,17 @@ func bodyLimit(max int64) gin.HandlerFunc {
 	}
 }
 
-// auth is the passthrough: the caller's Authorization and Cookie headers ride in the request
-// context to the backend, which decides who the caller is. Here only a request with no
-// credentials at all is refused, when credentials are required.
+// auth refuses a request with no credentials at all, when credentials are required. The
+// credentials themselves ride in the request context (put there by requestID, with the other
+// per-request values, to copy the request once) to the backend, which decides who the caller
+// is.
 func (s *Server) auth(r api.Route) gin.HandlerFunc {
 	required := !s.cfg.AuthOptional && !r.Open
 	return func(c *gin.Context) {
-		creds := controlplane.Credentials{
-			Authorization: c.Request.Header.Get("Authorization"),
-			Cookie:        strings.Join(c.Request.Header.Values("Cookie"), "; "),
-		}
-		if required && creds.Empty() {
+		if required && controlplane.CredentialsFrom(c.Request.Context()).Empty() {
 			api.Fail(c, http.StatusUnauthorized, "credentials required: send an Authorization: Bearer <token> header or a Cookie")
 			return
 		}
-		c.Request = c.Request.WithContext(controlplane.WithCredentials(c.Request.Context(), creds))
 	}
 }
 
@@ -158,6 +162,10 @@ func (s *Server) requestID() gin.HandlerFunc {
 		c.Header("X-Request-Id", id)
 		ctx := api.WithRequestID(c.Request.Context(), id)
 		ctx = controlplane.WithCallerSlot(ctx)
+		ctx = controlplane.WithCredentials(ctx, controlplane.Credentials{
+			Authorization: c.Request.Header.Get("Authorization"),
+			Cookie:        strings.Join(c.Request.Header.Values("Cookie"), "; "),
+		})
 		c.Request = c.Request.WithContext(ctx)
 	}
 }
@@ -191,8 +199,8 @@ func (s *Server) accessLog() gin.HandlerFunc {
 			slog.Int("status", c.Writer.Status()),
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 		}
-		if op := c.GetString(operationIDKey); op != "" {
-			attrs = append(attrs, slog.String("operation_id", op))
+		if m := s.route(c); m != nil {
+			attrs = append(attrs, slog.String("operation_id", m.id))
 		}
 		if who := controlplane.ReportedCaller(ctx); who.Subject != "" {
 			attrs = append(attrs, slog.String("caller", who.Subject))

@@ -24,6 +24,7 @@ type Server struct {
 	cfg     Config
 	lists   allowlists
 	log     *slog.Logger
+	routes  map[string]map[string]*routeMeta // gin path → method → route
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
