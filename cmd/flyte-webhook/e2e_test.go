@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,6 +282,28 @@ func TestDevToken(t *testing.T) {
 	}
 }
 
+// tasksOf lists the pids of live processes whose environment points into dataDir (the tasks
+// a server with that data dir started).
+func tasksOf(dataDir string) []string {
+	var pids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(env, []byte("FLYTE_WEBHOOK_INPUTS="+dataDir)) {
+			if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !bytes.Contains(stat, []byte(") Z ")) {
+				pids = append(pids, e.Name())
+			}
+		}
+	}
+	return pids
+}
+
 // TestKillAndRestart: SIGKILL the server while runs are queued and running; after a restart
 // every run that got a 200 is still there and finishes.
 func TestKillAndRestart(t *testing.T) {
@@ -295,12 +318,25 @@ func TestKillAndRestart(t *testing.T) {
 		}
 		names = append(names, r["name"].(string))
 	}
-	time.Sleep(300 * time.Millisecond) // some are running now, the rest queued
+	// Some are running now, the rest queued; the detector below sees the running ones.
+	for deadline := time.Now().Add(10 * time.Second); len(tasksOf(data)) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no task process seen running")
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-p.done
 	p.done <- nil
+	// No task process outlives the server (process groups, and Pdeathsig on Linux).
+	deadline := time.Now().Add(5 * time.Second)
+	for orphans := tasksOf(data); len(orphans) > 0; orphans = tasksOf(data) {
+		if time.Now().After(deadline) {
+			t.Fatalf("task processes outlived the killed server: %v", orphans)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	q := startServer(t, data, "")
 	for _, name := range names {

@@ -14,6 +14,7 @@ package controlplanetest
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func Run(t *testing.T, h Harness) {
 }
 
 type suite struct{ h Harness }
+
+// runName is the form Flyte gives run names.
+var runName = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
 func (s *suite) ref(name, version string) controlplane.TaskRef {
 	return controlplane.TaskRef{Domain: s.h.Domain, Project: s.h.Project, Name: name, Version: version}
@@ -165,8 +169,8 @@ func (s *suite) lifecycle(t *testing.T) {
 	t.Parallel()
 	b := s.h.New(t)
 	run := s.start(t, b, "echo", map[string]any{"name": "Ada", "times": json.Number("2")})
-	if run.Name == "" || run.URL == "" || run.Phase.Done() {
-		t.Fatalf("new run %+v", run)
+	if !runName.MatchString(run.Name) || run.URL == "" || run.Phase.Done() {
+		t.Fatalf("new run %+v: want a name matching %s, a url, a phase not yet final", run, runName)
 	}
 	if run.Task.Version != "v2" {
 		t.Errorf("run of the latest echo has version %q", run.Task.Version)
