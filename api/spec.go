@@ -214,31 +214,50 @@ func pruneComponents(doc *openapi3.T) {
 			queue = append(queue, js)
 		}
 	}
-	for name := range c.Schemas {
-		if !reached["schemas/"+name] {
-			delete(c.Schemas, name)
+	prune(c.Schemas, "schemas", reached)
+	prune(c.Responses, "responses", reached)
+	prune(c.Parameters, "parameters", reached)
+	prune(c.RequestBodies, "requestBodies", reached)
+	prune(c.Headers, "headers", reached)
+}
+
+func prune[T any](m map[string]T, kind string, reached map[string]bool) {
+	for name := range m {
+		if !reached[kind+"/"+name] {
+			delete(m, name)
 		}
 	}
-	for name := range c.Responses {
-		if !reached["responses/"+name] {
-			delete(c.Responses, name)
-		}
+}
+
+// Served is the spec a deployment serves and the catalog it was filtered from.
+type Served struct {
+	Spec    *openapi3.T
+	Catalog *Catalog
+}
+
+// ServedSpec loads the embedded spec and keeps the operations groups or endpoints select
+// (see Catalog.Select), with title and description replacing the spec's when not "".
+func ServedSpec(groups, endpoints []string, title, description string) (Served, error) {
+	doc, err := LoadSpec()
+	if err != nil {
+		return Served{}, err
 	}
-	for name := range c.Parameters {
-		if !reached["parameters/"+name] {
-			delete(c.Parameters, name)
-		}
+	catalog, err := NewCatalog(doc)
+	if err != nil {
+		return Served{}, err
 	}
-	for name := range c.RequestBodies {
-		if !reached["requestBodies/"+name] {
-			delete(c.RequestBodies, name)
-		}
+	enabled, err := catalog.Select(groups, endpoints)
+	if err != nil {
+		return Served{}, err
 	}
-	for name := range c.Headers {
-		if !reached["headers/"+name] {
-			delete(c.Headers, name)
-		}
+	doc = Filter(doc, enabled)
+	if title != "" {
+		doc.Info.Title = title
 	}
+	if description != "" {
+		doc.Info.Description = description
+	}
+	return Served{Spec: doc, Catalog: catalog}, nil
 }
 
 // GinPath turns a spec path template into gin's syntax: {name} → :name.

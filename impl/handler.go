@@ -30,25 +30,11 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	doc, err := api.LoadSpec()
+	served, err := api.ServedSpec(cfg.EndpointGroups, cfg.Endpoints, cfg.Title, cfg.Description)
 	if err != nil {
 		return nil, err
 	}
-	catalog, err := api.NewCatalog(doc)
-	if err != nil {
-		return nil, err
-	}
-	enabled, err := catalog.Select(cfg.EndpointGroups, cfg.Endpoints)
-	if err != nil {
-		return nil, err
-	}
-	filtered := api.Filter(doc, enabled)
-	if cfg.Title != "" {
-		filtered.Info.Title = cfg.Title
-	}
-	if cfg.Description != "" {
-		filtered.Info.Description = cfg.Description
-	}
+	filtered, catalog := served.Spec, served.Catalog
 
 	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger}
 

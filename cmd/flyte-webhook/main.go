@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/flyte-webhook/flyte-webhook/api"
@@ -111,11 +110,11 @@ func openapiCmd(args []string, stdout io.Writer, env func(string) string) error 
 	if err != nil {
 		return err
 	}
-	doc, err := filteredSpec(c)
+	served, err := api.ServedSpec(c.EndpointGroups, c.Endpoints, c.Title, c.Description)
 	if err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(doc, "", "  ")
+	js, err := json.MarshalIndent(served.Spec, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -128,30 +127,6 @@ func openapiCmd(args []string, stdout io.Writer, env func(string) string) error 
 		return err
 	}
 	return yaml.NewEncoder(stdout).Encode(generic)
-}
-
-// filteredSpec is the spec as the configured server serves it.
-func filteredSpec(c Config) (*openapi3.T, error) {
-	doc, err := api.LoadSpec()
-	if err != nil {
-		return nil, err
-	}
-	catalog, err := api.NewCatalog(doc)
-	if err != nil {
-		return nil, err
-	}
-	enabled, err := catalog.Select(c.EndpointGroups, c.Endpoints)
-	if err != nil {
-		return nil, err
-	}
-	doc = api.Filter(doc, enabled)
-	if c.Title != "" {
-		doc.Info.Title = c.Title
-	}
-	if c.Description != "" {
-		doc.Info.Description = c.Description
-	}
-	return doc, nil
 }
 
 func tokenCmd(args []string, stdout io.Writer) error {
