@@ -43,21 +43,19 @@ func probeBody(op string) any {
 
 // TestProbeCoversCatalog keeps the probe table in step with openapi.yaml.
 func TestProbeCoversCatalog(t *testing.T) {
-	loadContract(t)
-	for _, o := range contract.catalog.Operations {
+	for _, o := range contract.Catalog.Operations {
 		if _, ok := probe[o.ID]; !ok {
 			t.Errorf("operation %s has no probe", o.ID)
 		}
 	}
-	if len(probe) != len(contract.catalog.Operations) {
-		t.Errorf("probe has %d entries, catalog %d operations", len(probe), len(contract.catalog.Operations))
+	if len(probe) != len(contract.Catalog.Operations) {
+		t.Errorf("probe has %d entries, catalog %d operations", len(probe), len(contract.Catalog.Operations))
 	}
 }
 
 // TestFilter: exactly the selected operations are routed and documented; the others are 404.
 func TestFilter(t *testing.T) {
 	t.Parallel()
-	loadContract(t)
 	type sel struct {
 		name      string
 		groups    []string
@@ -65,9 +63,9 @@ func TestFilter(t *testing.T) {
 		want      []string
 	}
 	var cases []sel
-	for _, g := range contract.catalog.Groups {
+	for _, g := range contract.Catalog.Groups {
 		var want []string
-		for _, o := range contract.catalog.Operations {
+		for _, o := range contract.Catalog.Operations {
 			if o.Group == g {
 				want = append(want, o.ID)
 			}
@@ -75,7 +73,7 @@ func TestFilter(t *testing.T) {
 		cases = append(cases, sel{"group " + g, []string{g}, nil, want})
 	}
 	var all []string
-	for _, o := range contract.catalog.Operations {
+	for _, o := range contract.Catalog.Operations {
 		all = append(all, o.ID)
 		cases = append(cases, sel{"endpoint " + o.ID, nil, []string{o.ID}, []string{o.ID}})
 	}

@@ -156,11 +156,11 @@ func TestBackendErrors(t *testing.T) {
 // declares reports whether the operation lists status among its responses in openapi.yaml.
 func declares(t *testing.T, opID string, status int) bool {
 	t.Helper()
-	o, ok := contract.catalog.Operation(opID)
+	o, ok := contract.Catalog.Operation(opID)
 	if !ok {
 		t.Fatalf("no operation %s", opID)
 	}
-	op := contract.doc.Paths.Find(o.Path).GetOperation(o.Method)
+	op := contract.Doc.Paths.Find(o.Path).GetOperation(o.Method)
 	return op.Responses.Status(status) != nil
 }
 
