@@ -211,3 +211,14 @@ func checkResult(t *testing.T, got controlplane.Identity, err error, want contro
 		t.Fatalf("error echoes the token: %v", err)
 	}
 }
+
+func sha256Sum(b []byte) []byte {
+	d := sha256.Sum256(b)
+	return d[:]
+}
+
+func hmacB64(secret []byte, signed string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(signed))
+	return b64(m.Sum(nil))
+}
