@@ -104,3 +104,34 @@ func TestFilterPrunes(t *testing.T) {
 		t.Errorf("parameter RunName only serves disabled operations")
 	}
 }
+
+// TestSimpleStringParameters: only plain length-bounded strings take the direct check; any
+// other constraint leaves the parameter to kin-openapi.
+func TestSimpleStringParameters(t *testing.T) {
+	t.Parallel()
+	doc, _ := LoadSpec()
+	simple := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				if _, ok := asSimpleString(p.Value); ok {
+					simple[op.OperationID+"."+p.Value.Name] = true
+				}
+			}
+		}
+	}
+	for _, want := range []string{"run_task.domain", "run_task.name", "run_task.version", "run_task.Idempotency-Key", "abort_run.reason", "call_app.path", "prefetch_hf_model.repo", "prefetch_hf_model.task"} {
+		if !simple[want] {
+			t.Errorf("%s should take the direct check", want)
+		}
+	}
+	for _, not := range []string{"call_app.method", "prefetch_hf_model.force", "activate_app.wait", "build_image.pre"} {
+		if simple[not] {
+			t.Errorf("%s has constraints beyond length: it must stay with kin-openapi", not)
+		}
+	}
+	p := &openapi3.Parameter{Name: "x", In: "query", Schema: openapi3.NewStringSchema().WithPattern("^a$").NewRef()}
+	if _, ok := asSimpleString(p); ok {
+		t.Error("a pattern is a constraint beyond length")
+	}
+}

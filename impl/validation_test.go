@@ -34,6 +34,8 @@ func TestRequestShape(t *testing.T) {
 		{"build_image pre not a boolean", "POST", "/build-image?pre=yes", nil, "query", "pre"},
 		{"abort reason too long", "POST", "/run/r-running/abort?reason=" + strings.Repeat("x", 1025), nil, "query", "reason"},
 		{"name too long", "GET", "/run/" + strings.Repeat("a", 256), nil, "path", "name"},
+		{"name too long in runes", "GET", "/run/" + strings.Repeat("%C3%A9", 256), nil, "path", "name"},
+		{"empty version", "POST", "/run-task/d/p/greet?version=", `{}`, "query", "version"},
 		{"idempotency key too long", "POST", "/run-task/d/p/greet", `{}`, "header", "Idempotency-Key"},
 	}
 	for _, c := range cases {
@@ -59,6 +61,14 @@ func TestRequestShape(t *testing.T) {
 			t.Errorf("a request that does not fit reached the backend (%s)", call)
 		}
 	}
+}
+
+// TestLengthsCountRunes: 255 two-byte characters are within a maxLength of 255.
+func TestLengthsCountRunes(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, impl.Config{})
+	r := s.call(t, "GET", "/run/"+strings.Repeat("%C3%A9", 255), nil, nil)
+	expectStatus(t, r, http.StatusNotFound) // past validation, unknown to the backend
 }
 
 // TestBodyLimit: a body over the limit is a 413, whether Content-Length says so or not.
