@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,3 +223,5 @@ func hmacB64(secret []byte, signed string) string {
 	m.Write([]byte(signed))
 	return b64(m.Sum(nil))
 }
+
+func bigOne() *big.Int { return big.NewInt(1) }
