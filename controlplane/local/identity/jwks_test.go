@@ -46,7 +46,7 @@ func TestVerifyJWKS(t *testing.T) {
 			rsaJWK(&rk.PublicKey, "rsa-1"),
 			rsaJWK(&rk2.PublicKey, "rsa-2"),
 			ecJWK(&ek.PublicKey, "ec-1"),
-			map[string]any{"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": "AAAA"}, // skipped
+			map[string]any{"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": "AAAA"},           // skipped
 			map[string]any{"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"}, // skipped
 		)
 	})})

@@ -237,3 +237,13 @@ func TestStaticTokenBeforeJWT(t *testing.T) {
 	got, err := v.Verify(context.Background(), bearerCreds(tok))
 	checkResult(t, got, err, controlplane.Identity{Subject: "static", Name: "static"}, nil, "")
 }
+
+func TestVerifyJWTInCookie(t *testing.T) {
+	t.Parallel()
+	v := mustNew(t, identity.Config{JWT: jwtConfig(func(c *identity.JWTConfig) {
+		c.SecretFile = writeFile(t, "secret", []byte(testSecret))
+	})})
+	tok := signJWT(t, hdr("HS256", ""), claims("alice", nil), []byte(testSecret))
+	got, err := v.Verify(context.Background(), controlplane.Credentials{Cookie: "a=b; " + identity.CookieName + "=" + tok})
+	checkResult(t, got, err, controlplane.Identity{Subject: "alice", Name: "Name of alice"}, nil, "")
+}
