@@ -28,6 +28,7 @@ type Backend struct {
 	wsMu       sync.RWMutex
 	ws         *workspace
 	registered map[TaskVersion]int64
+	known      map[TaskVersion]*task // every version loaded since Open (see remember)
 
 	finished finishedCache
 
@@ -60,6 +61,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, ws: ws, queue: newRunQueue()}
+	b.remember(ws)
 	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
 		st.close()
 		return nil, err
@@ -131,22 +133,41 @@ func (b *Backend) Close(ctx context.Context) error {
 	return nil
 }
 
-// Reload re-reads the workspace file. A file that does not load keeps the current workspace
-// and returns why. Runs are never dropped: a queued or running run keeps its task version as
-// long as the new workspace still declares it.
+// Reload re-reads the workspace file (cmd calls it on SIGHUP). A file that does not load
+// keeps the current workspace; Reload logs and returns why. Runs are never dropped: a queued
+// or running run whose task version the new file no longer declares still runs with the
+// definition it was accepted under (until the next restart; then it fails saying so). A
+// version redefined in place applies to the attempts that start after the reload.
 func (b *Backend) Reload() error {
 	ws, err := loadWorkspace(b.cfg.Workspace)
 	if err != nil {
+		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
 	}
 	reg, err := b.st.registerVersions(b.root, ws.order)
 	if err != nil {
+		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
 	}
 	b.wsMu.Lock()
 	b.ws, b.registered = ws, reg
+	b.remember(ws)
 	b.wsMu.Unlock()
+	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order))
 	return nil
+}
+
+// remember keeps every task version loaded since Open, so runs of a version a reload removed
+// can still execute. Called with wsMu held.
+func (b *Backend) remember(ws *workspace) {
+	if b.known == nil {
+		b.known = map[TaskVersion]*task{}
+	}
+	for _, byVersion := range ws.versions {
+		for _, t := range byVersion {
+			b.known[TaskVersion{t.Ref.Domain, t.Ref.Project, t.Ref.Name, t.Ref.Version}] = t
+		}
+	}
 }
 
 func (b *Backend) workspace() (*workspace, map[TaskVersion]int64) {
@@ -204,8 +225,8 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 		return controlplane.Run{}, err
 	}
 	js, err := json.Marshal(inputs)
-	if err != nil {
-		return controlplane.Run{}, fmt.Errorf("local: encode inputs: %w", err)
+	if err != nil { // only a direct caller can pass values JSON cannot hold, e.g. in a list
+		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeInvalidInput, "inputs cannot be encoded as JSON: %v", err)
 	}
 	row := runRow{
 		Name: newRunName(), Kind: string(controlplane.KindTask),
@@ -290,7 +311,7 @@ func (b *Backend) AbortRun(ctx context.Context, name, reason string) (controlpla
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
 	}
 	n, err := b.st.update(ctx, `UPDATE runs SET phase = 'aborted', error = ?, abort_reason = ?, ended_at = ? WHERE name = ? AND phase = 'queued'`,
-		"aborted: "+reason, reason, time.Now().UnixNano(), name)
+		abortError{reason: reason}.Error(), reason, time.Now().UnixNano(), name)
 	if err != nil {
 		return controlplane.Run{}, err
 	}

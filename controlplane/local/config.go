@@ -11,47 +11,57 @@ import (
 )
 
 // Verifier decides who the caller is from the credentials passed through by the webhook.
+// Verify returns a *controlplane.Error with CodeUnauthenticated for credentials it does not
+// accept (package identity implements it).
 type Verifier interface {
 	Verify(ctx context.Context, c controlplane.Credentials) (controlplane.Identity, error)
 }
 
 // Config configures the local control plane. It is decoded strictly from the user's config
-// file under backend.local; fields tagged `yaml:"-"` are set by the program.
+// file under backend.local; fields tagged `yaml:"-"` are set by the program. Durations are
+// written as Go duration strings ("5s", "24h"); a bare number is refused.
 type Config struct {
 	// Workspace is the path of the workspace file declaring tasks. Required.
 	Workspace string `yaml:"workspace"`
-	// DataDir holds the SQLite database and the run logs. Defaults to ".flyte-webhook".
+	// DataDir holds the SQLite database (flyte-webhook.db) and the run logs (runs/). Defaults
+	// to ".flyte-webhook".
 	DataDir string `yaml:"data_dir"`
-	// Concurrency is how many attempts run at once. Defaults to the number of CPUs.
+	// Concurrency is how many attempts run at once; queued runs wait. Defaults to the number
+	// of CPUs. At most 1024.
 	Concurrency int `yaml:"concurrency"`
-	// LogMaxBytes caps each attempt's stdout and stderr files. Defaults to 1 MiB.
+	// LogMaxBytes caps each attempt's stdout and stderr files; the rest is counted and dropped.
+	// Defaults to 1 MiB.
 	LogMaxBytes int64 `yaml:"log_max_bytes"`
-	// AbortGrace is how long a process group has between SIGTERM and SIGKILL. Defaults to 5s.
+	// AbortGrace is how long a task's process group has between SIGTERM and SIGKILL on abort,
+	// timeout and shutdown. Defaults to 5s.
 	AbortGrace time.Duration `yaml:"abort_grace"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered. Defaults to 24h.
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
-	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name.
+	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name. Defaults
+	// to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
-	// Verifier checks every caller; nil treats every caller as "anonymous".
+	// Verifier checks every caller, on every method. Nil treats every caller as subject
+	// "anonymous": for tests and embedding, never for a server that requires auth.
 	Verifier Verifier `yaml:"-"`
-	// Logger receives the backend's logs. Defaults to discarding.
+	// Logger receives the backend's logs. Defaults to discarding them.
 	Logger *slog.Logger `yaml:"-"`
 }
 
+// withDefaults fills in zero fields. Negative values are left for validate to refuse.
 func (c Config) withDefaults() Config {
 	if c.DataDir == "" {
 		c.DataDir = ".flyte-webhook"
 	}
-	if c.Concurrency <= 0 {
+	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
 	}
-	if c.LogMaxBytes <= 0 {
+	if c.LogMaxBytes == 0 {
 		c.LogMaxBytes = 1 << 20
 	}
-	if c.AbortGrace <= 0 {
+	if c.AbortGrace == 0 {
 		c.AbortGrace = 5 * time.Second
 	}
-	if c.IdempotencyTTL <= 0 {
+	if c.IdempotencyTTL == 0 {
 		c.IdempotencyTTL = 24 * time.Hour
 	}
 	if c.Logger == nil {
@@ -60,12 +70,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// validate names the field at fault, as the user's config file spells it.
 func (c Config) validate() error {
-	if c.Workspace == "" {
+	switch {
+	case c.Workspace == "":
 		return fmt.Errorf("local: workspace: required")
-	}
-	if c.Concurrency > 1024 {
-		return fmt.Errorf("local: concurrency: %d is more than 1024", c.Concurrency)
+	case c.Concurrency < 0 || c.Concurrency > 1024:
+		return fmt.Errorf("local: concurrency: %d is not in 1-1024", c.Concurrency)
+	case c.LogMaxBytes < 0:
+		return fmt.Errorf("local: log_max_bytes: %d is negative", c.LogMaxBytes)
+	case c.AbortGrace < 0:
+		return fmt.Errorf("local: abort_grace: %s is negative", c.AbortGrace)
+	case c.IdempotencyTTL < 0:
+		return fmt.Errorf("local: idempotency_ttl: %s is negative", c.IdempotencyTTL)
 	}
 	return nil
 }

@@ -26,7 +26,12 @@ var (
 
 type abortError struct{ reason string }
 
-func (e abortError) Error() string { return "aborted: " + e.reason }
+func (e abortError) Error() string {
+	if e.reason == "" {
+		return "aborted"
+	}
+	return "aborted: " + e.reason
+}
 
 // worker runs queued runs until the queue closes.
 func (b *Backend) worker() {
@@ -85,12 +90,12 @@ func (b *Backend) execute(name string) {
 
 // taskVersion finds the exact task version a run was started with.
 func (b *Backend) taskVersion(row runRow) (*task, error) {
-	ws, reg := b.workspace()
-	t, err := ws.lookup(controlplane.TaskRef{Domain: row.Domain, Project: row.Project, Name: row.Task, Version: row.Version}, reg)
-	if err != nil {
-		return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
+	b.wsMu.RLock()
+	defer b.wsMu.RUnlock()
+	if t := b.known[TaskVersion{row.Domain, row.Project, row.Task, row.Version}]; t != nil {
+		return t, nil
 	}
-	return t, nil
+	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
 }
 
 func (b *Backend) finish(name string, phase controlplane.Phase, msg string, outputs map[string]any) {
@@ -151,51 +156,38 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	}
 	defer stderr.Close()
 
-	cmd := exec.Command(t.Command[0], t.Command[1:]...)
-	cmd.Dir = t.Workdir
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = time.Second // a grandchild holding the log pipes does not hold us up
-	if err := cmd.Start(); err != nil {
-		r := fail("cannot start %q: %v", t.Command[0], err)
-		r.final = true
-		return r
-	}
-	pgid := cmd.Process.Pid
 	actx := ctx
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		actx, cancel = context.WithTimeoutCause(ctx, t.Timeout, errTimeout)
 		defer cancel()
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-waited:
-	case <-actx.Done():
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case werr = <-waited:
-		case <-time.After(b.cfg.AbortGrace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			werr = <-waited
-		}
+	if actx.Err() != nil { // aborted or shut down between attempts: start nothing
+		return stopped(actx, t, stdout, stderr)
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL) // whatever the task left behind in its group
+	// When actx ends (abort, timeout, shutdown), Cancel sends SIGTERM to the whole process
+	// group; WaitDelay later the leader gets SIGKILL and the log pipes are closed, so neither
+	// a task that ignores SIGTERM nor a grandchild holding the pipes can hold us up.
+	cmd := exec.CommandContext(actx, t.Command[0], t.Command[1:]...)
+	cmd.Dir = t.Workdir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = b.cfg.AbortGrace
+	if err := cmd.Start(); err != nil {
+		r := fail("cannot start %q: %v", t.Command[0], err)
+		r.final = true
+		return r
+	}
+	werr := cmd.Wait()
+	// Whatever the task left behind in its group goes too. Surviving members keep the group's
+	// id alive; with none left the call finds no group (a pid is reused only after the pid
+	// space wraps around, not in the microseconds since Wait).
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 
 	if actx.Err() != nil {
-		cause := context.Cause(actx)
-		var ab abortError
-		switch {
-		case errors.As(cause, &ab):
-			return attemptResult{phase: controlplane.PhaseAborted, msg: ab.Error(), final: true}
-		case errors.Is(cause, errTimeout):
-			return attemptResult{phase: controlplane.PhaseTimedOut, msg: "timed out after " + t.Timeout.String() + tail(stderr.path, stdout.path), final: true}
-		default:
-			return attemptResult{shutdown: true}
-		}
+		return stopped(actx, t, stdout, stderr)
 	}
 	if werr != nil {
 		var exit *exec.ExitError
@@ -345,4 +337,18 @@ func (c *cappedFile) Close() error {
 		fmt.Fprintf(c.f, "\n[flyte-webhook: %d more bytes dropped: the log is capped at %d bytes]\n", c.dropped, c.max)
 	}
 	return c.f.Close()
+}
+
+// stopped is the result of an attempt whose context ended: the recorded cause says why.
+func stopped(actx context.Context, t *task, stdout, stderr *cappedFile) attemptResult {
+	cause := context.Cause(actx)
+	var ab abortError
+	switch {
+	case errors.As(cause, &ab):
+		return attemptResult{phase: controlplane.PhaseAborted, msg: ab.Error(), final: true}
+	case errors.Is(cause, errTimeout):
+		return attemptResult{phase: controlplane.PhaseTimedOut, msg: "timed out after " + t.Timeout.String() + tail(stderr.path, stdout.path), final: true}
+	default:
+		return attemptResult{shutdown: true}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
@@ -53,11 +54,20 @@ CREATE TABLE IF NOT EXISTS task_versions (
 // queued up in one transaction (group commit): each caller gets its answer after the commit
 // that holds its write, so "returned" means "on disk".
 type store struct {
-	w, r   *sql.DB
-	writes chan *writeOp
-	done   chan struct{}
-	seq    int64 // next run seq; only the writer goroutine touches it
+	w, r    *sql.DB
+	getStmt *sql.Stmt // the hot read (GetRun polling), prepared once per connection
+	writes  chan *writeOp
+	done    chan struct{}
+	seq     int64 // next run seq; only the writer goroutine touches it
+
+	// mu guards closed: write holds it shared while it queues an op, close exclusively, so
+	// no op is ever sent on a closed channel (RunTask racing Close).
+	mu     sync.RWMutex
+	closed bool
 }
+
+// errClosed is what a write after close gets: the server is shutting down.
+var errClosed = controlplane.Errorf(controlplane.CodeUnavailable, "the server is shutting down")
 
 type writeOp struct {
 	fn   func(tx *sql.Tx) error
@@ -92,19 +102,31 @@ func openStore(path string) (*store, error) {
 	r.SetMaxIdleConns(8)
 	s := &store{w: w, r: r, writes: make(chan *writeOp, 1024), done: make(chan struct{})}
 	if err := w.QueryRow(`SELECT COALESCE(MAX(seq), 0) + 1 FROM runs`).Scan(&s.seq); err != nil {
-		s.close()
+		r.Close()
+		w.Close()
 		return nil, fmt.Errorf("local: read %s: %w", path, err)
+	}
+	if s.getStmt, err = r.Prepare(`SELECT ` + runColumns + ` FROM runs WHERE name = ?`); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("local: prepare reads of %s: %w", path, err)
 	}
 	go s.writer()
 	return s, nil
 }
 
+// close waits for queued writes to commit, then closes the database. Safe to call twice.
 func (s *store) close() {
-	if s.writes != nil {
-		close(s.writes)
-		<-s.done
-		s.writes = nil
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
 	}
+	s.closed = true
+	close(s.writes)
+	s.mu.Unlock()
+	<-s.done
+	s.getStmt.Close()
 	s.r.Close()
 	s.w.Close()
 }
@@ -112,11 +134,18 @@ func (s *store) close() {
 // write runs fn in the next group commit and waits for that commit.
 func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	op := &writeOp{fn: fn, errc: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
 	select {
 	case s.writes <- op:
 	case <-ctx.Done():
+		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	s.mu.RUnlock()
 	// Once queued, the op will be committed or refused; wait for that even if ctx ends, so a
 	// caller never reports failure for a write that landed.
 	err := <-op.errc
@@ -204,11 +233,17 @@ func scanRun(sc interface{ Scan(...any) error }) (runRow, error) {
 }
 
 func (s *store) getRun(ctx context.Context, name string) (runRow, error) {
-	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE name = ?`, name))
+	r, err := scanRun(s.getStmt.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, controlplane.Errorf(controlplane.CodeNotFound, "run %q not found", name)
 	}
 	if err != nil {
+		s.mu.RLock()
+		closed := s.closed
+		s.mu.RUnlock()
+		if closed {
+			return r, errClosed
+		}
 		return r, fmt.Errorf("local: read run %s: %w", name, err)
 	}
 	return r, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,10 +108,17 @@ func checkValue(typ string, v any) (any, error) {
 	return nil, fmt.Errorf("want %s, got %s", typ, jsonKind(v))
 }
 
+// jsonNumber is JSON's number syntax: a json.Number from a direct caller may hold anything, and
+// strconv and math/big accept more (hex, "NaN", "1/2").
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
 func toInteger(v any) (any, error) {
 	var s string
 	switch n := v.(type) {
 	case json.Number:
+		if !jsonNumber.MatchString(string(n)) {
+			return nil, fmt.Errorf("want integer, got %q", string(n))
+		}
 		s = n.String()
 	case int:
 		return json.Number(strconv.Itoa(n)), nil
@@ -128,6 +136,12 @@ func toInteger(v any) (any, error) {
 		return json.Number(strconv.FormatInt(i, 10)), nil
 	}
 	// 3.0 and 1e3 are integers written as floats; 3.5 is not; beyond int64 is out of range.
+	// A huge exponent is refused before math/big would compute 10 to its power.
+	if m := jsonNumber.FindStringSubmatch(s); m[3] != "" {
+		if e, err := strconv.Atoi(m[3][1:]); err != nil || e > 1000 || e < -1000 {
+			return nil, fmt.Errorf("integer %s is out of the 64-bit range", s)
+		}
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok || !r.IsInt() {
 		return nil, fmt.Errorf("want integer, got %s", s)
@@ -141,12 +155,17 @@ func toInteger(v any) (any, error) {
 func toFloat(v any) (any, error) {
 	switch n := v.(type) {
 	case json.Number:
-		f, err := strconv.ParseFloat(n.String(), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("want float, got %s", n)
+		if !jsonNumber.MatchString(string(n)) {
+			return nil, fmt.Errorf("want float, got %q", string(n))
+		}
+		if f, err := strconv.ParseFloat(n.String(), 64); err != nil || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("float %s is out of the 64-bit range", n)
 		}
 		return n, nil
 	case float64:
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return nil, fmt.Errorf("want a finite float, got %v", n)
+		}
 		return json.Number(strconv.FormatFloat(n, 'g', -1, 64)), nil
 	case int:
 		return json.Number(strconv.Itoa(n)), nil

@@ -37,10 +37,13 @@ import (
 //	    secrets: [API_KEY]          # names of server environment variables handed to the task
 //
 // Types: string, integer, float, boolean, list, object, datetime (RFC 3339), duration (Go
-// syntax, e.g. "90s"). Unknown keys (including apps and triggers, which this backend does not
-// serve yet) are errors that name the key.
+// syntax, e.g. "90s"). Unknown keys are errors that name the key. The apps and triggers keys
+// are reserved for the apps and triggers this backend will serve; until it does, a workspace
+// that uses them is refused with an error saying so (rather than silently not serving them).
 type workspaceFile struct {
-	Tasks []taskSpec `yaml:"tasks"`
+	Tasks    []taskSpec `yaml:"tasks"`
+	Apps     yaml.Node  `yaml:"apps"`
+	Triggers yaml.Node  `yaml:"triggers"`
 }
 
 type taskSpec struct {
@@ -54,7 +57,7 @@ type taskSpec struct {
 	Command []string          `yaml:"command"`
 	Env     map[string]string `yaml:"env"`
 	Workdir string            `yaml:"workdir"`
-	Timeout time.Duration     `yaml:"timeout"`
+	Timeout duration          `yaml:"timeout"`
 	Retries int               `yaml:"retries"`
 	Cache   cacheSpec         `yaml:"cache"`
 	Secrets []string          `yaml:"secrets"`
@@ -119,6 +122,11 @@ func loadWorkspace(path string) (*workspace, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&wf); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("workspace: %s: %v", path, err)
+	}
+	for key, n := range map[string]yaml.Node{"apps": wf.Apps, "triggers": wf.Triggers} {
+		if n.Kind != 0 {
+			return nil, fmt.Errorf("workspace: %s: line %d: %s are not supported by the local backend yet; remove the key", path, n.Line, key)
+		}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -206,7 +214,7 @@ func (ts taskSpec) check(dir string) (*task, error) {
 		Command: ts.Command,
 		Env:     ts.Env,
 		Workdir: workdir,
-		Timeout: ts.Timeout,
+		Timeout: time.Duration(ts.Timeout),
 		Retries: ts.Retries,
 	}, nil
 }
@@ -286,4 +294,17 @@ func (ws *workspace) lookup(ref controlplane.TaskRef, registered map[TaskVersion
 		return nil, controlplane.Errorf(controlplane.CodeNotFound, "task %s/%s/%s has no version %q", ref.Domain, ref.Project, ref.Name, ref.Version)
 	}
 	return t, nil
+}
+
+// duration is a time.Duration written as a Go duration string ("30s", "1h30m").
+type duration time.Duration
+
+// UnmarshalYAML refuses bare numbers: "timeout: 30" would otherwise mean 30 nanoseconds.
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!int" || n.Tag == "!!float" || err != nil {
+		return fmt.Errorf("line %d: want a duration like \"30s\" or \"1h30m\", got %q", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
 }
