@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/flyte-webhook
 CONFIG ?= examples/local.yaml
 
-.PHONY: help generate check-generate build test test-go test-ts lint bench bench-load run clean
+.PHONY: help generate check-generate build test test-go test-ts browser lint bench bench-load run clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -31,7 +31,14 @@ lint: ## go vet and gofmt
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 ./...
 
-test-ts: build ## TypeScript client tests and the Swagger UI browser check against the real binary
+browser: ## Make sure Debian's chromium is there for the browser check (installs it as root)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the /docs browser check"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the /docs browser check needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; fi
+
+test-ts: build browser ## TypeScript client tests and the Swagger UI browser check against the real binary
 	cd clients/ts && npm ci --no-audit --no-fund >/dev/null && npm run --silent build && \
 	  FLYTE_WEBHOOK_BIN=$(CURDIR)/$(BIN) npm test && FLYTE_WEBHOOK_BIN=$(CURDIR)/$(BIN) npm run --silent test:browser
 

@@ -107,6 +107,16 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if !c.Backend.Local.Auth.AllowAnonymous {
 		t.Fatal("requires_auth false should let the local backend accept anonymous callers")
 	}
+	// Key files of JWT verification resolve against the config file too.
+	p2 := writeConfig(t, "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      jwt: {issuer: i, audience: a, jwks_file: keys.json}\n")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(p2), "keys.json"), []byte(`{"keys": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// (An empty key set is then refused; the path it names is what matters here.)
+	c2, err := loadConfig(p2, noEnv)
+	if c2.Backend.Local == nil || c2.Backend.Local.Auth.JWT.JWKSFile != filepath.Join(filepath.Dir(p2), "keys.json") {
+		t.Fatalf("jwks_file not resolved against the config file: %+v (err %v)", c2.Backend.Local, err)
+	}
 	// An empty allowlist is kept distinct from an absent one.
 	p = writeConfig(t, minimal+"task_allowlist: []\n")
 	if c, err = loadConfig(p, noEnv); err != nil || c.TaskAllowlist == nil || len(*c.TaskAllowlist) != 0 {
