@@ -21,9 +21,10 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	cfg Config
-	log *slog.Logger
-	st  *store
+	cfg  Config
+	log  *slog.Logger
+	st   *store
+	lock *os.File // holds data_dir (see lockDataDir)
 
 	wsMu       sync.RWMutex
 	ws         *workspace
@@ -56,22 +57,31 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "runs"), 0o700); err != nil {
 		return nil, fmt.Errorf("local: data_dir: %w", err)
 	}
-	st, err := openStore(filepath.Join(cfg.DataDir, "flyte-webhook.db"))
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, ws: ws, queue: newRunQueue()}
+	st, err := openStore(filepath.Join(cfg.DataDir, "flyte-webhook.db"))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue()}
 	b.remember(ws)
 	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
 		st.close()
+		lock.Close()
 		return nil, err
 	}
 	b.root, b.stop = context.WithCancelCause(context.Background())
 	if err := b.recover(ctx); err != nil {
 		b.stop(errShutdown)
 		st.close()
+		lock.Close()
 		return nil, err
 	}
+	b.log.Info("local control plane open", "workspace", cfg.Workspace, "data_dir", cfg.DataDir,
+		"concurrency", cfg.Concurrency, "task_versions", len(ws.order))
 	for i := 0; i < cfg.Concurrency; i++ {
 		b.workers.Add(1)
 		go b.worker()
@@ -85,6 +95,13 @@ func (b *Backend) recover(ctx context.Context) error {
 	running, err := b.st.runsIn(ctx, controlplane.PhaseRunning)
 	if err != nil {
 		return err
+	}
+	interrupted := map[string]bool{}
+	for _, r := range running {
+		interrupted[r.Name] = true
+	}
+	if n := killLeftovers(interrupted); n > 0 {
+		b.log.Warn("killed processes a previous server left behind", "processes", n)
 	}
 	for _, r := range running {
 		t, err := b.taskVersion(r)
@@ -130,7 +147,7 @@ func (b *Backend) Close(ctx context.Context) error {
 	}
 	b.stop(errShutdown)
 	b.st.close()
-	return nil
+	return b.lock.Close()
 }
 
 // Reload re-reads the workspace file (cmd calls it on SIGHUP). A file that does not load

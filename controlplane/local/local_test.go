@@ -356,3 +356,72 @@ func TestUnsupportedOperationsSay501(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestDataDirIsExclusive: a second server on the same data_dir would recover (and kill) the
+// first one's running tasks; it is refused instead, and the dir is free again after Close.
+func TestDataDirIsExclusive(t *testing.T) {
+	t.Parallel()
+	b, cfg := open(t, nil, nil)
+	if _, err := local.Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "in use by another server") {
+		t.Fatalf("second Open on one data_dir: %v", err)
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := local.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	_ = b2.Close(context.Background())
+}
+
+// TestConfigErrorsNameTheKey: validate names the config key at fault.
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cases := map[string]local.Config{
+		"workspace: required": {},
+		"concurrency":         {Workspace: "w", Concurrency: -1},
+		"log_max_bytes":       {Workspace: "w", LogMaxBytes: -1},
+		"abort_grace":         {Workspace: "w", AbortGrace: -time.Second},
+		"idempotency_ttl":     {Workspace: "w", IdempotencyTTL: -time.Second},
+	}
+	for want, cfg := range cases {
+		cfg.DataDir = filepath.Join(dir, "data")
+		if _, err := local.Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want an error naming %s", cfg, err, want)
+		}
+	}
+}
+
+// TestCloseWhileAccepting: RunTask racing Close answers "shutting down", never panics.
+func TestCloseWhileAccepting(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, func(c *local.Config) { c.Concurrency = 1 })
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			for {
+				_, err := b.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "x"}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; controlplane.CodeOf(err) != controlplane.CodeUnavailable {
+			t.Errorf("RunTask after Close: %v, want unavailable", err)
+		}
+	}
+	if _, err := b.GetRun(context.Background(), "rx"); controlplane.CodeOf(err) != controlplane.CodeUnavailable {
+		t.Errorf("GetRun after Close: %v, want unavailable", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,9 @@ import (
 func TestMain(m *testing.M) {
 	if h := os.Getenv("FWH_HELPER"); h != "" {
 		os.Exit(helper(h))
+	}
+	if os.Getenv("FWH_SERVER") != "" {
+		os.Exit(server())
 	}
 	os.Exit(m.Run())
 }
@@ -87,6 +91,30 @@ func helper(kind string) int {
 		time.Sleep(300 * time.Millisecond)
 		end := time.Now().UnixNano()
 		_ = os.WriteFile(f, []byte(strconv.FormatInt(start, 10)+" "+strconv.FormatInt(end, 10)), 0o600)
+		return 0
+	case "hang-once":
+		// Attempt 1 starts a grandchild in its process group, records both pids and hangs;
+		// later attempts succeed at once.
+		attempt := os.Getenv("FLYTE_WEBHOOK_ATTEMPT")
+		if attempt != "1" {
+			return out(`{"attempt":` + attempt + `}`)
+		}
+		gc := exec.Command(os.Args[0])
+		gc.Env = append(os.Environ(), "FWH_HELPER=grandchild")
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		pids := fmt.Sprintf("%d %d", os.Getpid(), gc.Process.Pid)
+		f := filepath.Join(os.Getenv("FWH_DIR"), os.Getenv("FLYTE_WEBHOOK_RUN")+".pids")
+		if err := os.WriteFile(f+".tmp", []byte(pids), 0o600); err != nil || os.Rename(f+".tmp", f) != nil {
+			return 1
+		}
+		time.Sleep(time.Minute)
+		return 0
+	case "grandchild":
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(time.Minute)
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper", kind)
