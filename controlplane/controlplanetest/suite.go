@@ -115,6 +115,13 @@ func (s *suite) getTask(t *testing.T) {
 	if d := latest.DefaultInputs(); len(d) != 1 || numberString(d["times"]) != "1" {
 		t.Errorf("defaults %v, want times=1", d)
 	}
+	if len(latest.Inputs) != 2 || latest.Inputs[0].Name != "name" || latest.Inputs[0].Type != "string" ||
+		latest.Inputs[1].Name != "times" || latest.Inputs[1].Type != "integer" {
+		t.Errorf("inputs %+v, want name string, times integer", latest.Inputs)
+	}
+	if len(latest.Outputs) != 1 || latest.Outputs[0].Name != "greeting" || latest.Outputs[0].Type != "string" {
+		t.Errorf("outputs %+v, want greeting string", latest.Outputs)
+	}
 	v1, err := b.GetTask(ctx, s.ref("echo", "v1"))
 	if err != nil || v1.Ref.Version != "v1" {
 		t.Errorf("echo v1: %v %v", v1.Ref, err)
@@ -163,6 +170,16 @@ func (s *suite) runTaskInputs(t *testing.T) {
 	}
 	_, err := b.RunTask(context.Background(), controlplane.RunTaskRequest{Task: s.ref("no-such-task", ""), Inputs: map[string]any{}})
 	wantCode(t, err, controlplane.CodeNotFound, "")
+	_, err = b.RunTask(context.Background(), controlplane.RunTaskRequest{Task: s.ref("echo", "v9"), Inputs: map[string]any{"name": "x"}})
+	wantCode(t, err, controlplane.CodeNotFound, "")
+	// Direct callers may pass Go numbers: 3 and 3.0 are integers, 3.5 is not.
+	for _, times := range []any{3, int64(3), 3.0} {
+		if _, err := b.RunTask(context.Background(), controlplane.RunTaskRequest{Task: s.ref("echo", ""), Inputs: map[string]any{"name": "x", "times": times}}); err != nil {
+			t.Errorf("times %T(%v): %v", times, times, err)
+		}
+	}
+	_, err = b.RunTask(context.Background(), controlplane.RunTaskRequest{Task: s.ref("echo", ""), Inputs: map[string]any{"name": "x", "times": 3.5}})
+	wantCode(t, err, controlplane.CodeInvalidInput, "times")
 }
 
 func (s *suite) lifecycle(t *testing.T) {
@@ -175,9 +192,15 @@ func (s *suite) lifecycle(t *testing.T) {
 	if run.Task.Version != "v2" {
 		t.Errorf("run of the latest echo has version %q", run.Task.Version)
 	}
+	if run.Kind != controlplane.KindTask || !strings.HasSuffix(run.URL, run.Name) || run.CreatedAt.IsZero() {
+		t.Errorf("new run %+v: want kind task, a url ending in its name, a creation time", run)
+	}
 	final := s.waitFor(t, b, run.Name, done)
 	if final.Phase != controlplane.PhaseSucceeded {
 		t.Fatalf("phase %s (%s)", final.Phase, final.Error)
+	}
+	if final.Attempts < 1 || final.StartedAt.IsZero() || final.EndedAt.Before(final.StartedAt) {
+		t.Errorf("finished run %+v: want at least one attempt, start and end times in order", final)
 	}
 	io, err := b.GetRunIO(context.Background(), run.Name)
 	if err != nil {
@@ -281,6 +304,13 @@ func (s *suite) idempotency(t *testing.T) {
 	req.Inputs = map[string]any{"name": "Bo"}
 	_, err = b.RunTask(ctx, req)
 	wantCode(t, err, controlplane.CodeConflict, "")
+	_, err = b.RunTask(ctx, controlplane.RunTaskRequest{Task: s.ref("sum", ""), Inputs: map[string]any{"a": json.Number("1"), "b": json.Number("2")}, IdempotencyKey: "deploy-42"})
+	wantCode(t, err, controlplane.CodeConflict, "")
+	// Defaults count as given: leaving out times is the same request as times=1.
+	again, err = b.RunTask(ctx, controlplane.RunTaskRequest{Task: s.ref("echo", ""), Inputs: map[string]any{"name": "Ada", "times": json.Number("1")}, IdempotencyKey: "deploy-42"})
+	if err != nil || again.Name != first.Name {
+		t.Errorf("same inputs with the default spelled out: %v, %v (first %s)", again.Name, err, first.Name)
+	}
 	req.IdempotencyKey = "deploy-43"
 	other, err := b.RunTask(ctx, req)
 	if err != nil || other.Name == first.Name {

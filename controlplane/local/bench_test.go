@@ -2,7 +2,13 @@ package local_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
@@ -59,4 +65,76 @@ func BenchmarkGetRun(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkNoopExecution: accepted → succeeded for a task that does nothing (/bin/true), at
+// the default concurrency. Reports executions per second and the median and p99 time from
+// acceptance to success.
+func BenchmarkNoopExecution(b *testing.B) {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		b.Skip("no true command")
+	}
+	dir := b.TempDir()
+	ws := filepath.Join(dir, "workspace.yaml")
+	body := "tasks:\n  - {domain: test, project: conformance, name: noop, version: v1, command: [" + strconv.Quote(truePath) + "]}\n"
+	if err := os.WriteFile(ws, []byte(body), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	be, err := local.Open(context.Background(), local.Config{Workspace: ws, DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close(context.Background())
+	ctx := context.Background()
+	submit := func() string {
+		r, err := be.RunTask(ctx, controlplane.RunTaskRequest{Task: ref("noop"), Inputs: map[string]any{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r.Name
+	}
+	wait := func(name string) time.Duration {
+		for {
+			r, err := be.GetRun(ctx, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.Phase.Done() {
+				if r.Phase != controlplane.PhaseSucceeded {
+					b.Fatalf("%s: %s %q", name, r.Phase, r.Error)
+				}
+				return r.EndedAt.Sub(r.CreatedAt)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	report := func(b *testing.B, lat []time.Duration) {
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+	}
+	// throughput: b.N runs accepted at once (latency includes queueing behind the others).
+	b.Run("throughput", func(b *testing.B) {
+		names := make([]string, b.N)
+		for i := range names {
+			names[i] = submit()
+		}
+		lat := make([]time.Duration, 0, b.N)
+		for _, n := range names {
+			lat = append(lat, wait(n))
+		}
+		b.StopTimer()
+		report(b, lat)
+	})
+	// latency: one run at a time, on an idle backend.
+	b.Run("latency", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			lat = append(lat, wait(submit()))
+		}
+		b.StopTimer()
+		report(b, lat)
+	})
 }

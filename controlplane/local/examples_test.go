@@ -1,0 +1,97 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
+)
+
+// TestExamples runs the quickstart workspace (examples/workspace.yaml) as a user would: it
+// must load, and when node is installed its tasks must do what the README says they do.
+func TestExamples(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := local.Open(context.Background(), local.Config{
+		Workspace:   filepath.Join("..", "..", "examples", "workspace.yaml"),
+		DataDir:     filepath.Join(dir, "data"),
+		Concurrency: 4,
+		AbortGrace:  time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	ctx := context.Background()
+	ex := func(name string) controlplane.TaskRef {
+		return controlplane.TaskRef{Domain: "development", Project: "examples", Name: name}
+	}
+	for _, name := range []string{"greet", "sum", "slow", "fail", "flaky", "noop"} {
+		if _, err := b.GetTask(ctx, ex(name)); err != nil {
+			t.Errorf("GetTask %s: %v", name, err)
+		}
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed: the example tasks were loaded but not run")
+	}
+	start := func(name string, inputs map[string]any) string {
+		t.Helper()
+		r, err := b.RunTask(ctx, controlplane.RunTaskRequest{Task: ex(name), Inputs: inputs})
+		if err != nil {
+			t.Fatalf("RunTask %s: %v", name, err)
+		}
+		return r.Name
+	}
+	outputs := func(name string) map[string]any {
+		t.Helper()
+		io, err := b.GetRunIO(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return io.Outputs
+	}
+	greet := start("greet", nil)
+	sum := start("sum", map[string]any{"a": json.Number("9007199254740993"), "b": json.Number("-2")})
+	fail := start("fail", nil)
+	flaky := start("flaky", nil)
+	slow := start("slow", map[string]any{"seconds": json.Number("60")})
+	noop := start("noop", nil)
+
+	if r := waitDone(t, b, greet); r.Phase != controlplane.PhaseSucceeded || outputs(greet)["greeting"] != "Hello, world!" {
+		t.Errorf("greet: %s %q %v", r.Phase, r.Error, outputs(greet))
+	}
+	if r := waitDone(t, b, sum); r.Phase != controlplane.PhaseSucceeded || numberText(outputs(sum)["sum"]) != "9007199254740991" {
+		t.Errorf("sum: %s %q %v", r.Phase, r.Error, outputs(sum))
+	}
+	if r := waitDone(t, b, fail); r.Phase != controlplane.PhaseFailed || !strings.Contains(r.Error, "exit code 3") || !strings.Contains(r.Error, "something went wrong") {
+		t.Errorf("fail: %s %q", r.Phase, r.Error)
+	}
+	if r := waitDone(t, b, flaky); r.Phase != controlplane.PhaseSucceeded || r.Attempts != 2 {
+		t.Errorf("flaky: %s after %d attempts %q", r.Phase, r.Attempts, r.Error)
+	}
+	if r := waitDone(t, b, noop); r.Phase != controlplane.PhaseSucceeded {
+		t.Errorf("noop: %s %q", r.Phase, r.Error)
+	}
+	for r, _ := b.GetRun(ctx, slow); r.Phase != controlplane.PhaseRunning; r, _ = b.GetRun(ctx, slow) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := b.AbortRun(ctx, slow, "quickstart"); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitDone(t, b, slow); r.Phase != controlplane.PhaseAborted || r.Error != "aborted: quickstart" {
+		t.Errorf("slow: %s %q", r.Phase, r.Error)
+	}
+}
+
+func numberText(v any) string {
+	if n, ok := v.(json.Number); ok {
+		return n.String()
+	}
+	return ""
+}
