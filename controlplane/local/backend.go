@@ -31,7 +31,8 @@ type Backend struct {
 	registered map[TaskVersion]int64
 	known      map[TaskVersion]*task // every version loaded since Open (see remember)
 
-	finished finishedCache
+	finished   finishedCache
+	cacheLocks keyLocks
 
 	queue   *runQueue
 	running sync.Map // run name → context.CancelCauseFunc of its current execution

@@ -1,6 +1,20 @@
 // Package local is the embedded control plane: the webhook's default backend, which needs
 // nothing installed. Tasks are declared in a workspace file; runs are stored in SQLite (pure
-// Go, WAL) and executed as local subprocesses.
+// Go, WAL) and executed as local subprocesses. Open it with a Config, Close it; Reload
+// re-reads the workspace (cmd calls it on SIGHUP).
+//
+// # Workspace
+//
+// The workspace file (Config.Workspace) declares tasks; see workspaceFile in workspace.go for
+// every key. Decoding is strict: an unknown key is an error naming it. The apps and triggers
+// keys are reserved and refused until this backend serves apps and triggers. Relative
+// working directories resolve against the workspace file's folder, which is also the default
+// working directory. A task's type defaults to "shell" (get_task's task_type).
+//
+// Several versions of a task may be declared. "Latest" is the most recently registered
+// version: versions are registered (in SQLite) the first time a workspace load sees them, in
+// file order, so a version added by a later reload is newer than every version seen before,
+// wherever it sits in the file, and registration survives restarts.
 //
 // # Durability
 //
@@ -9,37 +23,45 @@
 // (group commit), so durability costs one fsync per batch, not per run. After a crash or
 // kill -9, Open finds every accepted run: queued runs run, and runs that were running are
 // retried when they have retries left, else failed with "interrupted: server restarted".
+// One server owns a data_dir at a time (a lock file, released by the kernel on any exit).
 //
 // # Execution
 //
-// A pool of Config.Concurrency workers runs attempts; queued runs wait, none is dropped. Each
-// attempt is a subprocess in its own process group (and, on Linux, killed if the server dies),
-// started in the task's working directory with a small environment: PATH, HOME, LANG and TMPDIR
-// from the server (nothing else of the server's environment leaks), the task's env, the task's
-// secrets (read from the server's environment by name), and:
+// A pool of Config.Concurrency workers runs attempts; queued runs wait in order, none is
+// dropped. Each attempt is a subprocess in its own process group, started in the task's
+// working directory with a small environment (least privilege): PATH, HOME, LANG and TMPDIR
+// from the server, nothing else of the server's environment; then the task's env, the task's
+// secrets (each the server's environment variable of that name; a missing one fails the run
+// without retrying), and:
 //
-//	FLYTE_WEBHOOK_INPUTS   path of a JSON file with the run's inputs (an object)
+//	FLYTE_WEBHOOK_INPUTS   path of a JSON file holding the run's inputs (an object; defaults
+//	                       applied; integers written exactly, as digits)
 //	FLYTE_WEBHOOK_OUTPUTS  path where the task writes its outputs (a JSON object)
 //	FLYTE_WEBHOOK_RUN      the run's name
 //	FLYTE_WEBHOOK_ATTEMPT  the attempt number, from 1
 //
-// stdout and stderr go to per-attempt files under data_dir/runs/<run>/<attempt>/, each capped
-// at Config.LogMaxBytes. Phases: queued → running → succeeded | failed | aborted | timed_out.
-// A failed attempt (non-zero exit, or outputs that don't fit the declared ones) is retried while
-// retries remain; an abort or a timeout is final (a task that hung once rarely finishes on a
-// second try, and the timeout bounds the whole attempt). Abort sends SIGTERM to the process
-// group and SIGKILL after Config.AbortGrace; a timeout does the same.
+// stdout and stderr go to per-attempt files data_dir/runs/<run>/<attempt>/{stdout,stderr}.log,
+// each capped at Config.LogMaxBytes. Phases: queued → running → succeeded | failed | aborted |
+// timed_out. A failed attempt (non-zero exit, or outputs missing, undeclared or of the wrong
+// type) is retried while retries remain; the run's error says why the last one failed (exit
+// code and the last lines of its log). An abort or a timeout is final: a task that hung once
+// rarely finishes on a second try, and the timeout bounds each attempt. Abort, timeout and
+// shutdown send SIGTERM to the process group and SIGKILL after Config.AbortGrace.
 //
-// # Tasks and versions
+// No task process outlives its server: on Linux the kernel kills a task's process when the
+// server dies (Pdeathsig), and the next Open kills whatever those tasks had started (found by
+// their FLYTE_WEBHOOK_RUN). Elsewhere a SIGKILLed server can leave task processes behind.
 //
-// Several versions of a task may be declared. "Latest" is the most recently registered
-// version: versions are registered (in SQLite) the first time a workspace load sees them, in
-// file order, so a version added by a later reload is newer than every version seen before.
+// # Task cache
+//
+// A task's cache (behavior disable | auto | override, version_override, serialize) is
+// honoured: see taskcache.go. A run served from the cache succeeds without an attempt.
 //
 // # Identity
 //
-// Every method first asks Config.Verifier who the caller is (see package identity); a nil
-// Verifier treats every caller as "anonymous" (for tests and embedding only).
+// Every method first asks Config.Verifier who the caller is (see package identity) and fails
+// with its error; a nil Verifier treats every caller as "anonymous" (for tests and embedding
+// only).
 //
 // Apps, triggers, image builds and model prefetches are not implemented by this backend yet:
 // those methods answer controlplane.CodeUnimplemented.

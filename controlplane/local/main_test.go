@@ -92,6 +92,12 @@ func helper(kind string) int {
 		end := time.Now().UnixNano()
 		_ = os.WriteFile(f, []byte(strconv.FormatInt(start, 10)+" "+strconv.FormatInt(end, 10)), 0o600)
 		return 0
+	case "counted":
+		// Leaves a mark per execution, so a test can count how often the task really ran.
+		_ = os.WriteFile(filepath.Join(os.Getenv("FWH_DIR"), os.Getenv("FLYTE_WEBHOOK_RUN")), nil, 0o600)
+		time.Sleep(200 * time.Millisecond)
+		js, _ := json.Marshal(map[string]string{"greeting": "hello " + in["name"].(string)})
+		return out(string(js))
 	case "hang-once":
 		// Attempt 1 starts a grandchild in its process group, records both pids and hangs;
 		// later attempts succeed at once.

@@ -60,7 +60,7 @@ func (b *Backend) execute(name string) {
 	}
 	t, err := b.taskVersion(row)
 	if err != nil {
-		b.finish(name, controlplane.PhaseFailed, err.Error(), nil)
+		b.finish(name, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
 	}
 	runCtx, cancel := context.WithCancelCause(b.root)
@@ -68,6 +68,20 @@ func (b *Backend) execute(name string) {
 	b.running.Store(name, cancel)
 	defer b.running.Delete(name)
 
+	key := cacheKey(t, row.Inputs)
+	if key != "" && t.Cache.Serialize {
+		unlock, ok := b.cacheLocks.lock(runCtx, key)
+		if !ok {
+			return // shutting down: the run is still queued on disk
+		}
+		defer unlock()
+		if row, err = b.st.getRun(ctx, name); err != nil || row.Phase != controlplane.PhaseQueued {
+			return // aborted while it waited
+		}
+	}
+	if row.Attempts == 0 && b.serveFromCache(ctx, t, name, key) {
+		return
+	}
 	for attempt := row.Attempts + 1; ; attempt++ {
 		now := time.Now().UnixNano()
 		n, err := b.st.update(ctx, `UPDATE runs SET phase = 'running', attempts = ?, started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END WHERE name = ? AND phase IN ('queued', 'running')`, attempt, now, name)
@@ -83,7 +97,7 @@ func (b *Backend) execute(name string) {
 			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg)
 			continue
 		}
-		b.finish(name, res.phase, res.msg, res.outputs)
+		b.finish(name, key, res.phase, res.msg, res.outputs)
 		return
 	}
 }
@@ -98,7 +112,9 @@ func (b *Backend) taskVersion(row runRow) (*task, error) {
 	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
 }
 
-func (b *Backend) finish(name string, phase controlplane.Phase, msg string, outputs map[string]any) {
+// finish records a run's final phase. key is its task-cache key ("" for none): a succeeded
+// run with a key serves later runs (see taskcache.go).
+func (b *Backend) finish(name, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
 	var out any
 	if outputs != nil {
 		js, err := json.Marshal(outputs)
@@ -108,8 +124,8 @@ func (b *Backend) finish(name string, phase controlplane.Phase, msg string, outp
 			out = string(js)
 		}
 	}
-	_, err := b.st.update(b.root, `UPDATE runs SET phase = ?, error = ?, outputs = ?, ended_at = ? WHERE name = ? AND phase IN ('queued', 'running')`,
-		string(phase), msg, out, time.Now().UnixNano(), name)
+	_, err := b.st.update(b.root, `UPDATE runs SET phase = ?, error = ?, outputs = ?, ended_at = ?, cache_key = ? WHERE name = ? AND phase IN ('queued', 'running')`,
+		string(phase), msg, out, time.Now().UnixNano(), key, name)
 	if err != nil {
 		b.log.Error("cannot record the end of a run", "run", name, "error", err.Error())
 	}

@@ -50,6 +50,21 @@ CREATE TABLE IF NOT EXISTS task_versions (
 );
 `
 
+// migrate adds what databases made by earlier versions lack: runs.cache_key (the task cache).
+func migrate(w *sql.DB) error {
+	var n int
+	if err := w.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'cache_key'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := w.Exec(`ALTER TABLE runs ADD COLUMN cache_key TEXT NOT NULL DEFAULT ''`); err != nil {
+			return err
+		}
+	}
+	_, err := w.Exec(`CREATE INDEX IF NOT EXISTS runs_by_cache_key ON runs (cache_key, seq) WHERE cache_key != ''`)
+	return err
+}
+
 // store is the SQLite state. Writes go through one goroutine that commits whatever has
 // queued up in one transaction (group commit): each caller gets its answer after the commit
 // that holds its write, so "returned" means "on disk".
@@ -92,6 +107,10 @@ func openStore(path string) (*store, error) {
 	if _, err := w.Exec(schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("local: create schema in %s: %w", path, err)
+	}
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("local: upgrade schema in %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn+"&mode=ro")
 	if err != nil {

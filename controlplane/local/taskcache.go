@@ -1,0 +1,119 @@
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+)
+
+// The task cache (a task's cache: {behavior, version_override, serialize}):
+//
+//   - disable (the default): every run executes.
+//   - auto: a run whose task and inputs match an earlier succeeded run's succeeds at once
+//     with that run's outputs, without an attempt (attempts 0). Otherwise it executes and,
+//     when it succeeds, serves later runs.
+//   - override: the run always executes and, when it succeeds, serves later auto runs.
+//
+// Runs match when domain, project, name, cache version (version_override, else the task's
+// version) and inputs (after defaults) are equal. With serialize, runs that match execute one
+// at a time, so the second is served by the first instead of duplicating its work (while
+// it waits it holds a worker slot). Cached outputs are checked against the task's declared
+// outputs again; outputs that no longer fit are not served.
+
+// cacheKey is the key under which a run's outputs serve later runs; "" when the task's cache
+// is disabled.
+func cacheKey(t *task, inputs string) string {
+	if t.Cache.Behavior == "disable" {
+		return ""
+	}
+	version := t.Cache.VersionOverride
+	if version == "" {
+		version = t.Ref.Version
+	}
+	sum := sha256.Sum256([]byte(t.Ref.Domain + "\x00" + t.Ref.Project + "\x00" + t.Ref.Name + "\x00" + version + "\x00" + inputs))
+	return hex.EncodeToString(sum[:])
+}
+
+// cached returns the outputs of the latest succeeded run with the key, and its name.
+func (s *store) cached(ctx context.Context, key string) (run, outputs string, ok bool, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT name, outputs FROM runs WHERE cache_key = ? AND cache_key != '' AND phase = 'succeeded' AND outputs IS NOT NULL ORDER BY seq DESC LIMIT 1`, key).Scan(&run, &outputs)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", "", false, nil
+	case err != nil:
+		return "", "", false, fmt.Errorf("local: read the task cache: %w", err)
+	}
+	return run, outputs, true, nil
+}
+
+// serveFromCache finishes the run with cached outputs when the task's cache has them.
+func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string) bool {
+	if key == "" || t.Cache.Behavior != "auto" {
+		return false
+	}
+	from, raw, ok, err := b.st.cached(ctx, key)
+	if err != nil {
+		b.log.Error("task cache lookup failed; running the task", "run", name, "error", err.Error())
+		return false
+	}
+	if !ok {
+		return false
+	}
+	decoded, err := decodeObject(raw)
+	if err != nil {
+		return false
+	}
+	outputs, err := checkOutputs(t, decoded)
+	if err != nil {
+		return false
+	}
+	b.log.Info("served from the task cache", "run", name, "cached_from", from)
+	b.finish(name, key, controlplane.PhaseSucceeded, "", outputs)
+	return true
+}
+
+// keyLocks serializes runs by cache key (cache.serialize).
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{} // holds a token while the key is locked
+	refs int
+}
+
+// lock waits for key, or for ctx to end (ok false). unlock must be called when ok.
+func (k *keyLocks) lock(ctx context.Context, key string) (unlock func(), ok bool) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	release := func() {
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, true
+	case <-ctx.Done():
+		release()
+		return nil, false
+	}
+}
