@@ -39,6 +39,7 @@ type Backend struct {
 	root    context.Context
 	stop    context.CancelCauseFunc
 	workers sync.WaitGroup
+	chores  sync.WaitGroup // housekeeping, stopped by Close after the workers
 	closed  atomic.Bool
 }
 
@@ -87,6 +88,8 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		b.workers.Add(1)
 		go b.worker()
 	}
+	b.chores.Add(1)
+	go b.housekeeping()
 	return b, nil
 }
 
@@ -147,8 +150,30 @@ func (b *Backend) Close(ctx context.Context) error {
 		<-done
 	}
 	b.stop(errShutdown)
+	b.chores.Wait()
 	b.st.close()
 	return b.lock.Close()
+}
+
+// housekeeping forgets expired Idempotency-Keys, at Open and hourly after, until Close.
+func (b *Backend) housekeeping() {
+	defer b.chores.Done()
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := b.st.update(b.root, `DELETE FROM idempotency WHERE created_at < ?`, time.Now().Add(-b.cfg.IdempotencyTTL).UnixNano()); err != nil {
+			if b.root.Err() == nil {
+				b.log.Error("cannot forget expired idempotency keys", "error", err.Error())
+			}
+		} else if n > 0 {
+			b.log.Info("forgot expired idempotency keys", "keys", n)
+		}
+		select {
+		case <-b.root.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Reload re-reads the workspace file (cmd calls it on SIGHUP). A file that does not load

@@ -425,3 +425,21 @@ func TestCloseWhileAccepting(t *testing.T) {
 		t.Errorf("GetRun after Close: %v, want unavailable", err)
 	}
 }
+
+// TestIdempotencyKeyExpires: after idempotency_ttl a key starts a new run, whatever the inputs.
+func TestIdempotencyKeyExpires(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, func(c *local.Config) { c.IdempotencyTTL = 100 * time.Millisecond })
+	ctx := context.Background()
+	req := controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "Ada"}, IdempotencyKey: "k"}
+	first, err := b.RunTask(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	req.Inputs = map[string]any{"name": "Bo"}
+	second, err := b.RunTask(ctx, req)
+	if err != nil || second.Name == first.Name {
+		t.Fatalf("an expired key: %v %v (first %s)", second.Name, err, first.Name)
+	}
+}
