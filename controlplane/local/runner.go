@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -191,6 +192,11 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = b.cfg.AbortGrace
+	// Pdeathsig fires when the thread that started the child exits, not only the process.
+	// Holding this goroutine on its thread until the child is reaped keeps any other
+	// goroutine from locking that thread and exiting with it, which would kill the task.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		r := fail("cannot start %q: %v", t.Command[0], err)
 		r.final = true

@@ -25,15 +25,15 @@ import (
 //	    version: v1
 //	    type: shell                 # task_type shown by get_task; defaults to "shell"
 //	    inputs:                     # in order; default makes an input optional
-//	      - {name: name, type: string, default: world}
+//	      - {name: name, type: string, default: world, description: Who to greet.}
 //	    outputs:
 //	      - {name: greeting, type: string}
 //	    command: [node, tasks/greet.mjs]   # run in workdir (default: the workspace's folder)
 //	    env: {GREETING: hello}
 //	    workdir: .
-//	    timeout: 30s                # per attempt; default: none
-//	    retries: 0
-//	    cache: {behavior: disable, version_override: "", serialize: false}
+//	    timeout: 30s                # per attempt, a Go duration; default: none; final (no retry)
+//	    retries: 0                  # more attempts after a failed one (0-100)
+//	    cache: {behavior: disable, version_override: "", serialize: false}  # see taskcache.go
 //	    secrets: [API_KEY]          # names of server environment variables handed to the task
 //
 // Types: string, integer, float, boolean, list, object, datetime (RFC 3339), duration (Go
