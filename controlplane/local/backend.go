@@ -28,8 +28,8 @@ type Backend struct {
 
 	wsMu       sync.RWMutex
 	ws         *workspace
-	registered map[TaskVersion]int64
-	known      map[TaskVersion]*task // every version loaded since Open (see remember)
+	registered map[taskVersionKey]int64
+	known      map[taskVersionKey]*task // every version loaded since Open (see remember)
 
 	finished   finishedCache
 	cacheLocks keyLocks
@@ -204,16 +204,16 @@ func (b *Backend) Reload() error {
 // can still execute. Called with wsMu held.
 func (b *Backend) remember(ws *workspace) {
 	if b.known == nil {
-		b.known = map[TaskVersion]*task{}
+		b.known = map[taskVersionKey]*task{}
 	}
 	for _, byVersion := range ws.versions {
 		for _, t := range byVersion {
-			b.known[TaskVersion{t.Ref.Domain, t.Ref.Project, t.Ref.Name, t.Ref.Version}] = t
+			b.known[taskVersionKey{t.Ref.Domain, t.Ref.Project, t.Ref.Name, t.Ref.Version}] = t
 		}
 	}
 }
 
-func (b *Backend) workspace() (*workspace, map[TaskVersion]int64) {
+func (b *Backend) workspace() (*workspace, map[taskVersionKey]int64) {
 	b.wsMu.RLock()
 	defer b.wsMu.RUnlock()
 	return b.ws, b.registered

@@ -107,7 +107,7 @@ func (b *Backend) execute(name string) {
 func (b *Backend) taskVersion(row runRow) (*task, error) {
 	b.wsMu.RLock()
 	defer b.wsMu.RUnlock()
-	if t := b.known[TaskVersion{row.Domain, row.Project, row.Task, row.Version}]; t != nil {
+	if t := b.known[taskVersionKey{row.Domain, row.Project, row.Task, row.Version}]; t != nil {
 		return t, nil
 	}
 	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)

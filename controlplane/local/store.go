@@ -337,7 +337,7 @@ func (s *store) runsIn(ctx context.Context, phase controlplane.Phase) ([]runRow,
 
 // registerVersions records versions not seen before, in order, and returns every registered
 // version's registration number (higher is newer).
-func (s *store) registerVersions(ctx context.Context, order []TaskVersion) (map[TaskVersion]int64, error) {
+func (s *store) registerVersions(ctx context.Context, order []taskVersionKey) (map[taskVersionKey]int64, error) {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var next int64
 		if err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) + 1 FROM task_versions`).Scan(&next); err != nil {
@@ -362,9 +362,9 @@ func (s *store) registerVersions(ctx context.Context, order []TaskVersion) (map[
 		return nil, fmt.Errorf("local: read task versions: %w", err)
 	}
 	defer rows.Close()
-	out := map[TaskVersion]int64{}
+	out := map[taskVersionKey]int64{}
 	for rows.Next() {
-		var v TaskVersion
+		var v taskVersionKey
 		var seq int64
 		if err := rows.Scan(&v.Domain, &v.Project, &v.Name, &v.Version, &seq); err != nil {
 			return nil, err

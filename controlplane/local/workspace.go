@@ -91,11 +91,11 @@ type taskKey struct{ domain, project, name string }
 // workspace is a loaded workspace file: immutable once loaded (Reload swaps it whole).
 type workspace struct {
 	versions map[taskKey]map[string]*task // name → version → task
-	order    []TaskVersion                // file order, for registration
+	order    []taskVersionKey             // file order, for registration
 }
 
-// TaskVersion names one version of a task.
-type TaskVersion struct{ Domain, Project, Name, Version string }
+// taskVersionKey names one version of a task.
+type taskVersionKey struct{ Domain, Project, Name, Version string }
 
 var (
 	namePart   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,254})$`)
@@ -147,7 +147,7 @@ func loadWorkspace(path string) (*workspace, error) {
 			return nil, fmt.Errorf("workspace: tasks[%d]: %s/%s/%s version %s is declared twice", i, k.domain, k.project, k.name, t.Ref.Version)
 		}
 		ws.versions[k][t.Ref.Version] = t
-		ws.order = append(ws.order, TaskVersion{k.domain, k.project, k.name, t.Ref.Version})
+		ws.order = append(ws.order, taskVersionKey{k.domain, k.project, k.name, t.Ref.Version})
 	}
 	return ws, nil
 }
@@ -274,7 +274,7 @@ func jsonValue(v any) (any, error) {
 
 // lookup returns a task version; version "" is the most recently registered version that
 // this workspace declares (registered holds registration numbers, higher is newer).
-func (ws *workspace) lookup(ref controlplane.TaskRef, registered map[TaskVersion]int64) (*task, error) {
+func (ws *workspace) lookup(ref controlplane.TaskRef, registered map[taskVersionKey]int64) (*task, error) {
 	vs := ws.versions[taskKey{ref.Domain, ref.Project, ref.Name}]
 	if len(vs) == 0 {
 		return nil, controlplane.Errorf(controlplane.CodeNotFound, "task %s/%s/%s not found", ref.Domain, ref.Project, ref.Name)
@@ -283,7 +283,7 @@ func (ws *workspace) lookup(ref controlplane.TaskRef, registered map[TaskVersion
 		var best *task
 		var bestSeq int64 = -1
 		for v, t := range vs {
-			if seq := registered[TaskVersion{ref.Domain, ref.Project, ref.Name, v}]; seq > bestSeq {
+			if seq := registered[taskVersionKey{ref.Domain, ref.Project, ref.Name, v}]; seq > bestSeq {
 				best, bestSeq = t, seq
 			}
 		}
