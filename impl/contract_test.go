@@ -3,8 +3,6 @@ package impl_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,18 +21,7 @@ import (
 var contract *apitest.Contract
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	var err error
-	if contract, err = apitest.New(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if missing := contract.Missing(); code == 0 && apitest.FullRun() && len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "contract: operations never exercised with a 2xx answer: %s\n", strings.Join(missing, ", "))
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(apitest.Main(m, &contract, "exercised with a 2xx answer"))
 }
 
 // response is what call() returns: status, headers, raw body and the body decoded as JSON.

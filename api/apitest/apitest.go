@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
+	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -107,4 +110,22 @@ func FullRun() bool {
 	f := flag.Lookup("test.run")
 	s := flag.Lookup("test.short")
 	return f != nil && f.Value.String() == "" && (s == nil || s.Value.String() != "true")
+}
+
+// Main is a TestMain for contract-checked packages: it sets *c to a fresh Contract, runs the
+// tests, and fails a full run that left an operation of the spec unexercised (what says what
+// exercising means there, for the message). It returns the exit code for os.Exit.
+func Main(m *testing.M, c **Contract, what string) int {
+	flag.Parse()
+	var err error
+	if *c, err = New(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if missing := (*c).Missing(); code == 0 && FullRun() && len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "contract: operations never %s: %s\n", what, strings.Join(missing, ", "))
+		code = 1
+	}
+	return code
 }

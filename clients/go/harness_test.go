@@ -3,8 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,19 +26,7 @@ import (
 var contract *apitest.Contract
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	var err error
-	if contract, err = apitest.New(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	// Only a full run has to call everything (not `go test -run X`).
-	if missing := contract.Missing(); code == 0 && apitest.FullRun() && len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: operations never called through the client: %v\n", missing)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(apitest.Main(m, &contract, "called through the client"))
 }
 
 // contractTransport validates each answer against the spec (declared status, headers, body
