@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,22 +79,8 @@ var reservedPorts = map[int]bool{8012: true, 8022: true, 8112: true, 9090: true,
 func loadConfig(path string, env func(string) string, adjust ...func(*Config) error) (Config, error) {
 	var c Config
 	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return c, fmt.Errorf("config: %w", err)
-		}
-		defer f.Close()
-		raw, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
-		if err != nil {
-			return c, fmt.Errorf("config: read %s: %w", path, err)
-		}
-		if len(raw) > 1<<20 {
-			return c, fmt.Errorf("config: %s is larger than 1 MiB", path)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		if err := boundedfile.DecodeYAML(path, 1<<20, &c); err != nil {
+			return c, fmt.Errorf("config: %s", strings.Replace(err.Error(), ": yaml: ", ": ", 1))
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,23 +262,19 @@ func (b *Backend) childEnv(t *task, name string, attempt int, inputs, outputs st
 const maxOutputsBytes = 8 << 20
 
 func readOutputs(t *task, path string) (map[string]any, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	raw, err := boundedfile.Read(path, maxOutputsBytes)
+	var tooLarge *boundedfile.TooLargeError
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		if len(t.Outputs) == 0 {
 			return map[string]any{}, nil
 		}
 		return nil, fmt.Errorf("no outputs file was written (FLYTE_WEBHOOK_OUTPUTS)")
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxOutputsBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxOutputsBytes {
+	case errors.As(err, &tooLarge):
+		// Said without the path: this message reaches callers.
 		return nil, fmt.Errorf("the outputs file is larger than %d bytes", maxOutputsBytes)
+	case err != nil:
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

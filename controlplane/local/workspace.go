@@ -3,10 +3,8 @@ package local
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -105,23 +103,9 @@ var (
 
 // loadWorkspace reads and checks a workspace file. Every error names the task and the key.
 func loadWorkspace(path string) (*workspace, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("workspace: %w", err)
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, 8<<20+1))
-	if err != nil {
-		return nil, fmt.Errorf("workspace: read %s: %w", path, err)
-	}
-	if len(raw) > 8<<20 {
-		return nil, fmt.Errorf("workspace: %s is larger than 8 MiB", path)
-	}
 	var wf workspaceFile
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&wf); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("workspace: %s: %v", path, err)
+	if err := boundedfile.DecodeYAML(path, 8<<20, &wf); err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
 	}
 	for key, n := range map[string]yaml.Node{"apps": wf.Apps, "triggers": wf.Triggers} {
 		if n.Kind != 0 {

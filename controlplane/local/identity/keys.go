@@ -11,7 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 	"math/big"
 	"os"
 	"strings"
@@ -53,7 +53,7 @@ func loadKeys(c JWTConfig) ([]key, error) {
 		}
 		return []key{{alg: algHS256, secret: []byte(s)}}, nil
 	case c.SecretFile != "":
-		b, err := readBounded(c.SecretFile, maxKeyFile)
+		b, err := boundedfile.Read(c.SecretFile, maxKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("auth.jwt.secret_file: %w", err)
 		}
@@ -63,7 +63,7 @@ func loadKeys(c JWTConfig) ([]key, error) {
 		}
 		return []key{{alg: algHS256, secret: b}}, nil
 	case c.PublicKeyFile != "":
-		b, err := readBounded(c.PublicKeyFile, maxKeyFile)
+		b, err := boundedfile.Read(c.PublicKeyFile, maxKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("auth.jwt.public_key_file: %w", err)
 		}
@@ -73,7 +73,7 @@ func loadKeys(c JWTConfig) ([]key, error) {
 		}
 		return []key{k}, nil
 	case c.JWKSFile != "":
-		b, err := readBounded(c.JWKSFile, maxJWKSFile)
+		b, err := boundedfile.Read(c.JWKSFile, maxJWKSFile)
 		if err != nil {
 			return nil, fmt.Errorf("auth.jwt.jwks_file: %w", err)
 		}
@@ -84,23 +84,6 @@ func loadKeys(c JWTConfig) ([]key, error) {
 		return keys, nil
 	}
 	return nil, errors.New("auth.jwt: no key source")
-}
-
-// readBounded reads a whole file, refusing one over limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // parsePEMPublicKey parses the first PEM block of b as a public key.
