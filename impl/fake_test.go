@@ -50,6 +50,18 @@ func (f *fakeBackend) called(call string) bool {
 	return false
 }
 
+func (f *fakeBackend) count(call string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeBackend) lastCreds() controlplane.Credentials {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -12,20 +12,37 @@ import (
 // encoding trick can make the two disagree).
 func (s *Server) guard(next gen.StrictHandlerFunc, _ string) gen.StrictHandlerFunc {
 	return func(c *ginContext, request any) (any, error) {
-		if err := s.check(requestContext(c), request); err != nil {
+		run, err := s.check(requestContext(c), request)
+		if err != nil {
 			return nil, err
+		}
+		if run != nil { // hand the run the check fetched to the handler: no second fetch
+			c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), checkedRunKey{}, *run))
 		}
 		return next(c, request)
 	}
 }
 
-func (s *Server) check(ctx context.Context, request any) error {
+type checkedRunKey struct{}
+
+// getRun returns the run the guard already fetched for this request, else asks the backend.
+func (s *Server) getRun(ctx context.Context, name string) (controlplane.Run, error) {
+	ctx = requestContext(ctx)
+	if run, ok := ctx.Value(checkedRunKey{}).(controlplane.Run); ok && run.Name == name {
+		return run, nil
+	}
+	return s.backend.GetRun(ctx, name)
+}
+
+// check applies the allowlists to request. The run endpoints' checks fetch the run; it is
+// returned so the handler need not fetch it again.
+func (s *Server) check(ctx context.Context, request any) (*controlplane.Run, error) {
 	a := s.lists
 	switch r := request.(type) {
 	case gen.RunTaskRequestObject:
-		return a.checkTask(r.Domain, r.Project, r.Name)
+		return nil, a.checkTask(r.Domain, r.Project, r.Name)
 	case gen.GetTaskRequestObject:
-		return a.checkTask(r.Domain, r.Project, r.Name)
+		return nil, a.checkTask(r.Domain, r.Project, r.Name)
 	case gen.GetRunRequestObject:
 		return s.checkRunTask(ctx, r.Name)
 	case gen.GetRunIoRequestObject:
@@ -33,17 +50,17 @@ func (s *Server) check(ctx context.Context, request any) error {
 	case gen.AbortRunRequestObject:
 		return s.checkRunTask(ctx, r.Name)
 	case gen.GetAppRequestObject:
-		return a.checkApp(s.cfg.Name, r.Name)
+		return nil, a.checkApp(s.cfg.Name, r.Name)
 	case gen.ActivateAppRequestObject:
-		return a.checkApp(s.cfg.Name, r.Name)
+		return nil, a.checkApp(s.cfg.Name, r.Name)
 	case gen.DeactivateAppRequestObject:
-		return a.checkApp(s.cfg.Name, r.Name)
+		return nil, a.checkApp(s.cfg.Name, r.Name)
 	case gen.CallAppRequestObject:
-		return a.checkApp(s.cfg.Name, r.Name)
+		return nil, a.checkApp(s.cfg.Name, r.Name)
 	case gen.ActivateTriggerRequestObject:
-		return a.checkTrigger(r.TaskName, r.TriggerName)
+		return nil, a.checkTrigger(r.TaskName, r.TriggerName)
 	case gen.DeactivateTriggerRequestObject:
-		return a.checkTrigger(r.TaskName, r.TriggerName)
+		return nil, a.checkTrigger(r.TaskName, r.TriggerName)
 	case gen.GetPrefetchHfModelRequestObject:
 		return s.checkPrefetchRun(ctx, r.RunName)
 	case gen.GetPrefetchHfModelIoRequestObject:
@@ -51,31 +68,31 @@ func (s *Server) check(ctx context.Context, request any) error {
 	case gen.AbortPrefetchHfModelRequestObject:
 		return s.checkPrefetchRun(ctx, r.RunName)
 	}
-	return nil
+	return nil, nil
 }
 
 // checkRunTask applies the task allowlist to the run's task (the seed does not; a restricted
 // webhook must not read or abort other tasks' runs). Unrestricted webhooks skip the lookup.
-func (s *Server) checkRunTask(ctx context.Context, name string) error {
+func (s *Server) checkRunTask(ctx context.Context, name string) (*controlplane.Run, error) {
 	if s.lists.tasks == nil {
-		return nil
+		return nil, nil
 	}
 	run, err := s.backend.GetRun(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t := run.Task
-	return s.lists.checkTask(t.Domain, t.Project, t.Name)
+	return &run, s.lists.checkTask(t.Domain, t.Project, t.Name)
 }
 
 // checkPrefetchRun makes the prefetch endpoints answer only for model prefetch runs.
-func (s *Server) checkPrefetchRun(ctx context.Context, name string) error {
+func (s *Server) checkPrefetchRun(ctx context.Context, name string) (*controlplane.Run, error) {
 	run, err := s.backend.GetRun(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if run.Kind != controlplane.KindPrefetch {
-		return controlplane.Errorf(controlplane.CodeNotFound, "run %q is not a model prefetch", name)
+		return nil, controlplane.Errorf(controlplane.CodeNotFound, "run %q is not a model prefetch", name)
 	}
-	return nil
+	return &run, nil
 }

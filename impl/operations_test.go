@@ -220,3 +220,14 @@ func TestPrefetchAbortDoesNotTouchTaskRuns(t *testing.T) {
 		t.Fatal("a task run was aborted through a prefetch endpoint")
 	}
 }
+
+// TestRunFetchedOnce: when the guard fetches a run to check it, the handler reuses it.
+func TestRunFetchedOnce(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, impl.Config{TaskAllowlist: &[]string{"greet"}})
+	expectStatus(t, s.call(t, "GET", "/prefetch/hf-model/r-prefetch", nil, nil), http.StatusOK)
+	expectStatus(t, s.call(t, "GET", "/run/r-running", nil, nil), http.StatusOK)
+	if n := s.fake.count("GetRun"); n != 2 {
+		t.Fatalf("GetRun reached the backend %d times for 2 requests", n)
+	}
+}

@@ -115,7 +115,7 @@ func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.G
 
 // GetRun describes a run.
 func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.GetRunResponseObject, error) {
-	run, err := s.backend.GetRun(requestContext(ctx), r.Name)
+	run, err := s.getRun(ctx, r.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ func (s *Server) PrefetchHfModel(ctx context.Context, r gen.PrefetchHfModelReque
 
 // GetPrefetchHfModel describes a model prefetch run.
 func (s *Server) GetPrefetchHfModel(ctx context.Context, r gen.GetPrefetchHfModelRequestObject) (gen.GetPrefetchHfModelResponseObject, error) {
-	run, err := s.backend.GetRun(requestContext(ctx), r.RunName)
+	run, err := s.getRun(ctx, r.RunName)
 	if err != nil {
 		return nil, err
 	}
