@@ -40,7 +40,7 @@ start_server
 sleep 1
 echo "RESULT idle_rss_mb=$(rss)"
 echo "== run_task (durable: on disk before the 200), 50 clients, $DURATION"
-TASK_PATH=/run-task/development/examples/noop wrk -t2 -c50 -d"$DURATION" --latency -s bench/run_task.lua "http://127.0.0.1:$PORT" | grep RESULT
+METHOD=POST BODY={} TARGET=/run-task/development/examples/noop wrk -t2 -c50 -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$PORT" | grep RESULT
 echo "RESULT rss_after_run_task_mb=$(rss) peak_rss_mb=$(hwm)"
 stop_server
 
@@ -48,9 +48,9 @@ start_server
 name=$(curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' \
   "http://127.0.0.1:$PORT/run-task/development/examples/noop" | sed -E 's/.*"name":"([^"]+)".*/\1/')
 echo "== get_run, 50 clients, $DURATION"
-GET_PATH=/run/$name wrk -t2 -c50 -d"$DURATION" --latency -s bench/get.lua "http://127.0.0.1:$PORT" | grep RESULT
+TARGET=/run/$name wrk -t2 -c50 -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$PORT" | grep RESULT
 echo "== health, 50 clients, $DURATION"
-GET_PATH=/health wrk -t2 -c50 -d"$DURATION" --latency -s bench/get.lua "http://127.0.0.1:$PORT" | grep RESULT
+TARGET=/health wrk -t2 -c50 -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$PORT" | grep RESULT
 echo "== executions"
 go run ./bench/loadcheck -url "http://127.0.0.1:$PORT" -token "$token" -task development/examples/noop -n "${RUNS:-1000}"
 echo "RESULT final_rss_mb=$(rss) peak_rss_mb=$(hwm)"

@@ -1,10 +1,13 @@
--- wrk script: POST /run-task with a small inputs object. TOKEN and TASK_PATH come from the
--- environment (bench/load.sh sets them).
-wrk.method = "POST"
-wrk.path = os.getenv("TASK_PATH")
-wrk.body = '{}'
-wrk.headers["Content-Type"] = "application/json"
+-- wrk script for bench/load.sh: METHOD (default GET) on TARGET with the bearer TOKEN, and
+-- BODY as a JSON body when set. Prints one RESULT line.
+wrk.method = os.getenv("METHOD") or "GET"
+wrk.path = os.getenv("TARGET")
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+local body = os.getenv("BODY")
+if body then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
 
 done = function(summary, latency, requests)
   io.write(string.format("RESULT requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
