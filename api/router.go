@@ -22,7 +22,6 @@ type Route struct {
 // is an error (fail closed): see Err.
 type Router struct {
 	gin.IRouter
-	spec       *openapi3.T
 	byRoute    map[string]Route // "METHOD /gin/path" → route, enabled operations only
 	known      map[string]bool  // "METHOD /gin/path" of every operation in the full catalog
 	middleware func(Route) []gin.HandlerFunc
@@ -35,7 +34,6 @@ type Router struct {
 func NewRouter(r gin.IRouter, catalog *Catalog, filtered *openapi3.T, middleware func(Route) []gin.HandlerFunc) *Router {
 	rt := &Router{
 		IRouter:    r,
-		spec:       filtered,
 		byRoute:    map[string]Route{},
 		known:      map[string]bool{},
 		middleware: middleware,

@@ -29,8 +29,6 @@ type Config struct {
 	TriggerAllowlist *[]string
 	// MaxBodyBytes bounds request bodies (413 beyond). Defaults to 1 MiB.
 	MaxBodyBytes int64
-	// BaseURL is the public URL of the webhook, used in links. Optional.
-	BaseURL string
 	// Logger receives the access log and error logs. Defaults to discarding.
 	Logger *slog.Logger
 }

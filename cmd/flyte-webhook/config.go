@@ -284,6 +284,5 @@ func (c Config) handlerConfig() impl.Config {
 		AppAllowlist:     c.AppAllowlist,
 		TriggerAllowlist: c.TriggerAllowlist,
 		MaxBodyBytes:     c.MaxBodyBytes,
-		BaseURL:          c.PublicURL,
 	}
 }
