@@ -20,7 +20,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 	"github.com/oapi-codegen/runtime"
 )
 
@@ -4822,11 +4821,13 @@ func (sh *strictHandler) CallApp(ctx *gin.Context, name AppName, params CallAppP
 	// KeepValidatedValue leaves the value it validated on the body. Bind
 	// that value, matching member names exactly, so the handler receives
 	// what was validated instead of a second, case-insensitive decode.
+	// flyte-webhook: without KeepValidatedValue, decode with encoding/json
+	// rather than gin's ShouldBindJSON: the models carry no `binding` tags, so
+	// gin's struct validator (go-playground/validator) would check nothing,
+	// and referencing it keeps reflection-driven method lookup in the binary,
+	// which stops the linker from dropping unused methods (see the header of this file).
 	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
-		err = ctx.ShouldBindJSON(&body)
-	} else if binding.Validator != nil {
-		// ShouldBindJSON runs the struct validator after decoding; keep that.
-		err = binding.Validator.ValidateStruct(&body)
+		err = json.NewDecoder(ctx.Request.Body).Decode(&body)
 	}
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -4896,11 +4897,13 @@ func (sh *strictHandler) BuildImage(ctx *gin.Context, params BuildImageParams) {
 	// KeepValidatedValue leaves the value it validated on the body. Bind
 	// that value, matching member names exactly, so the handler receives
 	// what was validated instead of a second, case-insensitive decode.
+	// flyte-webhook: without KeepValidatedValue, decode with encoding/json
+	// rather than gin's ShouldBindJSON: the models carry no `binding` tags, so
+	// gin's struct validator (go-playground/validator) would check nothing,
+	// and referencing it keeps reflection-driven method lookup in the binary,
+	// which stops the linker from dropping unused methods (see the header of this file).
 	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
-		err = ctx.ShouldBindJSON(&body)
-	} else if binding.Validator != nil {
-		// ShouldBindJSON runs the struct validator after decoding; keep that.
-		err = binding.Validator.ValidateStruct(&body)
+		err = json.NewDecoder(ctx.Request.Body).Decode(&body)
 	}
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -4991,11 +4994,13 @@ func (sh *strictHandler) PrefetchHfModel(ctx *gin.Context, params PrefetchHfMode
 	// KeepValidatedValue leaves the value it validated on the body. Bind
 	// that value, matching member names exactly, so the handler receives
 	// what was validated instead of a second, case-insensitive decode.
+	// flyte-webhook: without KeepValidatedValue, decode with encoding/json
+	// rather than gin's ShouldBindJSON: the models carry no `binding` tags, so
+	// gin's struct validator (go-playground/validator) would check nothing,
+	// and referencing it keeps reflection-driven method lookup in the binary,
+	// which stops the linker from dropping unused methods (see the header of this file).
 	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
-		err = ctx.ShouldBindJSON(&body)
-	} else if binding.Validator != nil {
-		// ShouldBindJSON runs the struct validator after decoding; keep that.
-		err = binding.Validator.ValidateStruct(&body)
+		err = json.NewDecoder(ctx.Request.Body).Decode(&body)
 	}
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -5120,11 +5125,13 @@ func (sh *strictHandler) RunTask(ctx *gin.Context, domain Domain, project Projec
 	// KeepValidatedValue leaves the value it validated on the body. Bind
 	// that value, matching member names exactly, so the handler receives
 	// what was validated instead of a second, case-insensitive decode.
+	// flyte-webhook: without KeepValidatedValue, decode with encoding/json
+	// rather than gin's ShouldBindJSON: the models carry no `binding` tags, so
+	// gin's struct validator (go-playground/validator) would check nothing,
+	// and referencing it keeps reflection-driven method lookup in the binary,
+	// which stops the linker from dropping unused methods (see the header of this file).
 	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
-		err = ctx.ShouldBindJSON(&body)
-	} else if binding.Validator != nil {
-		// ShouldBindJSON runs the struct validator after decoding; keep that.
-		err = binding.Validator.ValidateStruct(&body)
+		err = json.NewDecoder(ctx.Request.Body).Decode(&body)
 	}
 	if err != nil {
 		sh.options.RequestErrorHandlerFunc(ctx, err)
