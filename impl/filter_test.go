@@ -1,8 +1,10 @@
 package impl_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"sort"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/impl"
+	swaggerfiles "github.com/swaggo/files/v2"
 )
 
 // probe is a request that reaches each operation's handler with the fake backend.
@@ -164,6 +167,13 @@ func TestFilterRefusesBadSelections(t *testing.T) {
 
 // TestCoreAndTaskDocs is the acceptance check: with endpoint_groups [core, task] the
 // docs show exactly health, me, run_task and get_task, and everything else is 404.
+var docTypes = map[string]string{
+	"/docs/":                       "text/html; charset=utf-8",
+	"/docs/index.html":             "text/html; charset=utf-8",
+	"/docs/swagger-ui-bundle.js":   "text/javascript; charset=utf-8",
+	"/docs/swagger-initializer.js": "text/javascript; charset=utf-8",
+}
+
 func TestCoreAndTaskDocs(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, impl.Config{EndpointGroups: []string{"core", "task"}, Title: "Ops"})
@@ -180,11 +190,30 @@ func TestCoreAndTaskDocs(t *testing.T) {
 		if res.StatusCode != 200 || len(b) == 0 {
 			t.Errorf("%s: %d", path, res.StatusCode)
 		}
+		if want := docTypes[path]; want != "" && res.Header.Get("Content-Type") != want {
+			t.Errorf("%s: Content-Type %q, want %q", path, res.Header.Get("Content-Type"), want)
+		}
+		if path == "/docs/swagger-ui-bundle.js" {
+			want, err := fs.ReadFile(swaggerfiles.FS, "swagger-ui-bundle.js")
+			if err != nil || !bytes.Equal(b, want) {
+				t.Errorf("%s: %d bytes served, not the embedded bundle (%d bytes, %v)", path, len(b), len(want), err)
+			}
+		}
 		if path == "/docs/swagger-initializer.js" && (strings.Contains(string(b), "petstore") || !strings.Contains(string(b), "openapi.json")) {
 			t.Errorf("initializer does not load our spec: %s", b)
 		}
 		if path == "/openapi.yaml" && (strings.Contains(string(b), "/run/{name}") || !strings.Contains(string(b), "run_task") || !strings.Contains(string(b), "title: Ops")) {
 			t.Errorf("/openapi.yaml is not the filtered spec")
+		}
+	}
+	for _, p := range []string{"/docs/swagger-ui-es-bundle.js", "/docs/nope.js", "/docs/../go.mod", "/docs/%2e%2e/impl/filter_test.go"} {
+		res, err := http.Get(s.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 404 {
+			t.Errorf("%s: %d, want 404", p, res.StatusCode)
 		}
 	}
 	for _, p := range []string{"/run/r-running", "/app/a", "/build-image"} {
