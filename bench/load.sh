@@ -11,7 +11,9 @@ work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-go build -o "$work/flyte-webhook" ./cmd/flyte-webhook
+# The binary `make build` ships (same tags and flags), copied so a rebuild mid-run changes nothing.
+make -s build >/dev/null
+cp bin/flyte-webhook "$work/flyte-webhook"
 token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 hash=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 cat >"$work/config.yaml" <<YAML
