@@ -192,6 +192,9 @@ func (c Config) withDefaults() Config {
 			l.DataDir = ".flyte-webhook"
 		}
 		l.DataDir = c.resolve(l.DataDir)
+		if l.ScratchDir != "" {
+			l.ScratchDir = c.resolve(l.ScratchDir)
+		}
 		if j := l.Auth.JWT; j != nil {
 			j.SecretFile, j.PublicKeyFile, j.JWKSFile = c.resolve(j.SecretFile), c.resolve(j.PublicKeyFile), c.resolve(j.JWKSFile)
 		}

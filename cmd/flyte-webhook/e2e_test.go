@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,9 +283,9 @@ func TestDevToken(t *testing.T) {
 	}
 }
 
-// tasksOf lists the pids of live processes whose environment points into dataDir (the tasks
-// a server with that data dir started).
-func tasksOf(dataDir string) []string {
+// tasksOf lists the pids of live processes whose environment names one of the runs (the
+// tasks a server started for them, and what those started in turn).
+func tasksOf(runs []string) []string {
 	var pids []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -295,10 +296,11 @@ func tasksOf(dataDir string) []string {
 		if err != nil {
 			continue
 		}
-		if bytes.Contains(env, []byte("FLYTE_WEBHOOK_INPUTS="+dataDir)) {
-			if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !bytes.Contains(stat, []byte(") Z ")) {
-				pids = append(pids, e.Name())
-			}
+		if !slices.ContainsFunc(runs, func(r string) bool { return bytes.Contains(env, []byte("FLYTE_WEBHOOK_RUN="+r+"\x00")) }) {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !bytes.Contains(stat, []byte(") Z ")) {
+			pids = append(pids, e.Name())
 		}
 	}
 	return pids
@@ -319,7 +321,7 @@ func TestKillAndRestart(t *testing.T) {
 		names = append(names, r["name"].(string))
 	}
 	// Some are running now, the rest queued; the detector below sees the running ones.
-	for deadline := time.Now().Add(10 * time.Second); len(tasksOf(data)) == 0; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); len(tasksOf(names)) == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no task process seen running")
 		}
@@ -331,7 +333,7 @@ func TestKillAndRestart(t *testing.T) {
 	p.done <- nil
 	// No task process outlives the server (process groups, and Pdeathsig on Linux).
 	deadline := time.Now().Add(5 * time.Second)
-	for orphans := tasksOf(data); len(orphans) > 0; orphans = tasksOf(data) {
+	for orphans := tasksOf(names); len(orphans) > 0; orphans = tasksOf(names) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task processes outlived the killed server: %v", orphans)
 		}

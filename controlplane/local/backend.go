@@ -56,11 +56,15 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "runs"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "logs"), 0o700); err != nil {
 		return nil, fmt.Errorf("local: data_dir: %w", err)
 	}
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
+		return nil, err
+	}
+	if err := prepareScratch(cfg.ScratchDir); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	st, err := openStore(filepath.Join(cfg.DataDir, "flyte-webhook.db"))
@@ -152,6 +156,11 @@ func (b *Backend) Close(ctx context.Context) error {
 	b.stop(errShutdown)
 	b.chores.Wait()
 	b.st.close()
+	// The default scratch directory is ours alone and empty now (each attempt removes its
+	// files): leave nothing behind in /dev/shm. One the user named is left in place.
+	if b.cfg.ScratchDir == defaultScratchDir(b.cfg.DataDir) {
+		_ = os.Remove(b.cfg.ScratchDir)
+	}
 	return b.lock.Close()
 }
 
@@ -353,14 +362,14 @@ func (b *Backend) AbortRun(ctx context.Context, name, reason string) (controlpla
 	if row.Phase.Done() {
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
 	}
-	n, err := b.st.update(ctx, `UPDATE runs SET phase = 'aborted', error = ?, abort_reason = ?, ended_at = ? WHERE name = ? AND phase = 'queued'`,
+	n, err := b.st.update(ctx, sqlAbortQueued,
 		abortError{reason: reason}.Error(), reason, time.Now().UnixNano(), name)
 	if err != nil {
 		return controlplane.Run{}, err
 	}
 	if n == 0 {
 		if cancel, ok := b.running.Load(name); ok {
-			if _, err := b.st.update(ctx, `UPDATE runs SET abort_reason = ? WHERE name = ?`, reason, name); err != nil {
+			if _, err := b.st.update(ctx, sqlSetAbortReason, reason, name); err != nil {
 				return controlplane.Run{}, err
 			}
 			cancel.(context.CancelCauseFunc)(abortError{reason: reason})

@@ -23,9 +23,14 @@ type Verifier interface {
 type Config struct {
 	// Workspace is the path of the workspace file declaring tasks. Required.
 	Workspace string `yaml:"workspace"`
-	// DataDir holds the SQLite database (flyte-webhook.db) and the run logs (runs/). Defaults
+	// DataDir holds the SQLite database (flyte-webhook.db) and the task logs (logs/). Defaults
 	// to ".flyte-webhook".
 	DataDir string `yaml:"data_dir"`
+	// ScratchDir holds each running attempt's inputs and outputs files, removed when the
+	// attempt ends. Defaults to a directory on the /dev/shm tmpfs on Linux (named after this
+	// user and data_dir), else data_dir/scratch. It must belong to this user; it is made 0700
+	// and emptied at start.
+	ScratchDir string `yaml:"scratch_dir"`
 	// Concurrency is how many attempts run at once; queued runs wait. Defaults to the number
 	// of CPUs. At most 1024.
 	Concurrency int `yaml:"concurrency"`
@@ -51,6 +56,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.DataDir == "" {
 		c.DataDir = ".flyte-webhook"
+	}
+	if c.ScratchDir == "" {
+		c.ScratchDir = defaultScratchDir(c.DataDir)
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()

@@ -3,11 +3,13 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,12 +139,20 @@ func TestLogsAreCapped(t *testing.T) {
 	if r := waitDone(t, b, name); r.Phase != controlplane.PhaseSucceeded {
 		t.Fatalf("%s %q", r.Phase, r.Error)
 	}
-	st, err := os.Stat(filepath.Join(cfg.DataDir, "runs", name, "1", "stdout.log"))
+	st, err := os.Stat(filepath.Join(cfg.DataDir, "logs", name+".1.stdout.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Size() > 4096+200 {
 		t.Fatalf("stdout.log is %d bytes, cap 4096", st.Size())
+	}
+	log, err := os.ReadFile(filepath.Join(cfg.DataDir, "logs", name+".1.stdout.log"))
+	if err != nil || !strings.Contains(string(log), "more bytes dropped: the log is capped at 4096 bytes") {
+		t.Fatalf("the capped log does not say what was dropped (%v): ...%q", err, log[max(0, len(log)-120):])
+	}
+	// The task wrote nothing to stderr: no empty log is made for it.
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "logs", name+".1.stderr.log")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stderr.log of a silent stream: %v", err)
 	}
 }
 
@@ -441,5 +451,73 @@ func TestIdempotencyKeyExpires(t *testing.T) {
 	second, err := b.RunTask(ctx, req)
 	if err != nil || second.Name == first.Name {
 		t.Fatalf("an expired key: %v %v (first %s)", second.Name, err, first.Name)
+	}
+}
+
+// TestConflictsInABusyBatch: group commit puts concurrent RunTasks into one transaction. An
+// Idempotency-Key conflict among them fails only that call; every other run commits, each
+// repeat of a key gets the first run, and every run that was answered is stored.
+func TestConflictsInABusyBatch(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, []helperTask{{name: "echo", kind: "echo", inputs: "[{name: name, type: string}]", outputs: "[{name: greeting, type: string}]", extra: "    timeout: 1m\n"}}, func(c *local.Config) { c.Concurrency = 1 })
+	ctx := context.Background()
+	const n = 300
+	type result struct {
+		name string
+		err  error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "Ada"}}
+			switch i % 3 {
+			case 1: // the same key with the same inputs: the same run
+				req.IdempotencyKey = "same"
+			case 2: // one key, inputs differing per call: one wins, the rest conflict
+				req.IdempotencyKey = "contested"
+				req.Inputs = map[string]any{"name": "n" + strconv.Itoa(i)}
+			}
+			r, err := b.RunTask(ctx, req)
+			results[i] = result{r.Name, err}
+		}()
+	}
+	wg.Wait()
+	names := map[string]bool{}
+	var same, contested string
+	conflicts := 0
+	for i, r := range results {
+		switch {
+		case i%3 == 2 && controlplane.CodeOf(r.err) == controlplane.CodeConflict:
+			conflicts++
+			continue
+		case r.err != nil:
+			t.Fatalf("call %d: %v", i, r.err)
+		case i%3 == 1:
+			if same != "" && r.name != same {
+				t.Fatalf("key \"same\" gave two runs: %s and %s", same, r.name)
+			}
+			same = r.name
+		case i%3 == 2:
+			if contested != "" && r.name != contested {
+				t.Fatalf("key \"contested\" gave two runs: %s and %s", contested, r.name)
+			}
+			contested = r.name
+		}
+		names[r.name] = true
+	}
+	if want := n/3 - 1; conflicts < want {
+		// Only calls with the winner's exact inputs could share its run; each call's inputs differ.
+		t.Fatalf("%d conflicts on the contested key, want %d", conflicts, want)
+	}
+	for name := range names {
+		if _, err := b.GetRun(ctx, name); err != nil {
+			t.Fatalf("answered run %s is not stored: %v", name, err)
+		}
+	}
+	if len(names) != n/3+2 {
+		t.Fatalf("%d distinct runs, want %d (one per keyless call, one per key)", len(names), n/3+2)
 	}
 }

@@ -85,7 +85,7 @@ func (b *Backend) execute(name string) {
 	}
 	for attempt := row.Attempts + 1; ; attempt++ {
 		now := time.Now().UnixNano()
-		n, err := b.st.update(ctx, `UPDATE runs SET phase = 'running', attempts = ?, started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END WHERE name = ? AND phase IN ('queued', 'running')`, attempt, now, name)
+		n, err := b.st.update(ctx, sqlMarkRunning, attempt, now, name)
 		if err != nil || n == 0 {
 			return // aborted meanwhile, or the store is gone
 		}
@@ -125,8 +125,7 @@ func (b *Backend) finish(name, key string, phase controlplane.Phase, msg string,
 			out = string(js)
 		}
 	}
-	_, err := b.st.update(b.root, `UPDATE runs SET phase = ?, error = ?, outputs = ?, ended_at = ?, cache_key = ? WHERE name = ? AND phase IN ('queued', 'running')`,
-		string(phase), msg, out, time.Now().UnixNano(), key, name)
+	_, err := b.st.update(b.root, sqlFinishRun, string(phase), msg, out, time.Now().UnixNano(), key, name)
 	if err != nil {
 		b.log.Error("cannot record the end of a run", "run", name, "error", err.Error())
 	}
@@ -145,32 +144,27 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	fail := func(format string, args ...any) attemptResult {
 		return attemptResult{phase: controlplane.PhaseFailed, msg: fmt.Sprintf(format, args...)}
 	}
-	runDir := filepath.Join(b.cfg.DataDir, "runs", name)
-	dir := filepath.Join(runDir, strconv.Itoa(attempt))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fail("cannot prepare the attempt: %v", err)
-	}
-	inputsPath := filepath.Join(runDir, "inputs.json")
+	// The inputs and outputs files are the task's interface, kept only while it runs (see
+	// scratch.go); the logs stay, in data_dir/logs, and appear only when the task writes to
+	// them. Creating files is most of what an attempt costs the server besides the fork.
+	prefix := name + "." + strconv.Itoa(attempt) + "."
+	inputsPath := filepath.Join(b.cfg.ScratchDir, prefix+"inputs.json")
+	outputsPath := filepath.Join(b.cfg.ScratchDir, prefix+"outputs.json")
+	defer os.Remove(inputsPath)
+	defer os.Remove(outputsPath)
 	if err := os.WriteFile(inputsPath, []byte(inputs), 0o600); err != nil {
 		return fail("cannot write the inputs: %v", err)
 	}
-	outputsPath := filepath.Join(dir, "outputs.json")
-	_ = os.Remove(outputsPath)
 	env, missing := b.childEnv(t, name, attempt, inputsPath, outputsPath)
 	if missing != "" {
 		r := fail("secret %s is not set in the server's environment", missing)
 		r.final = true
 		return r
 	}
-	stdout, err := newCappedFile(filepath.Join(dir, "stdout.log"), b.cfg.LogMaxBytes)
-	if err != nil {
-		return fail("cannot open the log: %v", err)
-	}
+	logs := filepath.Join(b.cfg.DataDir, "logs", prefix)
+	stdout := newCappedFile(logs+"stdout.log", b.cfg.LogMaxBytes)
 	defer stdout.Close()
-	stderr, err := newCappedFile(filepath.Join(dir, "stderr.log"), b.cfg.LogMaxBytes)
-	if err != nil {
-		return fail("cannot open the log: %v", err)
-	}
+	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)
 	defer stderr.Close()
 
 	actx := ctx
@@ -314,26 +308,30 @@ func tail(paths ...string) string {
 }
 
 // cappedFile keeps the first max bytes written and counts the rest, so a chatty task cannot
-// fill the disk; it never fails a write (the task must not die of a full log).
+// fill the disk; it never fails a write (the task must not die of a full log). The file is
+// created at the first write: a silent attempt leaves no empty logs behind.
 type cappedFile struct {
 	f       *os.File
+	openErr error
 	path    string
 	max     int64
 	written int64
 	dropped int64
 }
 
-func newCappedFile(path string, max int64) (*cappedFile, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	return &cappedFile{f: f, path: path, max: max}, nil
+func newCappedFile(path string, max int64) *cappedFile {
+	return &cappedFile{path: path, max: max}
 }
 
 func (c *cappedFile) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.f == nil && c.openErr == nil {
+		c.f, c.openErr = os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	}
 	room := c.max - c.written
-	if room <= 0 {
+	if c.openErr != nil || room <= 0 {
 		c.dropped += int64(len(p))
 		return len(p), nil
 	}
@@ -350,7 +348,12 @@ func (c *cappedFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Close notes in the log how much was dropped. Writes come from exec's copying goroutine,
+// which has finished once Wait returned, before Close.
 func (c *cappedFile) Close() error {
+	if c.f == nil {
+		return c.openErr
+	}
 	if c.dropped > 0 {
 		fmt.Fprintf(c.f, "\n[flyte-webhook: %d more bytes dropped: the log is capped at %d bytes]\n", c.dropped, c.max)
 	}

@@ -65,15 +65,37 @@ func migrate(w *sql.DB) error {
 	return err
 }
 
+// The writer's statements, prepared once on its connection (see prepareWriter): parsing the
+// SQL again for every run was the largest part of a commit, and the writer's time per run
+// bounds how many runs per second can be accepted.
+const (
+	sqlSavepoint      = `SAVEPOINT op`
+	sqlRollbackTo     = `ROLLBACK TO op`
+	sqlRelease        = `RELEASE op`
+	sqlInsertRun      = `INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlIdempotencyGet = `SELECT fingerprint, run, created_at FROM idempotency WHERE key = ?`
+	sqlIdempotencyPut = `INSERT OR REPLACE INTO idempotency (key, fingerprint, run, created_at) VALUES (?, ?, ?, ?)`
+	sqlMarkRunning    = `UPDATE runs SET phase = 'running', attempts = ?, started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END WHERE name = ? AND phase IN ('queued', 'running')`
+	sqlFinishRun      = `UPDATE runs SET phase = ?, error = ?, outputs = ?, ended_at = ?, cache_key = ? WHERE name = ? AND phase IN ('queued', 'running')`
+	sqlAbortQueued    = `UPDATE runs SET phase = 'aborted', error = ?, abort_reason = ?, ended_at = ? WHERE name = ? AND phase = 'queued'`
+	sqlSetAbortReason = `UPDATE runs SET abort_reason = ? WHERE name = ?`
+)
+
+var writerStatements = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertRun, sqlIdempotencyGet,
+	sqlIdempotencyPut, sqlMarkRunning, sqlFinishRun, sqlAbortQueued, sqlSetAbortReason}
+
 // store is the SQLite state. Writes go through one goroutine that commits whatever has
 // queued up in one transaction (group commit): each caller gets its answer after the commit
 // that holds its write, so "returned" means "on disk".
 type store struct {
 	w, r    *sql.DB
 	getStmt *sql.Stmt // the hot read (GetRun polling), prepared once per connection
-	writes  chan *writeOp
-	done    chan struct{}
-	seq     int64 // next run seq; only the writer goroutine touches it
+	// prepared holds writerStatements prepared on w's only connection; a transaction uses
+	// them through tx.Stmt, which reuses the connection's statement instead of parsing again.
+	prepared map[string]*sql.Stmt
+	writes   chan *writeOp
+	done     chan struct{}
+	seq      int64 // next run seq; only the writer goroutine touches it
 
 	// mu guards closed: write holds it shared while it queues an op, close exclusively, so
 	// no op is ever sent on a closed channel (RunTask racing Close).
@@ -130,8 +152,46 @@ func openStore(path string) (*store, error) {
 		w.Close()
 		return nil, fmt.Errorf("local: prepare reads of %s: %w", path, err)
 	}
+	if err := s.prepareWriter(); err != nil {
+		s.getStmt.Close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("local: prepare writes to %s: %w", path, err)
+	}
 	go s.writer()
 	return s, nil
+}
+
+func (s *store) prepareWriter() error {
+	s.prepared = make(map[string]*sql.Stmt, len(writerStatements))
+	for _, q := range writerStatements {
+		st, err := s.w.Prepare(q)
+		if err != nil {
+			for _, p := range s.prepared {
+				p.Close()
+			}
+			return err
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+// exec runs query in tx, through its prepared statement when it has one. Only the writer
+// goroutine calls it (it runs inside write ops).
+func (s *store) exec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st, ok := s.prepared[query]; ok {
+		return tx.Stmt(st).Exec(args...)
+	}
+	return tx.Exec(query, args...)
+}
+
+// queryRow is exec for a query answering one row.
+func (s *store) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st, ok := s.prepared[query]; ok {
+		return tx.Stmt(st).QueryRow(args...)
+	}
+	return tx.QueryRow(query, args...)
 }
 
 // close waits for queued writes to commit, then closes the database. Safe to call twice.
@@ -145,6 +205,9 @@ func (s *store) close() {
 	close(s.writes)
 	s.mu.Unlock()
 	<-s.done
+	for _, st := range s.prepared {
+		st.Close()
+	}
 	s.getStmt.Close()
 	s.r.Close()
 	s.w.Close()
@@ -198,28 +261,18 @@ func (s *store) writer() {
 	}
 }
 
+// commit applies a batch in one transaction. It first runs the ops back to back; almost
+// always all succeed and that is the whole cost. When one fails (an idempotency conflict, a
+// constraint), it rolls back and runs the batch again with a savepoint around each op, so
+// the others commit and only that op gets its error. Ops may run twice: they only write to
+// the transaction and to their own variables, and s.seq is restored here.
 func (s *store) commit(batch []*writeOp) {
 	errs := make([]error, len(batch))
-	tx, err := s.w.Begin()
-	if err == nil {
-		for i, op := range batch {
-			if _, err = tx.Exec(`SAVEPOINT op`); err != nil {
-				break
-			}
-			if errs[i] = op.fn(tx); errs[i] != nil {
-				if _, err = tx.Exec(`ROLLBACK TO op`); err != nil {
-					break
-				}
-			}
-			if _, err = tx.Exec(`RELEASE op`); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = tx.Commit()
-		} else {
-			_ = tx.Rollback()
-		}
+	seq := s.seq
+	err := s.commitFast(batch)
+	if err != nil {
+		s.seq = seq
+		err = s.commitIsolated(batch, errs)
 	}
 	for i, op := range batch {
 		if err != nil {
@@ -228,6 +281,48 @@ func (s *store) commit(batch []*writeOp) {
 			op.errc <- errs[i]
 		}
 	}
+}
+
+// commitFast runs every op in one transaction and commits, or rolls back at the first error.
+func (s *store) commitFast(batch []*writeOp) error {
+	tx, err := s.w.Begin()
+	if err != nil {
+		return err
+	}
+	for _, op := range batch {
+		if err := op.fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// commitIsolated runs each op inside its own savepoint: an op's error (in errs) rolls back
+// only that op. The returned error is the transaction's own, which fails the whole batch.
+func (s *store) commitIsolated(batch []*writeOp, errs []error) error {
+	tx, err := s.w.Begin()
+	if err != nil {
+		return err
+	}
+	for i, op := range batch {
+		if _, err = s.exec(tx, sqlSavepoint); err != nil {
+			break
+		}
+		if errs[i] = op.fn(tx); errs[i] != nil {
+			if _, err = s.exec(tx, sqlRollbackTo); err != nil {
+				break
+			}
+		}
+		if _, err = s.exec(tx, sqlRelease); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // runRow is a run as stored.
@@ -276,7 +371,7 @@ func (s *store) insertRun(ctx context.Context, r runRow, key, fingerprint string
 		if key != "" {
 			var fp, run string
 			var at int64
-			err := tx.QueryRow(`SELECT fingerprint, run, created_at FROM idempotency WHERE key = ?`, key).Scan(&fp, &run, &at)
+			err := s.queryRow(tx, sqlIdempotencyGet, key).Scan(&fp, &run, &at)
 			switch {
 			case err == nil && time.Since(time.Unix(0, at)) < ttl:
 				if fp != fingerprint {
@@ -287,14 +382,13 @@ func (s *store) insertRun(ctx context.Context, r runRow, key, fingerprint string
 			case err != nil && !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
-			if _, err := tx.Exec(`INSERT OR REPLACE INTO idempotency (key, fingerprint, run, created_at) VALUES (?, ?, ?, ?)`, key, fingerprint, r.Name, r.CreatedAt); err != nil {
+			if _, err := s.exec(tx, sqlIdempotencyPut, key, fingerprint, r.Name, r.CreatedAt); err != nil {
 				return err
 			}
 		}
 		seq := s.seq
 		s.seq++
-		_, err := tx.Exec(`INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt)
+		_, err := s.exec(tx, sqlInsertRun, r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt)
 		if err != nil {
 			s.seq--
 		}
@@ -307,7 +401,7 @@ func (s *store) insertRun(ctx context.Context, r runRow, key, fingerprint string
 func (s *store) update(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(query, args...)
+		res, err := s.exec(tx, query, args...)
 		if err != nil {
 			return err
 		}

@@ -58,6 +58,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const token = randomBytes(32).toString("hex");
   const sha = createHash("sha256").update(token).digest("hex");
   const dataDir = join(work, "data");
+  // Inside work (not the default on /dev/shm) so that processesUsing(work) below finds every
+  // task this server started: their FLYTE_WEBHOOK_INPUTS/OUTPUTS point into it.
+  const scratchDir = join(work, "scratch");
   const config = join(work, "config.yaml");
   writeFileSync(
     config,
@@ -74,6 +77,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       "  local:",
       `    workspace: ${JSON.stringify(join(repoRoot, "examples/workspace.yaml"))}`,
       `    data_dir: ${JSON.stringify(dataDir)}`,
+      `    scratch_dir: ${JSON.stringify(scratchDir)}`,
       "    abort_grace: 2s",
       "    auth:",
       `      tokens: [{sha256: ${sha}, subject: tester, name: Tester}]`,
@@ -117,7 +121,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         await exited;
         clearTimeout(timer);
       }
-      const left = processesUsing(dataDir);
+      const left = processesUsing(work);
       rmSync(work, { recursive: true, force: true });
       if (left.length > 0) {
         for (const pid of left) {
