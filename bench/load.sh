@@ -53,6 +53,21 @@ echo "== get_run, 50 clients, $DURATION"
 TARGET=/run/$name wrk -t2 -c50 -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$PORT" | grep RESULT
 echo "== health, 50 clients, $DURATION"
 TARGET=/health wrk -t2 -c50 -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$PORT" | grep RESULT
+stop_server
+# The yardstick: the same wrk against a server that does nothing but answer a fixed body of
+# the same size (bench/ceiling), with bare net/http and with a bare gin route. wrk and the
+# server share this machine's cores, so this is the most any server can do here.
+CGO_ENABLED=0 go build -tags nomsgpack -o "$work/ceiling" ./bench/ceiling
+for kind in nethttp gin; do
+  flag=; [ $kind = gin ] && flag=-gin
+  "$work/ceiling" -addr "127.0.0.1:$PORT" $flag >>"$work/server.log" 2>&1 &
+  cpid=$!
+  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/run/x" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "== ceiling ($kind: a fixed body, no work), 50 clients, $DURATION"
+  TARGET=/run/x wrk -t2 -c50 -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$PORT" | grep RESULT
+  kill $cpid; wait $cpid 2>/dev/null || true
+done
+start_server
 echo "== executions"
 go run ./bench/loadcheck -url "http://127.0.0.1:$PORT" -token "$token" -task development/examples/noop -n "${RUNS:-1000}"
 echo "RESULT final_rss_mb=$(rss) peak_rss_mb=$(hwm)"
