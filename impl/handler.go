@@ -36,7 +36,7 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	}
 	filtered, catalog := served.Spec, served.Catalog
 
-	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger}
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: newDoneCache()}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values

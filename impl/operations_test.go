@@ -231,3 +231,40 @@ func TestRunFetchedOnce(t *testing.T) {
 		t.Fatalf("GetRun reached the backend %d times for 2 requests", n)
 	}
 }
+
+// TestFinishedRunAnswer: get_run of a finished run answers from the encoded cache after the
+// first time, but every request still reaches the backend (which checks its credentials) and
+// a run that is still going is never cached.
+func TestFinishedRunAnswer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, impl.Config{})
+	first := s.call(t, "GET", "/run/r-done", nil, nil)
+	second := s.call(t, "GET", "/run/r-done", nil, nil)
+	expectStatus(t, first, http.StatusOK)
+	expectStatus(t, second, http.StatusOK)
+	if string(first.Body) != string(second.Body) || first.Header.Get("Content-Type") != "application/json" || second.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("answers differ: %q %q", first.Body, second.Body)
+	}
+	if n := s.fake.count("GetRun"); n != 2 {
+		t.Fatalf("backend asked %d times, want every time (2)", n)
+	}
+	s.fake.mu.Lock()
+	s.fake.failWith = controlplane.Errorf(controlplane.CodeUnauthenticated, "token expired")
+	s.fake.mu.Unlock()
+	expectStatus(t, s.call(t, "GET", "/run/r-done", nil, nil), http.StatusUnauthorized)
+	s.fake.mu.Lock()
+	s.fake.failWith = nil
+	run := s.fake.runs["r-running"]
+	s.fake.mu.Unlock()
+
+	if r := s.call(t, "GET", "/run/r-running", nil, nil); r.str("phase") != "running" {
+		t.Fatalf("phase %q", r.str("phase"))
+	}
+	run.Phase, run.EndedAt = controlplane.PhaseSucceeded, run.StartedAt
+	s.fake.mu.Lock()
+	s.fake.runs["r-running"] = run
+	s.fake.mu.Unlock()
+	if r := s.call(t, "GET", "/run/r-running", nil, nil); r.str("phase") != "succeeded" || r.JSON["done"] != true {
+		t.Fatalf("after it finished: %s", r.Body)
+	}
+}

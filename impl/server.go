@@ -25,6 +25,7 @@ type Server struct {
 	lists   allowlists
 	log     *slog.Logger
 	routes  map[string]map[string]*routeMeta // gin path → method → route
+	done    *doneCache                       // encoded get_run answers of finished runs
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -119,7 +120,18 @@ func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.Get
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetRun200JSONResponse(runResponse(run)), nil
+	if !run.Phase.Done() {
+		return gen.GetRun200JSONResponse(runResponse(run)), nil
+	}
+	if b, ok := s.done.get(run.Name); ok {
+		return encodedRun(b), nil
+	}
+	b, err := encodeRun(runResponse(run))
+	if err != nil {
+		return nil, err
+	}
+	s.done.put(run.Name, b)
+	return b, nil
 }
 
 // GetRunIo returns a run's inputs and outputs.

@@ -1,0 +1,68 @@
+package impl
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"github.com/flyte-webhook/flyte-webhook/gen"
+)
+
+// A finished run never changes, and polling it (dashboards, a CI job's last look) is the most
+// common request there is, so get_run keeps the encoded answer of recently finished runs. Only
+// the encoding is saved: every request is still validated, authenticated by the backend and
+// checked against the allowlists before the answer is chosen. The bytes are exactly what the
+// generated response would write.
+
+const doneCacheSize = 4096
+
+type doneCache struct {
+	mu   sync.Mutex
+	byID map[string][]byte
+	ring [doneCacheSize]string // insertion order; the oldest entry goes when the ring is full
+	next int
+}
+
+func newDoneCache() *doneCache {
+	return &doneCache{byID: make(map[string][]byte, doneCacheSize)}
+}
+
+func (c *doneCache) get(name string) ([]byte, bool) {
+	c.mu.Lock()
+	b, ok := c.byID[name]
+	c.mu.Unlock()
+	return b, ok
+}
+
+func (c *doneCache) put(name string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[name]; ok {
+		return
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.byID, old)
+	}
+	c.ring[c.next] = name
+	c.next = (c.next + 1) % doneCacheSize
+	c.byID[name] = b
+}
+
+// encodedRun is a get_run 200 answer encoded once; it writes what
+// gen.GetRun200JSONResponse.VisitGetRunResponse would (json.Encoder adds the newline).
+type encodedRun []byte
+
+func (r encodedRun) VisitGetRunResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(r)
+	return err
+}
+
+func encodeRun(resp gen.RunResponse) (encodedRun, error) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
