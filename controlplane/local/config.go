@@ -29,7 +29,9 @@ type Config struct {
 	// ScratchDir holds each running attempt's inputs and outputs files, removed when the
 	// attempt ends. Defaults to a directory on the /dev/shm tmpfs on Linux (named after this
 	// user and data_dir), else data_dir/scratch. It must belong to this user; it is made 0700
-	// and emptied at start.
+	// and emptied at start. On a tmpfs these files take memory while the attempt runs; a
+	// task writing huge outputs there is bounded only by the tmpfs size (outputs over 8 MiB
+	// fail the attempt anyway), so set scratch_dir to a disk path for untrusted tasks.
 	ScratchDir string `yaml:"scratch_dir"`
 	// Concurrency is how many attempts run at once; queued runs wait. Defaults to the number
 	// of CPUs. At most 1024.
