@@ -18,7 +18,7 @@ token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 hash=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 cat >"$work/config.yaml" <<YAML
 port: $PORT
-log_level: warn
+log_level: ${LOG_LEVEL:-warn}
 backend:
   local:
     workspace: $PWD/examples/workspace.yaml

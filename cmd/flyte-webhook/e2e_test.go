@@ -245,8 +245,13 @@ func TestAccessLog(t *testing.T) {
 	if res.StatusCode != 401 {
 		t.Fatalf("wrong token: %d", res.StatusCode)
 	}
-	time.Sleep(100 * time.Millisecond)
-	logs := p.stderr.String()
+	// Log lines are written in batches, at least every 100 ms: wait for the batch.
+	var logs string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if logs = p.stderr.String(); strings.Count(logs, `"msg":"request"`) >= 2 {
+			break
+		}
+	}
 	if strings.Contains(logs, e2eToken) || strings.Contains(logs, "wrong-token-value") {
 		t.Fatal("a credential reached the log")
 	}
@@ -256,7 +261,7 @@ func TestAccessLog(t *testing.T) {
 		if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "request" {
 			continue
 		}
-		if rec["operation_id"] == "me" && rec["status"] == 200.0 && rec["caller"] == "e2e" && rec["request_id"] != "" && rec["latency_ms"] != nil {
+		if rec["operation_id"] == "me" && rec["status"] == 200.0 && rec["caller"] == "e2e" && rec["request_id"] != "" && rec["latency_us"] != nil {
 			found = true
 		}
 	}
@@ -285,7 +290,17 @@ func TestDevToken(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("the printed token does not work: %d %v", status, r)
 	}
-	if strings.Contains(p.stderr.String(), tok) {
+	// Stop the server so every log line is written (they go out in batches), then look.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil
+	logs := p.stderr.String()
+	if !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Fatalf("the log is incomplete:\n%s", logs)
+	}
+	if strings.Contains(logs, tok) {
 		t.Fatal("the dev token reached the log")
 	}
 }

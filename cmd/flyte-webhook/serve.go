@@ -19,6 +19,7 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
 	"github.com/flyte-webhook/flyte-webhook/impl"
+	"github.com/flyte-webhook/flyte-webhook/internal/logbuf"
 )
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
@@ -55,7 +56,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, c.LogLevel)
+	// Log lines are written in batches (every 100 ms, or 64 KiB); warnings and errors at once.
+	logOut := logbuf.New(stderr, 100*time.Millisecond, 64<<10)
+	defer logOut.Close()
+	log := newLogger(logOut, c.LogLevel)
 	log.Info("starting", "config", c.logValue())
 
 	// Listen first: a port in use fails before anything else starts.
@@ -165,10 +169,10 @@ func makeDevToken(lc *LocalConfig) (string, error) {
 	return tok, nil
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+func newLogger(w *logbuf.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(logbuf.FlushOn(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}), w, slog.LevelWarn))
 }
 
 // logValue is the effective config for the start-up log line: no credential is in it (token
