@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -520,4 +521,45 @@ func TestConflictsInABusyBatch(t *testing.T) {
 	if len(names) != n/3+2 {
 		t.Fatalf("%d distinct runs, want %d (one per keyless call, one per key)", len(names), n/3+2)
 	}
+}
+
+// TestUnwritableLog: when a task's log cannot be created the run still ends as the task
+// decides, and the operator's log says the output was dropped.
+func TestUnwritableLog(t *testing.T) {
+	t.Parallel()
+	var logs syncBuf
+	b, cfg := open(t, []helperTask{{name: "fail", kind: "fail"}}, func(c *local.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	logDir := filepath.Join(cfg.DataDir, "logs")
+	if err := os.RemoveAll(logDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logDir, nil, 0o600); err != nil { // a file where the folder was
+		t.Fatal(err)
+	}
+	r := waitDone(t, b, start(t, b, "fail", nil))
+	if r.Phase != controlplane.PhaseFailed || !strings.Contains(r.Error, "exit code 2") {
+		t.Fatalf("%s %q", r.Phase, r.Error)
+	}
+	if !strings.Contains(logs.String(), "its output was dropped") {
+		t.Fatalf("no warning about the dropped log:\n%s", logs.String())
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -201,6 +201,11 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	// id alive; with none left the call finds no group (a pid is reused only after the pid
 	// space wraps around, not in the microseconds since Wait).
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	for _, f := range []*cappedFile{stdout, stderr} {
+		if f.openErr != nil { // the output was dropped: say so where the operator looks
+			b.log.Warn("cannot write a task's log; its output was dropped", "run", name, "attempt", attempt, "error", f.openErr.Error())
+		}
+	}
 
 	if actx.Err() != nil {
 		return stopped(actx, t, stdout, stderr)
