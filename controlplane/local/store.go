@@ -261,7 +261,7 @@ func (s *store) writer() {
 		if prev >= lingerFromSize && len(batch) < prev {
 			linger.Reset(lingerMax)
 		wait:
-			for len(batch) < min(prev, maxBatch) {
+			for len(batch) < prev { // prev <= maxBatch: it was a batch
 				select {
 				case more, ok := <-s.writes:
 					if !ok {
