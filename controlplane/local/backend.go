@@ -41,6 +41,9 @@ type Backend struct {
 	workers sync.WaitGroup
 	chores  sync.WaitGroup // housekeeping, stopped by Close after the workers
 	closed  atomic.Bool
+	// ownScratch: the scratch directory is the default one, made for this data_dir; Close
+	// removes it (empty by then) so nothing is left behind in /dev/shm.
+	ownScratch bool
 }
 
 var _ controlplane.Backend = (*Backend)(nil)
@@ -48,6 +51,7 @@ var _ controlplane.Backend = (*Backend)(nil)
 // Open loads the workspace, opens (or creates) the database in cfg.DataDir, recovers the runs
 // a previous process left unfinished, and starts the workers.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	ownScratch := cfg.ScratchDir == ""
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -72,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		lock.Close()
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue()}
+	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), ownScratch: ownScratch}
 	b.remember(ws)
 	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
 		st.close()
@@ -158,7 +162,7 @@ func (b *Backend) Close(ctx context.Context) error {
 	b.st.close()
 	// The default scratch directory is ours alone and empty now (each attempt removes its
 	// files): leave nothing behind in /dev/shm. One the user named is left in place.
-	if b.cfg.ScratchDir == defaultScratchDir(b.cfg.DataDir) {
+	if b.ownScratch {
 		_ = os.Remove(b.cfg.ScratchDir)
 	}
 	return b.lock.Close()

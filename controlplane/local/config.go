@@ -28,8 +28,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// ScratchDir holds each running attempt's inputs and outputs files, removed when the
 	// attempt ends. Defaults to a directory on the /dev/shm tmpfs on Linux (named after this
-	// user and data_dir), else data_dir/scratch. It must belong to this user; it is made 0700
-	// and emptied at start. On a tmpfs these files take memory while the attempt runs; a
+	// user and data_dir) when it has room for 16 MiB per concurrent attempt and at least 256
+	// MiB, else data_dir/scratch. It must belong to this user; it is made 0700 and cleared
+	// of the files earlier attempts left. On a tmpfs these files take memory while the attempt runs; a
 	// task writing huge outputs there is bounded only by the tmpfs size (outputs over 8 MiB
 	// fail the attempt anyway), so set scratch_dir to a disk path for untrusted tasks.
 	ScratchDir string `yaml:"scratch_dir"`
@@ -59,11 +60,11 @@ func (c Config) withDefaults() Config {
 	if c.DataDir == "" {
 		c.DataDir = ".flyte-webhook"
 	}
-	if c.ScratchDir == "" {
-		c.ScratchDir = defaultScratchDir(c.DataDir)
-	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
+	}
+	if c.ScratchDir == "" {
+		c.ScratchDir = defaultScratchDir(c.DataDir, c.Concurrency)
 	}
 	if c.LogMaxBytes == 0 {
 		c.LogMaxBytes = 1 << 20

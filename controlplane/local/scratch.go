@@ -17,27 +17,29 @@ import (
 // are removed when the attempt ends. On Linux the default scratch directory is on the
 // /dev/shm tmpfs: making a file there costs microseconds, while on a large ext4 data disk
 // allocating an inode was measured at about 1 ms of CPU, which made creating these two files
-// the largest cost of running a short task. Elsewhere, or when /dev/shm is not a tmpfs, it
-// is data_dir/scratch.
+// the largest cost of running a short task. /dev/shm is used only when it has room for
+// every running attempt's files (16 MiB each: outputs are capped at 8 MiB, inputs at the
+// request body limit), and at least 256 MiB: a container's default 64 MiB /dev/shm is
+// passed over. Otherwise, and off Linux, it is data_dir/scratch.
 
 const tmpfsMagic = 0x01021994
 
 // defaultScratchDir is the scratch directory for a data_dir: one per data_dir (its absolute
 // path hashed into the name) and per user, so two servers never share one.
-func defaultScratchDir(dataDir string) string {
-	if runtime.GOOS == "linux" && isTmpfs("/dev/shm") {
-		abs, err := filepath.Abs(dataDir)
-		if err == nil {
+func defaultScratchDir(dataDir string, concurrency int) string {
+	var st syscall.Statfs_t
+	onTmpfs := runtime.GOOS == "linux" && syscall.Statfs("/dev/shm", &st) == nil && int64(st.Type) == tmpfsMagic
+	return pickScratchDir(dataDir, onTmpfs, uint64(st.Bavail)*uint64(st.Bsize), concurrency)
+}
+
+func pickScratchDir(dataDir string, shmIsTmpfs bool, shmFree uint64, concurrency int) string {
+	if shmIsTmpfs && shmFree >= max(256<<20, uint64(concurrency)*(16<<20)) {
+		if abs, err := filepath.Abs(dataDir); err == nil {
 			sum := sha256.Sum256([]byte(abs))
 			return filepath.Join("/dev/shm", "flyte-webhook-"+strconv.Itoa(os.Geteuid())+"-"+hex.EncodeToString(sum[:6]))
 		}
 	}
 	return filepath.Join(dataDir, "scratch")
-}
-
-func isTmpfs(dir string) bool {
-	var st syscall.Statfs_t
-	return syscall.Statfs(dir, &st) == nil && int64(st.Type) == tmpfsMagic
 }
 
 // prepareScratch creates dir (0700) or checks the one there: a directory, not a symlink,
