@@ -41,9 +41,7 @@ type Backend struct {
 	workers sync.WaitGroup
 	chores  sync.WaitGroup // housekeeping, stopped by Close after the workers
 	closed  atomic.Bool
-	// ownScratch: the scratch directory is the default one, made for this data_dir; Close
-	// removes it (empty by then) so nothing is left behind in /dev/shm.
-	ownScratch bool
+	scratch *scratch // attempts' inputs and outputs folders (see scratch.go)
 }
 
 var _ controlplane.Backend = (*Backend)(nil)
@@ -51,7 +49,6 @@ var _ controlplane.Backend = (*Backend)(nil)
 // Open loads the workspace, opens (or creates) the database in cfg.DataDir, recovers the runs
 // a previous process left unfinished, and starts the workers.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
-	ownScratch := cfg.ScratchDir == ""
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -67,31 +64,38 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareScratch(cfg.ScratchDir); err != nil {
+	shm := ""
+	if roomyShm(cfg.Concurrency) {
+		shm = "/dev/shm"
+	}
+	scratch, err := openScratch(cfg, shm, cfg.Logger)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Backend, error) {
+		scratch.remove()
 		lock.Close()
 		return nil, err
 	}
 	st, err := openStore(filepath.Join(cfg.DataDir, "flyte-webhook.db"))
 	if err != nil {
-		lock.Close()
-		return nil, err
+		return fail(err)
 	}
-	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), ownScratch: ownScratch}
+	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), scratch: scratch}
 	b.remember(ws)
 	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
 		st.close()
-		lock.Close()
-		return nil, err
+		return fail(err)
 	}
 	b.root, b.stop = context.WithCancelCause(context.Background())
 	if err := b.recover(ctx); err != nil {
 		b.stop(errShutdown)
 		st.close()
-		lock.Close()
-		return nil, err
+		return fail(err)
 	}
 	b.log.Info("local control plane open", "workspace", cfg.Workspace, "data_dir", cfg.DataDir,
-		"concurrency", cfg.Concurrency, "task_versions", len(ws.order))
+		"scratch", scratch.dir, "concurrency", cfg.Concurrency, "task_versions", len(ws.order))
 	for i := 0; i < cfg.Concurrency; i++ {
 		b.workers.Add(1)
 		go b.worker()
@@ -160,11 +164,9 @@ func (b *Backend) Close(ctx context.Context) error {
 	b.stop(errShutdown)
 	b.chores.Wait()
 	b.st.close()
-	// The default scratch directory is ours alone and empty now (each attempt removes its
-	// files): leave nothing behind in /dev/shm. One the user named is left in place.
-	if b.ownScratch {
-		_ = os.Remove(b.cfg.ScratchDir)
-	}
+	// The scratch directory is ours alone and the workers are done: leave nothing behind in
+	// /dev/shm.
+	b.scratch.remove()
 	return b.lock.Close()
 }
 

@@ -26,13 +26,14 @@ type Config struct {
 	// DataDir holds the SQLite database (flyte-webhook.db) and the task logs (logs/). Defaults
 	// to ".flyte-webhook".
 	DataDir string `yaml:"data_dir"`
-	// ScratchDir holds each running attempt's inputs and outputs files, removed when the
-	// attempt ends. Defaults to a directory on the /dev/shm tmpfs on Linux (named after this
-	// user and data_dir) when it has room for 16 MiB per concurrent attempt and at least 256
-	// MiB, else data_dir/scratch. It must belong to this user; it is made 0700 and cleared
-	// of the files earlier attempts left. On a tmpfs these files take memory while the attempt runs; a
-	// task writing huge outputs there is bounded only by the tmpfs size (outputs over 8 MiB
-	// fail the attempt anyway), so set scratch_dir to a disk path for untrusted tasks.
+	// ScratchDir is where the server makes its private scratch directory
+	// (flyte-webhook-<uid>-<hash of data_dir>, 0700), which holds each running attempt's
+	// inputs and outputs files in a folder removed when the attempt ends. Defaults to /dev/shm
+	// on Linux when it is a tmpfs with 16 MiB free per concurrent attempt and at least 256
+	// MiB, else the scratch directory is data_dir/scratch. On a tmpfs these files take memory
+	// while the attempt runs; a task writing huge files there is bounded only by the tmpfs
+	// size (outputs over 8 MiB fail the attempt anyway), so set scratch_dir to a disk path for
+	// untrusted tasks.
 	ScratchDir string `yaml:"scratch_dir"`
 	// Concurrency is how many attempts run at once; queued runs wait. Defaults to the number
 	// of CPUs. At most 1024.
@@ -62,9 +63,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
-	}
-	if c.ScratchDir == "" {
-		c.ScratchDir = defaultScratchDir(c.DataDir, c.Concurrency)
 	}
 	if c.LogMaxBytes == 0 {
 		c.LogMaxBytes = 1 << 20

@@ -40,9 +40,9 @@
 //	FLYTE_WEBHOOK_RUN      the run's name
 //	FLYTE_WEBHOOK_ATTEMPT  the attempt number, from 1
 //
-// The inputs and outputs files live in Config.ScratchDir (a private directory on the /dev/shm
-// tmpfs by default on Linux) while the attempt runs, and are removed after it; SQLite keeps
-// both. stdout and stderr go to data_dir/logs/<run>.<attempt>.{stdout,stderr}.log, each capped
+// The inputs and outputs files live in a folder of the attempt in the server's private scratch
+// directory (on the /dev/shm tmpfs by default on Linux; see scratch.go) while the attempt runs,
+// and are removed with that folder after it; SQLite keeps both. stdout and stderr go to data_dir/logs/<run>.<attempt>.{stdout,stderr}.log, each capped
 // at Config.LogMaxBytes and created only when the task writes to it. Phases: queued → running → succeeded | failed | aborted |
 // timed_out. A failed attempt (non-zero exit, or outputs missing, undeclared or of the wrong
 // type) is retried while retries remain; the run's error says why the last one failed (exit

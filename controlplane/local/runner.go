@@ -144,14 +144,17 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	fail := func(format string, args ...any) attemptResult {
 		return attemptResult{phase: controlplane.PhaseFailed, msg: fmt.Sprintf(format, args...)}
 	}
-	// The inputs and outputs files are the task's interface, kept only while it runs (see
-	// scratch.go); the logs stay, in data_dir/logs, and appear only when the task writes to
-	// them. Creating files is most of what an attempt costs the server besides the fork.
-	prefix := name + "." + strconv.Itoa(attempt) + "."
-	inputsPath := filepath.Join(b.cfg.ScratchDir, prefix+"inputs.json")
-	outputsPath := filepath.Join(b.cfg.ScratchDir, prefix+"outputs.json")
-	defer os.Remove(inputsPath)
-	defer os.Remove(outputsPath)
+	// The inputs and outputs files are the task's interface, kept only while it runs, in a
+	// folder of their own (see scratch.go); the logs stay, in data_dir/logs, and appear only
+	// when the task writes to them. Creating files is most of what an attempt costs the
+	// server besides the fork.
+	dir, err := b.scratch.attemptDir(name, attempt)
+	if err != nil {
+		return fail("cannot prepare the attempt: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	inputsPath := filepath.Join(dir, "inputs.json")
+	outputsPath := filepath.Join(dir, "outputs.json")
 	if err := os.WriteFile(inputsPath, []byte(inputs), 0o600); err != nil {
 		return fail("cannot write the inputs: %v", err)
 	}
@@ -161,7 +164,7 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 		r.final = true
 		return r
 	}
-	logs := filepath.Join(b.cfg.DataDir, "logs", prefix)
+	logs := filepath.Join(b.cfg.DataDir, "logs", name+"."+strconv.Itoa(attempt)+".")
 	stdout := newCappedFile(logs+"stdout.log", b.cfg.LogMaxBytes)
 	defer stdout.Close()
 	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)

@@ -1,40 +1,62 @@
 package local
 
 import (
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestPickScratchDir: /dev/shm only when it is a tmpfs with room for every concurrent
-// attempt's files (16 MiB each) and at least 256 MiB; a container's 64 MiB /dev/shm is not.
-func TestPickScratchDir(t *testing.T) {
+// TestScratchRoom: /dev/shm only with room for every concurrent attempt's files (16 MiB
+// each) and at least 256 MiB; a container's 64 MiB /dev/shm is not enough.
+func TestScratchRoom(t *testing.T) {
 	t.Parallel()
 	const mib = 1 << 20
-	data := t.TempDir()
 	for _, c := range []struct {
-		tmpfs       bool
 		free        uint64
 		concurrency int
-		shm         bool
+		want        bool
 	}{
-		{true, 8192 * mib, 4, true},
-		{true, 64 * mib, 2, false},   // Docker's default
-		{true, 255 * mib, 2, false},  // under the floor
-		{true, 256 * mib, 16, true},  // 16 x 16 MiB
-		{true, 256 * mib, 17, false}, // one attempt too many
-		{false, 8192 * mib, 2, false},
+		{8192 * mib, 4, true},
+		{64 * mib, 2, false}, // Docker's default
+		{255 * mib, 2, false},
+		{256 * mib, 16, true},
+		{256 * mib, 17, false},
 	} {
-		got := pickScratchDir(data, c.tmpfs, c.free, c.concurrency)
-		if onShm := strings.HasPrefix(got, "/dev/shm/flyte-webhook-"); onShm != c.shm {
-			t.Errorf("tmpfs %v, %d MiB free, concurrency %d: %s", c.tmpfs, c.free/mib, c.concurrency, got)
-		}
-		if !c.shm && got != filepath.Join(data, "scratch") {
-			t.Errorf("fallback %s, want data_dir/scratch", got)
+		if got := hasRoom(c.free, c.concurrency); got != c.want {
+			t.Errorf("%d MiB free, concurrency %d: %v", c.free/mib, c.concurrency, got)
 		}
 	}
-	other := t.TempDir()
-	if pickScratchDir(data, true, 8192*mib, 2) == pickScratchDir(other, true, 8192*mib, 2) {
-		t.Error("two data dirs share a scratch dir")
+}
+
+// TestScratchFallsBack: a shm directory another user made under our name is passed over
+// (with a warning) for data_dir/scratch; the same under a configured scratch_dir is an error.
+func TestScratchFallsBack(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("making a directory another user owns needs root")
+	}
+	shm, data := t.TempDir(), t.TempDir()
+	taken, err := privateScratch(shm, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(taken, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(taken, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	s, err := openScratch(Config{DataDir: data}, shm, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil || s.dir != filepath.Join(data, "scratch") {
+		t.Fatalf("scratch %v, %v; want data_dir/scratch", s, err)
+	}
+	if !strings.Contains(logs.String(), "belongs to uid 65534") {
+		t.Errorf("no warning: %s", logs.String())
+	}
+	if _, err := openScratch(Config{DataDir: data, ScratchDir: shm}, "", slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Errorf("configured scratch_dir with a foreign directory: %v", err)
 	}
 }
