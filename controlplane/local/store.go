@@ -400,8 +400,9 @@ func (s *store) getRun(ctx context.Context, name string) (runRow, error) {
 // insertRun stores a new run. With an idempotency key, a key seen within ttl for the same
 // fingerprint returns the earlier run's name instead; for another fingerprint, a conflict.
 func (s *store) insertRun(ctx context.Context, r runRow, key, fingerprint string, ttl time.Duration) (string, error) {
-	name := r.Name
+	var name string
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		name = r.Name // set here: an op may run twice (see commit)
 		if key != "" {
 			var fp, run string
 			var at int64
