@@ -66,8 +66,8 @@ func MountDocs(r gin.IRouter, filtered *openapi3.T) error {
 		if name == "" {
 			name = "index.html"
 		}
-		c.Header("Cache-Control", "public, max-age=3600")
 		if name == "swagger-initializer.js" {
+			c.Header("Cache-Control", "public, max-age=3600")
 			c.Data(http.StatusOK, "text/javascript; charset=utf-8", []byte(swaggerInitializer))
 			return
 		}
@@ -89,6 +89,7 @@ func MountDocs(r gin.IRouter, filtered *openapi3.T) error {
 		}
 		// Set before ServeContent so it neither sniffs nor loads the system MIME tables.
 		c.Header("Content-Type", ctype)
+		c.Header("Cache-Control", "public, max-age=3600") // answers only: a 404 is not cached
 		http.ServeContent(c.Writer, c.Request, name, time.Time{}, rs)
 	})
 	return nil

@@ -215,6 +215,9 @@ func TestCoreAndTaskDocs(t *testing.T) {
 		if res.StatusCode != 404 {
 			t.Errorf("%s: %d, want 404", p, res.StatusCode)
 		}
+		if cc := res.Header.Get("Cache-Control"); strings.Contains(cc, "max-age") {
+			t.Errorf("%s: a 404 may be cached: %s", p, cc)
+		}
 	}
 	for _, p := range []string{"/run/r-running", "/app/a", "/build-image"} {
 		r := s.call(t, "GET", p, nil, nil)
