@@ -16,13 +16,14 @@ import (
 
 // Writer is an io.Writer that batches what it is given. Safe for concurrent use.
 type Writer struct {
-	mu   sync.Mutex
-	out  io.Writer
-	buf  []byte
-	max  int
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	mu     sync.Mutex
+	out    io.Writer
+	buf    []byte
+	max    int
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	closed bool // after Close, writes go straight through
 }
 
 // New returns a Writer that writes to out at least every interval while it holds anything,
@@ -52,6 +53,12 @@ func (w *Writer) loop(interval time.Duration) {
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		if err := w.flushLocked(); err != nil {
+			return 0, err
+		}
+		return w.out.Write(p)
+	}
 	if len(w.buf)+len(p) > w.max {
 		if err := w.flushLocked(); err != nil {
 			return 0, err
@@ -80,14 +87,17 @@ func (w *Writer) flushLocked() error {
 	return err
 }
 
-// Close stops the timer and writes what is pending. Writes after Close go out at the next
-// Flush or Close; calling Close again only flushes.
+// Close stops the timer and writes what is pending. Later writes (a handler still running
+// after a shutdown timed out, say) go straight through.
 func (w *Writer) Close() error {
 	w.once.Do(func() {
 		close(w.stop)
 		<-w.done
 	})
-	return w.Flush()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	return w.flushLocked()
 }
 
 // FlushOn wraps h (which writes to w) so that a record at level min or above is written at

@@ -120,3 +120,15 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("lines torn or lost: %d bytes", len(s))
 	}
 }
+
+func TestWritesAfterCloseGoThrough(t *testing.T) {
+	t.Parallel()
+	o := &out{}
+	w := logbuf.New(o, time.Hour, 1<<10)
+	_, _ = w.Write([]byte("before\n"))
+	_ = w.Close()
+	_, _ = w.Write([]byte("after\n"))
+	if s, _ := o.snapshot(); s != "before\nafter\n" {
+		t.Fatalf("a line written after Close was held back: %q", s)
+	}
+}
