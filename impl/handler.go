@@ -18,6 +18,7 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/api"
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/gen"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedcache"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -36,7 +37,7 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	}
 	filtered, catalog := served.Spec, served.Catalog
 
-	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: newDoneCache()}
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize)}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values

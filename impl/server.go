@@ -12,6 +12,7 @@ import (
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/gen"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedcache"
 )
 
 type ginContext = gin.Context
@@ -25,7 +26,7 @@ type Server struct {
 	lists   allowlists
 	log     *slog.Logger
 	routes  map[string]map[string]*routeMeta // gin path → method → route
-	done    *doneCache                       // encoded get_run answers of finished runs
+	done    *boundedcache.Cache[encodedRun]  // encoded get_run answers of finished runs
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -123,14 +124,14 @@ func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.Get
 	if !run.Phase.Done() {
 		return gen.GetRun200JSONResponse(runResponse(run)), nil
 	}
-	if b, ok := s.done.get(run.Name); ok {
-		return encodedRun(b), nil
+	if b, ok := s.done.Get(run.Name); ok {
+		return b, nil
 	}
 	b, err := encodeRun(runResponse(run))
 	if err != nil {
 		return nil, err
 	}
-	s.done.put(run.Name, b)
+	s.done.Put(run.Name, b)
 	return b, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedcache"
 )
 
 // Backend is the local control plane. Open it, Close it.
@@ -31,7 +32,7 @@ type Backend struct {
 	registered map[taskVersionKey]int64
 	known      map[taskVersionKey]*task // every version loaded since Open (see remember)
 
-	finished   finishedCache
+	finished   *boundedcache.Cache[runRow] // finished runs read lately (see finishedCacheSize)
 	cacheLocks keyLocks
 
 	queue   *runQueue
@@ -82,7 +83,8 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return fail(err)
 	}
-	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), scratch: scratch}
+	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), scratch: scratch,
+		finished: boundedcache.New[runRow](finishedCacheSize)}
 	b.remember(ws)
 	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
 		st.close()
@@ -325,12 +327,12 @@ func (b *Backend) GetRun(ctx context.Context, name string) (controlplane.Run, er
 
 // getRun reads a run, from the cache when it has finished (a finished run never changes).
 func (b *Backend) getRun(ctx context.Context, name string) (runRow, error) {
-	if row, ok := b.finished.get(name); ok {
+	if row, ok := b.finished.Get(name); ok {
 		return row, nil
 	}
 	row, err := b.st.getRun(ctx, name)
 	if err == nil && row.Phase.Done() {
-		b.finished.put(row)
+		b.finished.Put(row.Name, row)
 	}
 	return row, err
 }

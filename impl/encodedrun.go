@@ -3,7 +3,6 @@ package impl
 import (
 	"encoding/json"
 	"net/http"
-	"sync"
 
 	"github.com/flyte-webhook/flyte-webhook/gen"
 )
@@ -12,41 +11,9 @@ import (
 // common request there is, so get_run keeps the encoded answer of recently finished runs. Only
 // the encoding is saved: every request is still validated, authenticated by the backend and
 // checked against the allowlists before the answer is chosen. The bytes are exactly what the
-// generated response would write.
+// generated response would write. They are kept in a boundedcache of doneCacheSize.
 
 const doneCacheSize = 4096
-
-type doneCache struct {
-	mu   sync.Mutex
-	byID map[string][]byte
-	ring [doneCacheSize]string // insertion order; the oldest entry goes when the ring is full
-	next int
-}
-
-func newDoneCache() *doneCache {
-	return &doneCache{byID: make(map[string][]byte, doneCacheSize)}
-}
-
-func (c *doneCache) get(name string) ([]byte, bool) {
-	c.mu.Lock()
-	b, ok := c.byID[name]
-	c.mu.Unlock()
-	return b, ok
-}
-
-func (c *doneCache) put(name string, b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.byID[name]; ok {
-		return
-	}
-	if old := c.ring[c.next]; old != "" {
-		delete(c.byID, old)
-	}
-	c.ring[c.next] = name
-	c.next = (c.next + 1) % doneCacheSize
-	c.byID[name] = b
-}
 
 // encodedRun is a get_run 200 answer encoded once; it writes what
 // gen.GetRun200JSONResponse.VisitGetRunResponse would (json.Encoder adds the newline).

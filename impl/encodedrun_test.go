@@ -2,7 +2,6 @@ package impl
 
 import (
 	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
@@ -36,29 +35,5 @@ func TestEncodedRunMatchesGenerated(t *testing.T) {
 		if got.Code != want.Code || got.Body.String() != want.Body.String() || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
 			t.Errorf("%s: cached %d %q %s, generated %d %q %s", run.Name, got.Code, got.Header().Get("Content-Type"), got.Body, want.Code, want.Header().Get("Content-Type"), want.Body)
 		}
-	}
-}
-
-// TestDoneCacheIsBounded: the oldest answers go first once the cache is full.
-func TestDoneCacheIsBounded(t *testing.T) {
-	t.Parallel()
-	c := newDoneCache()
-	for i := range doneCacheSize + 10 {
-		c.put("r"+strconv.Itoa(i), []byte(strconv.Itoa(i)))
-	}
-	if len(c.byID) != doneCacheSize {
-		t.Fatalf("%d entries, want %d", len(c.byID), doneCacheSize)
-	}
-	for i := range 10 {
-		if _, ok := c.get("r" + strconv.Itoa(i)); ok {
-			t.Fatalf("r%d should have been evicted", i)
-		}
-	}
-	if b, ok := c.get("r" + strconv.Itoa(doneCacheSize+9)); !ok || string(b) != strconv.Itoa(doneCacheSize+9) {
-		t.Fatal("the newest entry is missing")
-	}
-	c.put("r20", []byte("again")) // already there: kept as it was
-	if b, _ := c.get("r20"); string(b) == "again" {
-		t.Fatal("a second put replaced a finished run's answer")
 	}
 }
