@@ -72,12 +72,13 @@ func repoRoot(t *testing.T) string {
 
 // proc is a running server.
 type proc struct {
-	cmd    *exec.Cmd
-	url    string
-	token  string
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan error
+	cmd     *exec.Cmd
+	url     string
+	token   string
+	stdout  *syncBuffer
+	stderr  *syncBuffer
+	exited  chan struct{} // closed when the process has exited; exitErr is then set
+	exitErr error
 }
 
 type syncBuffer struct {
@@ -123,22 +124,22 @@ backend:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), token: e2eToken, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), token: e2eToken, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--config", path}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() { p.exitErr = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		// A graceful stop, so the server tidies up (its scratch directory on /dev/shm) as it
 		// would in real life; SIGKILL only if it does not stop in time.
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-p.done:
+		case <-p.exited:
 		case <-time.After(15 * time.Second):
 			_ = p.cmd.Process.Kill()
-			<-p.done
+			<-p.exited
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -148,8 +149,8 @@ backend:
 			return p
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("server exited: %v\n%s", err, p.stderr.String())
+		case <-p.exited:
+			t.Fatalf("server exited: %v\n%s", p.exitErr, p.stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -216,11 +217,10 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("in-flight request: %d", res.StatusCode)
 	}
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	case <-p.exited:
+		if p.exitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", p.exitErr, p.stderr.String())
 		}
-		p.done <- nil
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop after SIGTERM")
 	}
@@ -294,8 +294,7 @@ func TestDevToken(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
-	p.done <- nil
+	<-p.exited
 	logs := p.stderr.String()
 	if !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Fatalf("the log is incomplete:\n%s", logs)
@@ -351,8 +350,7 @@ func TestKillAndRestart(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
-	p.done <- nil
+	<-p.exited
 	// No task process outlives the server (process groups, and Pdeathsig on Linux).
 	deadline := time.Now().Add(5 * time.Second)
 	for orphans := tasksOf(names); len(orphans) > 0; orphans = tasksOf(names) {
