@@ -4,9 +4,17 @@ import "context"
 
 // Backend is a control plane the webhook drives. Every method receives the caller's
 // credentials in ctx (see CredentialsFrom) and must refuse with CodeUnauthenticated when they
-// do not identify anyone it knows.
+// do not identify anyone it knows, before anything else (an unimplemented method too: a caller
+// without valid credentials learns nothing about what the backend serves).
 //
-// Implementations must be safe for concurrent use.
+// Methods take a context and one value (a reference or a request struct), so a field added
+// later (a project, a page token) never changes a signature. A backend embeds Unimplemented
+// and overrides what it serves: a method added here later (ListRuns, WatchRun, RunLogs) then
+// answers CodeUnimplemented on every backend until each implements it, and no implementation
+// breaks.
+//
+// Implementations must be safe for concurrent use. A backend that holds resources also
+// implements Closer.
 type Backend interface {
 	// Me returns the identity the credentials in ctx stand for.
 	Me(ctx context.Context) (Identity, error)
@@ -17,26 +25,26 @@ type Backend interface {
 
 	// RunTask starts a run. Inputs are checked against the task's interface
 	// (CodeInvalidInput naming the input), defaults applied. The run is durable once RunTask
-	// returns. With an IdempotencyKey seen before for the same task and inputs, it returns the
-	// earlier run; with other inputs, CodeConflict.
+	// returns. With an IdempotencyKey the same caller sent before for the same task and
+	// inputs, it returns the earlier run; with other inputs, CodeConflict.
 	RunTask(ctx context.Context, req RunTaskRequest) (Run, error)
 
 	// GetRun returns a run of any kind. CodeNotFound for an unknown name.
-	GetRun(ctx context.Context, name string) (Run, error)
+	GetRun(ctx context.Context, ref RunRef) (Run, error)
 
 	// GetRunIO returns a run with its inputs, and its outputs once it has succeeded.
-	GetRunIO(ctx context.Context, name string) (RunIO, error)
+	GetRunIO(ctx context.Context, ref RunRef) (RunIO, error)
 
 	// AbortRun asks for a run to be aborted and returns it as it is right after the request.
 	// CodeNotFound for an unknown run, CodeConflict for one already finished.
-	AbortRun(ctx context.Context, name, reason string) (Run, error)
+	AbortRun(ctx context.Context, req AbortRunRequest) (Run, error)
 
 	// GetApp returns an app. CodeNotFound for an unknown one.
 	GetApp(ctx context.Context, ref AppRef) (App, error)
 
-	// SetAppActive activates (active) or deactivates an app. With wait it returns once the app
-	// has reached that state, or CodeDeadlineExceeded when it did not in the backend's bound.
-	SetAppActive(ctx context.Context, ref AppRef, active, wait bool) (App, error)
+	// SetAppActive activates or deactivates an app. With Wait it returns once the app has
+	// reached that state, or CodeDeadlineExceeded when it did not in the backend's bound.
+	SetAppActive(ctx context.Context, req SetAppActiveRequest) (App, error)
 
 	// CallApp sends one request to an app's endpoint and returns its answer, whatever its
 	// status. CodeConflict when the app is not active, CodeBadGateway when it cannot be
@@ -44,11 +52,19 @@ type Backend interface {
 	CallApp(ctx context.Context, call AppCall) (AppResponse, error)
 
 	// SetTriggerActive switches a trigger on or off. CodeNotFound for an unknown trigger.
-	SetTriggerActive(ctx context.Context, ref TriggerRef, active bool) (Trigger, error)
+	SetTriggerActive(ctx context.Context, req SetTriggerActiveRequest) (Trigger, error)
 
 	// BuildImage starts an image build run.
 	BuildImage(ctx context.Context, req ImageBuild) (ImageBuildResult, error)
 
 	// PrefetchModel starts a model prefetch run (a Run of KindPrefetch).
 	PrefetchModel(ctx context.Context, req ModelPrefetch) (Run, error)
+}
+
+// Closer is implemented by backends that hold resources (processes, files, connections).
+// Close stops taking work and releases them. It waits for work in progress until ctx ends,
+// then stops it and returns ctx's error (as net/http's Server.Shutdown does); a second call
+// waits for the first to finish and returns its result.
+type Closer interface {
+	Close(ctx context.Context) error
 }

@@ -133,6 +133,21 @@ type Run struct {
 	EndedAt   time.Time
 }
 
+// RunRef names a run. Project and Domain "" mean the backend's defaults (the local backend
+// has one namespace of runs and ignores them; Flyte looks runs up in a project and domain).
+type RunRef struct {
+	Name    string
+	Project string
+	Domain  string
+}
+
+// AbortRunRequest asks for a run to be aborted.
+type AbortRunRequest struct {
+	Run RunRef
+	// Reason is recorded with the abort.
+	Reason string
+}
+
 // RunIO is a run with its inputs and outputs. A nil map is JSON null.
 type RunIO struct {
 	Run     Run
@@ -159,6 +174,14 @@ type App struct {
 	URL string
 }
 
+// SetAppActiveRequest activates (Active) or deactivates an app. With Wait the answer comes
+// once the app has reached that state.
+type SetAppActiveRequest struct {
+	App    AppRef
+	Active bool
+	Wait   bool
+}
+
 // AppCall is one request to an app.
 type AppCall struct {
 	App    AppRef
@@ -178,10 +201,18 @@ type AppResponse struct {
 	Body        []byte
 }
 
-// TriggerRef names a trigger of a task.
+// TriggerRef names a trigger of a task. Project and Domain "" mean the backend's defaults.
 type TriggerRef struct {
 	TaskName string
 	Name     string
+	Project  string
+	Domain   string
+}
+
+// SetTriggerActiveRequest switches a trigger on (Active) or off.
+type SetTriggerActiveRequest struct {
+	Trigger TriggerRef
+	Active  bool
 }
 
 // Trigger is a trigger and whether it is on.

@@ -21,8 +21,8 @@ func (*noopBackend) RunTask(context.Context, controlplane.RunTaskRequest) (contr
 	return controlplane.Run{Name: "r-bench", Phase: controlplane.PhaseQueued, URL: "http://x/run/r-bench"}, nil
 }
 
-func (*noopBackend) GetRun(_ context.Context, name string) (controlplane.Run, error) {
-	return controlplane.Run{Name: name, Phase: controlplane.PhaseRunning, URL: "http://x/run/" + name}, nil
+func (*noopBackend) GetRun(_ context.Context, ref controlplane.RunRef) (controlplane.Run, error) {
+	return controlplane.Run{Name: ref.Name, Phase: controlplane.PhaseRunning, URL: "http://x/run/" + ref.Name}, nil
 }
 
 // bare is the baseline: a plain gin handler doing the same work without the webhook's
@@ -41,7 +41,7 @@ func bare(b controlplane.Backend) http.Handler {
 		c.JSON(200, gin.H{"name": run.Name, "url": run.URL})
 	})
 	e.GET("/run/:name", func(c *gin.Context) {
-		run, _ := b.GetRun(c.Request.Context(), c.Param("name"))
+		run, _ := b.GetRun(c.Request.Context(), controlplane.RunRef{Name: c.Param("name")})
 		c.JSON(200, gin.H{"name": run.Name, "phase": run.Phase, "url": run.URL, "done": run.Phase.Done()})
 	})
 	e.GET("/health", func(c *gin.Context) { c.JSON(200, gin.H{"status": "healthy"}) })

@@ -126,18 +126,18 @@ func (f *fakeBackend) getRun(name string) (controlplane.Run, error) {
 	return r, nil
 }
 
-func (f *fakeBackend) GetRun(ctx context.Context, name string) (controlplane.Run, error) {
+func (f *fakeBackend) GetRun(ctx context.Context, ref controlplane.RunRef) (controlplane.Run, error) {
 	if err := f.record(ctx, "GetRun"); err != nil {
 		return controlplane.Run{}, err
 	}
-	return f.getRun(name)
+	return f.getRun(ref.Name)
 }
 
-func (f *fakeBackend) GetRunIO(ctx context.Context, name string) (controlplane.RunIO, error) {
+func (f *fakeBackend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
 	if err := f.record(ctx, "GetRunIO"); err != nil {
 		return controlplane.RunIO{}, err
 	}
-	r, err := f.getRun(name)
+	r, err := f.getRun(ref.Name)
 	if err != nil {
 		return controlplane.RunIO{}, err
 	}
@@ -148,8 +148,9 @@ func (f *fakeBackend) GetRunIO(ctx context.Context, name string) (controlplane.R
 	return io, nil
 }
 
-func (f *fakeBackend) AbortRun(ctx context.Context, name, reason string) (controlplane.Run, error) {
-	if err := f.record(ctx, "AbortRun:"+reason); err != nil {
+func (f *fakeBackend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest) (controlplane.Run, error) {
+	name := req.Run.Name
+	if err := f.record(ctx, "AbortRun:"+req.Reason); err != nil {
 		return controlplane.Run{}, err
 	}
 	r, err := f.getRun(name)
@@ -172,7 +173,8 @@ func (f *fakeBackend) GetApp(ctx context.Context, ref controlplane.AppRef) (cont
 	return controlplane.App{Name: ref.Name, Revision: 3, Endpoint: "http://127.0.0.1:9999", Active: true, URL: "http://x/app/" + ref.Name}, nil
 }
 
-func (f *fakeBackend) SetAppActive(ctx context.Context, ref controlplane.AppRef, active, wait bool) (controlplane.App, error) {
+func (f *fakeBackend) SetAppActive(ctx context.Context, req controlplane.SetAppActiveRequest) (controlplane.App, error) {
+	ref, active, wait := req.App, req.Active, req.Wait
 	if err := f.record(ctx, "SetAppActive"); err != nil {
 		return controlplane.App{}, err
 	}
@@ -203,7 +205,8 @@ func (f *fakeBackend) CallApp(ctx context.Context, call controlplane.AppCall) (c
 	return controlplane.AppResponse{Status: 200, ContentType: "application/json; charset=utf-8", Body: []byte(`{"ok":true,"method":"` + call.Method + `"}`)}, nil
 }
 
-func (f *fakeBackend) SetTriggerActive(ctx context.Context, ref controlplane.TriggerRef, active bool) (controlplane.Trigger, error) {
+func (f *fakeBackend) SetTriggerActive(ctx context.Context, req controlplane.SetTriggerActiveRequest) (controlplane.Trigger, error) {
+	ref, active := req.Trigger, req.Active
 	if err := f.record(ctx, "SetTriggerActive"); err != nil {
 		return controlplane.Trigger{}, err
 	}

@@ -31,7 +31,7 @@ func (s *Server) getRun(ctx context.Context, name string) (controlplane.Run, err
 	if run, ok := ctx.Value(checkedRunKey{}).(controlplane.Run); ok && run.Name == name {
 		return run, nil
 	}
-	return s.backend.GetRun(ctx, name)
+	return s.backend.GetRun(ctx, controlplane.RunRef{Name: name})
 }
 
 // check applies the allowlists to request. The run endpoints' checks fetch the run; it is
@@ -77,7 +77,7 @@ func (s *Server) checkRunTask(ctx context.Context, name string) (*controlplane.R
 	if s.lists.tasks == nil {
 		return nil, nil
 	}
-	run, err := s.backend.GetRun(ctx, name)
+	run, err := s.backend.GetRun(ctx, controlplane.RunRef{Name: name})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *Server) checkRunTask(ctx context.Context, name string) (*controlplane.R
 
 // checkPrefetchRun makes the prefetch endpoints answer only for model prefetch runs.
 func (s *Server) checkPrefetchRun(ctx context.Context, name string) (*controlplane.Run, error) {
-	run, err := s.backend.GetRun(ctx, name)
+	run, err := s.backend.GetRun(ctx, controlplane.RunRef{Name: name})
 	if err != nil {
 		return nil, err
 	}

@@ -137,7 +137,7 @@ func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.Get
 
 // GetRunIo returns a run's inputs and outputs.
 func (s *Server) GetRunIo(ctx context.Context, r gen.GetRunIoRequestObject) (gen.GetRunIoResponseObject, error) {
-	io, err := s.backend.GetRunIO(requestContext(ctx), r.Name)
+	io, err := s.backend.GetRunIO(requestContext(ctx), controlplane.RunRef{Name: r.Name})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (s *Server) GetRunIo(ctx context.Context, r gen.GetRunIoRequestObject) (gen
 // AbortRun asks for a run to be aborted.
 func (s *Server) AbortRun(ctx context.Context, r gen.AbortRunRequestObject) (gen.AbortRunResponseObject, error) {
 	reason := abortReason(r.Params.Reason)
-	run, err := s.backend.AbortRun(requestContext(ctx), r.Name, reason)
+	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.Name}, Reason: reason})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,8 @@ func (s *Server) GetApp(ctx context.Context, r gen.GetAppRequestObject) (gen.Get
 
 // ActivateApp starts an app.
 func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject) (gen.ActivateAppResponseObject, error) {
-	app, err := s.backend.SetAppActive(requestContext(ctx), appRef(r.Name, r.Params.Domain, r.Params.Project), true, derefBool(r.Params.Wait))
+	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: derefBool(r.Params.Wait)})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +178,8 @@ func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject
 
 // DeactivateApp stops an app.
 func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestObject) (gen.DeactivateAppResponseObject, error) {
-	app, err := s.backend.SetAppActive(requestContext(ctx), appRef(r.Name, r.Params.Domain, r.Params.Project), false, derefBool(r.Params.Wait))
+	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: derefBool(r.Params.Wait)})
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +249,8 @@ func isJSON(ctype string) bool {
 
 // ActivateTrigger switches a trigger on.
 func (s *Server) ActivateTrigger(ctx context.Context, r gen.ActivateTriggerRequestObject) (gen.ActivateTriggerResponseObject, error) {
-	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, true)
+	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.SetTriggerActiveRequest{
+		Trigger: controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, Active: true})
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +259,8 @@ func (s *Server) ActivateTrigger(ctx context.Context, r gen.ActivateTriggerReque
 
 // DeactivateTrigger switches a trigger off.
 func (s *Server) DeactivateTrigger(ctx context.Context, r gen.DeactivateTriggerRequestObject) (gen.DeactivateTriggerResponseObject, error) {
-	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, false)
+	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.SetTriggerActiveRequest{
+		Trigger: controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, Active: false})
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +325,7 @@ func (s *Server) GetPrefetchHfModel(ctx context.Context, r gen.GetPrefetchHfMode
 
 // GetPrefetchHfModelIo returns a model prefetch run's inputs and outputs.
 func (s *Server) GetPrefetchHfModelIo(ctx context.Context, r gen.GetPrefetchHfModelIoRequestObject) (gen.GetPrefetchHfModelIoResponseObject, error) {
-	io, err := s.backend.GetRunIO(requestContext(ctx), r.RunName)
+	io, err := s.backend.GetRunIO(requestContext(ctx), controlplane.RunRef{Name: r.RunName})
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +337,7 @@ func (s *Server) GetPrefetchHfModelIo(ctx context.Context, r gen.GetPrefetchHfMo
 // AbortPrefetchHfModel aborts a model prefetch run.
 func (s *Server) AbortPrefetchHfModel(ctx context.Context, r gen.AbortPrefetchHfModelRequestObject) (gen.AbortPrefetchHfModelResponseObject, error) {
 	reason := abortReason(r.Params.Reason)
-	run, err := s.backend.AbortRun(requestContext(ctx), r.RunName, reason)
+	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.RunName}, Reason: reason})
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func (s *suite) waitFor(t *testing.T, b controlplane.Backend, name string, cond 
 	t.Helper()
 	deadline := time.Now().Add(s.h.Wait)
 	for {
-		run, err := b.GetRun(context.Background(), name)
+		run, err := b.GetRun(context.Background(), controlplane.RunRef{Name: name})
 		if err != nil {
 			t.Fatalf("GetRun %s: %v", name, err)
 		}
@@ -202,7 +202,7 @@ func (s *suite) lifecycle(t *testing.T) {
 	if final.Attempts < 1 || final.StartedAt.IsZero() || final.EndedAt.Before(final.StartedAt) {
 		t.Errorf("finished run %+v: want at least one attempt, start and end times in order", final)
 	}
-	io, err := b.GetRunIO(context.Background(), run.Name)
+	io, err := b.GetRunIO(context.Background(), controlplane.RunRef{Name: run.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func (s *suite) lifecycle(t *testing.T) {
 	// Defaults are applied and shown among the inputs.
 	run = s.start(t, b, "echo", map[string]any{"name": "Bo"})
 	s.waitFor(t, b, run.Name, done)
-	io, _ = b.GetRunIO(context.Background(), run.Name)
+	io, _ = b.GetRunIO(context.Background(), controlplane.RunRef{Name: run.Name})
 	if numberString(io.Inputs["times"]) != "1" || io.Outputs["greeting"] != "hello Bo" {
 		t.Errorf("defaults not applied: %v → %v", io.Inputs, io.Outputs)
 	}
@@ -228,7 +228,7 @@ func (s *suite) exactIntegers(t *testing.T) {
 	if final := s.waitFor(t, b, run.Name, done); final.Phase != controlplane.PhaseSucceeded {
 		t.Fatalf("phase %s (%s)", final.Phase, final.Error)
 	}
-	io, err := b.GetRunIO(context.Background(), run.Name)
+	io, err := b.GetRunIO(context.Background(), controlplane.RunRef{Name: run.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,18 +244,18 @@ func (s *suite) outputsOnlyAfterSuccess(t *testing.T) {
 	t.Parallel()
 	b := s.h.New(t)
 	run := s.start(t, b, "sleep", map[string]any{"seconds": json.Number("30")})
-	io, err := b.GetRunIO(context.Background(), run.Name)
+	io, err := b.GetRunIO(context.Background(), controlplane.RunRef{Name: run.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if io.Outputs != nil || numberString(io.Inputs["seconds"]) != "30" {
 		t.Errorf("before success: inputs %v outputs %v", io.Inputs, io.Outputs)
 	}
-	if _, err := b.AbortRun(context.Background(), run.Name, "done with it"); err != nil {
+	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: run.Name}, Reason: "done with it"}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitFor(t, b, run.Name, done)
-	if io, _ = b.GetRunIO(context.Background(), run.Name); io.Outputs != nil {
+	if io, _ = b.GetRunIO(context.Background(), controlplane.RunRef{Name: run.Name}); io.Outputs != nil {
 		t.Errorf("aborted run has outputs %v", io.Outputs)
 	}
 }
@@ -265,14 +265,14 @@ func (s *suite) abort(t *testing.T) {
 	b := s.h.New(t)
 	run := s.start(t, b, "sleep", map[string]any{"seconds": json.Number("60")})
 	s.waitFor(t, b, run.Name, func(r controlplane.Run) bool { return r.Phase == controlplane.PhaseRunning || r.Phase.Done() })
-	if _, err := b.AbortRun(context.Background(), run.Name, "changed my mind"); err != nil {
+	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: run.Name}, Reason: "changed my mind"}); err != nil {
 		t.Fatal(err)
 	}
 	final := s.waitFor(t, b, run.Name, done)
 	if final.Phase != controlplane.PhaseAborted {
 		t.Fatalf("phase %s, want aborted", final.Phase)
 	}
-	_, err := b.AbortRun(context.Background(), run.Name, "again")
+	_, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: run.Name}, Reason: "again"})
 	wantCode(t, err, controlplane.CodeConflict, "")
 }
 
@@ -280,11 +280,11 @@ func (s *suite) notFound(t *testing.T) {
 	t.Parallel()
 	b := s.h.New(t)
 	ctx := context.Background()
-	_, err := b.GetRun(ctx, "rnosuchrun")
+	_, err := b.GetRun(ctx, controlplane.RunRef{Name: "rnosuchrun"})
 	wantCode(t, err, controlplane.CodeNotFound, "")
-	_, err = b.GetRunIO(ctx, "rnosuchrun")
+	_, err = b.GetRunIO(ctx, controlplane.RunRef{Name: "rnosuchrun"})
 	wantCode(t, err, controlplane.CodeNotFound, "")
-	_, err = b.AbortRun(ctx, "rnosuchrun", "x")
+	_, err = b.AbortRun(ctx, controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: "rnosuchrun"}, Reason: "x"})
 	wantCode(t, err, controlplane.CodeNotFound, "")
 }
 

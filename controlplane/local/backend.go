@@ -22,6 +22,10 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
+	// Unimplemented answers 501 for what this backend does not serve yet (apps, triggers,
+	// image builds, model prefetch), after checking the caller's credentials.
+	controlplane.Unimplemented
+
 	cfg  Config
 	log  *slog.Logger
 	st   *store
@@ -45,7 +49,10 @@ type Backend struct {
 	scratch *scratch // attempts' inputs and outputs folders (see scratch.go)
 }
 
-var _ controlplane.Backend = (*Backend)(nil)
+var (
+	_ controlplane.Backend = (*Backend)(nil)
+	_ controlplane.Closer  = (*Backend)(nil)
+)
 
 // Open loads the workspace, opens (or creates) the database in cfg.DataDir, recovers the runs
 // a previous process left unfinished, and starts the workers.
@@ -85,6 +92,10 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), scratch: scratch,
 		finished: boundedcache.New[runRow](finishedCacheSize)}
+	b.Unimplemented = controlplane.Unimplemented{Backend: "the local backend", Authenticate: func(ctx context.Context) error {
+		_, err := b.caller(ctx)
+		return err
+	}}
 	b.remember(ws)
 	if b.registered, err = st.registerVersions(ctx, ws.order); err != nil {
 		st.close()
@@ -314,11 +325,11 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 }
 
 // GetRun returns a run.
-func (b *Backend) GetRun(ctx context.Context, name string) (controlplane.Run, error) {
+func (b *Backend) GetRun(ctx context.Context, ref controlplane.RunRef) (controlplane.Run, error) {
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.Run{}, err
 	}
-	row, err := b.getRun(ctx, name)
+	row, err := b.getRun(ctx, ref.Name)
 	if err != nil {
 		return controlplane.Run{}, err
 	}
@@ -338,10 +349,11 @@ func (b *Backend) getRun(ctx context.Context, name string) (runRow, error) {
 }
 
 // GetRunIO returns a run's inputs, and its outputs once it has succeeded.
-func (b *Backend) GetRunIO(ctx context.Context, name string) (controlplane.RunIO, error) {
+func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.RunIO{}, err
 	}
+	name := ref.Name
 	row, err := b.getRun(ctx, name)
 	if err != nil {
 		return controlplane.RunIO{}, err
@@ -359,10 +371,11 @@ func (b *Backend) GetRunIO(ctx context.Context, name string) (controlplane.RunIO
 }
 
 // AbortRun aborts a queued run at once, and a running one by signalling its process group.
-func (b *Backend) AbortRun(ctx context.Context, name, reason string) (controlplane.Run, error) {
+func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest) (controlplane.Run, error) {
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.Run{}, err
 	}
+	name, reason := req.Run.Name, req.Reason
 	row, err := b.st.getRun(ctx, name)
 	if err != nil {
 		return controlplane.Run{}, err
@@ -390,43 +403,6 @@ func (b *Backend) AbortRun(ctx context.Context, name, reason string) (controlpla
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
 	}
 	return b.toRun(row), nil
-}
-
-func (b *Backend) unimplemented(ctx context.Context, what string) error {
-	if _, err := b.caller(ctx); err != nil {
-		return err
-	}
-	return controlplane.Errorf(controlplane.CodeUnimplemented, "%s: not supported by the local backend yet", what)
-}
-
-// GetApp is not supported by the local backend yet.
-func (b *Backend) GetApp(ctx context.Context, _ controlplane.AppRef) (controlplane.App, error) {
-	return controlplane.App{}, b.unimplemented(ctx, "apps")
-}
-
-// SetAppActive is not supported by the local backend yet.
-func (b *Backend) SetAppActive(ctx context.Context, _ controlplane.AppRef, _, _ bool) (controlplane.App, error) {
-	return controlplane.App{}, b.unimplemented(ctx, "apps")
-}
-
-// CallApp is not supported by the local backend yet.
-func (b *Backend) CallApp(ctx context.Context, _ controlplane.AppCall) (controlplane.AppResponse, error) {
-	return controlplane.AppResponse{}, b.unimplemented(ctx, "apps")
-}
-
-// SetTriggerActive is not supported by the local backend yet.
-func (b *Backend) SetTriggerActive(ctx context.Context, _ controlplane.TriggerRef, _ bool) (controlplane.Trigger, error) {
-	return controlplane.Trigger{}, b.unimplemented(ctx, "triggers")
-}
-
-// BuildImage is not supported by the local backend yet.
-func (b *Backend) BuildImage(ctx context.Context, _ controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
-	return controlplane.ImageBuildResult{}, b.unimplemented(ctx, "image builds")
-}
-
-// PrefetchModel is not supported by the local backend yet.
-func (b *Backend) PrefetchModel(ctx context.Context, _ controlplane.ModelPrefetch) (controlplane.Run, error) {
-	return controlplane.Run{}, b.unimplemented(ctx, "model prefetch")
 }
 
 func (b *Backend) toRun(r runRow) controlplane.Run {

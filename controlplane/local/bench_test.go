@@ -43,7 +43,7 @@ func BenchmarkGetRun(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for r, _ := be.GetRun(context.Background(), done.Name); !r.Phase.Done(); r, _ = be.GetRun(context.Background(), done.Name) {
+	for r, _ := be.GetRun(context.Background(), controlplane.RunRef{Name: done.Name}); !r.Phase.Done(); r, _ = be.GetRun(context.Background(), controlplane.RunRef{Name: done.Name}) {
 	}
 	if _, err := be.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("sleep"), Inputs: map[string]any{}}); err != nil {
 		b.Fatal(err)
@@ -57,7 +57,7 @@ func BenchmarkGetRun(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := be.GetRun(context.Background(), run); err != nil {
+					if _, err := be.GetRun(context.Background(), controlplane.RunRef{Name: run}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -96,7 +96,7 @@ func BenchmarkNoopExecution(b *testing.B) {
 	}
 	wait := func(name string) time.Duration {
 		for {
-			r, err := be.GetRun(ctx, name)
+			r, err := be.GetRun(ctx, controlplane.RunRef{Name: name})
 			if err != nil {
 				b.Fatal(err)
 			}

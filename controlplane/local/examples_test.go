@@ -50,7 +50,7 @@ func TestExamples(t *testing.T) {
 	}
 	outputs := func(name string) map[string]any {
 		t.Helper()
-		io, err := b.GetRunIO(ctx, name)
+		io, err := b.GetRunIO(ctx, controlplane.RunRef{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,10 +78,10 @@ func TestExamples(t *testing.T) {
 	if r := waitDone(t, b, noop); r.Phase != controlplane.PhaseSucceeded {
 		t.Errorf("noop: %s %q", r.Phase, r.Error)
 	}
-	for r, _ := b.GetRun(ctx, slow); r.Phase != controlplane.PhaseRunning; r, _ = b.GetRun(ctx, slow) {
+	for r, _ := b.GetRun(ctx, controlplane.RunRef{Name: slow}); r.Phase != controlplane.PhaseRunning; r, _ = b.GetRun(ctx, controlplane.RunRef{Name: slow}) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := b.AbortRun(ctx, slow, "quickstart"); err != nil {
+	if _, err := b.AbortRun(ctx, controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: slow}, Reason: "quickstart"}); err != nil {
 		t.Fatal(err)
 	}
 	if r := waitDone(t, b, slow); r.Phase != controlplane.PhaseAborted || r.Error != "aborted: quickstart" {

@@ -38,7 +38,7 @@ func waitDone(t *testing.T, b controlplane.Backend, name string) controlplane.Ru
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		r, err := b.GetRun(context.Background(), name)
+		r, err := b.GetRun(context.Background(), controlplane.RunRef{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,14 +65,14 @@ func TestAbortKillsATaskThatIgnoresSIGTERM(t *testing.T) {
 	b, _ := open(t, []helperTask{{name: "stubborn", kind: "stubborn"}}, nil)
 	name := start(t, b, "stubborn", nil)
 	for {
-		r, _ := b.GetRun(context.Background(), name)
+		r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: name})
 		if r.Phase == controlplane.PhaseRunning {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // let it install its SIGTERM handler
-	if _, err := b.AbortRun(context.Background(), name, "stop"); err != nil {
+	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: name}, Reason: "stop"}); err != nil {
 		t.Fatal(err)
 	}
 	r := waitDone(t, b, name)
@@ -86,16 +86,16 @@ func TestAbortQueuedRun(t *testing.T) {
 	b, _ := open(t, nil, func(c *local.Config) { c.Concurrency = 1 })
 	blocker := start(t, b, "sleep", map[string]any{"seconds": json.Number("30")})
 	queued := start(t, b, "echo", map[string]any{"name": "never"})
-	run, err := b.AbortRun(context.Background(), queued, "not needed")
+	run, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: queued}, Reason: "not needed"})
 	if err != nil || run.Phase != controlplane.PhaseAborted {
 		t.Fatalf("abort queued: %v %v", run.Phase, err)
 	}
-	if _, err := b.AbortRun(context.Background(), blocker, "done"); err != nil {
+	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: blocker}, Reason: "done"}); err != nil {
 		t.Fatal(err)
 	}
 	waitDone(t, b, blocker)
 	time.Sleep(200 * time.Millisecond)
-	if r, _ := b.GetRun(context.Background(), queued); r.Phase != controlplane.PhaseAborted || r.Attempts != 0 {
+	if r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: queued}); r.Phase != controlplane.PhaseAborted || r.Attempts != 0 {
 		t.Fatalf("an aborted queued run ran: %+v", r)
 	}
 }
@@ -168,7 +168,7 @@ func TestLeastPrivilegeEnv(t *testing.T) {
 	}, nil)
 	name := start(t, b, "env", nil)
 	waitDone(t, b, name)
-	io, err := b.GetRunIO(context.Background(), name)
+	io, err := b.GetRunIO(context.Background(), controlplane.RunRef{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestRecovery(t *testing.T) {
 	queued := start(t, b, "echo", map[string]any{"name": "later"})
 	for _, n := range []string{noRetry, withRetry} {
 		for {
-			r, _ := b.GetRun(context.Background(), n)
+			r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: n})
 			if r.Phase == controlplane.PhaseRunning {
 				break
 			}
@@ -343,13 +343,13 @@ func TestEveryMethodVerifiesTheCaller(t *testing.T) {
 	_, calls["Me"] = b.Me(ctx)
 	_, calls["GetTask"] = b.GetTask(ctx, ref("echo"))
 	_, calls["RunTask"] = b.RunTask(ctx, controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "x"}})
-	_, calls["GetRun"] = b.GetRun(ctx, "rx")
-	_, calls["GetRunIO"] = b.GetRunIO(ctx, "rx")
-	_, calls["AbortRun"] = b.AbortRun(ctx, "rx", "")
+	_, calls["GetRun"] = b.GetRun(ctx, controlplane.RunRef{Name: "rx"})
+	_, calls["GetRunIO"] = b.GetRunIO(ctx, controlplane.RunRef{Name: "rx"})
+	_, calls["AbortRun"] = b.AbortRun(ctx, controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: "rx"}})
 	_, calls["GetApp"] = b.GetApp(ctx, controlplane.AppRef{Name: "a"})
-	_, calls["SetAppActive"] = b.SetAppActive(ctx, controlplane.AppRef{Name: "a"}, true, false)
+	_, calls["SetAppActive"] = b.SetAppActive(ctx, controlplane.SetAppActiveRequest{App: controlplane.AppRef{Name: "a"}, Active: true})
 	_, calls["CallApp"] = b.CallApp(ctx, controlplane.AppCall{})
-	_, calls["SetTriggerActive"] = b.SetTriggerActive(ctx, controlplane.TriggerRef{}, true)
+	_, calls["SetTriggerActive"] = b.SetTriggerActive(ctx, controlplane.SetTriggerActiveRequest{Active: true})
 	_, calls["BuildImage"] = b.BuildImage(ctx, controlplane.ImageBuild{})
 	_, calls["PrefetchModel"] = b.PrefetchModel(ctx, controlplane.ModelPrefetch{})
 	for name, err := range calls {
@@ -432,7 +432,7 @@ func TestCloseWhileAccepting(t *testing.T) {
 			t.Errorf("RunTask after Close: %v, want unavailable", err)
 		}
 	}
-	if _, err := b.GetRun(context.Background(), "rx"); controlplane.CodeOf(err) != controlplane.CodeUnavailable {
+	if _, err := b.GetRun(context.Background(), controlplane.RunRef{Name: "rx"}); controlplane.CodeOf(err) != controlplane.CodeUnavailable {
 		t.Errorf("GetRun after Close: %v, want unavailable", err)
 	}
 }
@@ -514,7 +514,7 @@ func TestConflictsInABusyBatch(t *testing.T) {
 		t.Fatalf("%d conflicts on the contested key, want %d", conflicts, want)
 	}
 	for name := range names {
-		if _, err := b.GetRun(ctx, name); err != nil {
+		if _, err := b.GetRun(ctx, controlplane.RunRef{Name: name}); err != nil {
 			t.Fatalf("answered run %s is not stored: %v", name, err)
 		}
 	}

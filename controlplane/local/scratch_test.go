@@ -53,7 +53,7 @@ func TestScratchFiles(t *testing.T) {
 // scratchPaths runs nothing: it reads the FLYTE_WEBHOOK_INPUTS/OUTPUTS an "env" run saw.
 func scratchPaths(t *testing.T, b controlplane.Backend, run string) (inputs, outputs string) {
 	t.Helper()
-	io, err := b.GetRunIO(context.Background(), run)
+	io, err := b.GetRunIO(context.Background(), controlplane.RunRef{Name: run})
 	if err != nil {
 		t.Fatal(err)
 	}

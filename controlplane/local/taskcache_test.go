@@ -34,7 +34,7 @@ func TestTaskCache(t *testing.T) {
 		if r.Phase != controlplane.PhaseSucceeded {
 			t.Fatalf("%s: %s %q", task, r.Phase, r.Error)
 		}
-		io, err := b.GetRunIO(ctx, r.Name)
+		io, err := b.GetRunIO(ctx, controlplane.RunRef{Name: r.Name})
 		if err != nil || io.Outputs["greeting"] != "hello "+name {
 			t.Fatalf("%s outputs %v %v", task, io.Outputs, err)
 		}
