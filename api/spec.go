@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -279,6 +278,3 @@ func GinPath(specPath string) string {
 	}
 	return b.String()
 }
-
-// methods the generated code may register routes with.
-var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}

@@ -21,8 +21,6 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/internal/boundedcache"
 )
 
-func init() { gin.SetMode(gin.ReleaseMode) }
-
 // NewHandler assembles the webhook's HTTP handler over backend: only the operations cfg
 // enables are routed, and /openapi.json, /openapi.yaml and /docs show only those.
 func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) {
