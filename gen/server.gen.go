@@ -325,13 +325,57 @@ type RunTaskResponse struct {
 	Url string `json:"url"`
 }
 
+// TaskInput defines model for TaskInput.
+type TaskInput struct {
+	// Default The input's default, present only when it has one (`null` is a default of its own, not the absence of one). Integers are exact at any size.
+	//
+	// Example: 1
+	Default json.RawMessage `json:"default,omitempty"`
+
+	// Description What the input is for, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: times
+	Name string `json:"name"`
+
+	// Required Whether run_task must be given this input (it has no default).
+	Required bool `json:"required"`
+
+	// Type The input's type (`string`, `integer`, `float`, `boolean`, `list`, `object`, `datetime`, `duration`, or the backend's own type name).
+	//
+	// Example: integer
+	Type string `json:"type"`
+}
+
+// TaskOutput defines model for TaskOutput.
+type TaskOutput struct {
+	// Description What the output is, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: greeting
+	Name string `json:"name"`
+
+	// Type The output's type, named like an input's.
+	//
+	// Example: string
+	Type string `json:"type"`
+}
+
 // TaskResponse defines model for TaskResponse.
 type TaskResponse struct {
 	Cache CacheSettings `json:"cache"`
 
-	// DefaultInputArgs The inputs with a default, and their defaults.
-	DefaultInputArgs map[string]interface{} `json:"default_input_args"`
-	Name             string                 `json:"name"`
+	// DefaultInputArgs Names of the inputs that have a default, in declaration order (as the Python app answers; the defaults themselves are in `inputs`).
+	//
+	// Example: ["times"]
+	DefaultInputArgs []string `json:"default_input_args"`
+
+	// Inputs The task's inputs in declaration order, with their types, defaults and descriptions.
+	Inputs *[]TaskInput `json:"inputs,omitempty"`
+	Name   string       `json:"name"`
+
+	// Outputs The task's outputs in declaration order.
+	Outputs *[]TaskOutput `json:"outputs,omitempty"`
 
 	// RequiredArgs Names of the inputs without a default.
 	RequiredArgs []string `json:"required_args"`
@@ -5326,106 +5370,113 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1rc9u2ln8Fw92Z2F1adhyn99ae/eCmSeNtm2YSd7MzUUaEyCMR1xTAAqAVXY//+w7OAV8SqUcSp51W",
-	"X5rKIoGDg/N+6S6I1SxXEqQ1wfldkHPNZ2BB46fLsdL2DXCjpPuYgIm1yK1wH4N36YLZFJguJBOGcfcs",
-	"JBdMQ6x0AgmbC5uWTwyCMBDurd8L0IsgDCSfQXAeaFo8DEycwozTLhNeZDY4p+0hYbeCszmMU6Vu2OXr",
-	"qyAMZvzjzyCnNg3OH5+cnoWBXeRuOWO1kNPg/j4MLvP8BzXjogPy6xQYz/NHhiX4xAVCOebxDcjE/ZUg",
-	"YPMUJONjA9L2wU8LtOBvwHb69GkYzISsYO0B9BUu1g+m26yCIOc2rQHAf8JAw++F0JAE51YX8JngvNbq",
-	"XxDbdRDl9MhnYM6v8FmoW3fBlpub6oZDBoPpgEUJ3EKm8hlIG/UgtLrRL4fS1xomYOP0TSH7bzr3Dzlu",
-	"8VceMm6qv4/SyWimEsiYBltoCQkTtucMupCjL04Ya6nCY9tfag9Y9ZV/OajW4nQJlQ4tDtAtMPjFsXfN",
-	"zU0/oB59X5PPHUD/C9oItYaB2C09QXyecQvGMg1TYSxoSJiSsA2v+1U+i9evtZhOQa/BIT2wHo3+oS/P",
-	"HR689dfsdmVqgshE9NoabjaGTMmpYVb1wc7NzZcH/B0XHTx9Kc0cNFMyWzAlY0BIeZ6z1PER8DiFhHQ7",
-	"/F6AcVraWG6hjwLmbpdOLT/hmYEKsLFSGXAZ3DvQNJhcSQNoi3zPkx+5hTlfuE+xkhYkAs7zPBMxd4Af",
-	"51qNM5j917+8xVLv958aJsF58B/Htb1zTN+a49f0Fm26emtuL60ylmdcAlMazx3zLIMEUTLlt8A4G2t1",
-	"A9J9P+EiE3LKOCJxENyHDvo3hKmvDb2/IGeizSHL2ETpGSRsXFg8xy3PCnBqUj6ybCIsO0BNKWReWMNs",
-	"ym3ju5JuQ8YlHt1hgXHhFuTua9yEDDVhDWSTQzz9MyUnmYi/+tkt11PAo0tlmZCME5XSuXiWqbkhqOnU",
-	"nE2EFMbRti7kYeguk0t2lcAsVxZkvDj6CRZsjjxQmNLGVTYF7VGG532h9FgkCcg/7sCqsEYk0LqTR4bO",
-	"nAljw4qQW9StYVIYMDWJE/l6zrsWM1CF/bMxYCISvGDiN3fPVjgNcB8GV9KCljx7rrXSXxPut2oGNnVS",
-	"wEkDZ2pIfx/ADOhb0APmzpaA5SJjEm5Bs5hrLcAw4aFm4MBmFj7aC/Z7oSw0Ze5IJHjGV8q+UIVM/iBi",
-	"SxQQf8FHYWwJ0dUsz8DZ2ZD8AeQyEdPC2SfeM6lhNEWeK+1FlcpBIxwI9Gu+yBRPrpX62R3sj5LTY5Us",
-	"HANnDghH6lw2iIbxOIbci5m3oG9FDL9JfstFxscZ/LGcGXPpcDyGykJQGmXRLWiHWkgumNULxqdcSLQm",
-	"Sbr8JnlhU6XFv78usbxSLNaQgLSCZ6ZHIlakQ5h3T8yclZMCT3yY5N27d0eXhU3dQjG30AZu2eS6xxPn",
-	"WsVgjLu059IKu/ij6K06X+rMGKS0lOdecSQqLhwTM3p/DOaCRSiUTMQMXxhn/WtgXCZsnnLH/felldeM",
-	"IJEdhwEm7bjOCjLqpDeVl3AUlnGh87sAPnInStaGg1Zed1q+MO3XMUA1quzVoMsYrs3q96XH5ZeqQPpQ",
-	"vafG6M3eh8FlbMUtt3CZ5/1nBZnkStDtyiLz/Erm+8oBhBlxt2gTO5VtHPbjrdBZF811nqzeI6yBoyU6",
-	"D7nt4XpjRsU4EzErHw3JcxQWfQol0Xf4XMQIM0qA++tIdkSehltR+sPOTOY2OA+EtN+e1cTiVPMUdAPX",
-	"y1FRxw9WscyRJ7el4zTYlt4qIFqX0ryrpTP239j3hciSqxmfQsP3aN8bz+0o5/ENn9JnYWFmutzIFWTN",
-	"+McrevjpyUn1PdeaL9zXucg3Lvz08eknLJxx6y6nb9Fvz9au+c/lFe83IK6P4nsxt7L58gnG3MBIuNU7",
-	"H8dvRmMHwkgXctTN0uVzvcTcewEb4Fuiyi5oWnu3zrO0bdjGUheNPnOGwluwVsipWcXyGFJ+K8h07zA/",
-	"3MusfIYdRIlAjRqFLOKFVZFT6ZEzP7RIIDp0TFgrBP9wp/4ALXgm/g2dDE7uXkLqPnP2Qlxo7dSkLqRh",
-	"cy6sc7MxOsYleocN9m9IIh8XG5UQrjulf5aEZlSeOXL2VX3CLUTo0v1WCO6ApomH7rvLMtQKPcIlJ4sa",
-	"uSVJhDsSz143HiEAlxwnh0dOHuj/vP31FRnEPmjmnL4GKmtQMNw0wuyV+fT9cBVGmNqwZZfY+KGSymt1",
-	"5UOqsE/V/1vrlJfAM5v2H67L8krxncVGDejf7dr2CoMru93sNTc3ZSBrvMDg6wVzjgkFvapA7CKHOiKb",
-	"QJxxDaaTyn6BzaZsF/9mGcalE2HyjC+q+HTDtE04+1ndQsbjbnlUjPtzL9X6/qmSmtt+zI1Uc+MTHvXG",
-	"hQF99Pj0yea78RB42uu6o19UwjNR4mMVTsxePTLuX/9cmZZ7PwwsfLTD4ANl5XZX64+/XdWzr1Nu1iaG",
-	"cvcAZoZeZAtL4XlEEYtMEccACSROlVAEB5UKuSDuf62YQTJShY3Q+4k0xE5wQhIxroFNhOQoN0AWM4fA",
-	"3wsokLOcehByOpooPdJgVKFjVJVCCovC1h0uDHQhJf1fzguDb1ZABWFAMDkNSyC5CywhQivSQ9O4qRpv",
-	"ZULy6tc1UmorjutRNjVR9EoqVdgvskFe3vJaXxgf6pGDtEJYnrgGrYvIS6+6I2PC3rx4xr47e/oP5h12",
-	"TDhbLrLKV+aWzZ2+mWslp0xINlc6MWwGXJLJ0Iy7hks3Qmt1WSStZUO/kDClj99meV1INgz0ER/HwwA9",
-	"/wlGDzvohDz91R1fKM3OTk9DkqYU5sSQ+pwbf7a6+KOGoeLrLcIWFLDtsJ6FNJbLuI+xfVQj5zZtH/tY",
-	"F/IYT9110jqkunbdR4aJJGQ8M4qZhuHwf0feCDq6ShhFhigmooW1zsltxvAeGZap6WB93GIVhJfX168Z",
-	"PcBilbQ1yNnJWZeLaoXNejDVWMmpjhSjovBxiVheKcte9JEH/WGFEdhvb66cLCWqAHYjZOKUreeKCxSj",
-	"hT0fZ1zeRGTQ2hoiZBWB6Zk2LI23Nqor/LY8fyOI43loDWdXmYJlcdjr66fgaZ7Mijk3Tbnvc7hlPpSI",
-	"w3lNKll0Cud+Q6IqzqqKGpRmnKxkDBRg8sMqKspxZvNBdPwxumAwy+2iki8UYS7Tc+G64FuXoGmzOBkU",
-	"6y8Dy2mq8EZvFO1NIT9fIa1irUplUqmag99YjpFEd4I1LtOX02J9Foh//YI5CFghrcjKgFil7LcAsMe+",
-	"30afvSnkmhiHtY50OgTSSzVnMy4XrHykwq+DPeXJoDNkFmtw/sWI21aMLeEWjpz50kWNiZJr3HC3LSpw",
-	"5whXRteqxwQy2XFfKAVBf9kjGWF1IDMRSSdDleTTUMJH/5g84d/Fp+PHnaJ1F6sGxZveFa27eIqlhUTB",
-	"H7yQHlpyPten+Eh1pdYFK9xl2lb5aBU0Nku2zAY0bh+i9TWq69FB5+91gNYfHsM4m660HQ7DxA3WyYyQ",
-	"mUdcTz9dAiJCeVmjGaKBYlMQuvxTt9O7JlxOmKmgWsquoTflnewGCKqwNRQts3Bj5NRArMFu2ss/Vfv0",
-	"WNFwQCl2OjBVvRzutjvWX5U2T02D+cKmGK5fWeC2Lq/bis3qMrl6q2U0d1JE6ImrxlAneVKh2RpxvyYq",
-	"VRefdaKqWVa38bjNQralgjwPwocuFWcgLrSwi7eOV8rwMNegLwubrtJEdOmTyphEPWff47NsWJycPImt",
-	"ugGJ/wtRyHJuDNazaVVMU+YtqFb8ZFBWryFecKn6ylNrc1RvSt0I6AbnkkXP8OvIOwjbbYtFIpmKeVYV",
-	"M2jgCVF3NMkWFkY+GTrCQ0WMoKgq8ehjXYrX8U59Ep6Ln2BBOWMhJ6rrHHgPwN48f3vNLl9fUahbxykY",
-	"S+UUzqu9OUe57a7aSx4SAc47zTI1p1A598chthxKLybcn73RElJjAabdw0piH7MyVsmOWR24ZMdUkYZ+",
-	"FtYGmZCZubBxOpSe0gxTkjaYTEKGiQ1EORfSmc8zPgUCoCrIfllMp0JOX/DYx7DMYCiH8p3QcOREOLdi",
-	"nAEdEgNJjwx7jUKBRfj5HeH6Ms+fy1uhlcT683OyXbhNTchmYFOVmHAoKyPfh6MIRcSybCIgSwwGmKiE",
-	"Lc8fmQH7tSxkoa+mWhU5JGy8YJZPh/IgVhpCX7mnCxm698Ky8NQjIawOfHiB8jnP1AJz/yCd6WloWTOU",
-	"B1GpjUf0p+jQOSJGyGkGdVGNYfWDJjos9U2zqsCkam6oyNSmMJS0E5YVE46/+aZRVyGUHHzzDXt+C3pR",
-	"b4OVjBGFmCMmARLTrOo4Z1wO5dayoHTe0bFaYlh2YPt5cSjXMePhgD2rYcJL2oL5nWEpHOkmEIsEDJun",
-	"qhEhYsJQXXZZDEEazlilqYJv5nGILq355hvcN+qrLInYQRnAOkSxs2A8mztnPOZaL+pY1oFRLM6Es1uG",
-	"soxwlM6lJ3wkMISe+Dsa+LdDdgOQo4QQcnqIgVRLGTty0jG2usghGkpvoLCojs5EDlFUCYdGt4ZcaYvF",
-	"tnV8gbOz01OWCWPLmFvlswpHDL6AZTB0gi8TMXht6AXkZe6U6dHp4KQRQiGxeeRR3VDW58HjwQk9qnKQ",
-	"PBfBefBkcDJ4gqFbm6KiOuZ5fnznNrh3H6eAlnpFxFdJcO7+OOJ5jq/VXVjvuw3G+pHjsoHoPtzmUd8z",
-	"s93DZc/H/YelauzTk5M1BUu7FSo1k2U9xUpYQHEfBme0bddqFXjHjVprfOXx5ldaFWj40pPNL9VVvvjG",
-	"2eY3qkpN98Lp6TZwrdaJ3YfB023Q0C59xbcebwVis3QTXzvdCudldT6+sgX6OqoX8dUt8LhUjozGYTGb",
-	"cb0IzoOfvY1AJepoTDv35L2j0OCDe7bBjMel6YDWsDIdKba3zrk2VR0Pe+f0fDTnwv63c7gi+oZKj2OF",
-	"fkizYUIYNEeciDrwMhILBDBb46yckD09OUNXpC0OSsj+tDJh89PYW/KwsqMj4d4vQ1ARVFnuv5xEOflu",
-	"8wtVK8ZeBD2cCCqpcksZ5My5NfIHpDP5q9SWtxSpprI0sNG4JiFk6sgZPVNV0YRM6aGM7oYVPw6DczYM",
-	"vBkMHy1ZwcPgvpGWoUXK3gqqFXZLDljkC3wiEnLtup2hpAwEJRg1+/H5tbP2moU6UVfdzYBd1g1UJD85",
-	"e3pyGmI5lfN6hrKuyW51fOCDZ2TWtWWpw/Bny9GuhIxFyx2dTlWhqyxrOM41JCJutBov90BTbmi7Zr6T",
-	"s39u7ObrzRuSf1nBWiqnMgHSBRy90tOa/+Pz60aOiz69/vUt/vMb/vfy+tnLIAx+eP7z8+vnHYmuB7dW",
-	"kVu+V8niiymbpXq3+9UmxV1VW1+pNLKsJ26O2dCYz4AdcLmg7zCASQ1qu/CzIF+oYuEgDD4eTdWRvxsH",
-	"4OANn//ixP10nSZtw7gDHHul+3gLmJZ7kfbK+uGU9TPsYd1KUdeRxnXugsp39xbKpK9VeU4p37YCq3fe",
-	"uwNrJHR3Be4Gh6BR+LqXTnsp8zBSpqbMdbIGI/FHVW/I2oAEl5St8DkMXcgBe0G5lbXZ87Zgoc6Oqnuj",
-	"LVU6Usm4o1V+U/U5s5NafSOdNm9Xg9CqketDzj4gWxrfTwaPT/sNb3xltGEuyZPTLU1sjA2ztz/8VHVp",
-	"WMWwUJFq2LpAoGzBBgi+PdsSAkTj8uiTpR3LhsbeUSEbd7pE6so1HGnIgBvnAVFvT/+UJ9ht7McDme6r",
-	"rXBfwHrfdsP1aog4qVGW9pdTQnuL98+li5A2GV9Oezc0EtKk10mUWm1krbomBRl2enLC5qnImiMumDCs",
-	"yAfsFWZlZavdflUV+Y0ekCmXmpd6GLIF+6cSU6NeJTh//6GJfoKCxSnENw2cx0qDRzkV0XSiG4U94tAu",
-	"Orp8DICpGwkaKWesjWq3BLSx76tzHwjzv2wUg41pM58kyPYcv4bj36WK8Rm76ia3svDjOJ0cYYHLZtuT",
-	"intoOtRcOslNPi9NKJxoNcOPzdKZl8W4rk6nsi6qVaAaJwpQo9k4FbcgQ8eAWHAhjHXku7FtrE3PK3MT",
-	"tzFvyxY1Dbkywiq9KMO6L4txuS2m+cVRrGazQgq7OJ7mtt/UdEt9yYFtd9278Pko4ZaPfEh5TQh5yxW5",
-	"tmLCYzv6FLOxe8E4FRZiW+jPNEObN0VFTXQxjhiOpiA9GfReiXunJ67NC6va82V3OSK1S498AfZuNn1n",
-	"CN4dsqwD/ewLwB6fUROVPYv2jNTdNNGQak9ZqrKkbP1p8j8WRPVdSTqhgqnRDSx6rubli9H1rz89f/Xp",
-	"1xPnRc/ap+1Fexy/7izJTOk+kP/5o/jkhRPRS6RPT7Zcd3nckTz6N2jVENk0iQluQdb5PhLhwjCeaeAJ",
-	"Whm616mcKB33uHgnqx0gD+XeNVqPH9iva/bL9FgyzUm+e79u79d9NSuvbOtmfLVmuWH5lfTZZ/0d35Xz",
-	"o9fXKm5hYW1ICCwPxn7Q3MCOnDvYFw/+DVnIB9C514IVq3wS9xxj60LTmVqq8MOJdA/ARlsk7hq/7PCw",
-	"BXqtAYB9mThs8aCxun4832CfVtvz6xaVdkg5X4hdhdpN342E+nOrvI45L1tovkeGrfZh7dXh35G93gBP",
-	"Vrirkz76WU4X8shyc3N8Rz+tcn98538I5L7REbNFuLH5wwlVehtjheXs9SqQWMYOPZw+2kgzL4byILob",
-	"Bh+HwTl7ch9dsOiuWe6Ky0ufsJBweNEcINEaEUZAlL3TbMYXQzkGlsHEOqwM2JXHkgYK9kNCDrepJ+k/",
-	"8sO+JzyGc8YlK+SNVHN/opDxoZwJY4ScsjKCiHWw2J/WGmNG/U04zAxLZs9OTppDWHA97Ad7C1gqzKKl",
-	"sfZVm5tVbMZvgGmwOI3c8AlQs6LhM2A3sKjRj39xB6FurUabt5Ds9IylqtDG/95KPSPC/TsRGn9LhIqa",
-	"vYt80dpmKAnDYjIBHK/ol/fn+66r0rf8jZedBfP2RU87VDxVPwey5bPlD7J0pN5lczDhY3dJp0+fsjjl",
-	"msfufRanyoDEps8UfINeFbWpxs74sM3S3X/GL7PsHNGpOuerhru50hmKx+20mp8F2DuV3nMVdQ+P63F7",
-	"7RD8AweJWrMg+kZw+/gQTRaHhB0gDxlKiyQsKTQfZ4vDfVXaPtL0J7MLCsk483K21Pv4sdL5q92um8Yw",
-	"4gx5P1wXf8MkURIG7LXChgVh/HykyP0ZW04cG68m/pyprgu5swL4swSh9rGnv3vsiai3ZCv3aZmrViNL",
-	"S9aCuemaAWtVPU2DCkbPTs6wXKRheeKAiLOT76oR1pjmT3mdECp/JKmjZ5V+Y+FzuG8fu9rHrv5esast",
-	"2L0Vmdp5xCHpVmGreYPtnpNy0CA7iGSRZREbwwQHxniNXI628z+ghE8f9urdTwmKfS3VuzkOtg9/7Tl0",
-	"JfzVRxSdXLs51NXLxt51dR52iOxahXxKb9biL8b5gJMP/ODvSxh6gX4qwvj5geWEPz9Jamk8nrDrB+Ot",
-	"cvdfIK7ykAJmG5ffoXAvS/7WY2nWuM1+ItvxXTUh8f74rjkhsXteTc/cGP/izhy7/FPG2/BY48eZH5bH",
-	"lmZY9rGZ/01l4UydPb/9HfntLY59dOzmaUE1reySN7bmu+7W794m7T3vIe9NJnvm2zOfY77JpJv72n1S",
-	"7Ym+7z848m8O1X3/wVG4X2ZlJn2jr6oyfasfRyqbpgaNenCluyb7lJqaZtfi/FXKWc6ag2wHS/0Eq+u8",
-	"qAfdho0pt2z9kNvGus6p6AUvrAaZhc0JuG7V5Rm4jSV5nncsWV+X90DKUbkHjveTIgNz2Bib2zy6v8nV",
-	"Nb/vnKzbeJV6DDvaufvn7nb3D1Ggwo8Vtqky6MY3t6oqEu4/3P9/AAAA//8=",
+	"7D39c9u2kv8KhnczsXu07DhO36s994ObJo2vbZpJ3MvNRBkRIlcinimABUArqsf/+w12wS+J1EcSp51X",
+	"/ZJYEggsFvuN3eVdEKtZriRIa4LzuyDnms/AgsZPl2Ol7RvgRkn3MQETa5Fb4T4G79IFsykwXUgmDONu",
+	"LCQXTEOsdAIJmwubliMGQRgI99TvBehFEAaSzyA4DzRNHgYmTmHGaZUJLzIbnNPykLBbwdkcxqlSN+zy",
+	"9VUQBjP+8WeQU5sG549PTs/CwC5yN52xWshpcH8fBpd5/oOacdEB+XUKjOf5I8MSHHGBUI55fAMycd8S",
+	"BGyegmR8bEDaPvhpghb8DdhOnz4Ng5mQFaw9gL7CyfrBdItVEOTcpjUA+F8YaPi9EBqS4NzqAj4TnNda",
+	"/Qtiuw6inIZ8Bub8DJ+FunUHbLm5qU44ZDCYDliUwC1kKp+BtFEPQqsT/XIofa1hAjZO3xSy/6RzP8hx",
+	"iz/ykHFTfT9KJ6OZSiBjGmyhJSRM2J496EKOvjhhrKUKj21/qD1g1Uf+5aBai9MlVDq0OEC3wOAXx941",
+	"Nzf9gHr0fU0+dwD9L2gj1BoGYrc0gvg84xaMZRqmwljQkDAlYRte97N8Fq9fazGdgl6DQxqwHo1+0Jfn",
+	"Dg/e+mN2qzI1QWQiem0NNxtDpuTUMKv6YOfm5ssD/o6LDp6+lGYOmimZLZiSMSCkPM9Z6vgIeJxCQrod",
+	"fi/AOC1tLLfQRwFzt0qnlp/wzEAF2FipDLgM7h1oGkyupAG0Rb7nyY/cwpwv3KdYSQsSAed5nomYO8CP",
+	"c63GGcz+61/eYqnX+08Nk+A8+I/j2t45pl/N8Wt6ihZdPTW3llYZyzMugSmN+455lkGCKJnyW2CcjbW6",
+	"Ael+n3CRCTllHJE4CO5DB/0bwtTXht4fkDPR5pBlbKL0DBI2Lizu45ZnBTg1KR9ZNhGWHaCmFDIvrGE2",
+	"5bbxW0m3IeMSt+6wwLhwE3L3My5ChpqwBrLJIe7+mZKTTMRffe+W6yng1qWyTEjGiUppXzzL1NwQ1LRr",
+	"ziZCCuNoWxfyMHSHySW7SmCWKwsyXhz9BAs2Rx4oTGnjKpuC9ijD/b5QeiySBOSft2FVWCMSaJ3JI0N7",
+	"zoSxYUXILerWMCkMmJrEiXw9512LGajC/tUYMBEJHjDxmztnK5wGuA+DK2lBS54911rprwn3WzUDmzop",
+	"4KSBMzWkPw9gBvQt6AFze0vAcpExCbegWcy1FmCY8FAzcGAzCx/tBfu9UBaaMnckEtzjK2VfqEImfxKx",
+	"JQqIv+CjMLaE6GqWZ+DsbEj+BHKZiGnh7BPvmdQwmiLPlfaiSuWgEQ4E+jVfZIon10r97Db2Z8npsUoW",
+	"joEzB4QjdS4bRMN4HEPuxcxb0Lciht8kv+Ui4+MM/lzOjLl0OB5DZSEojbLoFrRDLSQXzOoF41MuJFqT",
+	"JF1+k7ywqdLij69LLK8UizUkIK3gmemRiBXpEObdiJmzclLgiQ+TvHv37uiysKmbKOYW2sAtm1z3uONc",
+	"qxiMcYf2XFphF38WvVX7S50Zg5SW8twrjkTFhWNiRs+PwVywCIWSiZjhC+Osfw2My4TNU+64/7608poR",
+	"JLLjMMCkHddZQUad9KbyEo7CMi50fhfAR+5Eydpw0MrjTssXpv04BqhGlb0adBnDtVn9vvS4/FQVSB+q",
+	"59QYvdn7MLiMrbjlFi7zvH+vIJNcCTpdWWSeX8l8X9mAMCPuJm1ip7KNw368FTrrornOndVrhDVwNEXn",
+	"JrfdXG/MqBhnImbl0JA8R2HRp1ASfYfPRYwwowS4P45kR+RpuBWlP+zMZG6D80BI++1ZTSxONU9BN3C9",
+	"HBV1/GAVyxx5cls6ToNt6a0ConUozbNa2mP/iX1fiCy5mvEpNHyP9rnx3I5yHt/wKX0WFmamy41cQdaM",
+	"f7yiwU9PTqrfudZ84X7ORb5x4qePTz9h4oxbdzh9k357tnbOfy7PeL8BcX0U34u5lcWXdzDmBkbCzd45",
+	"HH8ZjR0II13IUTdLl+N6ibn3ADbAt0SVXdC01m7tZ2nZsI2lLhp95gyFt2CtkFOziuUxpPxWkOneYX64",
+	"h1k5hh1EiUCNGoUs4oVVkVPpkTM/tEggOnRMWCsEP7hTf4AWPBN/QCeDk7uXkLrPnL0QF1o7NakLadic",
+	"C+vcbIyOcYneYYP9G5LIx8VGJYTrdunHktCMyj1Hzr6qd7iFCF063wrBHdA08dB9dlmGWqFHuORkUSO3",
+	"JIlwW+LZ68YQAnDJcXJ45OSB/s/bX1+RQeyDZs7pa6CyBgXDTSO8vTKfvh7OwghTG5bsEhs/VFJ5ra58",
+	"SBX2qfp/a53yEnhm0/7NdVleKT6z2KgB/bNdy15hcGW3k73m5qYMZI0XGHy9YM4xoaBXFYhd5FBHZBOI",
+	"M67BdFLZL7DZlO3i3yzDuHQiTJ7xRRWfbpi2CWc/q1vIeNwtj4px/91LNb8fVVJz24+5kWpu/IVHvXBh",
+	"QB89Pn2y+Ww8BJ72us7oF5XwTJT4WIUTb68eGfe/H1dey70fBhY+2mHwgW7ldlfrj79d1bOvU27WXgzl",
+	"bgDeDL3IFpbC84giFpkijgESSJwqoQgOKhVyQdyfVswgGanCRuj9RBpiJzghiRjXwCZCcpQbIIuZQ+Dv",
+	"BRTIWU49CDkdTZQeaTCq0DGqSiGFRWHrNhcGupCS/sp5YfDJCqggDAgmp2EJJHeAJURoRXpoGidV4628",
+	"kLz6dY2U2orjepRNTRS9kkoV9osskJenvNYXxkE9cpBmCMsd16B1EXnpVXfcmLA3L56x786e/oN5hx0v",
+	"nC0XWeUrc8vmTt/MtZJTJiSbK50YNgMuyWRoxl3DpROhuboskta0oZ9ImNLHb7O8LiQbBvqIj+NhgJ7/",
+	"BKOHHXRCnv7qii+UZmenpyFJUwpzYkh9zo3fW538UcNQ8fUWYQsK2HZYz0Iay2Xcx9g+qpFzm7a3fawL",
+	"eYy77tppHVJdO+8jw0QSMp4ZxUzDcPi/I28EHV0ljCJDFBPRwlrn5DZjeI8My9R0sD5usQrCy+vr14wG",
+	"sFglbQ1ydnLW5aJaYbMeTDVmcqojxagofFwillfKshd95EFfrDAC++3NlZOlRBXAboRMnLL1XHGBYrSw",
+	"5+OMy5uIDFpbQ4SsIvB6pg1L46mN6gp/LfffCOJ4HlrD2dVNwbI47PX1U/A0T2bFnJum3Pd3uOV9KBGH",
+	"85pUsugUzv2GRJWcVSU1KM04WckYKMDLD6soKceZzQfR8cfogsEst4tKvlCEubyeC9cF37oETZvFyaBY",
+	"fxiYTlOFN3qjaG8K+fkKaRVr1VUmpao5+I3lGEl0O1jjMn05LdZngfjHL5iDgBXSiqwMiFXKfgsAe+z7",
+	"bfTZm0KuiXFY60inQyC9VHM243LByiEVfh3sKU8GnSGzWIPzL0bctmJsCbdw5MyXLmpMlFzjhrtlUYE7",
+	"R7gyulY9JpDJjutCKQj60x7JCKsDmYlIOhmqJJ+GEj76x+QJ/y4+HT/uFK27WDUo3vSuaN3FUywtJAr+",
+	"4IH00JLzuT7FR6oztS5Y4Q7TttJHq6CxWbJlNqBx+xCtz1Fdjw7af68D5DaPjurqzqt0l7s+CVVnT4Ys",
+	"14DWBabfLEXJ2UHkpAEGfniVcKkmTqIzNZchmnQYdR4bkDH6uUrC4YBdESMadFDgI3euomWOi434o21P",
+	"PF6VOR+PpurI7/lfRsnBGz7/BYyhuF/165G5EfmRykkUHnm9RJMsX0R1KhhbYgQ5WumwthDQQ3f2wZZc",
+	"5mjf9Jl7dKh9cqXKFZwVBq80p+IWoRDGQ3fgz0Sq8hQOu0VPt5nUPHgMQRxEBJ9zLr3IROczU9y6P/yM",
+	"7s9MGPyKSM/95Vjd7Rb/LuhWO6puNOsEXTWXtJpD1lI8tJTTW15UeBOr+qWPI35F7dPFEttQAukuJsxn",
+	"kMFUA1jypbe0Ya+rlf3phIiwhGXiBhiX5cm1Eehn3QV/fUjrl6EYDd6kGdpRdWQ7pNARwj3ietqh019h",
+	"+MNHxZoJYCkluFXiSUgfJkMyY0o7d+fAu0KvFzZVlB1G+TiGkkf90zhoZiC7BZJDQjpyd4stxeffe/b9",
+	"EO5wt1Ibib1Jtn5nXZsIK6UjNB67CWu4nT/XmNRs7dHWaqED4G0sy96t+DGde9kJPM+jHfCVhLsDzTgc",
+	"qsLWFNMCZeMRGog12E1r+VG1PMC0tQPKo6IDpNTGw91WxyTbUijUrJ0jVXcJkNs6h3ortq9zoeulltHc",
+	"ya+hZ/0aQ53Cg7KJ19j0a64e6gzjTlQ1c6c3breZrbyUde1B+NDlxxiICy3s4q2jzvIOkGvQl4VNV2ki",
+	"uvSZQ0j55+x7HMuGxcnJk9iqG5D4p9OLOTcGk5a1KqYp825yK0g+KFOUES84VX3kqbU5+jBK3QjoBueS",
+	"Rc/w58hHgbZbFjMBMxXzrMpY08ATou5oki0sjHzGywg3FTGCokq3po91vnXHM/VOeC5+ggUlBgk5UV37",
+	"wHMA9ub522t2+fqK7jN1nIKxXsrMlb45R+PcHbXx4QAUASGbqCxTc7oP5X47xJZD6cWE+9oLsJCqx1A1",
+	"hJVZfszKCyl2zOrbKXZMaccYTMMEUBMyMxc2TofSU5qzlGmBySRkeHuNKOdCgmZ4V00AVFU3L4vpVMjp",
+	"Cx77iwozGMqhfCc0HDmhya0YZ0CbxNuCR6ZUdRF+fke4vszz5/JWaCWxyOicHFRuUxOyGdhUJSYcyiqS",
+	"4+8cCEXEsmwiIEtIOVKecp4/MgP2a5mtSD9NtSpySNh4wSyfDuVBrDSEPj1bFzJ0z4VldYFHQlht+PAC",
+	"5XOeqQUmeIF0tr6hac1QHkSlyzWir6JDZ00aIacZ1JmThtUDTXQY4k7aqWMmVXNDroxNYShpJawdIRx/",
+	"800jeU4oOfjmG/b8FvSiXgbT1SO6R4yYBEhMM3XvnHE5lFvLgjJCi9GzJYZlB7afF4dyHTMeDtizGiY8",
+	"pC2Y39m1wpFuArFIwLB5qhrXAEx4+6nMeCMNZ6zSlKY98zjEuKX55htcN+pLH4zYQXlLcYhiZ8F4NucL",
+	"g7nHi/rC4sAoFmfCWQpDWYaxywhibeN56Im/o4F/OmQ3ADlKCCGnh3hbZiktgyKxeIG2yCEaSiIYYFEd",
+	"go8coijdGW1+DbnSFisq6iAyZ2enp8x5QuXFShWYFI4YfJbiYOgEXyZi8NrQC8jL3CnTo9PBSSNOTmLz",
+	"yKO6oazPg8eDExqqcpA8F8F58GRwMniC93M2RUV1zPP8+M4tcO8+TgG9noqIrxLni4Ad8TzHx+pS2/fd",
+	"Jlo95LisEr0PtxnqCyO3G1wW9t1/WCq5OT05WZOVuls2ajMjoicjFbPk7sPgjJbtmq0C77hRUIOPPN78",
+	"SCvNGB96svmhupQDnzjb/ESVju8eOD3dBq7VZOD7MHi6DRra9Q341OOtQGzm5+Njp1vhvCzBwke2QF9H",
+	"ijo+ugUel2pO0DgsZjOuF8F58LO3EagOCY1p5568dxQafHBjG8x4XJoOaA0r0xGGe2u59t6EI0P2zun5",
+	"aM6F/W+rC4joF6oviRX6Ic2qOGHQHHEi6sDLSMwCwyt5Z+WE7OnJGboibXFQQvaXlQmbR2MB4cPKjo6s",
+	"qn4ZgoqgSmX6t5MoJ99tfqCqt9uLoIcTQSVVbimDnDm3Rv6AdCZ/lb/gLUVKnC8NbDSufVCtvh6hMVWq",
+	"ZMiUHsrobljx4zA4Z8PAm8Hw0ZIVPAzuG3fvNElZQEcFIW7KAYt8FmdEQq6dnDmUdM1MWSSa/fj82ll7",
+	"zWzMqCu5csAu6ypZkp+cPT05DfGGw3k9Q1kX3rTK+nDgGZl1bVnqMPzZcrTr1t2i5Y5Op6rQVeauHeca",
+	"EhE3+kksN7qgBIDtKrZPzv65sWS7NzmE/MsK1lI5lbfcXcDRIz39V358ft1IZKBPr399i//9hv9eXj97",
+	"GYTBD89/fn79vCOb4cGtVeSW71Wy+GLKZimp+X61En1X1dZXD4Ms64mbY8pLzGfADrhc0G8YwKQq5F34",
+	"WZAvVLFwsP7url+TtmHcAY690n28BUzLBad7Zf1wyvoZNirYSlHXkcZ17oLKd/cWysweq/Kc8nraCqxe",
+	"ee8OrJHQ3WUWGxyCRnXDXjrtpczDSJmaMtfJGozEH1UFgGsDElzSbYW/w9CFHLAXdLeyNkWqLViofK8q",
+	"0WtLlY60FFzRKr+o+pwGea3iwE6bt6sKdNXI9SFnH5Atje8ng8en/YY3PjLa0HzqyemWJjbGhtnbH36q",
+	"SvGsYpiNTonKXSDQbcEGCL492xICRONyf6ulFcuq9d5+UBtXukTqyjUcaciAG+cBUQFnfys/2K230wOZ",
+	"7qv1zl/Aet92wfVqiDipkXv8b6eE9hbvX0sXIW0yvnzt3dBISJNeJ9HVauPWqqsdnGGnJydsnoqs2ceI",
+	"CcOKfMBe4a2sbPVUWVVFfqEHZMqlCtUehmzB/qnE1MhXCc7ff2iin6BgcQrxTQPnsdLgUU5JNJ3oRmGP",
+	"OLSLjlJOA2DqarHGlTPmRrXrvtrY9yUYD4T5XzaKwUZLsU8SZHuOX8Px71LF+IxddZNbmfhxnE6OMMFl",
+	"s+1JyT3UAnAuneQmn5fa0E60muHHZurMy2JclyBRWhflKlCOEwWo0WzEfOrQMSAmXAiDSewba4Pb9LzS",
+	"HHcb87asQ9aQKyOs0osyrPuyGJfL4jW/OIrVbFZIYRfH09z2m5puqi/ZlfOuexU+HyXc8pEPKa8JIW85",
+	"I9dWTHhsR59iNnZPGKfCQmwL/ZlmaPOkKKmJDsYRw9EUpCeD3iNxz/TEtXlhVbuJ+C5bpJ4YI19ls5tN",
+	"3xmCd5ss80A/+wCwkHPURGXPpD190ze1raXcU5aqLCnrO5v8jwlRfUeSTihhanQDi56jeflidP3rT89f",
+	"ffrxxHnRM/dpe9Iex6/7lmSmdB/I//xRfPLEiegl0qcnW8673NNOHv0BWjVENrXbg1uQ9X0fiXBhGM80",
+	"8AStDN3rVE6UjntcvJPVMr+Hcu8a/SUe2K9rFkX2WDLNdu17v27v1301K6/s3cH4as5yw/Ir6bPP+ju+",
+	"K18SsD5XcQsLa8OFwPLbDx70bmBHzh3skwf/hizkA+jca8GKVT6Je46xdKHpTC1l+GHb0Qdgoy0u7hqv",
+	"73nYBL1Wl9e+mzgs8aDe6b4H62B/rbbn1y0y7ZByvhC7CrWbvhsJ9ddWeR3NvLbQfHUhbKMOa68O/47s",
+	"9QZ4ssJdnfTRz3K6kEeWm5vjO3p/1v3xnX/b032jImaLcGPz7TjV9Tb1XvAv2KgCiWXs0MPpo43U2Ggo",
+	"D6K7YfBxGJyzJ/fRBYvumumuOL30FxYSDi+aXYJafSAJiKoIfMYXQzkGlsHEOqwM2JXHkgYK9kNCDrep",
+	"X5fyyL/RYcJjOGdcskLeSDX3OwoZH8qZMEbIKSsjiJgHi/VprV6VVN+EDRwwZfbs5KTZaQvnw3qwt4Cp",
+	"wixaendJVeZmFZvxG2AaLL5ywvAJULGi4TNgN7Co0Y/fuI1QtVajzFtIdnrGUlVo41+qVTcCcv9PhMYX",
+	"RlFSs3eRL1rLDCVhWEwmgD10y/p82t93XZm+ZXOOnQXz9klPO2Q8Ve982nJs+datjqt32ew++9gd0unT",
+	"pyxOueaxe57FqTIgsegzBV+gV0Vtqt5iPmyzdPaf8fqtnSM6VeV8VXA3VzpD8bidVvMNX3tfPdJo5RCW",
+	"3V0HKyH4Bw4StTp19L1nwceH6PURkLAD5CFD1yIJSwrNx9nicJ+Vto80/cXsgkIyzrycLfU+fqx0/mq1",
+	"66Zeu/iiEN9BHTs8JUrCgL1WWLAgjG+CF7mvseTEsfHqxZ8z1XUhd1YAf5Ug1D729HePPRH1lmzlPi1z",
+	"1WpkaclaMDddjb6tqrtpUMLo2ckZpos0LE9sEHF28l31ngLf6Km+ECrfhNdRs0ov0vkc7tvHrvaxq79X",
+	"7GoLdm9FpnbuY0u6FZtA+q5grZqTspts1T5yDBNsGOM1ctm/1L8lD0cf9urdTwmKfS3VuzkOtg9/7Tl0",
+	"JfzVRxSdXLs51NXLxt51paaSNi3fOuEbuFbxHw/IQdTqDBcd+q5WzKbK+HZUfCjLgoyDaLVxXHQY4tT0",
+	"GiHjm0Kysu+O7OqqJyz20xvKzoZ6VcNGevOFR1RUvSQQl2tEvPAtAc1ep+FQtp2AcpMEaau8pO58W0u4",
+	"Bla7wkNOSP0bhIceUk5uE7lwKNyLxL91d5013r9vLHd8VzV6vD++azZ67G6709P+xj+4M8cuv3Z/Gx6j",
+	"Rx7eFlluxdnHZv79/8IJuT2//R357S12r3Ts5mlBNZ2Fkje25rvuCvbeWvM97yHvTSZ75tszn2O+yaSb",
+	"+9rlXu3GxO8/OPJv9gZ+/8FRuJ9m5f0pjfKwyhSvXuRX1n4NGmntSnc1KCo1NbXgxTaydPU6a/bjHSyV",
+	"RazO86Lu1xs2mvWy9b16G/M636gXvLDqxxY2G/m6WZdb+Tam5HneMWV9XN6RKjv+HjjeT4oMzGGj+29z",
+	"6/4kV+f8vrNBcONRKpXsqErvbx/cXQZFPozvjkw+nMP5oFVMTYkV9x/u/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

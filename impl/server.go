@@ -3,6 +3,7 @@ package impl
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -104,14 +105,33 @@ func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.G
 	if secrets == nil {
 		secrets = []string{}
 	}
+	inputs := make([]gen.TaskInput, 0, len(t.Inputs))
+	for _, v := range t.Inputs {
+		in := gen.TaskInput{Name: v.Name, Type: v.Type, Required: !v.HasDefault, Description: optString(v.Description)}
+		if v.HasDefault {
+			// Encoded here, not by the response's encoder: a nil Default is the JSON null
+			// default, which must stay apart from no default (an absent field), and
+			// json.Number integers keep every digit.
+			if in.Default, err = json.Marshal(v.Default); err != nil {
+				return nil, fmt.Errorf("get_task %s: default of input %q: %w", t.Ref.Name, v.Name, err)
+			}
+		}
+		inputs = append(inputs, in)
+	}
+	outputs := make([]gen.TaskOutput, 0, len(t.Outputs))
+	for _, v := range t.Outputs {
+		outputs = append(outputs, gen.TaskOutput{Name: v.Name, Type: v.Type, Description: optString(v.Description)})
+	}
 	return gen.GetTask200JSONResponse{
 		Name:             t.Ref.Name,
 		Version:          t.Ref.Version,
 		TaskType:         t.Type,
 		RequiredArgs:     t.RequiredArgs(),
-		DefaultInputArgs: t.DefaultInputs(),
+		DefaultInputArgs: t.DefaultInputNames(),
 		Cache:            cache,
 		Secrets:          secrets,
+		Inputs:           &inputs,
+		Outputs:          &outputs,
 	}, nil
 }
 

@@ -319,13 +319,57 @@ type RunTaskResponse struct {
 	Url string `json:"url"`
 }
 
+// TaskInput defines model for TaskInput.
+type TaskInput struct {
+	// Default The input's default, present only when it has one (`null` is a default of its own, not the absence of one). Integers are exact at any size.
+	//
+	// Example: 1
+	Default json.RawMessage `json:"default,omitempty"`
+
+	// Description What the input is for, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: times
+	Name string `json:"name"`
+
+	// Required Whether run_task must be given this input (it has no default).
+	Required bool `json:"required"`
+
+	// Type The input's type (`string`, `integer`, `float`, `boolean`, `list`, `object`, `datetime`, `duration`, or the backend's own type name).
+	//
+	// Example: integer
+	Type string `json:"type"`
+}
+
+// TaskOutput defines model for TaskOutput.
+type TaskOutput struct {
+	// Description What the output is, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: greeting
+	Name string `json:"name"`
+
+	// Type The output's type, named like an input's.
+	//
+	// Example: string
+	Type string `json:"type"`
+}
+
 // TaskResponse defines model for TaskResponse.
 type TaskResponse struct {
 	Cache CacheSettings `json:"cache"`
 
-	// DefaultInputArgs The inputs with a default, and their defaults.
-	DefaultInputArgs map[string]interface{} `json:"default_input_args"`
-	Name             string                 `json:"name"`
+	// DefaultInputArgs Names of the inputs that have a default, in declaration order (as the Python app answers; the defaults themselves are in `inputs`).
+	//
+	// Example: ["times"]
+	DefaultInputArgs []string `json:"default_input_args"`
+
+	// Inputs The task's inputs in declaration order, with their types, defaults and descriptions.
+	Inputs *[]TaskInput `json:"inputs,omitempty"`
+	Name   string       `json:"name"`
+
+	// Outputs The task's outputs in declaration order.
+	Outputs *[]TaskOutput `json:"outputs,omitempty"`
 
 	// RequiredArgs Names of the inputs without a default.
 	RequiredArgs []string `json:"required_args"`
@@ -789,7 +833,10 @@ type ClientInterface interface {
 
 	// GetTask Look at a task
 	//
-	// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+	// The task's type, the names of its required inputs (`required_args`) and of those with a
+	// default (`default_input_args`), its cache settings and the names of the secrets it uses
+	// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+	// whether it is required, its default when it has one, and its description.
 	//
 	// Corresponds with GET /task/{domain}/{project}/{name} (the `GetTask` operationId).
 	GetTask(ctx context.Context, domain Domain, project Project, name TaskName, params *GetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1158,7 +1205,10 @@ func (c *Client) GetRunIo(ctx context.Context, name RunName, reqEditors ...Reque
 
 // GetTask Look at a task
 //
-// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+// The task's type, the names of its required inputs (`required_args`) and of those with a
+// default (`default_input_args`), its cache settings and the names of the secrets it uses
+// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+// whether it is required, its default when it has one, and its description.
 //
 // Corresponds with GET /task/{domain}/{project}/{name} (the `GetTask` operationId).
 func (c *Client) GetTask(ctx context.Context, domain Domain, project Project, name TaskName, params *GetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2675,7 +2725,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetTaskWithResponse Look at a task
 	//
-	// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+	// The task's type, the names of its required inputs (`required_args`) and of those with a
+	// default (`default_input_args`), its cache settings and the names of the secrets it uses
+	// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+	// whether it is required, its default when it has one, and its description.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5029,7 +5082,10 @@ func (c *ClientWithResponses) GetRunIoWithResponse(ctx context.Context, name Run
 
 // GetTaskWithResponse Look at a task
 //
-// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+// The task's type, the names of its required inputs (`required_args`) and of those with a
+// default (`default_input_args`), its cache settings and the names of the secrets it uses
+// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+// whether it is required, its default when it has one, and its description.
 //
 // Returns a wrapper object for the known response body format(s).
 //

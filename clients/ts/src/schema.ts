@@ -81,7 +81,11 @@ export interface paths {
         };
         /**
          * Look at a task
-         * @description The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+         * @description The task's type, the names of its required inputs (`required_args`) and of those with a
+         *     default (`default_input_args`), its cache settings and the names of the secrets it uses
+         *     (never their values). `inputs` and `outputs` describe its interface: each input's type,
+         *     whether it is required, its default when it has one, and its description.
+         *
          */
         get: operations["get_task"];
         put?: never;
@@ -452,13 +456,49 @@ export interface components {
             task_type: string;
             /** @description Names of the inputs without a default. */
             required_args: string[];
-            /** @description The inputs with a default, and their defaults. */
-            default_input_args: {
-                [key: string]: unknown;
-            };
+            /**
+             * @description Names of the inputs that have a default, in declaration order (as the Python app answers; the defaults themselves are in `inputs`).
+             * @example [
+             *       "times"
+             *     ]
+             */
+            default_input_args: string[];
             cache: components["schemas"]["CacheSettings"];
             /** @description Names of the secrets the task uses (never their values). */
             secrets: string[];
+            /** @description The task's inputs in declaration order, with their types, defaults and descriptions. */
+            inputs?: components["schemas"]["TaskInput"][];
+            /** @description The task's outputs in declaration order. */
+            outputs?: components["schemas"]["TaskOutput"][];
+        };
+        TaskInput: {
+            /** @example times */
+            name: string;
+            /**
+             * @description The input's type (`string`, `integer`, `float`, `boolean`, `list`, `object`, `datetime`, `duration`, or the backend's own type name).
+             * @example integer
+             */
+            type: string;
+            /** @description Whether run_task must be given this input (it has no default). */
+            required: boolean;
+            /**
+             * @description The input's default, present only when it has one (`null` is a default of its own, not the absence of one). Integers are exact at any size.
+             * @example 1
+             */
+            default?: unknown;
+            /** @description What the input is for, when the task says. */
+            description?: string;
+        };
+        TaskOutput: {
+            /** @example greeting */
+            name: string;
+            /**
+             * @description The output's type, named like an input's.
+             * @example string
+             */
+            type: string;
+            /** @description What the output is, when the task says. */
+            description?: string;
         };
         /**
          * @description The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.

@@ -43,6 +43,13 @@ describe("flyte-webhook TS client against the real server", () => {
     const t = await unwrap(api.GET("/task/{domain}/{project}/{name}", { params: task("greet") }));
     assert.equal(t.name, "greet");
     assert.deepEqual(t.required_args, []);
+    // The names of the inputs that have a default (as the Python app answers), not their values.
+    assert.deepEqual(t.default_input_args, ["name", "times"]);
+    assert.deepEqual(t.inputs, [
+      { name: "name", type: "string", required: false, default: "world", description: "Who to greet." },
+      { name: "times", type: "integer", required: false, default: 1 },
+    ]);
+    assert.deepEqual(t.outputs, [{ name: "greeting", type: "string" }]);
 
     const { name, url } = await unwrap(
       api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet"), body: { name: "Ada", times: 2 } }),
