@@ -781,9 +781,12 @@ type ClientInterface interface {
 	// RunTaskWithBody Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -797,9 +800,12 @@ type ClientInterface interface {
 	// RunTask Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -1103,9 +1109,12 @@ func (c *Client) GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunNa
 // RunTaskWithBody Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -1129,9 +1138,12 @@ func (c *Client) RunTaskWithBody(ctx context.Context, domain Domain, project Pro
 // RunTask Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -2667,9 +2679,12 @@ type ClientWithResponsesInterface interface {
 	// RunTaskWithBodyWithResponse Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -2683,9 +2698,12 @@ type ClientWithResponsesInterface interface {
 	// RunTaskWithResponse Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -4994,9 +5012,12 @@ func (c *ClientWithResponses) GetPrefetchHfModelIoWithResponse(ctx context.Conte
 // RunTaskWithBodyWithResponse Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -5016,9 +5037,12 @@ func (c *ClientWithResponses) RunTaskWithBodyWithResponse(ctx context.Context, d
 // RunTaskWithResponse Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key

@@ -246,6 +246,19 @@ func TestTasks(t *testing.T) {
 			wantProblem(t, res, http.StatusBadRequest, tc.detail)
 		}
 	})
+	t.Run("no body means no inputs", func(t *testing.T) {
+		res, err := c.RunTaskWithBodyWithResponse(ctx, dom, proj, "greet", nil, "", http.NoBody)
+		mustOK(t, res, err)
+		run, err := client.WaitForRun(ctx, c, res.JSON200.Name, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io, err := c.GetRunIoWithResponse(ctx, run.Name)
+		mustOK(t, io, err)
+		if run.Phase != client.Succeeded || io.JSON200.Outputs == nil || (*io.JSON200.Outputs)["greeting"] != "Hello, world!" {
+			t.Errorf("run %+v, io %s", run, io.Body)
+		}
+	})
 	t.Run("a body that is not an object is 422", func(t *testing.T) {
 		res, err := c.RunTaskWithBodyWithResponse(ctx, dom, proj, "sum", nil, "application/json", strings.NewReader(`[1, 2]`))
 		if err != nil {

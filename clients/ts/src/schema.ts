@@ -56,9 +56,12 @@ export interface paths {
         /**
          * Run a task
          * @description Starts a run of the task with the given inputs. The body is the inputs object itself
-         *     (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-         *     be left out. Inputs are checked against the task's interface: an unknown input, a
-         *     missing required one or a value of the wrong type is a 400 naming the input.
+         *     (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+         *     all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+         *     defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+         *     a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+         *     unknown input, a missing required one or a value of the wrong type is a 400 naming the
+         *     input.
          *
          *     Send an `Idempotency-Key` header to make retries safe: the same key with the same task
          *     and inputs within 24 hours returns the run the first request started; the same key
@@ -816,8 +819,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The task's inputs, by name. */
-        requestBody: {
+        /** @description The task's inputs, by name. Absent or empty means `{}`. */
+        requestBody?: {
             content: {
                 /** @example {
                  *       "name": "world"

@@ -67,6 +67,14 @@ describe("flyte-webhook TS client against the real server", () => {
     assert.deepEqual(io.outputs, { greeting: "Hello, Ada! Hello, Ada!" });
   });
 
+  it("runs a task without a body: its inputs' defaults", async () => {
+    const { name } = await unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet") }));
+    const run = await waitForRun(api, name, { intervalMs: 50, timeoutMs: 30_000 });
+    assert.equal(run.phase, "succeeded");
+    const io = await unwrap(api.GET("/run/{name}/io", { params: { path: { name } } }));
+    assert.deepEqual(io.outputs, { greeting: "Hello, world!" });
+  });
+
   it("aborts a slow run; aborting it again is a 409", async () => {
     const { name } = await unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("slow"), body: { seconds: 60 } }));
     const abort = await unwrap(api.POST("/run/{name}/abort", { params: { path: { name }, query: { reason: "ts test" } } }));
