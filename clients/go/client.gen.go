@@ -733,7 +733,7 @@ type ClientInterface interface {
 
 	// Health Health check
 	//
-	// Answers 200 while the server is up. Needs no credentials.
+	// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 	//
 	// Corresponds with GET /health (the `Health` operationId).
 	Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -991,7 +991,7 @@ func (c *Client) BuildImage(ctx context.Context, params *BuildImageParams, body 
 
 // Health Health check
 //
-// Answers 200 while the server is up. Needs no credentials.
+// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 //
 // Corresponds with GET /health (the `Health` operationId).
 func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2621,7 +2621,7 @@ type ClientWithResponsesInterface interface {
 
 	// HealthWithResponse Health check
 	//
-	// Answers 200 while the server is up. Needs no credentials.
+	// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4912,7 +4912,7 @@ func (c *ClientWithResponses) BuildImageWithResponse(ctx context.Context, params
 
 // HealthWithResponse Health check
 //
-// Answers 200 while the server is up. Needs no credentials.
+// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Health check
-         * @description Answers 200 while the server is up. Needs no credentials.
+         * @description Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
          */
         get: operations["health"];
         put?: never;
