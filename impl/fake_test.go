@@ -98,7 +98,7 @@ func (f *fakeBackend) GetTask(ctx context.Context, ref controlplane.TaskRef) (co
 			{Name: "name", Type: "string", Description: "Who to greet."},
 			{Name: "times", Type: "integer", HasDefault: true, Default: 1},
 			{Name: "seed", Type: "integer", HasDefault: true, Default: json.Number("9007199254740993")}, // 2^53 + 1
-			{Name: "note", Type: "string", HasDefault: true, Default: nil},                             // a null default
+			{Name: "note", Type: "string", HasDefault: true, Default: nil},                              // a null default
 		},
 		Outputs: []controlplane.Variable{{Name: "greeting", Type: "string", Description: "The greeting."}},
 		Cache:   controlplane.Cache{Behavior: "override", VersionOverride: "c1", Serialize: true},
