@@ -135,3 +135,39 @@ func TestSimpleStringParameters(t *testing.T) {
 		t.Error("a pattern is a constraint beyond length")
 	}
 }
+
+// TestServedSpecInfo: without a configured title the docs are titled after the webhook's
+// name, as the Python app's are; the description opens with the configured text (or the
+// Python app's default) and keeps the spec's own guide below it.
+func TestServedSpecInfo(t *testing.T) {
+	t.Parallel()
+	doc, _ := LoadSpec()
+	guide := doc.Info.Description
+	if !strings.Contains(guide, "**Authentication.**") || !strings.Contains(guide, "**Errors**") {
+		t.Fatalf("the spec's description lost its guide: %s", guide)
+	}
+	cases := []struct {
+		name        string
+		opts        SpecOptions
+		title, lead string
+	}{
+		{"defaults", SpecOptions{Name: "ops-webhook"}, "Flyte Webhook: ops-webhook", DefaultDescription},
+		{"configured", SpecOptions{Name: "ops-webhook", Title: "Ops", Description: "Runs our nightly jobs.\n"}, "Ops", "Runs our nightly jobs."},
+		{"no name", SpecOptions{}, doc.Info.Title, DefaultDescription},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := ServedSpec(c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Spec.Info.Title != c.title {
+				t.Errorf("title %q, want %q", s.Spec.Info.Title, c.title)
+			}
+			if want := c.lead + "\n\n" + guide; s.Spec.Info.Description != want {
+				t.Errorf("description %q, want %q", s.Spec.Info.Description, want)
+			}
+		})
+	}
+}

@@ -29,7 +29,9 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	served, err := api.ServedSpec(cfg.EndpointGroups, cfg.Endpoints, cfg.Title, cfg.Description)
+	served, err := api.ServedSpec(api.SpecOptions{
+		Groups: cfg.EndpointGroups, Endpoints: cfg.Endpoints, Name: cfg.Name, Title: cfg.Title, Description: cfg.Description,
+	})
 	if err != nil {
 		return nil, err
 	}
