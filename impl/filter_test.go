@@ -250,7 +250,9 @@ func TestDocsInfo(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer res.Body.Close()
-			var doc struct{ Info struct{ Title, Description string } }
+			var doc struct {
+				Info struct{ Title, Description string }
+			}
 			if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
 				t.Fatal(err)
 			}
