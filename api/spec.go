@@ -228,10 +228,12 @@ func prune[T any](m map[string]T, kind string, reached map[string]bool) {
 	}
 }
 
-// Served is the spec a deployment serves and the catalog it was filtered from.
+// Served is the spec a deployment serves, the catalog it was filtered from, and the whole
+// spec's defaults.
 type Served struct {
-	Spec    *openapi3.T
-	Catalog *Catalog
+	Spec     *openapi3.T
+	Catalog  *Catalog
+	Defaults Defaults
 }
 
 // SpecOptions say which spec a deployment serves.
@@ -269,6 +271,7 @@ func ServedSpec(opts SpecOptions) (Served, error) {
 	if err != nil {
 		return Served{}, err
 	}
+	defaults := NewDefaults(doc) // before Filter drops what this deployment does not serve
 	doc = Filter(doc, enabled)
 	switch {
 	case opts.Title != "":
@@ -281,7 +284,7 @@ func ServedSpec(opts SpecOptions) (Served, error) {
 		lead = DefaultDescription
 	}
 	doc.Info.Description = lead + "\n\n" + doc.Info.Description
-	return Served{Spec: doc, Catalog: catalog}, nil
+	return Served{Spec: doc, Catalog: catalog, Defaults: defaults}, nil
 }
 
 // GinPath turns a spec path template into gin's syntax: {name} → :name.

@@ -171,3 +171,29 @@ func TestServedSpecInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaults: defaults are read from the spec with their types, and asking for one the spec
+// does not declare, or as another type, is an error naming it.
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	doc, _ := LoadSpec()
+	d := NewDefaults(doc)
+	if v, err := ParamDefault[string](d, "abort_run", "reason"); err != nil || v != "Aborted via webhook API" {
+		t.Errorf("abort_run reason: %q, %v", v, err)
+	}
+	if v, err := ParamDefault[int](d, "prefetch_hf_model", "force"); err != nil || v != 0 {
+		t.Errorf("prefetch_hf_model force: %d, %v", v, err)
+	}
+	if v, err := ParamDefault[bool](d, "activate_app", "wait"); err != nil || v {
+		t.Errorf("activate_app wait: %v, %v", v, err)
+	}
+	if v, err := PropertyDefault[string](d, "CacheSettings", "behavior"); err != nil || v != "disable" {
+		t.Errorf("CacheSettings behavior: %q, %v", v, err)
+	}
+	if _, err := ParamDefault[string](d, "run_task", "version"); err == nil || !strings.Contains(err.Error(), "parameter version of run_task") {
+		t.Errorf("a parameter without a default: %v", err)
+	}
+	if _, err := ParamDefault[bool](d, "prefetch_hf_model", "cpu"); err == nil || !strings.Contains(err.Error(), "not a bool") {
+		t.Errorf("a default of another type: %v", err)
+	}
+}

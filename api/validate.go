@@ -47,8 +47,8 @@ func Validate(route Route) gin.HandlerFunc {
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 		KeepValidatedValue: true,
 		MultiError:         true,
-		// Handlers apply the spec's defaults themselves; writing them back into the request
-		// would only cost time.
+		// Handlers apply the spec's defaults themselves (read once into Defaults); writing
+		// them back into the request would only cost time.
 		SkipSettingDefaults: true,
 	}
 	if len(route.Op.Parameters) == 0 && len(route.PathItem.Parameters) == 0 && route.Op.RequestBody == nil {

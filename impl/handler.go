@@ -35,9 +35,13 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	def, err := newSpecDefaults(served.Defaults)
+	if err != nil {
+		return nil, err
+	}
 	filtered, catalog := served.Spec, served.Catalog
 
-	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize)}
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize), def: def}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values

@@ -160,7 +160,7 @@ type BuildImageResponse struct {
 
 // CacheSettings defines model for CacheSettings.
 type CacheSettings struct {
-	// Behavior The cache behavior (`disable`, `auto` or `override`).
+	// Behavior The cache behavior (`disable`, `auto` or `override`); `disable` when the backend does not say.
 	//
 	// Example: disable
 	Behavior string `json:"behavior"`

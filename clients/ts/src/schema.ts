@@ -443,7 +443,8 @@ export interface components {
         };
         CacheSettings: {
             /**
-             * @description The cache behavior (`disable`, `auto` or `override`).
+             * @description The cache behavior (`disable`, `auto` or `override`); `disable` when the backend does not say.
+             * @default disable
              * @example disable
              */
             behavior: string;
