@@ -33,8 +33,8 @@ const swaggerInitializer = `window.onload = function() {
 `
 
 // MountDocs serves the filtered spec at /openapi.json and /openapi.yaml and Swagger UI at
-// /docs (the spec from memory, the UI from the embedded bundle), without credentials and
-// outside every group.
+// /docs (the spec from memory, the UI from the embedded bundle), and redirects / and /redoc
+// to /docs/, all without credentials and outside every group.
 func MountDocs(r gin.IRouter, filtered *openapi3.T) error {
 	js, err := json.Marshal(filtered)
 	if err != nil {
@@ -61,6 +61,12 @@ func MountDocs(r gin.IRouter, filtered *openapi3.T) error {
 	r.GET("/openapi.json", serve("application/json", js))
 	r.GET("/openapi.yaml", serve("application/yaml", ym))
 	r.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/docs/") })
+	// The root and /redoc (where the Python app serves ReDoc: bookmarks should not 404) lead
+	// to the docs. 302, not 301: what they point at may change (ReDoc one day), and browsers
+	// keep a 301 for good.
+	toDocs := func(c *gin.Context) { c.Redirect(http.StatusFound, "/docs/") }
+	r.GET("/", toDocs)
+	r.GET("/redoc", toDocs)
 	r.GET("/docs/*file", func(c *gin.Context) {
 		name := strings.TrimPrefix(c.Param("file"), "/")
 		if name == "" {

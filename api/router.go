@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -61,11 +62,31 @@ func (rt *Router) handle(method, path string, handlers []gin.HandlerFunc) gin.IR
 	case enabled:
 		chain := append(rt.middleware(route), handlers...)
 		rt.registered[route.ID] = true
+		if method == http.MethodGet && AnswersHead(route.Op) {
+			// HEAD is GET without the body (RFC 9110 9.3.2): the same operation through the
+			// same chain, so it is routed exactly when the GET is. net/http drops the body
+			// of a HEAD answer and keeps the headers, Content-Length included.
+			head := route
+			head.Method = http.MethodHead
+			rt.IRouter.Handle(http.MethodHead, path, append(rt.middleware(head), handlers...)...)
+		}
 		return rt.IRouter.Handle(method, path, chain...)
 	case !rt.known[key] && rt.err == nil:
 		rt.err = fmt.Errorf("api: route %s is not in the spec", key)
 	}
 	return rt.IRouter
+}
+
+// HeadExtension is the openapi.yaml extension that marks a GET operation as answering HEAD
+// too (`x-head: true`). HEAD stays out of the spec's operations: as one of its own it would
+// need an operationId of its own, which users could enable apart from the GET, and it would
+// show in /docs and in both generated clients for what is only GET without a body.
+const HeadExtension = "x-head"
+
+// AnswersHead reports whether op is marked with HeadExtension.
+func AnswersHead(op *openapi3.Operation) bool {
+	v, _ := op.Extensions[HeadExtension].(bool)
+	return v
 }
 
 // Handle registers the route when its operation is enabled.

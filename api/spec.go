@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -229,15 +228,37 @@ func prune[T any](m map[string]T, kind string, reached map[string]bool) {
 	}
 }
 
-// Served is the spec a deployment serves and the catalog it was filtered from.
+// Served is the spec a deployment serves, the catalog it was filtered from, and the whole
+// spec's defaults.
 type Served struct {
-	Spec    *openapi3.T
-	Catalog *Catalog
+	Spec     *openapi3.T
+	Catalog  *Catalog
+	Defaults Defaults
 }
 
-// ServedSpec loads the embedded spec and keeps the operations groups or endpoints select
-// (see Catalog.Select), with title and description replacing the spec's when not "".
-func ServedSpec(groups, endpoints []string, title, description string) (Served, error) {
+// SpecOptions say which spec a deployment serves.
+type SpecOptions struct {
+	// Groups or Endpoints (never both) select the operations; neither means every operation
+	// (see Catalog.Select).
+	Groups    []string
+	Endpoints []string
+	// Name is the webhook's own name, for the default title.
+	Name string
+	// Title is the docs' title. Defaults to "Flyte Webhook: <Name>" (the Python app's
+	// default), or the spec's own title when Name is "" too.
+	Title string
+	// Description opens the docs' description; the spec's own description (the guide to
+	// groups, authentication and errors) follows it, always. Defaults to DefaultDescription.
+	Description string
+}
+
+// DefaultDescription opens the served description when none is configured (the Python
+// app's default).
+const DefaultDescription = "A webhook service for Flyte operations"
+
+// ServedSpec loads the embedded spec and keeps the operations opts select, titled and
+// described as opts say.
+func ServedSpec(opts SpecOptions) (Served, error) {
 	doc, err := LoadSpec()
 	if err != nil {
 		return Served{}, err
@@ -246,18 +267,24 @@ func ServedSpec(groups, endpoints []string, title, description string) (Served, 
 	if err != nil {
 		return Served{}, err
 	}
-	enabled, err := catalog.Select(groups, endpoints)
+	enabled, err := catalog.Select(opts.Groups, opts.Endpoints)
 	if err != nil {
 		return Served{}, err
 	}
+	defaults := NewDefaults(doc) // before Filter drops what this deployment does not serve
 	doc = Filter(doc, enabled)
-	if title != "" {
-		doc.Info.Title = title
+	switch {
+	case opts.Title != "":
+		doc.Info.Title = opts.Title
+	case opts.Name != "":
+		doc.Info.Title = "Flyte Webhook: " + opts.Name
 	}
-	if description != "" {
-		doc.Info.Description = description
+	lead := strings.TrimSpace(opts.Description)
+	if lead == "" {
+		lead = DefaultDescription
 	}
-	return Served{Spec: doc, Catalog: catalog}, nil
+	doc.Info.Description = lead + "\n\n" + doc.Info.Description
+	return Served{Spec: doc, Catalog: catalog, Defaults: defaults}, nil
 }
 
 // GinPath turns a spec path template into gin's syntax: {name} → :name.
@@ -279,6 +306,3 @@ func GinPath(specPath string) string {
 	}
 	return b.String()
 }
-
-// methods the generated code may register routes with.
-var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}

@@ -135,3 +135,65 @@ func TestSimpleStringParameters(t *testing.T) {
 		t.Error("a pattern is a constraint beyond length")
 	}
 }
+
+// TestServedSpecInfo: without a configured title the docs are titled after the webhook's
+// name, as the Python app's are; the description opens with the configured text (or the
+// Python app's default) and keeps the spec's own guide below it.
+func TestServedSpecInfo(t *testing.T) {
+	t.Parallel()
+	doc, _ := LoadSpec()
+	guide := doc.Info.Description
+	if !strings.Contains(guide, "**Authentication.**") || !strings.Contains(guide, "**Errors**") {
+		t.Fatalf("the spec's description lost its guide: %s", guide)
+	}
+	cases := []struct {
+		name        string
+		opts        SpecOptions
+		title, lead string
+	}{
+		{"defaults", SpecOptions{Name: "ops-webhook"}, "Flyte Webhook: ops-webhook", DefaultDescription},
+		{"configured", SpecOptions{Name: "ops-webhook", Title: "Ops", Description: "Runs our nightly jobs.\n"}, "Ops", "Runs our nightly jobs."},
+		{"no name", SpecOptions{}, doc.Info.Title, DefaultDescription},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := ServedSpec(c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Spec.Info.Title != c.title {
+				t.Errorf("title %q, want %q", s.Spec.Info.Title, c.title)
+			}
+			if want := c.lead + "\n\n" + guide; s.Spec.Info.Description != want {
+				t.Errorf("description %q, want %q", s.Spec.Info.Description, want)
+			}
+		})
+	}
+}
+
+// TestDefaults: defaults are read from the spec with their types, and asking for one the spec
+// does not declare, or as another type, is an error naming it.
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	doc, _ := LoadSpec()
+	d := NewDefaults(doc)
+	if v, err := ParamDefault[string](d, "abort_run", "reason"); err != nil || v != "Aborted via webhook API" {
+		t.Errorf("abort_run reason: %q, %v", v, err)
+	}
+	if v, err := ParamDefault[int](d, "prefetch_hf_model", "force"); err != nil || v != 0 {
+		t.Errorf("prefetch_hf_model force: %d, %v", v, err)
+	}
+	if v, err := ParamDefault[bool](d, "activate_app", "wait"); err != nil || v {
+		t.Errorf("activate_app wait: %v, %v", v, err)
+	}
+	if v, err := PropertyDefault[string](d, "CacheSettings", "behavior"); err != nil || v != "disable" {
+		t.Errorf("CacheSettings behavior: %q, %v", v, err)
+	}
+	if _, err := ParamDefault[string](d, "run_task", "version"); err == nil || !strings.Contains(err.Error(), "parameter version of run_task") {
+		t.Errorf("a parameter without a default: %v", err)
+	}
+	if _, err := ParamDefault[bool](d, "prefetch_hf_model", "cpu"); err == nil || !strings.Contains(err.Error(), "not a bool") {
+		t.Errorf("a default of another type: %v", err)
+	}
+}

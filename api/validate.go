@@ -47,15 +47,23 @@ func Validate(route Route) gin.HandlerFunc {
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 		KeepValidatedValue: true,
 		MultiError:         true,
-		// Handlers apply the spec's defaults themselves; writing them back into the request
-		// would only cost time.
+		// Handlers apply the spec's defaults themselves (read once into Defaults); writing
+		// them back into the request would only cost time.
 		SkipSettingDefaults: true,
 	}
 	if len(route.Op.Parameters) == 0 && len(route.PathItem.Parameters) == 0 && route.Op.RequestBody == nil {
 		// Nothing to validate (e.g. /health): don't pay for it on every request.
 		return func(*gin.Context) {}
 	}
+	jsonBody := route.Op.RequestBody != nil && route.Op.RequestBody.Value != nil &&
+		route.Op.RequestBody.Value.Content.Get("application/json") != nil
 	return func(c *gin.Context) {
+		if jsonBody && c.Request.Header.Get("Content-Type") == "" {
+			// A body without a Content-Type is JSON, as the Python app (FastAPI) reads it:
+			// scripts that post JSON without the header (Python requests' data=) keep
+			// working. A body sent with another type (a form, curl -d) stays a 422.
+			c.Request.Header.Set("Content-Type", "application/json")
+		}
 		// gin has unescaped the values once (UnescapePathValues); they are what handlers see.
 		params := make(map[string]string, len(c.Params))
 		for _, p := range c.Params {

@@ -40,6 +40,17 @@ func (t Task) RequiredArgs() []string {
 	return out
 }
 
+// DefaultInputNames returns the names of the inputs with a default, in declaration order.
+func (t Task) DefaultInputNames() []string {
+	out := []string{}
+	for _, v := range t.Inputs {
+		if v.HasDefault {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
 // DefaultInputs returns the inputs with a default, and their defaults.
 func (t Task) DefaultInputs() map[string]any {
 	out := map[string]any{}

@@ -166,7 +166,7 @@ type BuildImageResponse struct {
 
 // CacheSettings defines model for CacheSettings.
 type CacheSettings struct {
-	// Behavior The cache behavior (`disable`, `auto` or `override`).
+	// Behavior The cache behavior (`disable`, `auto` or `override`); `disable` when the backend does not say.
 	//
 	// Example: disable
 	Behavior string `json:"behavior"`
@@ -325,13 +325,57 @@ type RunTaskResponse struct {
 	Url string `json:"url"`
 }
 
+// TaskInput defines model for TaskInput.
+type TaskInput struct {
+	// Default The input's default, present only when it has one (`null` is a default of its own, not the absence of one). Integers are exact at any size.
+	//
+	// Example: 1
+	Default json.RawMessage `json:"default,omitempty"`
+
+	// Description What the input is for, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: times
+	Name string `json:"name"`
+
+	// Required Whether run_task must be given this input (it has no default).
+	Required bool `json:"required"`
+
+	// Type The input's type (`string`, `integer`, `float`, `boolean`, `list`, `object`, `datetime`, `duration`, or the backend's own type name).
+	//
+	// Example: integer
+	Type string `json:"type"`
+}
+
+// TaskOutput defines model for TaskOutput.
+type TaskOutput struct {
+	// Description What the output is, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: greeting
+	Name string `json:"name"`
+
+	// Type The output's type, named like an input's.
+	//
+	// Example: string
+	Type string `json:"type"`
+}
+
 // TaskResponse defines model for TaskResponse.
 type TaskResponse struct {
 	Cache CacheSettings `json:"cache"`
 
-	// DefaultInputArgs The inputs with a default, and their defaults.
-	DefaultInputArgs map[string]interface{} `json:"default_input_args"`
-	Name             string                 `json:"name"`
+	// DefaultInputArgs Names of the inputs that have a default, in declaration order (as the Python app answers; the defaults themselves are in `inputs`).
+	//
+	// Example: ["times"]
+	DefaultInputArgs []string `json:"default_input_args"`
+
+	// Inputs The task's inputs in declaration order, with their types, defaults and descriptions.
+	Inputs *[]TaskInput `json:"inputs,omitempty"`
+	Name   string       `json:"name"`
+
+	// Outputs The task's outputs in declaration order.
+	Outputs *[]TaskOutput `json:"outputs,omitempty"`
 
 	// RequiredArgs Names of the inputs without a default.
 	RequiredArgs []string `json:"required_args"`
@@ -5134,10 +5178,13 @@ func (sh *strictHandler) RunTask(ctx *gin.Context, domain Domain, project Projec
 		err = json.NewDecoder(ctx.Request.Body).Decode(&body)
 	}
 	if err != nil {
-		sh.options.RequestErrorHandlerFunc(ctx, err)
-		return
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(ctx, err)
+			return
+		}
+	} else {
+		request.Body = &body
 	}
-	request.Body = &body
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.RunTask(ctx, request.(RunTaskRequestObject))
@@ -5326,106 +5373,116 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1rc9u2ln8Fw92Z2F1adhyn99ae/eCmSeNtm2YSd7MzUUaEyCMR1xTAAqAVXY//+w7OAV8SqUcSp51W",
-	"X5rKIoGDg/N+6S6I1SxXEqQ1wfldkHPNZ2BB46fLsdL2DXCjpPuYgIm1yK1wH4N36YLZFJguJBOGcfcs",
-	"JBdMQ6x0AgmbC5uWTwyCMBDurd8L0IsgDCSfQXAeaFo8DEycwozTLhNeZDY4p+0hYbeCszmMU6Vu2OXr",
-	"qyAMZvzjzyCnNg3OH5+cnoWBXeRuOWO1kNPg/j4MLvP8BzXjogPy6xQYz/NHhiX4xAVCOebxDcjE/ZUg",
-	"YPMUJONjA9L2wU8LtOBvwHb69GkYzISsYO0B9BUu1g+m26yCIOc2rQHAf8JAw++F0JAE51YX8JngvNbq",
-	"XxDbdRDl9MhnYM6v8FmoW3fBlpub6oZDBoPpgEUJ3EKm8hlIG/UgtLrRL4fS1xomYOP0TSH7bzr3Dzlu",
-	"8VceMm6qv4/SyWimEsiYBltoCQkTtucMupCjL04Ya6nCY9tfag9Y9ZV/OajW4nQJlQ4tDtAtMPjFsXfN",
-	"zU0/oB59X5PPHUD/C9oItYaB2C09QXyecQvGMg1TYSxoSJiSsA2v+1U+i9evtZhOQa/BIT2wHo3+oS/P",
-	"HR689dfsdmVqgshE9NoabjaGTMmpYVb1wc7NzZcH/B0XHTx9Kc0cNFMyWzAlY0BIeZ6z1PER8DiFhHQ7",
-	"/F6AcVraWG6hjwLmbpdOLT/hmYEKsLFSGXAZ3DvQNJhcSQNoi3zPkx+5hTlfuE+xkhYkAs7zPBMxd4Af",
-	"51qNM5j917+8xVLv958aJsF58B/Htb1zTN+a49f0Fm26emtuL60ylmdcAlMazx3zLIMEUTLlt8A4G2t1",
-	"A9J9P+EiE3LKOCJxENyHDvo3hKmvDb2/IGeizSHL2ETpGSRsXFg8xy3PCnBqUj6ybCIsO0BNKWReWMNs",
-	"ym3ju5JuQ8YlHt1hgXHhFuTua9yEDDVhDWSTQzz9MyUnmYi/+tkt11PAo0tlmZCME5XSuXiWqbkhqOnU",
-	"nE2EFMbRti7kYeguk0t2lcAsVxZkvDj6CRZsjjxQmNLGVTYF7VGG532h9FgkCcg/7sCqsEYk0LqTR4bO",
-	"nAljw4qQW9StYVIYMDWJE/l6zrsWM1CF/bMxYCISvGDiN3fPVjgNcB8GV9KCljx7rrXSXxPut2oGNnVS",
-	"wEkDZ2pIfx/ADOhb0APmzpaA5SJjEm5Bs5hrLcAw4aFm4MBmFj7aC/Z7oSw0Ze5IJHjGV8q+UIVM/iBi",
-	"SxQQf8FHYWwJ0dUsz8DZ2ZD8AeQyEdPC2SfeM6lhNEWeK+1FlcpBIxwI9Gu+yBRPrpX62R3sj5LTY5Us",
-	"HANnDghH6lw2iIbxOIbci5m3oG9FDL9JfstFxscZ/LGcGXPpcDyGykJQGmXRLWiHWkgumNULxqdcSLQm",
-	"Sbr8JnlhU6XFv78usbxSLNaQgLSCZ6ZHIlakQ5h3T8yclZMCT3yY5N27d0eXhU3dQjG30AZu2eS6xxPn",
-	"WsVgjLu059IKu/ij6K06X+rMGKS0lOdecSQqLhwTM3p/DOaCRSiUTMQMXxhn/WtgXCZsnnLH/felldeM",
-	"IJEdhwEm7bjOCjLqpDeVl3AUlnGh87sAPnInStaGg1Zed1q+MO3XMUA1quzVoMsYrs3q96XH5ZeqQPpQ",
-	"vafG6M3eh8FlbMUtt3CZ5/1nBZnkStDtyiLz/Erm+8oBhBlxt2gTO5VtHPbjrdBZF811nqzeI6yBoyU6",
-	"D7nt4XpjRsU4EzErHw3JcxQWfQol0Xf4XMQIM0qA++tIdkSehltR+sPOTOY2OA+EtN+e1cTiVPMUdAPX",
-	"y1FRxw9WscyRJ7el4zTYlt4qIFqX0ryrpTP239j3hciSqxmfQsP3aN8bz+0o5/ENn9JnYWFmutzIFWTN",
-	"+McrevjpyUn1PdeaL9zXucg3Lvz08eknLJxx6y6nb9Fvz9au+c/lFe83IK6P4nsxt7L58gnG3MBIuNU7",
-	"H8dvRmMHwkgXctTN0uVzvcTcewEb4Fuiyi5oWnu3zrO0bdjGUheNPnOGwluwVsipWcXyGFJ+K8h07zA/",
-	"3MusfIYdRIlAjRqFLOKFVZFT6ZEzP7RIIDp0TFgrBP9wp/4ALXgm/g2dDE7uXkLqPnP2Qlxo7dSkLqRh",
-	"cy6sc7MxOsYleocN9m9IIh8XG5UQrjulf5aEZlSeOXL2VX3CLUTo0v1WCO6ApomH7rvLMtQKPcIlJ4sa",
-	"uSVJhDsSz143HiEAlxwnh0dOHuj/vP31FRnEPmjmnL4GKmtQMNw0wuyV+fT9cBVGmNqwZZfY+KGSymt1",
-	"5UOqsE/V/1vrlJfAM5v2H67L8krxncVGDejf7dr2CoMru93sNTc3ZSBrvMDg6wVzjgkFvapA7CKHOiKb",
-	"QJxxDaaTyn6BzaZsF/9mGcalE2HyjC+q+HTDtE04+1ndQsbjbnlUjPtzL9X6/qmSmtt+zI1Uc+MTHvXG",
-	"hQF99Pj0yea78RB42uu6o19UwjNR4mMVTsxePTLuX/9cmZZ7PwwsfLTD4ANl5XZX64+/XdWzr1Nu1iaG",
-	"cvcAZoZeZAtL4XlEEYtMEccACSROlVAEB5UKuSDuf62YQTJShY3Q+4k0xE5wQhIxroFNhOQoN0AWM4fA",
-	"3wsokLOcehByOpooPdJgVKFjVJVCCovC1h0uDHQhJf1fzguDb1ZABWFAMDkNSyC5CywhQivSQ9O4qRpv",
-	"ZULy6tc1UmorjutRNjVR9EoqVdgvskFe3vJaXxgf6pGDtEJYnrgGrYvIS6+6I2PC3rx4xr47e/oP5h12",
-	"TDhbLrLKV+aWzZ2+mWslp0xINlc6MWwGXJLJ0Iy7hks3Qmt1WSStZUO/kDClj99meV1INgz0ER/HwwA9",
-	"/wlGDzvohDz91R1fKM3OTk9DkqYU5sSQ+pwbf7a6+KOGoeLrLcIWFLDtsJ6FNJbLuI+xfVQj5zZtH/tY",
-	"F/IYT9110jqkunbdR4aJJGQ8M4qZhuHwf0feCDq6ShhFhigmooW1zsltxvAeGZap6WB93GIVhJfX168Z",
-	"PcBilbQ1yNnJWZeLaoXNejDVWMmpjhSjovBxiVheKcte9JEH/WGFEdhvb66cLCWqAHYjZOKUreeKCxSj",
-	"hT0fZ1zeRGTQ2hoiZBWB6Zk2LI23Nqor/LY8fyOI43loDWdXmYJlcdjr66fgaZ7Mijk3Tbnvc7hlPpSI",
-	"w3lNKll0Cud+Q6IqzqqKGpRmnKxkDBRg8sMqKspxZvNBdPwxumAwy+2iki8UYS7Tc+G64FuXoGmzOBkU",
-	"6y8Dy2mq8EZvFO1NIT9fIa1irUplUqmag99YjpFEd4I1LtOX02J9Foh//YI5CFghrcjKgFil7LcAsMe+",
-	"30afvSnkmhiHtY50OgTSSzVnMy4XrHykwq+DPeXJoDNkFmtw/sWI21aMLeEWjpz50kWNiZJr3HC3LSpw",
-	"5whXRteqxwQy2XFfKAVBf9kjGWF1IDMRSSdDleTTUMJH/5g84d/Fp+PHnaJ1F6sGxZveFa27eIqlhUTB",
-	"H7yQHlpyPten+Eh1pdYFK9xl2lb5aBU0Nku2zAY0bh+i9TWq69FB5+91gNYfHsM4m660HQ7DxA3WyYyQ",
-	"mUdcTz9dAiJCeVmjGaKBYlMQuvxTt9O7JlxOmKmgWsquoTflnewGCKqwNRQts3Bj5NRArMFu2ss/Vfv0",
-	"WNFwQCl2OjBVvRzutjvWX5U2T02D+cKmGK5fWeC2Lq/bis3qMrl6q2U0d1JE6ImrxlAneVKh2RpxvyYq",
-	"VRefdaKqWVa38bjNQralgjwPwocuFWcgLrSwi7eOV8rwMNegLwubrtJEdOmTyphEPWff47NsWJycPImt",
-	"ugGJ/wtRyHJuDNazaVVMU+YtqFb8ZFBWryFecKn6ylNrc1RvSt0I6AbnkkXP8OvIOwjbbYtFIpmKeVYV",
-	"M2jgCVF3NMkWFkY+GTrCQ0WMoKgq8ehjXYrX8U59Ep6Ln2BBOWMhJ6rrHHgPwN48f3vNLl9fUahbxykY",
-	"S+UUzqu9OUe57a7aSx4SAc47zTI1p1A598chthxKLybcn73RElJjAabdw0piH7MyVsmOWR24ZMdUkYZ+",
-	"FtYGmZCZubBxOpSe0gxTkjaYTEKGiQ1EORfSmc8zPgUCoCrIfllMp0JOX/DYx7DMYCiH8p3QcOREOLdi",
-	"nAEdEgNJjwx7jUKBRfj5HeH6Ms+fy1uhlcT683OyXbhNTchmYFOVmHAoKyPfh6MIRcSybCIgSwwGmKiE",
-	"Lc8fmQH7tSxkoa+mWhU5JGy8YJZPh/IgVhpCX7mnCxm698Ky8NQjIawOfHiB8jnP1AJz/yCd6WloWTOU",
-	"B1GpjUf0p+jQOSJGyGkGdVGNYfWDJjos9U2zqsCkam6oyNSmMJS0E5YVE46/+aZRVyGUHHzzDXt+C3pR",
-	"b4OVjBGFmCMmARLTrOo4Z1wO5dayoHTe0bFaYlh2YPt5cSjXMePhgD2rYcJL2oL5nWEpHOkmEIsEDJun",
-	"qhEhYsJQXXZZDEEazlilqYJv5nGILq355hvcN+qrLInYQRnAOkSxs2A8mztnPOZaL+pY1oFRLM6Es1uG",
-	"soxwlM6lJ3wkMISe+Dsa+LdDdgOQo4QQcnqIgVRLGTty0jG2usghGkpvoLCojs5EDlFUCYdGt4ZcaYvF",
-	"tnV8gbOz01OWCWPLmFvlswpHDL6AZTB0gi8TMXht6AXkZe6U6dHp4KQRQiGxeeRR3VDW58HjwQk9qnKQ",
-	"PBfBefBkcDJ4gqFbm6KiOuZ5fnznNrh3H6eAlnpFxFdJcO7+OOJ5jq/VXVjvuw3G+pHjsoHoPtzmUd8z",
-	"s93DZc/H/YelauzTk5M1BUu7FSo1k2U9xUpYQHEfBme0bddqFXjHjVprfOXx5ldaFWj40pPNL9VVvvjG",
-	"2eY3qkpN98Lp6TZwrdaJ3YfB023Q0C59xbcebwVis3QTXzvdCudldT6+sgX6OqoX8dUt8LhUjozGYTGb",
-	"cb0IzoOfvY1AJepoTDv35L2j0OCDe7bBjMel6YDWsDIdKba3zrk2VR0Pe+f0fDTnwv63c7gi+oZKj2OF",
-	"fkizYUIYNEeciDrwMhILBDBb46yckD09OUNXpC0OSsj+tDJh89PYW/KwsqMj4d4vQ1ARVFnuv5xEOflu",
-	"8wtVK8ZeBD2cCCqpcksZ5My5NfIHpDP5q9SWtxSpprI0sNG4JiFk6sgZPVNV0YRM6aGM7oYVPw6DczYM",
-	"vBkMHy1ZwcPgvpGWoUXK3gqqFXZLDljkC3wiEnLtup2hpAwEJRg1+/H5tbP2moU6UVfdzYBd1g1UJD85",
-	"e3pyGmI5lfN6hrKuyW51fOCDZ2TWtWWpw/Bny9GuhIxFyx2dTlWhqyxrOM41JCJutBov90BTbmi7Zr6T",
-	"s39u7ObrzRuSf1nBWiqnMgHSBRy90tOa/+Pz60aOiz69/vUt/vMb/vfy+tnLIAx+eP7z8+vnHYmuB7dW",
-	"kVu+V8niiymbpXq3+9UmxV1VW1+pNLKsJ26O2dCYz4AdcLmg7zCASQ1qu/CzIF+oYuEgDD4eTdWRvxsH",
-	"4OANn//ixP10nSZtw7gDHHul+3gLmJZ7kfbK+uGU9TPsYd1KUdeRxnXugsp39xbKpK9VeU4p37YCq3fe",
-	"uwNrJHR3Be4Gh6BR+LqXTnsp8zBSpqbMdbIGI/FHVW/I2oAEl5St8DkMXcgBe0G5lbXZ87Zgoc6Oqnuj",
-	"LVU6Usm4o1V+U/U5s5NafSOdNm9Xg9CqketDzj4gWxrfTwaPT/sNb3xltGEuyZPTLU1sjA2ztz/8VHVp",
-	"WMWwUJFq2LpAoGzBBgi+PdsSAkTj8uiTpR3LhsbeUSEbd7pE6so1HGnIgBvnAVFvT/+UJ9ht7McDme6r",
-	"rXBfwHrfdsP1aog4qVGW9pdTQnuL98+li5A2GV9Oezc0EtKk10mUWm1krbomBRl2enLC5qnImiMumDCs",
-	"yAfsFWZlZavdflUV+Y0ekCmXmpd6GLIF+6cSU6NeJTh//6GJfoKCxSnENw2cx0qDRzkV0XSiG4U94tAu",
-	"Orp8DICpGwkaKWesjWq3BLSx76tzHwjzv2wUg41pM58kyPYcv4bj36WK8Rm76ia3svDjOJ0cYYHLZtuT",
-	"intoOtRcOslNPi9NKJxoNcOPzdKZl8W4rk6nsi6qVaAaJwpQo9k4FbcgQ8eAWHAhjHXku7FtrE3PK3MT",
-	"tzFvyxY1Dbkywiq9KMO6L4txuS2m+cVRrGazQgq7OJ7mtt/UdEt9yYFtd9278Pko4ZaPfEh5TQh5yxW5",
-	"tmLCYzv6FLOxe8E4FRZiW+jPNEObN0VFTXQxjhiOpiA9GfReiXunJ67NC6va82V3OSK1S498AfZuNn1n",
-	"CN4dsqwD/ewLwB6fUROVPYv2jNTdNNGQak9ZqrKkbP1p8j8WRPVdSTqhgqnRDSx6rubli9H1rz89f/Xp",
-	"1xPnRc/ap+1Fexy/7izJTOk+kP/5o/jkhRPRS6RPT7Zcd3nckTz6N2jVENk0iQluQdb5PhLhwjCeaeAJ",
-	"Whm616mcKB33uHgnqx0gD+XeNVqPH9iva/bL9FgyzUm+e79u79d9NSuvbOtmfLVmuWH5lfTZZ/0d35Xz",
-	"o9fXKm5hYW1ICCwPxn7Q3MCOnDvYFw/+DVnIB9C514IVq3wS9xxj60LTmVqq8MOJdA/ARlsk7hq/7PCw",
-	"BXqtAYB9mThs8aCxun4832CfVtvz6xaVdkg5X4hdhdpN342E+nOrvI45L1tovkeGrfZh7dXh35G93gBP",
-	"Vrirkz76WU4X8shyc3N8Rz+tcn98538I5L7REbNFuLH5wwlVehtjheXs9SqQWMYOPZw+2kgzL4byILob",
-	"Bh+HwTl7ch9dsOiuWe6Ky0ufsJBweNEcINEaEUZAlL3TbMYXQzkGlsHEOqwM2JXHkgYK9kNCDrepJ+k/",
-	"8sO+JzyGc8YlK+SNVHN/opDxoZwJY4ScsjKCiHWw2J/WGmNG/U04zAxLZs9OTppDWHA97Ad7C1gqzKKl",
-	"sfZVm5tVbMZvgGmwOI3c8AlQs6LhM2A3sKjRj39xB6FurUabt5Ds9IylqtDG/95KPSPC/TsRGn9LhIqa",
-	"vYt80dpmKAnDYjIBHK/ol/fn+66r0rf8jZedBfP2RU87VDxVPwey5bPlD7J0pN5lczDhY3dJp0+fsjjl",
-	"msfufRanyoDEps8UfINeFbWpxs74sM3S3X/GL7PsHNGpOuerhru50hmKx+20mp8F2DuV3nMVdQ+P63F7",
-	"7RD8AweJWrMg+kZw+/gQTRaHhB0gDxlKiyQsKTQfZ4vDfVXaPtL0J7MLCsk483K21Pv4sdL5q92um8Yw",
-	"4gx5P1wXf8MkURIG7LXChgVh/HykyP0ZW04cG68m/pyprgu5swL4swSh9rGnv3vsiai3ZCv3aZmrViNL",
-	"S9aCuemaAWtVPU2DCkbPTs6wXKRheeKAiLOT76oR1pjmT3mdECp/JKmjZ5V+Y+FzuG8fu9rHrv5esast",
-	"2L0Vmdp5xCHpVmGreYPtnpNy0CA7iGSRZREbwwQHxniNXI628z+ghE8f9urdTwmKfS3VuzkOtg9/7Tl0",
-	"JfzVRxSdXLs51NXLxt51dR52iOxahXxKb9biL8b5gJMP/ODvSxh6gX4qwvj5geWEPz9Jamk8nrDrB+Ot",
-	"cvdfIK7ykAJmG5ffoXAvS/7WY2nWuM1+ItvxXTUh8f74rjkhsXteTc/cGP/izhy7/FPG2/BY48eZH5bH",
-	"lmZY9rGZ/01l4UydPb/9HfntLY59dOzmaUE1reySN7bmu+7W794m7T3vIe9NJnvm2zOfY77JpJv72n1S",
-	"7Ym+7z848m8O1X3/wVG4X2ZlJn2jr6oyfasfRyqbpgaNenCluyb7lJqaZtfi/FXKWc6ag2wHS/0Eq+u8",
-	"qAfdho0pt2z9kNvGus6p6AUvrAaZhc0JuG7V5Rm4jSV5nncsWV+X90DKUbkHjveTIgNz2Bib2zy6v8nV",
-	"Nb/vnKzbeJV6DDvaufvn7nb3D1Ggwo8Vtqky6MY3t6oqEu4/3P9/AAAA//8=",
+	"7H1tc9u2svBfwfB5ZmL30rLjOD2n9twPbps0vm2TTOLenJkoI0LkSsQxBbAAaEX1+L/fwS74JpF6SeK0",
+	"c6oviSWBwGKx79hd3gWxmuVKgrQmOL8Lcq75DCxo/HQ5Vtq+AW6UdB8TMLEWuRXuY/AuXTCbAtOFZMIw",
+	"7sZCcsE0xEonkLC5sGk5YhCEgXBP/V6AXgRhIPkMgvNA0+RhYOIUZpxWmfAis8E5LQ8JuxWczWGcKnXD",
+	"Ll9fBWEw4x9/ATm1aXD++OT0LAzsInfTGauFnAb392Fwmec/qhkXHZBfp8B4nj8yLMERFwjlmMc3IBP3",
+	"LUHA5ilIxscGpO2DnyZowd+A7fTp0zCYCVnB2gPoS5ysH0y3WAVBzm1aA4D/hYGG3wuhIQnOrS7gM8F5",
+	"rdW/IbbrIMppyGdgzs/wWahbd8CWm5vqhEMGg+mARQncQqbyGUgb9SC0OtEvh9LXGiZg4/RNIftPOveD",
+	"HLf4Iw8ZN9X3o3QymqkEMqbBFlpCwoTt2YMu5OiLE8ZaqvDY9ofaA1Z95F8OqrU4XUKlQ4sDdAsMfnHs",
+	"XXNz0w+oR9/X5HMH0P+CNkKtYSB2SyOIzzNuwVimYSqMBQ0JUxK24XU/y2fx+rUW0ynoNTikAevR6Ad9",
+	"ee7w4K0/ZrcqUxNEJqLX1nCzMWRKTg2zqg92bm6+PODvuOjg6Utp5qCZktmCKRkDQsrznKWOj4DHKSSk",
+	"2+H3AozT0sZyC30UMHerdGr5Cc8MVICNlcqAy+DegabB5EoaQFvke578xC3M+cJ9ipW0IBFwnueZiLkD",
+	"/DjXapzB7L/+7S2Wer3/r2ESnAf/77i2d47pV3P8mp6iRVdPza2lVcbyjEtgSuO+Y55lkCBKpvwWGGdj",
+	"rW5Aut8nXGRCThlHJA6C+9BB/4Yw9bWh9wfkTLQ5ZBmbKD2DhI0Li/u45VkBTk3KR5ZNhGUHqCmFzAtr",
+	"mE25bfxW0m3IuMStOywwLtyE3P2Mi5ChJqyBbHKIu/9ByUkm4q++d8v1FHDrUlkmJONEpbQvnmVqbghq",
+	"2jVnEyGFcbStC3kYusPkkl0lMMuVBRkvjn6GBZsjDxSmtHGVTUF7lOF+nys9FkkC8s/bsCqsEQm0zuSR",
+	"oT1nwtiwIuQWdWuYFAZMTeJEvp7zrsUMVGH/agyYiAQPmPjNnbMVTgPch8GVtKAlz55prfTXhPutmoFN",
+	"nRRw0sCZGtKfBzAD+hb0gLm9JWC5yJiEW9As5loLMEx4qBk4sJmFj/aC/V4oC02ZOxIJ7vGlss9VIZM/",
+	"idgSBcRf8FEYW0J0NcszcHY2JH8CuUzEtHD2ifdMahhNkedKe1GlctAIBwL9mi8yxZNrpX5xG/uz5PRY",
+	"JQvHwJkDwpE6lw2iYTyOIfdi5i3oWxHDb5LfcpHxcQZ/LmfGXDocj6GyEJRGWXQL2qEWkgtm9YLxKRcS",
+	"rUmSLr9JXthUafHH1yWWl4rFGhKQVvDM9EjEinQI827EzFk5KfDEh0nevXt3dFnY1E0Ucwtt4JZNrnvc",
+	"ca5VDMa4Q3smrbCLP4veqv2lzoxBSkt57hVHouLCMTGj58dgLliEQslEzPCFcda/BsZlwuYpd9x/X1p5",
+	"zQgS2XEYYNKO66wgo056U3kJR2EZFzq/C+Ajd6JkbTho5XGn5QvTfhwDVKPKXg26jOHarH5felx+qgqk",
+	"D9Vzaoze7H0YXMZW3HILl3nev1eQSa4Ena4sMs+vZL6vbECYEXeTNrFT2cZhP94KnXXRXOfO6jXCGjia",
+	"onOT226uN2ZUjDMRs3JoSJ6jsOhTKIm+w+ciRphRAtwfR7Ij8jTcitIfdmYyt8F5IKT99qwmFqeap6Ab",
+	"uF6Oijp+sIpljjy5LR2nwbb0VgHROpTmWS3tsf/Evi9EllzN+BQavkf73HhuRzmPb/iUPgsLM9PlRq4g",
+	"a8Y/XtHgpycn1e9ca75wP+ci3zjx08ennzBxxq07nL5Jvz1bO+c/l2e834C4PorvxdzK4ss7GHMDI+Fm",
+	"7xyOv4zGDoSRLuSom6XLcb3E3HsAG+BbosouaFprt/aztGzYxlIXjf7gDIW3YK2QU7OK5TGk/FaQ6V5f",
+	"DCQCFWfQaZK4CVn5HDuI/OAoZBEvrIqcmo+cSaJFAtHhBatGkEBqRLQbdiNfOA6utUkNwqryAS14Jv6A",
+	"TulAvmJCtkLmjI240NrpWF1Iw+ZcWOejY2iNS3QtG7KjIcZ8UG1UbqVb9BI6/FjaYFQiJ3LGWY2KLeTv",
+	"EnFUp9MBTRMP3QefZahSeiRTTuY4slqSCLclnr1uDCEAl7wuh0dO7uv/vH31kqxpH3FzHmMDlTUoGKsa",
+	"4dWX+fT1cBZGmNqwZJfM+bES6WsV7UPqv081HrZWSC+AZzbt31yX2ZbiM4uN6tM/27XsFUZmdjvZa25u",
+	"yijYeIGR2wvmvBqKmFVR3EUOdTg3gTjjGkwnlf0Km+3gLv7NMgxqJ8LkGV9Uwe2GXZxw9ou6hYzH3fKo",
+	"GPdf3FTz+1ElNbedoBup5sbfltQLFwb00ePTJ5vPxkPgaa/rjH5VCc9EiY9VOPHq65Fx//tx5Z3e+2Fg",
+	"4aMdBh/oSm93m+Dxt6tK+nXKzdpbpdwNwGul59nCUmwfUcQiU8QxQAKJ0zkU/kHtQ/6L+9OKGSQjVdgI",
+	"XadIQ+wEJyQR4xrYREiOcgNkMXMI/L2AAjnLqQchp6OJ0iMNRhU6Rj0rpLAobN3mwkAXUtJfOS8MPlkB",
+	"FYQBweTUM4HkDrCECE1QD03jpGq8lbeZV6/WSKmtOK5H2dRE0SupVGG/yAJ5ecprHWkc1CMHaYaw3HEN",
+	"WheRly55x3ULe/P8B/bd2dN/MO/t42215SKrHG1u2dzpm7lWcsqEZHOlE8NmwCWZDM2gbbh0IjRXl0XS",
+	"mjb0EwlTBgjaLK8LyYaBPuLjeBigZTTB0GMHnVCYYHXF50qzs9PTkKQpxUgxHj/nxu+tzhypYaj4eouY",
+	"B0V7O0xvIY3lMu5jbB8SyblN29s+1oU8xl137bSOx66d95FhIgkZz4xipmE4/OvIG0FHVwmjsBIFVLSw",
+	"1nnIzQDgI8MyNR2sD3qsgvDi+vo1owEsVklbg5ydnHX5t1bYrAdTjZmc6kgxpAofl4jlpbLseR950Bcr",
+	"jMB+e3PlZClRBbAbIROnbD1XXKAYLez5OOPypmGxe4iQVQTe7bRhaTy1UV3hr+X+GxEgz0NrOLu6ZlgW",
+	"h72BghQ8zZNZMeemKff9BXB5mUrE4VwulSw6hXO/IVFldlUZEUozTlYyRhnw5sQq8n+c2XwQHX+MLhjM",
+	"cruo5AuFp8u7vXBd5K5L0LRZnAyK9YeBuThVbKQ3BPemkJ+vkFaxVt2DUp6bg99YjmFIt4M1LtOX02J9",
+	"Foh//II5CFghrcjKaFql7LcAsMe+30afvSnkmgCJtY50OgTSCzVnMy4XrBxS4dfBnvJk0BlvizU4/2LE",
+	"bStAl3ALR8586aLGRMk1brhbFhW4c4Qro2vVYwKZ7LgulIKgP2eSjLA6CpqIpJOhSvJpKOGjf0ye8O/i",
+	"0/HjTtG6i1WD4k3vitZdPMXSQqLIER5IDy05n+tTfKQ6zeuCFe4wbSv3tIo4myVbZgMat4/v+gTX9eig",
+	"/fc6QG7z6Kiu7rwKfN31Sag69TJkuQa0LjB3ZynEzg4iJw0w8MOrbE01cRKdqbkM0aTDkPXYgIzRz1US",
+	"DgfsihjRoIMCH7lzFS1zXGzEH2174vGqzPl4NFVHfs//NkoO3vD5r2AMBQ2rX4/MjciPVE6i8MjrJZpk",
+	"+RarU8HYEiPI0UqHtYWAHrqzD7bkMkf7ps/co0PtkytVouGsMHgfOhW3CIUwHroDfyZSladw2C16us2k",
+	"5sFjCOIgIvicc+lFJjqfmeLW/eFndH9mwuBXRHruL8fqbrf4d0FX4lF1HVpn96q5pNUcsg7bzFTK6S1v",
+	"ObyJVf3SxxGvUPt0scQ2lEC6iwnzGWQw1QCWfOktbdjramV/OiEiLGGZuAHGZXlybQT6WXfBXx/S+mUo",
+	"RoM3aYZ2SB7ZDil0hHCPuJ526PSXGP7wUbFm9lhK2XGVeBLSh8mQzJjSzt058K7Q64VNFaWWUTKPocxT",
+	"/zQOmhnIboHkkJCO3N1iUZse33v2/RDucDFTG4m9Gbp+Z12bCCulIzQeuwlruJ0/15jUbO3R1mqhA+Bt",
+	"LMverfgxnXvZCTzPox3wlYS7A804HKrC1hTTAmXjERqINdhNa/lRtTzAnLcDSsKiA6S8yMPdVscM3VIo",
+	"1KydI1V3CZDbOgF7K7avE6nrpZbR3MmvoWf9GkOdwoNSkdfY9GuuHur05E5UNROvN263meq8lLLtQfjQ",
+	"5ccYiAst7OKto87yApFr0JeFTVdpIrr0aUdI+efsexzLhsXJyZPYqhuQ+KfTizk3BjOetSqmKfNucitI",
+	"PijzmxEvOFV95Km1OfowSt0I6AbnkkU/4M+RjwJttyymEWYq5ll1bamBJ0Td0SRbWBj5dJkRbipiBEWV",
+	"q00f62TtjmfqnfBc/AwLyioScqK69oHnAOzNs7fX7PL1Fd1n6jgFY72UmSt9c47GuTtq48MBKAJCNlFZ",
+	"puZ0H8r9dogth9KLCfe1F2AhlZ6haggrs/yYlRdS7JjVt1PsmHKWMZiG2aMmZGYubJwOpac0ZynTApNJ",
+	"yPDqG1HOhQTN8KKbAKhKdl4U06mQ0+c89hcVZjCUQ/lOaDhyQpNbMc6ANom3BY9Mqeoi/PyOcH2Z58/k",
+	"rdBKYoXSOTmo3KYmZDOwqUpMOJRVJMffORCKiGXZRECWkHKkJOc8f2QG7FWZ6kg/TbUqckjYeMEsnw7l",
+	"Qaw0hD63WxcydM+FZWmCR0JYbfjwAuVznqkFZoeBdLa+oWnNUB5Epcs1oq+iQ2dNGiGnGdRpl4bVA010",
+	"GOJO2nlnJlVzQ66MTWEoaSUsPCEcf/NNI/NOKDn45hv27Bb0ol4Gc90jukeMmARITDPv75xxOZRby4Iy",
+	"QovRsyWGZQe2nxeHch0zHg7YDzVMeEhbML+za4Uj3QRikYBh81Q1rgGY8PZTmS5HGs5YpSnHe+ZxiHFL",
+	"8803uG7Ul3sYsYPyluIQxc6C8WzOFwYTlxf1hcWBUSzOhLMUhrIMY5cRxNrG89ATf0cD/3TIbgBylBBC",
+	"Tg/xtsxS/gZFYvECbZFDNJREMMCiOgQfOURRrjTa/BpypS2WY9RBZM7OTk+Z84TKi5UqMCkcMfgUx8HQ",
+	"Cb5MxOC1oReQl7lTpkeng5NGnJzE5pFHdUNZnwePByc0VOUgeS6C8+DJ4GTwBO/nbIqK6pjn+fGdW+De",
+	"fZwCej0VEV8lzhcBO+J5jo/Vdbrvu020eshxWWJ6H24z1FdVbje4rAq8/7BUr3N6crImpXW3VNZmRkRP",
+	"Oium2N2HwRkt2zVbBd5xoxoHH3m8+ZFWjjI+9GTzQ3UdCD5xtvmJKpffPXB6ug1cq5nE92HwdBs0tIsj",
+	"8KnHW4HYTO7Hx063wnlZv4WPbIG+jvx2fHQLPC4VrKBxWMxmXC+C8+AXbyNQERMa0849ee8oNPjgxjaY",
+	"8bg0HdAaVqYjDPfWcu29CUeG7J3T89GcC/vfVhcQ0S9UnBIr9EOaJXXCoDniRNSBl5GYBYZX8s7KCdnT",
+	"kzN0RdrioITsLysTNo/G6sOHlR0dWVX9MgQVQZXK9B8nUU6+2/xAVay3F0EPJ4JKqtxSBjlzbo38AelM",
+	"/ip/wVuKlHVfGthoXPugWn09QmOqVMmQKT2U0d2w4sdhcM6GgTeD4aMlK3gY3Dfu3mmSsvqOEmbdlAMW",
+	"+SzOiIRcOzlzKOmambJINPvp2bWz9prZmFFXcuWAXdYltiQ/OXt6chriDYfzeoayrtpp1QTiwDMy69qy",
+	"1GH4s+Vo1627RcsdnU5VoavMXTvONSQibjSjWO6SQQkA25V7n5z9c2O9d29yCPmXFaylcipvubuAo0d6",
+	"mrf89Oy6kchAn16/eov//Yb/Xl7/8CIIgx+f/fLs+llHNsODW6vILd+rZPHFlM1SUvP9ahn7rqqtr5gG",
+	"WdYTN8eUl5jPgB1wuaDfMIBJJcy78LMgX6hi4WD93V2/Jm3DuAMce6X7eAuYlqtV98r64ZT1D9jlYCtF",
+	"XUca17kLKt/dWygze6zKc8rraSuweuW9O7BGQneXWWxwCBrVDXvptJcyDyNlaspcJ2swEn9UVQ+uDUhw",
+	"SbcV/g5DF3LAntPdytoUqbZgodq/qr6vLVU60lJwRav8oupzuuu1Kgs7bd6uEtJVI9eHnH1AtjS+nwwe",
+	"n/Yb3vjIaEPnqienW5rYGBtmb3/8uSrFs4phNjolKneBQLcFGyD49mxLCBCNy82xllYsS957m0ltXOkS",
+	"qSvXcKQhA26cB0TVn/19AGG3xlAPZLqvFkt/Aet92wXXqyHipEbu8X+cEtpbvH8tXYS0yfjytXdDIyFN",
+	"ep1EV6uNW6uuXnKGnZ6csHkqsmYTJCYMK/IBe4m3srLVkGXAyiejF88uf4yYVYpuWI1zdb2JXCYMCWsw",
+	"hHVIJUwzJYVV2ieh5VqNoVlz0FZxfgMPyOxLla89jN7CyacSaSMPJjh//6F5rAQFi1OIbxpnGSuNCTUf",
+	"j1LgPsaEB0upOp2HiioFT8ouOgpGDYCpa9IaF9uYgdWuLmufhS/0eKBz+HWjsG10PfskcbmXK2vkyrtU",
+	"MT5jVyvEh+RWppccp5MjTKPZbOFSChF1KZxLpx/Is6ZOuROtZvixmaDzohjXhU6UPEYZEZRJRWFwNE4x",
+	"azt07IhpHcJgqvzGCuQ2Pa/0793GiC6rnTXkyjg5tiiDxy+KcbksJhOIo1jNZoUUdnE8zW2/Qeum+pKN",
+	"Q++6V+HzUcItH/nA9ZpA9ZYzcm3FhMd29CnGafeEcSosxLbQn2nsNk+KUqfoYBwxHE1BejLoPRL3TE/0",
+	"nBdWtfuc77JF6rwx8rU8u3kOnYF+t8ky2/SzDwDLRUdNVPZM2tPafVNnXcpwZanKkrKKtMn/mHbVdyTp",
+	"hNKyRjew6DmaF89H169+fvby048nzoueuU/bk/a4l913MTOl+0D+50/ikydORC+RPj3Zct7ltnvy6A/Q",
+	"qiGyqSMg3IKsbxVJhAvDeKaBJ2hl6F7XdaJ03ONInqwWEz6UE9noYvHA3mOz9LLHkml2lN97j3vv8atZ",
+	"eWWHEMZXM6Mbll9Jn33W3/Fd+R6D9RmRW1hYG64dll/Q8KA3EDty7mCfovg3ZCEfpudeC1as8kncc4wF",
+	"Ek1naimPEDujPgAbbXE92HjD0MOmAbYa0fbd92EhCbV3921iB/vLuz2/bpHPh5TzhdhVqN303Uiov7bK",
+	"62gZtoXmq8ttG9Vee3X4d2SvN8CTFe7qpI9+ltOFPLLc3Bzf0Su+7o/v/Aup7ht1N1uEG5sv8Kku0anD",
+	"g38HSBVILGOHHk4fbaT2SUN5EN0Ng4/D4Jw9uY8OL5rNhlrtJGmVqpZ8xhdsDCyDiaXqALd9qWhBboeS",
+	"ZxlWEnDpmzcpCYfYJ86w6O4+CplRLIoLnbGjf7HXr95eR77Y0m8qVaaC2U2W8lsYyhKAAbuktTDuSjvU",
+	"UPW68D2l/F4Pzk5P6QUpc2Hg8AJzdDET2F/cDCWW0aGUObpe5IC5wlgSxo1PI77yoGiguwtIKGJg6lfS",
+	"PPJvzZjwGKiir5A3Us39mYSOeoQxQk5ZGQJFULCMr9XSk8rAsM8FZhafnZw0GpL5ClSsm3sLmFLNoqUX",
+	"xFTlgFaxGb8BpsHiez0MnwAVdeIN1g0sagLCb9xOqKqtUQ4vJDs9Y6kqtPFvLqsbJrn/J0LjW7ko+ds7",
+	"+RetZYaSSEhMJoC9hss+BrTB77oyossmJjurlu2Tw3bIDKterLXl2PLVZh0pCrLZpfexO6TTp09ZnHLN",
+	"Y/c8ix39SyyOTcEXMlZxp6oHmw88LZ39Z7zjbOeYVNVhoCpMnCudoYDfTi/7xri973dptLwIyy64A3Y5",
+	"pv5C2kuXWrAMggcOebW6m/S92MJHu+h9HZCwA+QnQ5c8CUsKzcfZ4nCfybePm/3FrJxCehXcsGLwY2XB",
+	"rFYIb+pPjG9m8V3nUVsnSsKAvVZY5CGMbxwYua9R9VpdwOo1pnM8dCF3VgZ/lZDaPpL2d4+kEfWWbOU+",
+	"LXPVapxsyXIwN13N0a2qO5BQku3ZyRkmv3DJSisUm2qcnXxXvdvBN8eqr7fKVw921PnSm4s+h/v2kbh9",
+	"JO7vFYnbgt1bcbade/+SbsXGmb6TWqtOp+zAW7XcHMMEm+x4jVz2fPWvJcTRh71691NCfF9L9W6O6u2D",
+	"eXsOXQnm9RFFJ9duDtz1srF3Y6kRp03LN3X4prdVMMgDchC1uulFh74TGLMYFMMwCq9iYewgWm22Fx2G",
+	"ODW9esn4Rpqs7FUkuzoRCos9CIeyswlh1eSS3hbiERVVb2XE5RrhL3yzQrM/bDiUbSeg3CRB2irJqbsF",
+	"1xKugdWuUJETUv8BoaKHlJPbRC4cCvci8W/dkWiN9++b8R3fVc0x74/vms0xu1sV9bQM8g/uzLG+RehO",
+	"PEaPPLwtsty+tI/NaBi+mXgfFPhb8ttb7Pjp2M3Tgmo6CyVvbM133VX/vfX5e95D3ptM9sy3Zz7HfJNJ",
+	"N/e1S9nazZzff3Dk3+yn/P6Do3A/zco7Zxqlb5UpXr38sKxkGzSS9JXuaupUampqW4ytd+kadtbsYTxY",
+	"KvJYned53eM4bDQ4Zuv7Gzfmdb5RL3hh1cMubDY/drMutz9uTMnzvGPK+ri8I1V2ST5wvJ8UGZjDRsfk",
+	"5tb9Sa7O+X1nU+XGo1Re2lHJ399yubuoi3wY31GafDiH80GrAJ3SRO4/3P9fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -12,8 +12,11 @@ type Config struct {
 	// Name is the webhook's own name: app endpoints that target it are refused (400).
 	// Defaults to "flyte-webhook".
 	Name string
-	// Title and Description replace the spec's info in /openapi.json and /docs when set.
-	Title       string
+	// Title is the title of /openapi.json and /docs. Defaults to "Flyte Webhook: <Name>".
+	Title string
+	// Description opens the description of /openapi.json and /docs, above the spec's own
+	// guide (groups, authentication, errors), which is always kept. Defaults to
+	// api.DefaultDescription.
 	Description string
 	// AuthOptional turns off the 401 for requests without credentials (requires_auth: false).
 	// The backend still decides who such a caller is. Defaults to false: credentials required.

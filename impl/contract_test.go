@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/flyte-webhook/flyte-webhook/api"
 	"github.com/flyte-webhook/flyte-webhook/api/apitest"
 	"github.com/flyte-webhook/flyte-webhook/impl"
@@ -21,6 +23,9 @@ import (
 var contract *apitest.Contract
 
 func TestMain(m *testing.M) {
+	// gin prints a warning and every route to stdout in its default debug mode; the
+	// library leaves the mode to its program (cmd/flyte-webhook sets release mode).
+	gin.SetMode(gin.ReleaseMode)
 	os.Exit(apitest.Main(m, &contract, "exercised with a 2xx answer"))
 }
 

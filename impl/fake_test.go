@@ -2,6 +2,7 @@ package impl_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ type fakeBackend struct {
 	calls    []string
 	creds    []controlplane.Credentials
 	inputs   map[string]any
+	last     map[string]any // method → the request it last received (see got)
 	runs     map[string]controlplane.Run
 	failWith error // when set, every method returns it
 }
@@ -37,6 +39,23 @@ func (f *fakeBackend) record(ctx context.Context, call string) error {
 	f.calls = append(f.calls, call)
 	f.creds = append(f.creds, controlplane.CredentialsFrom(ctx))
 	return f.failWith
+}
+
+// keep records req as the last request of method.
+func (f *fakeBackend) keep(method string, req any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == nil {
+		f.last = map[string]any{}
+	}
+	f.last[method] = req
+}
+
+// got returns the last request method received (nil when none).
+func (f *fakeBackend) got(method string) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last[method]
 }
 
 func (f *fakeBackend) called(call string) bool {
@@ -88,13 +107,22 @@ func (f *fakeBackend) GetTask(ctx context.Context, ref controlplane.TaskRef) (co
 	if ref.Name == "missing" {
 		return controlplane.Task{}, controlplane.Errorf(controlplane.CodeNotFound, "task %s not found", ref.Name)
 	}
+	if ref.Name == "uncached" { // a backend that does not say how it caches
+		return controlplane.Task{Ref: ref, Type: "python"}, nil
+	}
 	if ref.Version == "" {
 		ref.Version = "v2"
 	}
 	return controlplane.Task{
 		Ref: ref, Type: "python",
-		Inputs: []controlplane.Variable{{Name: "name", Type: "string"}, {Name: "times", Type: "integer", HasDefault: true, Default: 1}},
-		Cache:  controlplane.Cache{Behavior: "override", VersionOverride: "c1", Serialize: true},
+		Inputs: []controlplane.Variable{
+			{Name: "name", Type: "string", Description: "Who to greet."},
+			{Name: "times", Type: "integer", HasDefault: true, Default: 1},
+			{Name: "seed", Type: "integer", HasDefault: true, Default: json.Number("9007199254740993")}, // 2^53 + 1
+			{Name: "note", Type: "string", HasDefault: true, Default: nil},                              // a null default
+		},
+		Outputs: []controlplane.Variable{{Name: "greeting", Type: "string", Description: "The greeting."}},
+		Cache:   controlplane.Cache{Behavior: "override", VersionOverride: "c1", Serialize: true},
 	}, nil
 }
 
@@ -153,6 +181,7 @@ func (f *fakeBackend) AbortRun(ctx context.Context, req controlplane.AbortRunReq
 	if err := f.record(ctx, "AbortRun:"+req.Reason); err != nil {
 		return controlplane.Run{}, err
 	}
+	f.keep("AbortRun", req.Reason)
 	r, err := f.getRun(name)
 	if err != nil {
 		return r, err
@@ -178,6 +207,7 @@ func (f *fakeBackend) SetAppActive(ctx context.Context, req controlplane.SetAppA
 	if err := f.record(ctx, "SetAppActive"); err != nil {
 		return controlplane.App{}, err
 	}
+	f.keep("SetAppActive", wait)
 	if wait && ref.Name == "slow" {
 		return controlplane.App{}, controlplane.Errorf(controlplane.CodeDeadlineExceeded, "app %q did not become active in time", ref.Name)
 	}
@@ -192,6 +222,7 @@ func (f *fakeBackend) CallApp(ctx context.Context, call controlplane.AppCall) (c
 	if err := f.record(ctx, "CallApp"); err != nil {
 		return controlplane.AppResponse{}, err
 	}
+	f.keep("CallApp", call)
 	switch call.Path {
 	case "/text":
 		return controlplane.AppResponse{Status: 200, ContentType: "text/plain", Body: []byte("pong")}, nil
@@ -220,6 +251,7 @@ func (f *fakeBackend) BuildImage(ctx context.Context, req controlplane.ImageBuil
 	if err := f.record(ctx, "BuildImage"); err != nil {
 		return controlplane.ImageBuildResult{}, err
 	}
+	f.keep("BuildImage", req)
 	return controlplane.ImageBuildResult{
 		Run:       controlplane.Run{Name: "r-build", Kind: controlplane.KindImageBuild, Phase: controlplane.PhaseQueued, URL: "http://x/run/r-build"},
 		ImageName: "img:" + req.Name, BaseImage: "debian:bookworm", PipPackages: req.PipPackages,
@@ -230,5 +262,6 @@ func (f *fakeBackend) PrefetchModel(ctx context.Context, req controlplane.ModelP
 	if err := f.record(ctx, "PrefetchModel"); err != nil {
 		return controlplane.Run{}, err
 	}
+	f.keep("PrefetchModel", req)
 	return controlplane.Run{Name: "r-prefetch", Kind: controlplane.KindPrefetch, Phase: controlplane.PhaseQueued, URL: "http://x/run/r-prefetch"}, nil
 }

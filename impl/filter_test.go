@@ -227,6 +227,46 @@ func TestCoreAndTaskDocs(t *testing.T) {
 	}
 }
 
+// TestDocsInfo: /openapi.json (and so /docs) is titled after the webhook's name unless a
+// title is configured, and a configured description goes above the spec's guide to
+// authentication and errors instead of replacing it.
+func TestDocsInfo(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name         string
+		cfg          impl.Config
+		title, start string
+	}{
+		{"defaults", impl.Config{Name: "ops-webhook"}, "Flyte Webhook: ops-webhook", "A webhook service for Flyte operations\n\n"},
+		{"default name", impl.Config{}, "Flyte Webhook: flyte-webhook", "A webhook service for Flyte operations\n\n"},
+		{"configured", impl.Config{Name: "ops-webhook", Title: "Ops", Description: "Runs our nightly jobs."}, "Ops", "Runs our nightly jobs.\n\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t, c.cfg)
+			res, err := http.Get(s.URL + "/openapi.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var doc struct {
+				Info struct{ Title, Description string }
+			}
+			if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Info.Title != c.title {
+				t.Errorf("title %q, want %q", doc.Info.Title, c.title)
+			}
+			d := doc.Info.Description
+			if !strings.HasPrefix(d, c.start) || !strings.Contains(d, "**Authentication.**") || !strings.Contains(d, "**Errors**") {
+				t.Errorf("description does not open with %q above the guide: %q", c.start, d)
+			}
+		})
+	}
+}
+
 // TestAuth: credentials are required (except /health and the docs), either header counts,
 // and what came reaches the backend unchanged.
 func TestAuth(t *testing.T) {

@@ -21,8 +21,6 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/internal/boundedcache"
 )
 
-func init() { gin.SetMode(gin.ReleaseMode) }
-
 // NewHandler assembles the webhook's HTTP handler over backend: only the operations cfg
 // enables are routed, and /openapi.json, /openapi.yaml and /docs show only those.
 func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) {
@@ -31,13 +29,19 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	served, err := api.ServedSpec(cfg.EndpointGroups, cfg.Endpoints, cfg.Title, cfg.Description)
+	served, err := api.ServedSpec(api.SpecOptions{
+		Groups: cfg.EndpointGroups, Endpoints: cfg.Endpoints, Name: cfg.Name, Title: cfg.Title, Description: cfg.Description,
+	})
+	if err != nil {
+		return nil, err
+	}
+	def, err := newSpecDefaults(served.Defaults)
 	if err != nil {
 		return nil, err
 	}
 	filtered, catalog := served.Spec, served.Catalog
 
-	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize)}
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize), def: def}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values

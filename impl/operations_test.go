@@ -68,7 +68,8 @@ func TestOperations(t *testing.T) {
 		if got := r.JSON["required_args"]; !equalJSON(got, []any{"name"}) {
 			t.Errorf("required_args %v", got)
 		}
-		if got := r.JSON["default_input_args"]; !equalJSON(got, map[string]any{"times": 1.0}) {
+		// The seed answers the names of the inputs that have a default, not their values.
+		if got := r.JSON["default_input_args"]; !equalJSON(got, []any{"times", "seed", "note"}) {
 			t.Errorf("default_input_args %v", got)
 		}
 		if got := r.JSON["cache"]; !equalJSON(got, map[string]any{"behavior": "override", "version_override": "c1", "serialize": true}) {
@@ -78,6 +79,45 @@ func TestOperations(t *testing.T) {
 			t.Errorf("secrets %v", got)
 		}
 	})
+}
+
+// TestGetTaskInterface: get_task's inputs carry each input's type, whether it is required, its
+// default only when it has one (a null default is not a missing one; integers stay exact) and
+// its description; outputs their type and description.
+func TestGetTaskInterface(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, impl.Config{})
+	r := s.call(t, "GET", "/task/development/flytesnacks/greet", nil, nil)
+	expectStatus(t, r, http.StatusOK)
+	var task struct {
+		Inputs  []map[string]json.RawMessage `json:"inputs"`
+		Outputs []map[string]json.RawMessage `json:"outputs"`
+	}
+	if err := json.Unmarshal(r.Body, &task); err != nil {
+		t.Fatal(err)
+	}
+	// Compared as raw JSON text: a float64 decode would hide a rounded integer.
+	want := []map[string]string{
+		{"name": `"name"`, "type": `"string"`, "required": `true`, "description": `"Who to greet."`},
+		{"name": `"times"`, "type": `"integer"`, "required": `false`, "default": `1`},
+		{"name": `"seed"`, "type": `"integer"`, "required": `false`, "default": `9007199254740993`},
+		{"name": `"note"`, "type": `"string"`, "required": `false`, "default": `null`},
+	}
+	if len(task.Inputs) != len(want) {
+		t.Fatalf("inputs: %s", r.Body)
+	}
+	for i, w := range want {
+		got := map[string]string{}
+		for k, v := range task.Inputs[i] {
+			got[k] = string(v)
+		}
+		if !equalJSON(got, w) {
+			t.Errorf("inputs[%d] = %v, want %v", i, got, w)
+		}
+	}
+	if len(task.Outputs) != 1 || string(task.Outputs[0]["name"]) != `"greeting"` || string(task.Outputs[0]["type"]) != `"string"` || string(task.Outputs[0]["description"]) != `"The greeting."` {
+		t.Errorf("outputs: %s", r.Body)
+	}
 }
 
 func equalJSON(a, b any) bool {

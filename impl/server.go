@@ -3,6 +3,8 @@ package impl
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/flyte-webhook/flyte-webhook/api"
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/gen"
 	"github.com/flyte-webhook/flyte-webhook/internal/boundedcache"
@@ -27,6 +30,7 @@ type Server struct {
 	log     *slog.Logger
 	routes  map[string]map[string]*routeMeta // gin path → method → route
 	done    *boundedcache.Cache[encodedRun]  // encoded get_run answers of finished runs
+	def     specDefaults
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -95,7 +99,7 @@ func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.G
 	}
 	cache := gen.CacheSettings{Behavior: t.Cache.Behavior, Serialize: t.Cache.Serialize}
 	if cache.Behavior == "" {
-		cache.Behavior = "disable"
+		cache.Behavior = s.def.cacheBehavior
 	}
 	if t.Cache.VersionOverride != "" {
 		cache.VersionOverride = &t.Cache.VersionOverride
@@ -104,14 +108,33 @@ func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.G
 	if secrets == nil {
 		secrets = []string{}
 	}
+	inputs := make([]gen.TaskInput, 0, len(t.Inputs))
+	for _, v := range t.Inputs {
+		in := gen.TaskInput{Name: v.Name, Type: v.Type, Required: !v.HasDefault, Description: optString(v.Description)}
+		if v.HasDefault {
+			// Encoded here, not by the response's encoder: a nil Default is the JSON null
+			// default, which must stay apart from no default (an absent field), and
+			// json.Number integers keep every digit.
+			if in.Default, err = json.Marshal(v.Default); err != nil {
+				return nil, fmt.Errorf("get_task %s: default of input %q: %w", t.Ref.Name, v.Name, err)
+			}
+		}
+		inputs = append(inputs, in)
+	}
+	outputs := make([]gen.TaskOutput, 0, len(t.Outputs))
+	for _, v := range t.Outputs {
+		outputs = append(outputs, gen.TaskOutput{Name: v.Name, Type: v.Type, Description: optString(v.Description)})
+	}
 	return gen.GetTask200JSONResponse{
 		Name:             t.Ref.Name,
 		Version:          t.Ref.Version,
 		TaskType:         t.Type,
 		RequiredArgs:     t.RequiredArgs(),
-		DefaultInputArgs: t.DefaultInputs(),
+		DefaultInputArgs: t.DefaultInputNames(),
 		Cache:            cache,
 		Secrets:          secrets,
+		Inputs:           &inputs,
+		Outputs:          &outputs,
 	}, nil
 }
 
@@ -146,7 +169,7 @@ func (s *Server) GetRunIo(ctx context.Context, r gen.GetRunIoRequestObject) (gen
 
 // AbortRun asks for a run to be aborted.
 func (s *Server) AbortRun(ctx context.Context, r gen.AbortRunRequestObject) (gen.AbortRunResponseObject, error) {
-	reason := abortReason(r.Params.Reason)
+	reason := orDefault(r.Params.Reason, s.def.abortReason)
 	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.Name}, Reason: reason})
 	if err != nil {
 		return nil, err
@@ -169,7 +192,7 @@ func (s *Server) GetApp(ctx context.Context, r gen.GetAppRequestObject) (gen.Get
 // ActivateApp starts an app.
 func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject) (gen.ActivateAppResponseObject, error) {
 	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
-		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: derefBool(r.Params.Wait)})
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: orDefaultBool(r.Params.Wait, s.def.activateWait)})
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +202,7 @@ func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject
 // DeactivateApp stops an app.
 func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestObject) (gen.DeactivateAppResponseObject, error) {
 	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
-		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: derefBool(r.Params.Wait)})
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: orDefaultBool(r.Params.Wait, s.def.deactivateWait)})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +213,7 @@ func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestOb
 func (s *Server) CallApp(ctx context.Context, r gen.CallAppRequestObject) (gen.CallAppResponseObject, error) {
 	call := controlplane.AppCall{
 		App:    appRef(r.Name, r.Params.Domain, r.Params.Project),
-		Method: http.MethodGet,
+		Method: s.def.callMethod,
 		Path:   r.Params.Path,
 	}
 	if r.Params.Method != nil {
@@ -274,7 +297,7 @@ func (s *Server) BuildImage(ctx context.Context, r gen.BuildImageRequestObject) 
 		PythonVersion: deref(r.Params.PythonVersion),
 		FlyteVersion:  deref(r.Params.FlyteVersion),
 		Name:          deref(r.Params.Name),
-		Pre:           derefBool(r.Params.Pre),
+		Pre:           orDefaultBool(r.Params.Pre, s.def.pre),
 	}
 	if r.Body != nil {
 		req.PipPackages = derefSlice(r.Body.PipPackages)
@@ -296,10 +319,11 @@ func (s *Server) PrefetchHfModel(ctx context.Context, r gen.PrefetchHfModelReque
 	p := r.Params
 	req := controlplane.ModelPrefetch{
 		Repo: p.Repo, RawDataPath: deref(p.RawDataPath), ArtifactName: deref(p.ArtifactName),
-		Architecture: deref(p.Architecture), Task: orDefault(p.Task, "auto"),
+		Architecture: deref(p.Architecture), Task: orDefault(p.Task, s.def.prefetch.task),
 		SerialFormat: deref(p.SerialFormat), ModelType: deref(p.ModelType),
-		ShortDescription: deref(p.ShortDescription), HFTokenKey: orDefault(p.HfTokenKey, "HF_TOKEN"),
-		CPU: orDefault(p.Cpu, "2"), Memory: orDefault(p.Memory, "8Gi"), Disk: orDefault(p.Disk, "50Gi"),
+		ShortDescription: deref(p.ShortDescription), HFTokenKey: orDefault(p.HfTokenKey, s.def.prefetch.hfTokenKey),
+		CPU: orDefault(p.Cpu, s.def.prefetch.cpu), Memory: orDefault(p.Memory, s.def.prefetch.memory),
+		Disk: orDefault(p.Disk, s.def.prefetch.disk), Force: s.def.prefetch.force,
 	}
 	if p.Force != nil {
 		req.Force = *p.Force
@@ -336,7 +360,7 @@ func (s *Server) GetPrefetchHfModelIo(ctx context.Context, r gen.GetPrefetchHfMo
 
 // AbortPrefetchHfModel aborts a model prefetch run.
 func (s *Server) AbortPrefetchHfModel(ctx context.Context, r gen.AbortPrefetchHfModelRequestObject) (gen.AbortPrefetchHfModelResponseObject, error) {
-	reason := abortReason(r.Params.Reason)
+	reason := orDefault(r.Params.Reason, s.def.prefetchAbortReason)
 	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.RunName}, Reason: reason})
 	if err != nil {
 		return nil, err
@@ -344,14 +368,54 @@ func (s *Server) AbortPrefetchHfModel(ctx context.Context, r gen.AbortPrefetchHf
 	return gen.AbortPrefetchHfModel200JSONResponse{Name: run.Name, Status: "abort_requested", Reason: reason}, nil
 }
 
-// DefaultAbortReason is the reason recorded when the caller gives none (the seed's text).
-const DefaultAbortReason = "Aborted via webhook API"
-
-func abortReason(r *string) string {
-	if r == nil || *r == "" {
-		return DefaultAbortReason
+// specDefaults are the defaults openapi.yaml declares that the handlers apply: validation
+// does not write them into requests (api.Validate), and they are not repeated here but read
+// from the spec once, by newSpecDefaults.
+type specDefaults struct {
+	abortReason, prefetchAbortReason string
+	activateWait, deactivateWait     bool
+	callMethod                       string
+	pre                              bool
+	prefetch                         struct {
+		task, hfTokenKey, cpu, memory, disk string
+		force                               int
 	}
-	return *r
+	cacheBehavior string // what get_task answers when the backend does not say
+}
+
+// newSpecDefaults takes the handlers' defaults from d; an error names each one the spec
+// lacks or declares with another type.
+func newSpecDefaults(d api.Defaults) (specDefaults, error) {
+	var errs []error
+	str := func(op, param string) string {
+		v, err := api.ParamDefault[string](d, op, param)
+		errs = append(errs, err)
+		return v
+	}
+	boolean := func(op, param string) bool {
+		v, err := api.ParamDefault[bool](d, op, param)
+		errs = append(errs, err)
+		return v
+	}
+	var sd specDefaults
+	sd.abortReason = str("abort_run", "reason")
+	sd.prefetchAbortReason = str("abort_prefetch_hf_model", "reason")
+	sd.activateWait = boolean("activate_app", "wait")
+	sd.deactivateWait = boolean("deactivate_app", "wait")
+	sd.callMethod = str("call_app", "method")
+	sd.pre = boolean("build_image", "pre")
+	sd.prefetch.task = str("prefetch_hf_model", "task")
+	sd.prefetch.hfTokenKey = str("prefetch_hf_model", "hf_token_key")
+	sd.prefetch.cpu = str("prefetch_hf_model", "cpu")
+	sd.prefetch.memory = str("prefetch_hf_model", "memory")
+	sd.prefetch.disk = str("prefetch_hf_model", "disk")
+	force, err := api.ParamDefault[int](d, "prefetch_hf_model", "force")
+	sd.prefetch.force = force
+	errs = append(errs, err)
+	behavior, err := api.PropertyDefault[string](d, "CacheSettings", "behavior")
+	sd.cacheBehavior = behavior
+	errs = append(errs, err)
+	return sd, errors.Join(errs...)
 }
 
 func runResponse(run controlplane.Run) gen.RunResponse {
@@ -408,7 +472,12 @@ func orDefault(p *string, def string) string {
 	return *p
 }
 
-func derefBool(p *bool) bool { return p != nil && *p }
+func orDefaultBool(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
 
 func derefSlice(p *[]string) []string {
 	if p == nil {

@@ -22,7 +22,6 @@ func TestRequestShape(t *testing.T) {
 		{"run_task body is a string", "POST", "/run-task/d/p/greet", `"x"`, "body", ""},
 		{"run_task body is a number", "POST", "/run-task/d/p/greet", `3`, "body", ""},
 		{"run_task body is not JSON", "POST", "/run-task/d/p/greet", `{"a":`, "body", ""},
-		{"run_task without body", "POST", "/run-task/d/p/greet", nil, "body", ""},
 		{"force not an integer", "POST", "/prefetch/hf-model?repo=a/b&force=abc", nil, "query", "force"},
 		{"prefetch missing repo", "POST", "/prefetch/hf-model", nil, "query", "repo"},
 		{"prefetch body not a list", "POST", "/prefetch/hf-model?repo=a/b", `{"text": true}`, "body", ""},

@@ -160,7 +160,7 @@ type BuildImageResponse struct {
 
 // CacheSettings defines model for CacheSettings.
 type CacheSettings struct {
-	// Behavior The cache behavior (`disable`, `auto` or `override`).
+	// Behavior The cache behavior (`disable`, `auto` or `override`); `disable` when the backend does not say.
 	//
 	// Example: disable
 	Behavior string `json:"behavior"`
@@ -319,13 +319,57 @@ type RunTaskResponse struct {
 	Url string `json:"url"`
 }
 
+// TaskInput defines model for TaskInput.
+type TaskInput struct {
+	// Default The input's default, present only when it has one (`null` is a default of its own, not the absence of one). Integers are exact at any size.
+	//
+	// Example: 1
+	Default json.RawMessage `json:"default,omitempty"`
+
+	// Description What the input is for, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: times
+	Name string `json:"name"`
+
+	// Required Whether run_task must be given this input (it has no default).
+	Required bool `json:"required"`
+
+	// Type The input's type (`string`, `integer`, `float`, `boolean`, `list`, `object`, `datetime`, `duration`, or the backend's own type name).
+	//
+	// Example: integer
+	Type string `json:"type"`
+}
+
+// TaskOutput defines model for TaskOutput.
+type TaskOutput struct {
+	// Description What the output is, when the task says.
+	Description *string `json:"description,omitempty"`
+
+	// Name Example: greeting
+	Name string `json:"name"`
+
+	// Type The output's type, named like an input's.
+	//
+	// Example: string
+	Type string `json:"type"`
+}
+
 // TaskResponse defines model for TaskResponse.
 type TaskResponse struct {
 	Cache CacheSettings `json:"cache"`
 
-	// DefaultInputArgs The inputs with a default, and their defaults.
-	DefaultInputArgs map[string]interface{} `json:"default_input_args"`
-	Name             string                 `json:"name"`
+	// DefaultInputArgs Names of the inputs that have a default, in declaration order (as the Python app answers; the defaults themselves are in `inputs`).
+	//
+	// Example: ["times"]
+	DefaultInputArgs []string `json:"default_input_args"`
+
+	// Inputs The task's inputs in declaration order, with their types, defaults and descriptions.
+	Inputs *[]TaskInput `json:"inputs,omitempty"`
+	Name   string       `json:"name"`
+
+	// Outputs The task's outputs in declaration order.
+	Outputs *[]TaskOutput `json:"outputs,omitempty"`
 
 	// RequiredArgs Names of the inputs without a default.
 	RequiredArgs []string `json:"required_args"`
@@ -689,7 +733,7 @@ type ClientInterface interface {
 
 	// Health Health check
 	//
-	// Answers 200 while the server is up. Needs no credentials.
+	// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 	//
 	// Corresponds with GET /health (the `Health` operationId).
 	Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -737,9 +781,12 @@ type ClientInterface interface {
 	// RunTaskWithBody Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -753,9 +800,12 @@ type ClientInterface interface {
 	// RunTask Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -789,7 +839,10 @@ type ClientInterface interface {
 
 	// GetTask Look at a task
 	//
-	// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+	// The task's type, the names of its required inputs (`required_args`) and of those with a
+	// default (`default_input_args`), its cache settings and the names of the secrets it uses
+	// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+	// whether it is required, its default when it has one, and its description.
 	//
 	// Corresponds with GET /task/{domain}/{project}/{name} (the `GetTask` operationId).
 	GetTask(ctx context.Context, domain Domain, project Project, name TaskName, params *GetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -938,7 +991,7 @@ func (c *Client) BuildImage(ctx context.Context, params *BuildImageParams, body 
 
 // Health Health check
 //
-// Answers 200 while the server is up. Needs no credentials.
+// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 //
 // Corresponds with GET /health (the `Health` operationId).
 func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1056,9 +1109,12 @@ func (c *Client) GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunNa
 // RunTaskWithBody Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -1082,9 +1138,12 @@ func (c *Client) RunTaskWithBody(ctx context.Context, domain Domain, project Pro
 // RunTask Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -1158,7 +1217,10 @@ func (c *Client) GetRunIo(ctx context.Context, name RunName, reqEditors ...Reque
 
 // GetTask Look at a task
 //
-// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+// The task's type, the names of its required inputs (`required_args`) and of those with a
+// default (`default_input_args`), its cache settings and the names of the secrets it uses
+// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+// whether it is required, its default when it has one, and its description.
 //
 // Corresponds with GET /task/{domain}/{project}/{name} (the `GetTask` operationId).
 func (c *Client) GetTask(ctx context.Context, domain Domain, project Project, name TaskName, params *GetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2559,7 +2621,7 @@ type ClientWithResponsesInterface interface {
 
 	// HealthWithResponse Health check
 	//
-	// Answers 200 while the server is up. Needs no credentials.
+	// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2617,9 +2679,12 @@ type ClientWithResponsesInterface interface {
 	// RunTaskWithBodyWithResponse Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -2633,9 +2698,12 @@ type ClientWithResponsesInterface interface {
 	// RunTaskWithResponse Run a task
 	//
 	// Starts a run of the task with the given inputs. The body is the inputs object itself
-	// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-	// be left out. Inputs are checked against the task's interface: an unknown input, a
-	// missing required one or a value of the wrong type is a 400 naming the input.
+	// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+	// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+	// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+	// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+	// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+	// input.
 	//
 	// Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 	// and inputs within 24 hours returns the run the first request started; the same key
@@ -2675,7 +2743,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetTaskWithResponse Look at a task
 	//
-	// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+	// The task's type, the names of its required inputs (`required_args`) and of those with a
+	// default (`default_input_args`), its cache settings and the names of the secrets it uses
+	// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+	// whether it is required, its default when it has one, and its description.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4841,7 +4912,7 @@ func (c *ClientWithResponses) BuildImageWithResponse(ctx context.Context, params
 
 // HealthWithResponse Health check
 //
-// Answers 200 while the server is up. Needs no credentials.
+// Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4941,9 +5012,12 @@ func (c *ClientWithResponses) GetPrefetchHfModelIoWithResponse(ctx context.Conte
 // RunTaskWithBodyWithResponse Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -4963,9 +5037,12 @@ func (c *ClientWithResponses) RunTaskWithBodyWithResponse(ctx context.Context, d
 // RunTaskWithResponse Run a task
 //
 // Starts a run of the task with the given inputs. The body is the inputs object itself
-// (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-// be left out. Inputs are checked against the task's interface: an unknown input, a
-// missing required one or a value of the wrong type is a 400 naming the input.
+// (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+// all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+// defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+// a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+// unknown input, a missing required one or a value of the wrong type is a 400 naming the
+// input.
 //
 // Send an `Idempotency-Key` header to make retries safe: the same key with the same task
 // and inputs within 24 hours returns the run the first request started; the same key
@@ -5029,7 +5106,10 @@ func (c *ClientWithResponses) GetRunIoWithResponse(ctx context.Context, name Run
 
 // GetTaskWithResponse Look at a task
 //
-// The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+// The task's type, the names of its required inputs (`required_args`) and of those with a
+// default (`default_input_args`), its cache settings and the names of the secrets it uses
+// (never their values). `inputs` and `outputs` describe its interface: each input's type,
+// whether it is required, its default when it has one, and its description.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -116,13 +116,33 @@ func TestTasks(t *testing.T) {
 		if got.Name != "greet" || got.Version != "v1" || len(got.RequiredArgs) != 0 {
 			t.Fatalf("get_task: %s", res.Body)
 		}
-		if got.DefaultInputArgs["name"] != "world" {
+		if strings.Join(got.DefaultInputArgs, ",") != "name,times" {
 			t.Errorf("default_input_args: %v", got.DefaultInputArgs)
+		}
+		// inputs: the defaults are raw JSON (exact integers; a null default is not none).
+		if got.Inputs == nil || len(*got.Inputs) != 2 {
+			t.Fatalf("inputs: %s", res.Body)
+		}
+		name, times := (*got.Inputs)[0], (*got.Inputs)[1]
+		if name.Name != "name" || name.Type != "string" || name.Required || string(name.Default) != `"world"` ||
+			name.Description == nil || *name.Description != "Who to greet." {
+			t.Errorf("inputs[0]: %+v", name)
+		}
+		if times.Name != "times" || times.Type != "integer" || times.Required || string(times.Default) != "1" || times.Description != nil {
+			t.Errorf("inputs[1]: %+v", times)
+		}
+		if got.Outputs == nil || len(*got.Outputs) != 1 || (*got.Outputs)[0].Name != "greeting" || (*got.Outputs)[0].Type != "string" {
+			t.Errorf("outputs: %s", res.Body)
 		}
 		res, err = c.GetTaskWithResponse(ctx, dom, proj, "sum", &client.GetTaskParams{Version: ptr("v1")})
 		mustOK(t, res, err)
-		if strings.Join(res.JSON200.RequiredArgs, ",") != "a,b" {
-			t.Errorf("sum required_args: %v", res.JSON200.RequiredArgs)
+		if strings.Join(res.JSON200.RequiredArgs, ",") != "a,b" || len(res.JSON200.DefaultInputArgs) != 0 {
+			t.Errorf("sum required_args %v, default_input_args %v", res.JSON200.RequiredArgs, res.JSON200.DefaultInputArgs)
+		}
+		for _, in := range *res.JSON200.Inputs {
+			if !in.Required || in.Default != nil {
+				t.Errorf("sum input without a default: %+v", in)
+			}
 		}
 	})
 	t.Run("get_task unknown is 404", func(t *testing.T) {
@@ -224,6 +244,19 @@ func TestTasks(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantProblem(t, res, http.StatusBadRequest, tc.detail)
+		}
+	})
+	t.Run("no body means no inputs", func(t *testing.T) {
+		res, err := c.RunTaskWithBodyWithResponse(ctx, dom, proj, "greet", nil, "", http.NoBody)
+		mustOK(t, res, err)
+		run, err := client.WaitForRun(ctx, c, res.JSON200.Name, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io, err := c.GetRunIoWithResponse(ctx, run.Name)
+		mustOK(t, io, err)
+		if run.Phase != client.Succeeded || io.JSON200.Outputs == nil || (*io.JSON200.Outputs)["greeting"] != "Hello, world!" {
+			t.Errorf("run %+v, io %s", run, io.Body)
 		}
 	})
 	t.Run("a body that is not an object is 422", func(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/flyte-webhook/flyte-webhook/api/apitest"
 	client "github.com/flyte-webhook/flyte-webhook/clients/go"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
@@ -26,6 +28,9 @@ import (
 var contract *apitest.Contract
 
 func TestMain(m *testing.M) {
+	// gin prints a warning and every route to stdout in its default debug mode; the
+	// library leaves the mode to its program (cmd/flyte-webhook sets release mode).
+	gin.SetMode(gin.ReleaseMode)
 	os.Exit(apitest.Main(m, &contract, "called through the client"))
 }
 

@@ -249,7 +249,7 @@ func (c Config) validate() error {
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return fmt.Errorf("config: public_url: %q must start with http:// or https://", c.PublicURL)
 	}
-	if _, err := api.ServedSpec(c.EndpointGroups, c.Endpoints, "", ""); err != nil {
+	if _, err := api.ServedSpec(api.SpecOptions{Groups: c.EndpointGroups, Endpoints: c.Endpoints}); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.handlerConfig().Validate(); err != nil {

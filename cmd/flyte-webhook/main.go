@@ -110,7 +110,9 @@ func openapiCmd(args []string, stdout io.Writer, env func(string) string) error 
 	if err != nil {
 		return err
 	}
-	served, err := api.ServedSpec(c.EndpointGroups, c.Endpoints, c.Title, c.Description)
+	served, err := api.ServedSpec(api.SpecOptions{
+		Groups: c.EndpointGroups, Endpoints: c.Endpoints, Name: c.Name, Title: c.Title, Description: c.Description,
+	})
 	if err != nil {
 		return err
 	}

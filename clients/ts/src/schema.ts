@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Health check
-         * @description Answers 200 while the server is up. Needs no credentials.
+         * @description Answers 200 while the server is up. Needs no credentials. Answers `HEAD` too (the same answer without its body), for monitors that probe with it.
          */
         get: operations["health"];
         put?: never;
@@ -56,9 +56,12 @@ export interface paths {
         /**
          * Run a task
          * @description Starts a run of the task with the given inputs. The body is the inputs object itself
-         *     (`{"x": 3}`; `{}` when the task needs none); inputs the task declares with defaults may
-         *     be left out. Inputs are checked against the task's interface: an unknown input, a
-         *     missing required one or a value of the wrong type is a 400 naming the input.
+         *     (`{"x": 3}`); inputs the task declares with defaults may be left out, and no body at
+         *     all (or an empty one) means `{}`, so `curl -X POST` runs a task whose inputs all have
+         *     defaults. A body that is there must be a JSON object (422 otherwise); one sent without
+         *     a `Content-Type` is read as JSON. Inputs are checked against the task's interface: an
+         *     unknown input, a missing required one or a value of the wrong type is a 400 naming the
+         *     input.
          *
          *     Send an `Idempotency-Key` header to make retries safe: the same key with the same task
          *     and inputs within 24 hours returns the run the first request started; the same key
@@ -81,7 +84,11 @@ export interface paths {
         };
         /**
          * Look at a task
-         * @description The task's type, its required inputs, the defaults of the others, its cache settings and the names of the secrets it uses (never their values).
+         * @description The task's type, the names of its required inputs (`required_args`) and of those with a
+         *     default (`default_input_args`), its cache settings and the names of the secrets it uses
+         *     (never their values). `inputs` and `outputs` describe its interface: each input's type,
+         *     whether it is required, its default when it has one, and its description.
+         *
          */
         get: operations["get_task"];
         put?: never;
@@ -436,7 +443,8 @@ export interface components {
         };
         CacheSettings: {
             /**
-             * @description The cache behavior (`disable`, `auto` or `override`).
+             * @description The cache behavior (`disable`, `auto` or `override`); `disable` when the backend does not say.
+             * @default disable
              * @example disable
              */
             behavior: string;
@@ -452,13 +460,49 @@ export interface components {
             task_type: string;
             /** @description Names of the inputs without a default. */
             required_args: string[];
-            /** @description The inputs with a default, and their defaults. */
-            default_input_args: {
-                [key: string]: unknown;
-            };
+            /**
+             * @description Names of the inputs that have a default, in declaration order (as the Python app answers; the defaults themselves are in `inputs`).
+             * @example [
+             *       "times"
+             *     ]
+             */
+            default_input_args: string[];
             cache: components["schemas"]["CacheSettings"];
             /** @description Names of the secrets the task uses (never their values). */
             secrets: string[];
+            /** @description The task's inputs in declaration order, with their types, defaults and descriptions. */
+            inputs?: components["schemas"]["TaskInput"][];
+            /** @description The task's outputs in declaration order. */
+            outputs?: components["schemas"]["TaskOutput"][];
+        };
+        TaskInput: {
+            /** @example times */
+            name: string;
+            /**
+             * @description The input's type (`string`, `integer`, `float`, `boolean`, `list`, `object`, `datetime`, `duration`, or the backend's own type name).
+             * @example integer
+             */
+            type: string;
+            /** @description Whether run_task must be given this input (it has no default). */
+            required: boolean;
+            /**
+             * @description The input's default, present only when it has one (`null` is a default of its own, not the absence of one). Integers are exact at any size.
+             * @example 1
+             */
+            default?: unknown;
+            /** @description What the input is for, when the task says. */
+            description?: string;
+        };
+        TaskOutput: {
+            /** @example greeting */
+            name: string;
+            /**
+             * @description The output's type, named like an input's.
+             * @example string
+             */
+            type: string;
+            /** @description What the output is, when the task says. */
+            description?: string;
         };
         /**
          * @description The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
@@ -776,8 +820,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The task's inputs, by name. */
-        requestBody: {
+        /** @description The task's inputs, by name. Absent or empty means `{}`. */
+        requestBody?: {
             content: {
                 /** @example {
                  *       "name": "world"

@@ -43,6 +43,13 @@ describe("flyte-webhook TS client against the real server", () => {
     const t = await unwrap(api.GET("/task/{domain}/{project}/{name}", { params: task("greet") }));
     assert.equal(t.name, "greet");
     assert.deepEqual(t.required_args, []);
+    // The names of the inputs that have a default (as the Python app answers), not their values.
+    assert.deepEqual(t.default_input_args, ["name", "times"]);
+    assert.deepEqual(t.inputs, [
+      { name: "name", type: "string", required: false, default: "world", description: "Who to greet." },
+      { name: "times", type: "integer", required: false, default: 1 },
+    ]);
+    assert.deepEqual(t.outputs, [{ name: "greeting", type: "string" }]);
 
     const { name, url } = await unwrap(
       api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet"), body: { name: "Ada", times: 2 } }),
@@ -58,6 +65,14 @@ describe("flyte-webhook TS client against the real server", () => {
     assert.equal(io.name, name);
     assert.deepEqual(io.inputs, { name: "Ada", times: 2 });
     assert.deepEqual(io.outputs, { greeting: "Hello, Ada! Hello, Ada!" });
+  });
+
+  it("runs a task without a body: its inputs' defaults", async () => {
+    const { name } = await unwrap(api.POST("/run-task/{domain}/{project}/{name}", { params: task("greet") }));
+    const run = await waitForRun(api, name, { intervalMs: 50, timeoutMs: 30_000 });
+    assert.equal(run.phase, "succeeded");
+    const io = await unwrap(api.GET("/run/{name}/io", { params: { path: { name } } }));
+    assert.deepEqual(io.outputs, { greeting: "Hello, world!" });
   });
 
   it("aborts a slow run; aborting it again is a 409", async () => {
