@@ -17,6 +17,10 @@ type Verifier interface {
 	Verify(ctx context.Context, c controlplane.Credentials) (controlplane.Identity, error)
 }
 
+// DefaultDataDir is Config.DataDir's default, relative to the working directory (cmd resolves
+// it against the config file's folder).
+const DefaultDataDir = ".flyte-webhook"
+
 // Config configures the local control plane. It is decoded strictly from the user's config
 // file under backend.local; fields tagged `yaml:"-"` are set by the program. Durations are
 // written as Go duration strings ("5s", "24h"); a bare number is refused.
@@ -24,7 +28,7 @@ type Config struct {
 	// Workspace is the path of the workspace file declaring tasks. Required.
 	Workspace string `yaml:"workspace"`
 	// DataDir holds the SQLite database (flyte-webhook.db) and the task logs (logs/). Defaults
-	// to ".flyte-webhook".
+	// to DefaultDataDir (".flyte-webhook").
 	DataDir string `yaml:"data_dir"`
 	// ScratchDir is where the server makes its private scratch directory
 	// (flyte-webhook-<uid>-<hash of data_dir>, 0700), which holds each running attempt's
@@ -59,7 +63,7 @@ type Config struct {
 // withDefaults fills in zero fields. Negative values are left for validate to refuse.
 func (c Config) withDefaults() Config {
 	if c.DataDir == "" {
-		c.DataDir = ".flyte-webhook"
+		c.DataDir = DefaultDataDir
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
