@@ -25,7 +25,8 @@ const DefaultDataDir = ".flyte-webhook"
 // file under backend.local; fields tagged `yaml:"-"` are set by the program. Durations are
 // written as Go duration strings ("5s", "24h"); a bare number is refused.
 type Config struct {
-	// Workspace is the path of the workspace file declaring tasks. Required.
+	// Workspace is the path of the workspace file declaring tasks (see workspace.go). Defaults
+	// to none: no tasks are served, and Reload has nothing to read (it fails saying so).
 	Workspace string `yaml:"workspace"`
 	// DataDir holds the SQLite database (flyte-webhook.db) and the task logs (logs/). Defaults
 	// to DefaultDataDir (".flyte-webhook").
@@ -86,8 +87,6 @@ func (c Config) withDefaults() Config {
 // validate names the field at fault, as the user's config file spells it.
 func (c Config) validate() error {
 	switch {
-	case c.Workspace == "":
-		return fmt.Errorf("local: workspace: required")
 	case c.Concurrency < 0 || c.Concurrency > 1024:
 		return fmt.Errorf("local: concurrency: %d is not in 1-1024", c.Concurrency)
 	case c.LogMaxBytes < 0:
