@@ -7,8 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -38,11 +41,71 @@ func TestCheckConfig(t *testing.T) {
 	if code, _, errs := runCLI(t, "check-config", missing); code == 0 || !strings.Contains(errs, "backend.local.workspace") {
 		t.Fatalf("missing workspace: %d %s", code, errs)
 	}
-	if code, _, _ := runCLI(t, "check-config"); code == 0 {
-		t.Fatal("check-config without a file succeeded")
+	if code, _, _ := runCLI(t, "check-config"); code != 2 {
+		t.Fatal("check-config without a file: want a usage error")
 	}
 	if code, _, errs := runCLI(t, "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Fatalf("unknown command: %d %s", code, errs)
+	}
+}
+
+// TestCheckConfigLoadsTheWorkspace: check-config loads the workspace as serve would, and
+// warns when the config serves no tasks.
+func TestCheckConfigLoadsTheWorkspace(t *testing.T) {
+	t.Parallel()
+	good := writeConfig(t, minimal) // its workspace is "tasks: []"
+	code, out, errs := runCLI(t, "check-config", good)
+	if code != 0 || !strings.Contains(out, good+": warning: backend.local.workspace: "+filepath.Join(filepath.Dir(good), "workspace.yaml")+" declares no tasks") || !strings.HasSuffix(out, "listening on 127.0.0.1:8080)\n") {
+		t.Fatalf("workspace without tasks: %d\n%s%s", code, out, errs)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(good), "workspace.yaml"), []byte("tasks:\n  - {domain: d, project: p, name: n, version: v, command: [x], bogus: 1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "check-config", good); code != 1 || !strings.Contains(errs, "workspace.yaml:2: tasks[0].bogus: unknown key") {
+		t.Fatalf("bad workspace: %d %s", code, errs)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(good), "workspace.yaml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "check-config", good); code != 1 || !strings.Contains(errs, "no tasks key") {
+		t.Fatalf("empty workspace: %d %s", code, errs)
+	}
+	noWorkspace := writeConfig(t, "name: ops-webhook\nrequires_auth: false\n")
+	code, out, errs = runCLI(t, "check-config", noWorkspace)
+	if code != 0 || strings.Count(out, "warning") != 1 || !strings.Contains(out, "warning: backend.local.workspace is not set: no tasks are served") {
+		t.Fatalf("no workspace: %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestHelp: --help, -h and help list every command and exit 0; a command's --help lists its
+// flags.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"-help"}, {"help"}} {
+		code, out, errs := runCLI(t, args...)
+		if code != 0 || errs != "" {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
+		}
+		for _, c := range commands {
+			if !strings.Contains(out, "\n  flyte-webhook "+c.name) {
+				t.Errorf("%v does not list %s:\n%s", args, c.name, out)
+			}
+		}
+	}
+	for _, c := range commands {
+		if c.name == "help" {
+			continue
+		}
+		code, out, errs := runCLI(t, c.name, "--help")
+		if code != 0 || !strings.HasPrefix(out, "Usage: flyte-webhook "+c.name) || errs != "" {
+			t.Errorf("%s --help: exit %d\n%s%s", c.name, code, out, errs)
+		}
+	}
+	if _, out, _ := runCLI(t, "serve", "--help"); !strings.Contains(out, "-dev-token") || !strings.Contains(out, "-config") {
+		t.Errorf("serve --help lists no flags:\n%s", out)
+	}
+	if code, _, errs := runCLI(t, "serve", "--bogus"); code != 2 || !strings.Contains(errs, "flyte-webhook serve: flag provided but not defined: -bogus") {
+		t.Errorf("bad flag: %d %s", code, errs)
 	}
 }
 
@@ -75,6 +138,24 @@ func TestOpenAPICommand(t *testing.T) {
 	code, out, _ = runCLI(t, "openapi", "--config", cfg, "--yaml")
 	if code != 0 || !strings.Contains(out, "operationId: run_task") || strings.Contains(out, "abort_run") {
 		t.Fatalf("yaml: %d\n%s", code, out)
+	}
+}
+
+// TestOpenAPINeedsNoCredentials: printing the spec needs only what filters it; a config
+// with no tokens and no workspace prints, bad selections are still refused.
+func TestOpenAPINeedsNoCredentials(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, "endpoint_groups: [core]\n")
+	if code, out, errs := runCLI(t, "openapi", "--config", cfg); code != 0 || !strings.Contains(out, `"operationId": "health"`) || strings.Contains(out, "run_task") {
+		t.Fatalf("%d %s", code, errs)
+	}
+	cfg = writeConfig(t, "endpoint_groups: [nope]\n")
+	if code, _, errs := runCLI(t, "openapi", "--config", cfg); code != 1 || !strings.Contains(errs, `endpoint_groups: unknown group "nope"`) {
+		t.Fatalf("bad group: %d %s", code, errs)
+	}
+	cfg = writeConfig(t, "endpoint_group: [core]\n")
+	if code, _, errs := runCLI(t, "openapi", "--config", cfg); code != 1 || !strings.Contains(errs, "endpoint_group: unknown key") {
+		t.Fatalf("unknown key: %d %s", code, errs)
 	}
 }
 
@@ -150,6 +231,63 @@ func TestSIGHUPReload(t *testing.T) {
 			t.Fatalf("greet v2 not the latest after SIGHUP: %v\n%s", task, p.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestVersion: the real binary says what it was built from: the module, the commit (and
+// whether the tree was modified) and the Go version. Go stamps the commit only when the
+// module sits in a git checkout with a .git directory (not a git worktree, whose .git is a
+// file); elsewhere the binary must say it does not know.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(buildBinary(t), "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := string(out)
+	if !strings.HasPrefix(v, "flyte-webhook ") || !strings.Contains(v, "\nmodule:   github.com/flyte-webhook/flyte-webhook\n") ||
+		!strings.Contains(v, "\ngo:       "+runtime.Version()+" ") {
+		t.Fatalf("version:\n%s", v)
+	}
+	want := "\nrevision: unknown"
+	head, err := exec.Command("git", "-C", repoRoot(t), "rev-parse", "HEAD").Output()
+	if st, serr := os.Stat(filepath.Join(repoRoot(t), ".git")); err == nil && serr == nil && st.IsDir() {
+		want = "\nrevision: " + strings.TrimSpace(string(head))
+		status, err := exec.Command("git", "-C", repoRoot(t), "status", "--porcelain").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(status) > 0 {
+			want += " (modified"
+		} else {
+			want += "\n"
+		}
+	}
+	if !strings.Contains(v, want) {
+		t.Fatalf("want %q in:\n%s", want, v)
+	}
+}
+
+// TestVersionText: what version prints for each kind of build information.
+func TestVersionText(t *testing.T) {
+	t.Parallel()
+	main := debug.Module{Path: "github.com/flyte-webhook/flyte-webhook", Version: "v0.0.0-20261204140511-b0e867947b3c+dirty"}
+	cases := []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{"modified", []debug.BuildSetting{{Key: "vcs.revision", Value: "b0e8679"}, {Key: "vcs.time", Value: "2026-12-04T14:05:11Z"}, {Key: "vcs.modified", Value: "true"}},
+			"revision: b0e8679 (modified: built with uncommitted changes)\ntime:     2026-12-04T14:05:11Z\n"},
+		{"clean", []debug.BuildSetting{{Key: "vcs.revision", Value: "b0e8679"}, {Key: "vcs.modified", Value: "false"}}, "revision: b0e8679\ngo:"},
+		{"no vcs", nil, "revision: unknown (not built in a git checkout, or built with -buildvcs=false)\ngo:"},
+	}
+	for _, c := range cases {
+		var b strings.Builder
+		writeVersion(&b, &debug.BuildInfo{GoVersion: "go1.26.8", Main: main, Settings: c.settings}, true)
+		if !strings.HasPrefix(b.String(), "flyte-webhook "+main.Version+"\nmodule:   "+main.Path+"\n") || !strings.Contains(b.String(), c.want) {
+			t.Errorf("%s:\n%s\nwant %q", c.name, b.String(), c.want)
+		}
 	}
 }
 

@@ -40,7 +40,9 @@ func buildBinary(t *testing.T) string {
 			return
 		}
 		binary.path = filepath.Join(dir, "flyte-webhook")
-		out, err := exec.Command("go", "build", "-race", "-o", binary.path, ".").CombinedOutput()
+		// -buildvcs=auto as `make build` has it (a go env file may say false): TestVersion
+		// reads the revision back.
+		out, err := exec.Command("go", "build", "-race", "-buildvcs=auto", "-o", binary.path, ".").CombinedOutput()
 		if err != nil {
 			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}

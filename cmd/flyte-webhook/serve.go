@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,13 +22,12 @@ import (
 )
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stdout)
 	path := configPath(fs, env)
 	host := fs.String("host", "", "address to listen on (overrides the config)")
 	port := fs.Int("port", 0, "port to listen on (overrides the config)")
 	devToken := fs.Bool("dev-token", false, "make a fresh development token at start (local backend), print it with a ready curl line")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	overrides := func(key string) string {
