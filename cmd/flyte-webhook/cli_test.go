@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,7 +179,7 @@ func TestTokenCommand(t *testing.T) {
 }
 
 // TestSIGHUPReload: the real binary reloads its workspace on SIGHUP and keeps the old one
-// when the new file is broken.
+// when the new file is broken or empty; each reload logs exactly one line.
 func TestSIGHUPReload(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -196,41 +198,92 @@ func TestSIGHUPReload(t *testing.T) {
 	if status, _ := p.do(t, "GET", "/task/development/examples/greet", ""); status != 200 {
 		t.Fatalf("greet: %d", status)
 	}
-	reload := func() {
+	// reload sends SIGHUP and waits for the reload's log line (the n-th line about reloads).
+	reloads := func() int { return strings.Count(p.stderr.String(), `"msg":"workspace reload`) }
+	reload := func(n int) {
+		t.Helper()
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// A broken file: the old workspace stays, the server stays up.
-	if err := os.WriteFile(ws, []byte("tasks: [{oops"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	reload()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.stderr.String(), "workspace reload failed") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload failure logged:\n%s", p.stderr.String())
+		for deadline := time.Now().Add(10 * time.Second); reloads() < n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d not logged:\n%s", n, p.stderr.String())
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	if status, _ := p.do(t, "GET", "/task/development/examples/greet", ""); status != 200 {
-		t.Fatalf("greet after a broken reload: %d", status)
+	// A broken file, then a truncated one: the old workspace stays, the server stays up.
+	for i, body := range []string{"tasks: [{oops", ""} {
+		if err := os.WriteFile(ws, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		reload(i + 1)
+		if status, _ := p.do(t, "GET", "/task/development/examples/greet", ""); status != 200 {
+			t.Fatalf("greet after the refused reload of %q: %d", body, status)
+		}
 	}
 	// A new version: it becomes the latest.
 	if err := os.WriteFile(ws, []byte(string(src)+greetV2), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reload()
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		_, task := p.do(t, "GET", "/task/development/examples/greet", "")
-		if task["version"] == "v2" {
+	reload(3)
+	if _, task := p.do(t, "GET", "/task/development/examples/greet", ""); task["version"] != "v2" {
+		t.Fatalf("greet v2 not the latest after SIGHUP: %v\n%s", task, p.stderr.String())
+	}
+	// One line per reload, no more: stop the server so every line is written, then count.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	logs := p.stderr.String()
+	if failed, ok := strings.Count(logs, "reload failed"), strings.Count(logs, `"msg":"workspace reloaded"`); failed != 2 || ok != 1 || reloads() != 3 {
+		t.Fatalf("want 2 lines for 2 refused reloads and 1 for the reload, got %d and %d:\n%s", failed, ok, logs)
+	}
+	if !strings.Contains(logs, "no tasks key") {
+		t.Fatalf("the truncated file's refusal does not say why:\n%s", logs)
+	}
+}
+
+// TestNameOnlyConfig: a config with only a name serves (no tasks, one warning) when it has a
+// way to authenticate; without one it is refused, saying how to make a token.
+func TestNameOnlyConfig(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	port := freePort(t)
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("name: ops-webhook\nport: %d\n", port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "serve", "--config", cfg).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "flyte-webhook token --subject ci") || !strings.Contains(string(out), "--dev-token") {
+		t.Fatalf("no way to authenticate: %v\n%s", err, out)
+	}
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd := exec.Command(bin, "serve", "--config", cfg, "--dev-token")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get(url + "/health"); err == nil {
+			res.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("greet v2 not the latest after SIGHUP: %v\n%s", task, p.stderr.String())
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("did not start:\n%s", stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "backend.local.workspace is not set"); n != 1 {
+		t.Fatalf("want one warning about the missing workspace, got %d:\n%s", n, stderr.String())
 	}
 }
 
