@@ -72,6 +72,14 @@ func TestCheckConfigLoadsTheWorkspace(t *testing.T) {
 	if code, _, errs := runCLI(t, "check-config", good); code != 1 || !strings.Contains(errs, "no tasks key") {
 		t.Fatalf("empty workspace: %d %s", code, errs)
 	}
+	// The example config has no tokens: make run starts it with --dev-token.
+	example := filepath.Join(repoRoot(t), "examples", "local.yaml")
+	if code, _, errs := runCLI(t, "check-config", example); code != 1 || !strings.Contains(errs, "no caller could authenticate") {
+		t.Fatalf("example without --dev-token: %d %s", code, errs)
+	}
+	if code, out, errs := runCLI(t, "check-config", "--dev-token", example); code != 0 || strings.Contains(out, "warning") || !strings.Contains(out, "ok") {
+		t.Fatalf("example with --dev-token: %d\n%s%s", code, out, errs)
+	}
 	noWorkspace := writeConfig(t, "name: ops-webhook\nrequires_auth: false\n")
 	code, out, errs = runCLI(t, "check-config", noWorkspace)
 	if code != 0 || strings.Count(out, "warning") != 1 || !strings.Contains(out, "warning: backend.local.workspace is not set: no tasks are served") {
