@@ -293,7 +293,7 @@ func (c Config) validate() error {
 	}
 	switch c.Backend.Type {
 	case "local":
-		if c.Backend.Flyte.Kind != 0 {
+		if f := c.Backend.Flyte; f.Kind != 0 && f.ShortTag() != "!!null" {
 			return fmt.Errorf("config: backend.flyte: set, but backend.type is local")
 		}
 		if a := c.Backend.Local.Auth; len(a.Tokens) == 0 && a.JWT == nil && !a.AllowAnonymous {

@@ -179,6 +179,10 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if _, err := loadConfig(p, noEnv); err == nil || !strings.Contains(err.Error(), "backend.flyte: set, but backend.type is local") {
 		t.Fatalf("backend.flyte with backend.type local: %v", err)
 	}
+	p = writeConfig(t, minimal+"  flyte:\n")
+	if _, err := loadConfig(p, noEnv); err != nil {
+		t.Fatalf("an empty backend.flyte: %v", err)
+	}
 	// No workspace key: no tasks, a warning, not a refusal.
 	p = writeConfig(t, "name: ops-webhook\nrequires_auth: false\n")
 	if c, err = loadConfig(p, noEnv); err != nil || c.Backend.Local.Workspace != "" || len(c.warnings()) != 1 {
