@@ -6,11 +6,20 @@ import (
 	"strings"
 )
 
+// Defaults of Config, exported so a command line can show and check the effective values
+// without repeating them.
+const (
+	// DefaultName is Config.Name's default.
+	DefaultName = "flyte-webhook"
+	// DefaultMaxBodyBytes is Config.MaxBodyBytes's default: 1 MiB.
+	DefaultMaxBodyBytes = 1 << 20
+)
+
 // Config configures the HTTP service. The zero value is usable: every operation enabled,
 // credentials required, no allowlists.
 type Config struct {
 	// Name is the webhook's own name: app endpoints that target it are refused (400).
-	// Defaults to "flyte-webhook".
+	// Defaults to DefaultName ("flyte-webhook").
 	Name string
 	// Title is the title of /openapi.json and /docs. Defaults to "Flyte Webhook: <Name>".
 	Title string
@@ -30,7 +39,7 @@ type Config struct {
 	TaskAllowlist    *[]string
 	AppAllowlist     *[]string
 	TriggerAllowlist *[]string
-	// MaxBodyBytes bounds request bodies (413 beyond). Defaults to 1 MiB.
+	// MaxBodyBytes bounds request bodies (413 beyond). Defaults to DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
 	// Logger receives the access log and error logs. Defaults to discarding.
 	Logger *slog.Logger
@@ -38,10 +47,10 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
-		c.Name = "flyte-webhook"
+		c.Name = DefaultName
 	}
 	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = 1 << 20
+		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,15 +16,19 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
 	"github.com/flyte-webhook/flyte-webhook/impl"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 )
 
 // Config is the whole configuration: one YAML file, then FLYTE_WEBHOOK_* environment
 // variables, then flags. Keys are named like the seed's constructor arguments.
 type Config struct {
-	// Name is the webhook's own name (app endpoints refuse to target it). Defaults to "flyte-webhook".
+	// Name is the webhook's own name (app endpoints refuse to target it): 1-63 lower-case
+	// letters, digits and '-', starting and ending with a letter or digit, as the seed and
+	// Flyte apps require. Defaults to impl.DefaultName ("flyte-webhook").
 	Name string `yaml:"name"`
-	// Title and Description show in /docs. Default to the spec's.
-	Title       string `yaml:"title"`
+	// Title shows in /docs and /openapi.json. Defaults to the spec's.
+	Title string `yaml:"title"`
+	// Description shows in /docs and /openapi.json. Defaults to the spec's.
 	Description string `yaml:"description"`
 	// Host is the address to listen on. Defaults to 127.0.0.1 (set 0.0.0.0 in a container).
 	Host string `yaml:"host"`
@@ -33,20 +38,28 @@ type Config struct {
 	PublicURL string `yaml:"public_url"`
 	// RequiresAuth refuses requests without credentials (401). Defaults to true.
 	RequiresAuth *bool `yaml:"requires_auth"`
-	// EndpointGroups or Endpoints (never both) select the enabled operations. Default: all.
+	// EndpointGroups selects the enabled operations by group (never with Endpoints).
+	// Defaults to every operation.
 	EndpointGroups []string `yaml:"endpoint_groups"`
-	Endpoints      []string `yaml:"endpoints"`
-	// Allowlists: absent = unrestricted, [] = nothing allowed.
+	// Endpoints selects the enabled operations by operationId (never with EndpointGroups).
+	// Defaults to every operation.
+	Endpoints []string `yaml:"endpoints"`
+	// TaskAllowlist, AppAllowlist and TriggerAllowlist: absent = unrestricted (the default),
+	// [] = nothing allowed.
 	TaskAllowlist    *[]string `yaml:"task_allowlist"`
 	AppAllowlist     *[]string `yaml:"app_allowlist"`
 	TriggerAllowlist *[]string `yaml:"trigger_allowlist"`
-	// MaxBodyBytes bounds request bodies. Defaults to 1 MiB.
+	// MaxBodyBytes bounds request bodies. Defaults to impl.DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// Timeouts of the HTTP server. Defaults: read 30s, write 120s (longer than an app
-	// activation wait), idle 120s; shutdown grace 30s.
-	ReadTimeout     time.Duration `yaml:"read_timeout"`
-	WriteTimeout    time.Duration `yaml:"write_timeout"`
-	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	// ReadTimeout is the HTTP server's. Defaults to 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout is the HTTP server's. Defaults to 120s (longer than an app activation wait).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout is the HTTP server's. Defaults to 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout is one deadline for the whole graceful stop on SIGTERM/SIGINT: in-flight
+	// requests finish first, then the backend's running work gets what is left. Defaults to
+	// 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error. Defaults to info.
 	LogLevel string `yaml:"log_level"`
@@ -61,7 +74,9 @@ type BackendConfig struct {
 	// Type is local (the default: the embedded control plane) or flyte.
 	Type  string       `yaml:"type"`
 	Local *LocalConfig `yaml:"local"`
-	Flyte *yaml.Node   `yaml:"flyte"`
+	// Flyte is reserved for the flyte backend. A yaml.Node value, not a pointer: yaml.v3
+	// decodes a *yaml.Node as a struct and would refuse every key under it.
+	Flyte yaml.Node `yaml:"flyte"`
 }
 
 // LocalConfig configures the embedded control plane and who may call it.
@@ -77,10 +92,25 @@ var reservedPorts = map[int]bool{8012: true, 8022: true, 8112: true, 9090: true,
 // defaults, validated. Every error names the key. adjust, when not nil, changes the config
 // after defaults and before validation (serve --dev-token adds its token there).
 func loadConfig(path string, env func(string) string, adjust ...func(*Config) error) (Config, error) {
+	c, err := readConfig(path, env)
+	if err != nil {
+		return c, err
+	}
+	for _, f := range adjust {
+		if err := f(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, c.validate()
+}
+
+// readConfig is loadConfig without validation: the file decoded strictly, the environment
+// applied, defaults filled in and paths resolved. `openapi` needs no more.
+func readConfig(path string, env func(string) string) (Config, error) {
 	var c Config
 	if path != "" {
 		if err := boundedfile.DecodeYAML(path, 1<<20, &c); err != nil {
-			return c, fmt.Errorf("config: %s", strings.Replace(err.Error(), ": yaml: ", ": ", 1))
+			return c, fmt.Errorf("config: %w", err)
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
@@ -94,13 +124,7 @@ func loadConfig(path string, env func(string) string, adjust ...func(*Config) er
 	if err := c.applyEnv(env); err != nil {
 		return c, err
 	}
-	c = c.withDefaults()
-	for _, f := range adjust {
-		if err := f(&c); err != nil {
-			return c, err
-		}
-	}
-	return c, c.validate()
+	return c.withDefaults(), nil
 }
 
 // applyEnv overrides file values with FLYTE_WEBHOOK_* variables.
@@ -150,7 +174,7 @@ func splitList(v string) []string {
 
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
-		c.Name = "flyte-webhook"
+		c.Name = impl.DefaultName
 	}
 	if c.Host == "" {
 		c.Host = "127.0.0.1"
@@ -163,7 +187,7 @@ func (c Config) withDefaults() Config {
 		c.RequiresAuth = &t
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 20
+		c.MaxBodyBytes = impl.DefaultMaxBodyBytes
 	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 30 * time.Second
@@ -189,7 +213,7 @@ func (c Config) withDefaults() Config {
 	if l := c.Backend.Local; l != nil {
 		l.Workspace = c.resolve(l.Workspace)
 		if l.DataDir == "" {
-			l.DataDir = ".flyte-webhook"
+			l.DataDir = local.DefaultDataDir
 		}
 		l.DataDir = c.resolve(l.DataDir)
 		if l.ScratchDir != "" {
@@ -226,7 +250,19 @@ func (c Config) resolve(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
+// nameRe is the seed's rule for a webhook's name (a DNS label, as Flyte app names are).
+var nameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// errNoAuth says how to get out of a config no caller could authenticate against.
+var errNoAuth = errors.New("config: backend.local.auth: requires_auth is true, but no caller could authenticate " +
+	"(no tokens, no jwt). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints " +
+	"under backend.local.auth.tokens; or start with --dev-token for a development token; " +
+	"or, on a trusted network only, set requires_auth: false")
+
 func (c Config) validate() error {
+	if !nameRe.MatchString(c.Name) {
+		return fmt.Errorf("config: name: %q must be 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", c.Name)
+	}
 	if c.Port < 1 || c.Port > 65535 {
 		return fmt.Errorf("config: port: %d is out of range 1-65535", c.Port)
 	}
@@ -257,11 +293,11 @@ func (c Config) validate() error {
 	}
 	switch c.Backend.Type {
 	case "local":
-		if c.Backend.Flyte != nil {
+		if f := c.Backend.Flyte; f.Kind != 0 && f.ShortTag() != "!!null" {
 			return fmt.Errorf("config: backend.flyte: set, but backend.type is local")
 		}
-		if c.Backend.Local.Workspace == "" {
-			return fmt.Errorf("config: backend.local.workspace: required (the workspace file declaring tasks)")
+		if a := c.Backend.Local.Auth; len(a.Tokens) == 0 && a.JWT == nil && !a.AllowAnonymous {
+			return errNoAuth
 		}
 		if _, err := identity.New(c.Backend.Local.Auth); err != nil {
 			return fmt.Errorf("config: backend.local.auth: %w", err)
@@ -272,6 +308,16 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: backend.type: %q is not one of local, flyte", c.Backend.Type)
 	}
 	return nil
+}
+
+// warnings are what is allowed but probably not meant; serve logs them, check-config prints
+// them.
+func (c Config) warnings() []string {
+	var w []string
+	if l := c.Backend.Local; c.Backend.Type == "local" && l != nil && l.Workspace == "" {
+		w = append(w, "backend.local.workspace is not set: no tasks are served (set it to a workspace file declaring tasks)")
+	}
+	return w
 }
 
 // handlerConfig is the HTTP service's part of the config.

@@ -3,8 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
+	"github.com/flyte-webhook/flyte-webhook/impl"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -26,6 +30,47 @@ const minimal = "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n 
 
 const zeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
+// goType matches a qualified Go type name (main.Config, local.taskSpec, time.Duration):
+// YAML keys are lower case, so "backend.local.bogus" does not match.
+var goType = regexp.MustCompile(`\b(main|local|identity|impl|time|yaml)\.([A-Z]|[a-z]+[A-Z])`)
+
+// TestConfigDecodeErrors: keys and values the config file cannot have are named by their
+// YAML path and line, with the keys allowed there; never by a Go type.
+func TestConfigDecodeErrors(t *testing.T) {
+	t.Parallel()
+	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, auth"
+	cases := []struct{ name, body, want string }{
+		{"top-level key", minimal + "requires_auths: false\n",
+			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},
+		{"backend key", "backend:\n  typ: local\n", ":2: backend.typ: unknown key; the keys here are type, local, flyte"},
+		{"local key (inline fields)", "backend:\n  local:\n    workspace: workspace.yaml\n    bogus: x\n",
+			":4: backend.local.bogus: unknown key; the keys here are " + localKeys},
+		{"auth key", "backend:\n  local:\n    auth:\n      token: []\n", ":4: backend.local.auth.token: unknown key; the keys here are tokens, jwt"},
+		{"token list item", "backend:\n  local:\n    auth:\n      tokens:\n        - {sha256: " + zeroHash + ", subject: a}\n        - {sha: x, subject: b}\n",
+			":6: backend.local.auth.tokens[1].sha: unknown key; the keys here are sha256, subject, name"},
+		{"jwt key", "backend:\n  local:\n    auth:\n      jwt: {issuer: i, audiences: [a]}\n", ":4: backend.local.auth.jwt.audiences: unknown key; the keys here are issuer, audience, secret_env, secret_file, public_key_file, jwks_file, subject_claim, name_claim, leeway"},
+		{"duration", minimal + "read_timeout: 30\n", `:6: read_timeout: want a duration like "30s" or "1h30m", got "30"`},
+		{"local duration", "backend:\n  local:\n    abort_grace: soon\n", `:3: backend.local.abort_grace: want a duration like "30s" or "1h30m", got "soon"`},
+		{"list", minimal + "endpoint_groups: core\n", `:6: endpoint_groups: want a list, got "core"`},
+		{"allowlist item", minimal + "task_allowlist: [[a]]\n", `:6: task_allowlist[0]: want a string, got a list`},
+		{"bool", minimal + "requires_auth: yes please\n", `:6: requires_auth: want true or false, got "yes please"`},
+		{"set twice", minimal + "port: 1\nport: 2\n", ":7: port: set twice (first on line 6)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p := writeConfig(t, c.body)
+			_, err := loadConfig(p, noEnv)
+			if err == nil || !strings.Contains(err.Error(), p+c.want) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, p+c.want)
+			}
+			if goType.MatchString(err.Error()) || strings.Contains(err.Error(), "unmarshal") {
+				t.Fatalf("a Go type leaked: %v", err)
+			}
+		})
+	}
+}
+
 // TestConfigErrors: every bad config is refused at start-up with a message naming the key.
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
@@ -44,9 +89,7 @@ func TestConfigErrors(t *testing.T) {
 		{"reserved port 9091", minimal + "port: 9091\n", nil, "port: 9091 is reserved"},
 		{"port too large", minimal + "port: 70000\n", nil, "port: 70000 is out of range"},
 		{"negative port", minimal + "port: -1\n", nil, "port: -1 is out of range"},
-		{"port not a number", minimal + "port: http\n", nil, "cannot unmarshal"},
-		{"unknown key", minimal + "requires_auths: false\n", nil, "field requires_auths not found"},
-		{"unknown nested key", "backend:\n  local:\n    workspace: workspace.yaml\n    workspaces: x\n", nil, "field workspaces not found"},
+		{"port not a number", minimal + "port: http\n", nil, `:6: port: want an integer, got "http"`},
 		{"malformed task allowlist", minimal + "task_allowlist: [a/b/c/d]\n", nil, "task_allowlist[0]"},
 		{"empty part in task allowlist", minimal + "task_allowlist: [ok, /x]\n", nil, "task_allowlist[1]"},
 		{"malformed trigger allowlist", minimal + "trigger_allowlist: [a/b/c]\n", nil, "trigger_allowlist[0]"},
@@ -54,9 +97,16 @@ func TestConfigErrors(t *testing.T) {
 		{"bad log level", minimal + "log_level: loud\n", nil, "log_level"},
 		{"unknown backend", "backend:\n  type: cloud\n", nil, `backend.type: "cloud"`},
 		{"flyte not available", "backend:\n  type: flyte\n", nil, "backend.type: flyte is not available"},
-		{"no workspace", "port: 8081\n", nil, "backend.local.workspace: required"},
 		{"bad token hash", "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      tokens: [{sha256: abc, subject: x}]\n", nil, "backend.local.auth"},
-		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil, "no caller could authenticate"},
+		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil,
+			"requires_auth is true, but no caller could authenticate (no tokens, no jwt). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},
+		{"no way to authenticate, name only", "name: ops-webhook\n", nil, "no caller could authenticate"},
+		{"upper-case name", minimal + "name: My-Webhook\n", nil, `name: "My-Webhook" must be 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`},
+		{"underscore in name", minimal + "name: webhook_123\n", nil, `name: "webhook_123"`},
+		{"name starts with -", minimal + "name: -webhook\n", nil, `name: "-webhook"`},
+		{"name ends with -", minimal + "name: webhook-\n", nil, `name: "webhook-"`},
+		{"name over 63", minimal + "name: " + strings.Repeat("a", 64) + "\n", nil, `name: "aaaa`},
+		{"env name", minimal, map[string]string{"FLYTE_WEBHOOK_NAME": "Ops"}, `name: "Ops"`},
 		{"negative timeout", minimal + "read_timeout: -1s\n", nil, "read_timeout"},
 		{"bad public url", minimal + "public_url: ftp://x\n", nil, "public_url"},
 		{"env port not a number", minimal, map[string]string{"FLYTE_WEBHOOK_PORT": "eighty"}, "FLYTE_WEBHOOK_PORT"},
@@ -116,6 +166,31 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	c2, err := loadConfig(p2, noEnv)
 	if c2.Backend.Local == nil || c2.Backend.Local.Auth.JWT.JWKSFile != filepath.Join(filepath.Dir(p2), "keys.json") {
 		t.Fatalf("jwks_file not resolved against the config file: %+v (err %v)", c2.Backend.Local, err)
+	}
+	// Names as the seed allows them, up to the DNS label limit.
+	for _, name := range []string{"a", "ops-webhook", "webhook-123", "9lives", strings.Repeat("a", 63)} {
+		p := writeConfig(t, minimal+"name: "+name+"\n")
+		if c, err := loadConfig(p, noEnv); err != nil || c.Name != name {
+			t.Errorf("name %q refused: %v", name, err)
+		}
+	}
+	// backend.flyte may hold anything; it is refused only for being set with backend.type local.
+	p = writeConfig(t, minimal+"  flyte: {endpoint: x, insecure: true}\n")
+	if _, err := loadConfig(p, noEnv); err == nil || !strings.Contains(err.Error(), "backend.flyte: set, but backend.type is local") {
+		t.Fatalf("backend.flyte with backend.type local: %v", err)
+	}
+	p = writeConfig(t, minimal+"  flyte:\n")
+	if _, err := loadConfig(p, noEnv); err != nil {
+		t.Fatalf("an empty backend.flyte: %v", err)
+	}
+	// No workspace key: no tasks, a warning, not a refusal.
+	p = writeConfig(t, "name: ops-webhook\nrequires_auth: false\n")
+	if c, err = loadConfig(p, noEnv); err != nil || c.Backend.Local.Workspace != "" || len(c.warnings()) != 1 {
+		t.Fatalf("no workspace: %v %+v %q", err, c.Backend.Local, c.warnings())
+	}
+	// Defaults owned by the packages that use them.
+	if c.Backend.Local.DataDir != filepath.Join(filepath.Dir(p), local.DefaultDataDir) || c.MaxBodyBytes != impl.DefaultMaxBodyBytes || c.Name != "ops-webhook" {
+		t.Fatalf("defaults: data_dir %q, max_body_bytes %d", c.Backend.Local.DataDir, c.MaxBodyBytes)
 	}
 	// An empty allowlist is kept distinct from an absent one.
 	p = writeConfig(t, minimal+"task_allowlist: []\n")

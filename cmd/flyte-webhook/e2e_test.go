@@ -40,7 +40,9 @@ func buildBinary(t *testing.T) string {
 			return
 		}
 		binary.path = filepath.Join(dir, "flyte-webhook")
-		out, err := exec.Command("go", "build", "-race", "-o", binary.path, ".").CombinedOutput()
+		// -buildvcs=auto as `make build` has it (a go env file may say false): TestVersion
+		// reads the revision back.
+		out, err := exec.Command("go", "build", "-race", "-buildvcs=auto", "-o", binary.path, ".").CombinedOutput()
 		if err != nil {
 			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -223,6 +225,56 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop after SIGTERM")
+	}
+}
+
+// TestShutdownOrder: on SIGTERM the server stops taking requests, lets in-flight work finish,
+// closes the backend (a running attempt finishes within shutdown_timeout), and logs
+// "stopped" last, after all of it.
+func TestShutdownOrder(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := startServer(t, data, "")
+	status, r := p.do(t, "POST", "/run-task/development/examples/slow", `{"seconds": 2}`)
+	if status != 200 {
+		t.Fatalf("run_task: %d %v", status, r)
+	}
+	name := r["name"].(string)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, run := p.do(t, "GET", "/run/"+name, ""); run["phase"] == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started")
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop after SIGTERM")
+	}
+	if p.exitErr != nil {
+		t.Fatalf("exit: %v\n%s", p.exitErr, p.stderr.String())
+	}
+	var last struct {
+		Time time.Time `json:"time"`
+		Msg  string    `json:"msg"`
+	}
+	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Msg != "stopped" {
+		t.Fatalf("the last line is not \"stopped\" (%v):\n%s", err, p.stderr.String())
+	}
+	q := startServer(t, data, "")
+	_, run := q.do(t, "GET", "/run/"+name, "")
+	ended, err := time.Parse(time.RFC3339Nano, fmt.Sprint(run["ended_at"]))
+	if run["phase"] != "succeeded" || err != nil {
+		t.Fatalf("the running attempt was not let finish: %v (%v)", run, err)
+	}
+	if ended.After(last.Time) {
+		t.Fatalf("\"stopped\" logged at %s, before the backend was closed (the run ended at %s)", last.Time, ended)
 	}
 }
 

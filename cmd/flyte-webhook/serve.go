@@ -3,34 +3,94 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"syscall"
 	"time"
 
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
 	"github.com/flyte-webhook/flyte-webhook/impl"
 	"github.com/flyte-webhook/flyte-webhook/internal/logbuf"
 )
 
+// serveCmd serves until ctx ends (SIGTERM/SIGINT), in steps: load the config, open the
+// logger, listen, open the backend, build the handler, serve, shut down.
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c, token, err := loadServeConfig(args, stdout, env)
+	if err != nil {
+		return err
+	}
+	logOut, log := openLogger(stderr, c.LogLevel)
+	defer logOut.Close()
+	log.Info("starting", "config", c.logValue())
+	for _, w := range c.warnings() {
+		log.Warn(w)
+	}
+
+	// Listen first: a port in use fails before anything else starts.
+	ln, err := net.Listen("tcp", joinHostPort(c.Host, c.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
+	backend, closeBackend, err := openBackend(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	hc := c.handlerConfig()
+	hc.Logger = log
+	handler, err := impl.NewHandler(hc, backend)
+	if err != nil {
+		closeWithin(closeBackend, c.ShutdownTimeout, log)
+		return err
+	}
+	srv := newHTTPServer(ctx, c, handler, log)
+	stopReload := reloadOnSIGHUP(backend, log)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	// Start-up (loading and filtering the spec, marshaling the docs) leaves garbage behind;
+	// hand it back to the OS once instead of carrying it while idle.
+	debug.FreeOSMemory()
+	log.Info("serving", "url", c.PublicURL, "docs", c.PublicURL+"/docs/")
+	if token != "" {
+		printDevToken(stdout, c.PublicURL, token)
+	}
+
+	select {
+	case err = <-served:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		} else {
+			err = fmt.Errorf("serve: %w", err)
+		}
+		stopReload()
+		closeWithin(closeBackend, c.ShutdownTimeout, log)
+	case <-ctx.Done():
+		shutdown(srv, stopReload, closeBackend, c.ShutdownTimeout, log)
+	}
+	log.Info("stopped")
+	return err
+}
+
+// loadServeConfig parses serve's flags and loads the config they name; with --dev-token it
+// also makes the development token (returned, to print once serving).
+func loadServeConfig(args []string, stdout io.Writer, env func(string) string) (Config, string, error) {
+	fs := newFlagSet("serve", stdout)
 	path := configPath(fs, env)
 	host := fs.String("host", "", "address to listen on (overrides the config)")
 	port := fs.Int("port", 0, "port to listen on (overrides the config)")
 	devToken := fs.Bool("dev-token", false, "make a fresh development token at start (local backend), print it with a ready curl line")
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := parseFlags(fs, args); err != nil {
+		return Config{}, "", err
 	}
 	overrides := func(key string) string {
 		switch {
@@ -53,50 +113,49 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		token, err = makeDevToken(c.Backend.Local)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	// Log lines are written in batches (every 100 ms, or 64 KiB); warnings and errors at once.
-	logOut := logbuf.New(stderr, 100*time.Millisecond, 64<<10)
-	defer logOut.Close()
-	log := newLogger(logOut, c.LogLevel)
-	log.Info("starting", "config", c.logValue())
+	return c, token, err
+}
 
-	// Listen first: a port in use fails before anything else starts.
-	ln, err := net.Listen("tcp", joinHostPort(c.Host, c.Port))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
+// openLogger makes the JSON logger. Lines are written in batches (every 100 ms, or 64 KiB);
+// warnings and errors at once. Close the writer to flush the rest.
+func openLogger(w io.Writer, level string) (*logbuf.Writer, *slog.Logger) {
+	out := logbuf.New(w, 100*time.Millisecond, 64<<10)
+	return out, newLogger(out, level)
+}
 
-	lc := c.Backend.Local
-	verifier, err := identity.New(lc.Auth)
-	if err != nil {
-		return fmt.Errorf("config: backend.local.auth: %w", err)
-	}
-	lcfg := lc.Config
-	lcfg.BaseURL = c.PublicURL
-	lcfg.Verifier = verifier
-	lcfg.Logger = log.With("component", "local")
-	backend, err := local.Open(ctx, lcfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-		defer cancel()
-		if err := backend.Close(closeCtx); err != nil {
-			log.Error("closing the backend", "error", err.Error())
+// openBackend opens the control plane c.Backend selects and returns it with the function
+// that closes it (draining its work until the context ends). Past this point cmd knows only
+// controlplane.Backend and a few optional interfaces.
+func openBackend(ctx context.Context, c Config, log *slog.Logger) (controlplane.Backend, func(context.Context) error, error) {
+	var backend controlplane.Backend
+	switch c.Backend.Type {
+	case "local":
+		lc := c.Backend.Local
+		verifier, err := identity.New(lc.Auth)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: backend.local.auth: %w", err)
 		}
-	}()
-
-	hc := c.handlerConfig()
-	hc.Logger = log
-	handler, err := impl.NewHandler(hc, backend)
-	if err != nil {
-		return err
+		lcfg := lc.Config
+		lcfg.BaseURL = c.PublicURL
+		lcfg.Verifier = verifier
+		lcfg.Logger = log.With("component", "local")
+		b, err := local.Open(ctx, lcfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		backend = b
+	default:
+		return nil, nil, fmt.Errorf("config: backend.type: %q is not available", c.Backend.Type)
 	}
-	srv := &http.Server{
+	closeBackend := func(context.Context) error { return nil }
+	if cl, ok := backend.(interface{ Close(context.Context) error }); ok {
+		closeBackend = cl.Close
+	}
+	return backend, closeBackend, nil
+}
+
+func newHTTPServer(ctx context.Context, c Config, handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       c.ReadTimeout,
@@ -104,51 +163,41 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Requests are not cancelled by the shutdown signal: Shutdown lets them finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+}
 
-	// SIGHUP reloads the workspace; a bad file keeps the old one.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			if err := backend.Reload(); err != nil {
-				log.Error("workspace reload failed; keeping the previous one", "error", err.Error())
-			} else {
-				log.Info("workspace reloaded")
-			}
-		}
-	}()
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	// Start-up (loading and filtering the spec, marshaling the docs) leaves garbage behind;
-	// hand it back to the OS once instead of carrying it while idle.
-	debug.FreeOSMemory()
-	log.Info("serving", "url", c.PublicURL, "docs", c.PublicURL+"/docs/")
-	if token != "" {
-		fmt.Fprintf(stdout, "\nflyte-webhook is serving %s (docs: %s/docs/)\n", c.PublicURL, c.PublicURL)
-		fmt.Fprintf(stdout, "development token (new at every start with --dev-token; only its hash is stored):\n  %s\n", token)
-		fmt.Fprintf(stdout, "try:\n  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"name\": \"Ada\"}' %s/run-task/development/examples/greet\n\n", token, c.PublicURL)
+// shutdown stops gracefully within one deadline of timeout: no new connections, in-flight
+// requests finish (connections still open at the deadline are closed), reloads stop, then the
+// backend closes with whatever time is left (its running work drains until then).
+func shutdown(srv *http.Server, stopReload func(), closeBackend func(context.Context) error, timeout time.Duration, log *slog.Logger) {
+	log.Info("shutting down: letting in-flight requests finish", "grace", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown grace ran out; closing connections", "error", err.Error())
+		_ = srv.Close()
 	}
-
-	select {
-	case err := <-served:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-	case <-ctx.Done():
-		log.Info("shutting down: letting in-flight requests finish", "grace", c.ShutdownTimeout.String())
-		shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(shutCtx); err != nil {
-			log.Warn("shutdown grace ran out; closing connections", "error", err.Error())
-			_ = srv.Close()
-		}
+	stopReload()
+	if err := closeBackend(ctx); err != nil {
+		log.Error("closing the backend", "error", err.Error())
 	}
-	log.Info("stopped")
-	return nil
+}
+
+// closeWithin closes the backend with timeout to drain, when serving ends another way.
+func closeWithin(closeBackend func(context.Context) error, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := closeBackend(ctx); err != nil {
+		log.Error("closing the backend", "error", err.Error())
+	}
+}
+
+func printDevToken(w io.Writer, url, token string) {
+	fmt.Fprintf(w, "\nflyte-webhook is serving %s (docs: %s/docs/)\n", url, url)
+	fmt.Fprintf(w, "development token (new at every start with --dev-token; only its hash is stored):\n  %s\n", token)
+	fmt.Fprintf(w, "try:\n  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"name\": \"Ada\"}' %s/run-task/development/examples/greet\n\n", token, url)
 }
 
 // makeDevToken makes a fresh token for the quickstart and adds its hash to the local

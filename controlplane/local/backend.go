@@ -210,7 +210,7 @@ func (b *Backend) housekeeping() {
 // definition it was accepted under (until the next restart; then it fails saying so). A
 // version redefined in place applies to the attempts that start after the reload.
 func (b *Backend) Reload() error {
-	ws, err := loadWorkspace(b.cfg.Workspace)
+	ws, err := reloadWorkspace(b.cfg.Workspace)
 	if err != nil {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err

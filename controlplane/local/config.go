@@ -17,14 +17,19 @@ type Verifier interface {
 	Verify(ctx context.Context, c controlplane.Credentials) (controlplane.Identity, error)
 }
 
+// DefaultDataDir is Config.DataDir's default, relative to the working directory (cmd resolves
+// it against the config file's folder).
+const DefaultDataDir = ".flyte-webhook"
+
 // Config configures the local control plane. It is decoded strictly from the user's config
 // file under backend.local; fields tagged `yaml:"-"` are set by the program. Durations are
 // written as Go duration strings ("5s", "24h"); a bare number is refused.
 type Config struct {
-	// Workspace is the path of the workspace file declaring tasks. Required.
+	// Workspace is the path of the workspace file declaring tasks (see workspace.go). Defaults
+	// to none: no tasks are served, and Reload has nothing to read (it fails saying so).
 	Workspace string `yaml:"workspace"`
 	// DataDir holds the SQLite database (flyte-webhook.db) and the task logs (logs/). Defaults
-	// to ".flyte-webhook".
+	// to DefaultDataDir (".flyte-webhook").
 	DataDir string `yaml:"data_dir"`
 	// ScratchDir is where the server makes its private scratch directory
 	// (flyte-webhook-<uid>-<hash of data_dir>, 0700), which holds each running attempt's
@@ -59,7 +64,7 @@ type Config struct {
 // withDefaults fills in zero fields. Negative values are left for validate to refuse.
 func (c Config) withDefaults() Config {
 	if c.DataDir == "" {
-		c.DataDir = ".flyte-webhook"
+		c.DataDir = DefaultDataDir
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
@@ -82,8 +87,6 @@ func (c Config) withDefaults() Config {
 // validate names the field at fault, as the user's config file spells it.
 func (c Config) validate() error {
 	switch {
-	case c.Workspace == "":
-		return fmt.Errorf("local: workspace: required")
 	case c.Concurrency < 0 || c.Concurrency > 1024:
 		return fmt.Errorf("local: concurrency: %d is not in 1-1024", c.Concurrency)
 	case c.LogMaxBytes < 0:

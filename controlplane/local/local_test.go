@@ -264,7 +264,7 @@ func TestReload(t *testing.T) {
 func TestWorkspaceErrorsNameTheKey(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], bogus: 1}]":                                       "field bogus not found",
+		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], bogus: 1}]":                                       "tasks[0].bogus: unknown key",
 		"tasks: [{domain: d, project: p, name: n, version: v}]":                                                               "command: required",
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: int}]}]":                 "inputs[0].type",
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: integer, default: x}]}]": "inputs[0].default",
@@ -391,11 +391,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cases := map[string]local.Config{
-		"workspace: required": {},
-		"concurrency":         {Workspace: "w", Concurrency: -1},
-		"log_max_bytes":       {Workspace: "w", LogMaxBytes: -1},
-		"abort_grace":         {Workspace: "w", AbortGrace: -time.Second},
-		"idempotency_ttl":     {Workspace: "w", IdempotencyTTL: -time.Second},
+		"concurrency":     {Workspace: "w", Concurrency: -1},
+		"log_max_bytes":   {Workspace: "w", LogMaxBytes: -1},
+		"abort_grace":     {Workspace: "w", AbortGrace: -time.Second},
+		"idempotency_ttl": {Workspace: "w", IdempotencyTTL: -time.Second},
 	}
 	for want, cfg := range cases {
 		cfg.DataDir = filepath.Join(dir, "data")

@@ -3,8 +3,8 @@ package local
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
 )
 
 // The workspace file:
@@ -35,13 +36,20 @@ import (
 //	    secrets: [API_KEY]          # names of server environment variables handed to the task
 //
 // Types: string, integer, float, boolean, list, object, datetime (RFC 3339), duration (Go
-// syntax, e.g. "90s"). Unknown keys are errors that name the key. The apps and triggers keys
+// syntax, e.g. "90s"). Unknown keys are errors that name the key by its path
+// (tasks[2].bogus) and line.
+//
+// The tasks key is required: a file that is empty, holds only comments, has no tasks key or
+// a null one (`tasks:`) is refused, at Open and on Reload (which keeps the current
+// workspace). Those are what a truncated or half-written file looks like, and taking one
+// for "no tasks" would make every task 404 at once. A workspace that really declares no
+// tasks says so: `tasks: []`. The apps and triggers keys
 // are reserved for the apps and triggers this backend will serve; until it does, a workspace
 // that uses them is refused with an error saying so (rather than silently not serving them).
 type workspaceFile struct {
-	Tasks    []taskSpec `yaml:"tasks"`
-	Apps     yaml.Node  `yaml:"apps"`
-	Triggers yaml.Node  `yaml:"triggers"`
+	Tasks    *[]taskSpec `yaml:"tasks"` // nil: absent or null, refused (see above)
+	Apps     yaml.Node   `yaml:"apps"`
+	Triggers yaml.Node   `yaml:"triggers"`
 }
 
 type taskSpec struct {
@@ -101,8 +109,38 @@ var (
 	knownTypes = map[string]bool{"string": true, "integer": true, "float": true, "boolean": true, "list": true, "object": true, "datetime": true, "duration": true}
 )
 
+// errNoWorkspace is Reload's refusal when Config.Workspace is empty.
+var errNoWorkspace = errors.New("workspace: no workspace file configured (backend.local.workspace); set one and restart")
+
+// CheckWorkspace loads the workspace file at path as Open and Reload do, and reports how many
+// task versions it declares. It lets a config checker check the file without opening a
+// backend.
+func CheckWorkspace(path string) (taskVersions int, err error) {
+	if path == "" {
+		return 0, errNoWorkspace
+	}
+	ws, err := loadWorkspace(path)
+	if err != nil {
+		return 0, err
+	}
+	return len(ws.order), nil
+}
+
+// reloadWorkspace is loadWorkspace for Reload: without a workspace file there is nothing to
+// re-read, and saying so beats "reloaded, 0 tasks".
+func reloadWorkspace(path string) (*workspace, error) {
+	if path == "" {
+		return nil, errNoWorkspace
+	}
+	return loadWorkspace(path)
+}
+
 // loadWorkspace reads and checks a workspace file. Every error names the task and the key.
+// An empty path (no workspace configured) is a workspace without tasks.
 func loadWorkspace(path string) (*workspace, error) {
+	if path == "" {
+		return &workspace{versions: map[taskKey]map[string]*task{}}, nil
+	}
 	var wf workspaceFile
 	if err := boundedfile.DecodeYAML(path, 8<<20, &wf); err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
@@ -112,13 +150,16 @@ func loadWorkspace(path string) (*workspace, error) {
 			return nil, fmt.Errorf("workspace: %s: line %d: %s are not supported by the local backend yet; remove the key", path, n.Line, key)
 		}
 	}
+	if wf.Tasks == nil {
+		return nil, fmt.Errorf("workspace: %s: no tasks key (is the file empty or cut short?); refused so that no task disappears by accident; to declare no tasks write \"tasks: []\"", path)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Dir(abs)
 	ws := &workspace{versions: map[taskKey]map[string]*task{}}
-	for i, ts := range wf.Tasks {
+	for i, ts := range *wf.Tasks {
 		t, err := ts.check(dir)
 		if err != nil {
 			return nil, fmt.Errorf("workspace: tasks[%d] (%s): %w", i, ts.Name, err)

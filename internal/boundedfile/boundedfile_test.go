@@ -46,7 +46,7 @@ func TestDecodeYAML(t *testing.T) {
 	if err := boundedfile.DecodeYAML(write(t, ""), 100, &v); err != nil || v.A != 3 {
 		t.Fatalf("empty file: %v %v", v, err)
 	}
-	if err := boundedfile.DecodeYAML(write(t, "a: 1\nb: 2\n"), 100, &v); err == nil || !strings.Contains(err.Error(), "field b not found") {
+	if err := boundedfile.DecodeYAML(write(t, "a: 1\nb: 2\n"), 100, &v); err == nil || !strings.Contains(err.Error(), "b: unknown key; the keys here are a") {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
