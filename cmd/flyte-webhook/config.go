@@ -26,9 +26,11 @@ type Config struct {
 	// letters, digits and '-', starting and ending with a letter or digit, as the seed and
 	// Flyte apps require. Defaults to impl.DefaultName ("flyte-webhook").
 	Name string `yaml:"name"`
-	// Title shows in /docs and /openapi.json. Defaults to the spec's.
+	// Title shows in /docs and /openapi.json. Defaults to "Flyte Webhook: <name>", as the
+	// seed's docs are titled.
 	Title string `yaml:"title"`
-	// Description shows in /docs and /openapi.json. Defaults to the spec's.
+	// Description opens /docs and /openapi.json, above the spec's own guide (always kept).
+	// Defaults to "A webhook service for Flyte operations", the seed's.
 	Description string `yaml:"description"`
 	// Host is the address to listen on. Defaults to 127.0.0.1 (set 0.0.0.0 in a container).
 	Host string `yaml:"host"`
