@@ -135,14 +135,13 @@ func (b *Backend) recover(ctx context.Context) error {
 	for _, r := range running {
 		t, err := b.taskVersion(r)
 		if err == nil && r.Attempts <= t.Retries {
-			if _, err := b.st.update(ctx, `UPDATE runs SET phase = 'queued' WHERE name = ? AND phase = 'running'`, r.Name); err != nil {
+			if _, _, err := b.st.interruptAttempt(ctx, interruption{Run: r.Name, Error: "interrupted: server restarted", At: time.Now().UnixNano(), MaxInterruptions: 1 << 30}); err != nil {
 				return err
 			}
 			b.log.Info("run interrupted by a restart; retrying", "run", r.Name, "attempts", r.Attempts)
 			continue
 		}
-		if _, err := b.st.update(ctx, `UPDATE runs SET phase = 'failed', error = ?, ended_at = ? WHERE name = ? AND phase = 'running'`,
-			"interrupted: server restarted", time.Now().UnixNano(), r.Name); err != nil {
+		if _, err := b.st.finishRun(ctx, runEnd{Run: r.Name, Attempt: r.Attempts, Phase: controlplane.PhaseFailed, Error: "interrupted: server restarted", At: time.Now().UnixNano()}); err != nil {
 			return err
 		}
 	}
@@ -189,7 +188,7 @@ func (b *Backend) housekeeping() {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := b.st.update(b.root, `DELETE FROM idempotency WHERE created_at < ?`, time.Now().Add(-b.cfg.IdempotencyTTL).UnixNano()); err != nil {
+		if n, err := b.st.forgetExpiredKeys(b.root, time.Now().Add(-b.cfg.IdempotencyTTL).UnixNano()); err != nil {
 			if b.root.Err() == nil {
 				b.log.Error("cannot forget expired idempotency keys", "error", err.Error())
 			}
@@ -309,7 +308,7 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 		sum := sha256.Sum256([]byte(strings.Join([]string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}, "\x00")))
 		fingerprint = hex.EncodeToString(sum[:])
 	}
-	name, err := b.st.insertRun(ctx, row, req.IdempotencyKey, fingerprint, b.cfg.IdempotencyTTL)
+	name, err := b.st.insertRun(ctx, newRun{Row: row, IdempotencyKey: req.IdempotencyKey, Fingerprint: fingerprint, TTL: b.cfg.IdempotencyTTL})
 	if err != nil {
 		return controlplane.Run{}, err
 	}
@@ -383,14 +382,13 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	if row.Phase.Done() {
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
 	}
-	n, err := b.st.update(ctx, sqlAbortQueued,
-		abortError{reason: reason}.Error(), reason, time.Now().UnixNano(), name)
+	aborted, err := b.st.abortQueued(ctx, queuedAbort{Run: name, Reason: reason, Error: abortError{reason: reason}.Error(), At: time.Now().UnixNano()})
 	if err != nil {
 		return controlplane.Run{}, err
 	}
-	if n == 0 {
+	if !aborted {
 		if cancel, ok := b.running.Load(name); ok {
-			if _, err := b.st.update(ctx, sqlSetAbortReason, reason, name); err != nil {
+			if err := b.st.setAbortReason(ctx, name, reason); err != nil {
 				return controlplane.Run{}, err
 			}
 			cancel.(context.CancelCauseFunc)(abortError{reason: reason})

@@ -61,7 +61,7 @@ func (b *Backend) execute(name string) {
 	}
 	t, err := b.taskVersion(row)
 	if err != nil {
-		b.finish(name, "", controlplane.PhaseFailed, err.Error(), nil)
+		b.finish(name, 0, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
 	}
 	runCtx, cancel := context.WithCancelCause(b.root)
@@ -84,9 +84,8 @@ func (b *Backend) execute(name string) {
 		return
 	}
 	for attempt := row.Attempts + 1; ; attempt++ {
-		now := time.Now().UnixNano()
-		n, err := b.st.update(ctx, sqlMarkRunning, attempt, now, name)
-		if err != nil || n == 0 {
+		ok, err := b.st.markRunning(ctx, attemptStart{Run: name, Attempt: attempt, At: time.Now().UnixNano()})
+		if err != nil || !ok {
 			return // aborted meanwhile, or the store is gone
 		}
 		res := b.attempt(runCtx, t, name, attempt, row.Inputs)
@@ -96,9 +95,12 @@ func (b *Backend) execute(name string) {
 			return
 		case res.phase == controlplane.PhaseFailed && !res.final && attempt <= t.Retries:
 			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg)
+			if err := b.st.endAttempt(ctx, attemptEnd{Run: name, Attempt: attempt, Outcome: outcomeFailed, Error: res.msg, At: time.Now().UnixNano()}); err != nil {
+				log.Error("cannot record the end of an attempt", "attempt", attempt, "error", err.Error())
+			}
 			continue
 		}
-		b.finish(name, key, res.phase, res.msg, res.outputs)
+		b.finish(name, attempt, key, res.phase, res.msg, res.outputs)
 		return
 	}
 }
@@ -113,19 +115,21 @@ func (b *Backend) taskVersion(row runRow) (*task, error) {
 	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
 }
 
-// finish records a run's final phase. key is its task-cache key ("" for none): a succeeded
-// run with a key serves later runs (see taskcache.go).
-func (b *Backend) finish(name, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
-	var out any
+// finish records a run's final phase. attempt is the attempt that ended it (0 for none); key
+// is its task-cache key ("" for none): a succeeded run with a key serves later runs (see
+// taskcache.go).
+func (b *Backend) finish(name string, attempt int, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
+	var out *string
 	if outputs != nil {
 		js, err := json.Marshal(outputs)
 		if err != nil {
 			phase, msg = controlplane.PhaseFailed, "outputs cannot be stored: "+err.Error()
 		} else {
-			out = string(js)
+			s := string(js)
+			out = &s
 		}
 	}
-	_, err := b.st.update(b.root, sqlFinishRun, string(phase), msg, out, time.Now().UnixNano(), key, name)
+	_, err := b.st.finishRun(b.root, runEnd{Run: name, Attempt: attempt, Phase: phase, Error: msg, Outputs: out, CacheKey: key, At: time.Now().UnixNano()})
 	if err != nil {
 		b.log.Error("cannot record the end of a run", "run", name, "error", err.Error())
 	}

@@ -3,10 +3,7 @@ package local
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -40,24 +37,12 @@ func cacheKey(t *task, inputs string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// cached returns the outputs of the latest succeeded run with the key, and its name.
-func (s *store) cached(ctx context.Context, key string) (run, outputs string, ok bool, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT name, outputs FROM runs WHERE cache_key = ? AND cache_key != '' AND phase = 'succeeded' AND outputs IS NOT NULL ORDER BY seq DESC LIMIT 1`, key).Scan(&run, &outputs)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return "", "", false, nil
-	case err != nil:
-		return "", "", false, fmt.Errorf("local: read the task cache: %w", err)
-	}
-	return run, outputs, true, nil
-}
-
 // serveFromCache finishes the run with cached outputs when the task's cache has them.
 func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string) bool {
 	if key == "" || t.Cache.Behavior != "auto" {
 		return false
 	}
-	from, raw, ok, err := b.st.cached(ctx, key)
+	from, raw, ok, err := b.st.cachedOutputs(ctx, key)
 	if err != nil {
 		b.log.Error("task cache lookup failed; running the task", "run", name, "error", err.Error())
 		return false
@@ -74,7 +59,7 @@ func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string)
 		return false
 	}
 	b.log.Info("served from the task cache", "run", name, "cached_from", from)
-	b.finish(name, key, controlplane.PhaseSucceeded, "", outputs)
+	b.finish(name, 0, key, controlplane.PhaseSucceeded, "", outputs)
 	return true
 }
 
