@@ -279,7 +279,8 @@ func (b *Backend) GetTask(ctx context.Context, ref controlplane.TaskRef) (contro
 
 // RunTask checks the inputs, stores the run durably and queues it.
 func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) (controlplane.Run, error) {
-	if _, err := b.caller(ctx); err != nil {
+	who, err := b.caller(ctx)
+	if err != nil {
 		return controlplane.Run{}, err
 	}
 	if b.closed.Load() {
@@ -308,7 +309,7 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 		sum := sha256.Sum256([]byte(strings.Join([]string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}, "\x00")))
 		fingerprint = hex.EncodeToString(sum[:])
 	}
-	name, err := b.st.insertRun(ctx, newRun{Row: row, IdempotencyKey: req.IdempotencyKey, Fingerprint: fingerprint, TTL: b.cfg.IdempotencyTTL})
+	name, err := b.st.insertRun(ctx, newRun{Row: row, Subject: who.Subject, IdempotencyKey: req.IdempotencyKey, Fingerprint: fingerprint, TTL: b.cfg.IdempotencyTTL})
 	if err != nil {
 		return controlplane.Run{}, err
 	}

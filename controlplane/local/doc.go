@@ -25,6 +25,14 @@
 // retried when they have retries left, else failed with "interrupted: server restarted".
 // One server owns a data_dir at a time (a lock file, released by the kernel on any exit).
 //
+// # Idempotency keys
+//
+// An Idempotency-Key belongs to the caller who sent it (their verified subject): the same key
+// from the same caller within Config.IdempotencyTTL answers the first run (or a conflict for
+// other inputs); from another caller it starts a run of theirs. Keys stored by versions
+// before keys were scoped are kept unscoped: they match any caller's key until they expire
+// with the TTL and are forgotten, as every key is.
+//
 // # Execution
 //
 // A pool of Config.Concurrency workers runs attempts; queued runs wait in order, none is

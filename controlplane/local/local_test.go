@@ -563,3 +563,34 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// bySubject takes the bearer token as the caller's subject.
+type bySubject struct{}
+
+func (bySubject) Verify(_ context.Context, c controlplane.Credentials) (controlplane.Identity, error) {
+	sub := strings.TrimPrefix(c.Authorization, "Bearer ")
+	return controlplane.Identity{Subject: sub, Name: sub}, nil
+}
+
+// TestIdempotencyKeyIsTheCallers: an Idempotency-Key is scoped to the caller who sent it; the
+// same key from another caller starts another run instead of answering the first caller's.
+func TestIdempotencyKeyIsTheCallers(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, func(c *local.Config) { c.Verifier = bySubject{} })
+	as := func(subject string) context.Context {
+		return controlplane.WithCredentials(context.Background(), controlplane.Credentials{Authorization: "Bearer " + subject})
+	}
+	req := controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "Ada"}, IdempotencyKey: "deploy-42"}
+	ada, err := b.RunTask(as("ada"), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.RunTask(as("ada"), req)
+	if err != nil || again.Name != ada.Name {
+		t.Fatalf("the same caller's retry: %s %v, want %s", again.Name, err, ada.Name)
+	}
+	mallory, err := b.RunTask(as("mallory"), req)
+	if err != nil || mallory.Name == ada.Name {
+		t.Fatalf("another caller with the same key got %s (%v); want a run of their own", mallory.Name, err)
+	}
+}
