@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -37,8 +38,9 @@ func (b *Backend) worker() {
 	}
 }
 
-// execute takes a queued run through its attempts to a final phase. When the server shuts
-// down mid-attempt, the run is left "running" on disk; Open recovers it.
+// execute takes a queued run through its attempts to a final phase. Each state change is
+// written until it lands (see persist); when the server stops before one does, the run is
+// left as the disk last saw it and Open recovers it.
 func (b *Backend) execute(name string) {
 	ctx := b.root
 	log := b.log.With("run", name)
@@ -52,7 +54,7 @@ func (b *Backend) execute(name string) {
 	}
 	t, err := b.taskVersion(row)
 	if err != nil {
-		b.finish(name, 0, "", controlplane.PhaseFailed, err.Error(), nil)
+		b.finish(log, name, 0, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
 	}
 	runCtx, cancel := context.WithCancelCause(b.root)
@@ -71,13 +73,16 @@ func (b *Backend) execute(name string) {
 			return // aborted while it waited
 		}
 	}
-	if row.Attempts == 0 && b.serveFromCache(ctx, t, name, key) {
+	if row.Attempts == 0 && b.serveFromCache(ctx, log, t, name, key) {
 		return
 	}
 	for attempt := row.Attempts + 1; ; attempt++ {
-		ok, err := b.st.markRunning(ctx, attemptStart{Run: name, Attempt: attempt, At: time.Now().UnixNano()})
-		if err != nil || !ok {
-			return // aborted meanwhile, or the store is gone
+		var started bool
+		if !b.persist(log, "the start of an attempt", func(ctx context.Context) (err error) {
+			started, err = b.st.markRunning(ctx, attemptStart{Run: name, Attempt: attempt, At: time.Now().UnixNano()})
+			return err
+		}) || !started {
+			return // the server is stopping (the run is still queued on disk), or it was aborted meanwhile
 		}
 		res := b.attempt(runCtx, t, name, attempt, row.Inputs)
 		switch {
@@ -86,13 +91,57 @@ func (b *Backend) execute(name string) {
 			return
 		case res.phase == controlplane.PhaseFailed && !res.final && attempt <= t.Retries:
 			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg)
-			if err := b.st.endAttempt(ctx, attemptEnd{Run: name, Attempt: attempt, Outcome: outcomeFailed, Error: res.msg, At: time.Now().UnixNano()}); err != nil {
-				log.Error("cannot record the end of an attempt", "attempt", attempt, "error", err.Error())
+			if !b.persist(log, "the end of an attempt", func(ctx context.Context) error {
+				return b.st.endAttempt(ctx, attemptEnd{Run: name, Attempt: attempt, Outcome: outcomeFailed, Error: res.msg, At: time.Now().UnixNano()})
+			}) {
+				return
 			}
 			continue
 		}
-		b.finish(name, attempt, key, res.phase, res.msg, res.outputs)
+		b.finish(log, name, attempt, key, res.phase, res.msg, res.outputs)
 		return
+	}
+}
+
+// Backoff between tries of a state write that failed (see persist): doubling from
+// persistFirstDelay up to persistMaxDelay. A full disk rarely clears in milliseconds, and a
+// try costs one failed commit.
+const (
+	persistFirstDelay = 50 * time.Millisecond
+	persistMaxDelay   = 2 * time.Second
+)
+
+// persist makes a state write of a run land: it tries write until it succeeds, with backoff,
+// and reports true; when the server stops first (b.root ends) it gives up and reports false,
+// and the next start finds the run as the disk last saw it (a run left running counts as
+// interrupted). The first try runs even when the server is stopping; a failing write is
+// logged once when it first fails, then about every minute, and once when it lands.
+func (b *Backend) persist(log *slog.Logger, what string, write func(context.Context) error) bool {
+	delay := persistFirstDelay
+	var waited time.Duration
+	lastLog := time.Duration(0)
+	for tries := 1; ; tries++ {
+		err := write(context.WithoutCancel(b.root))
+		switch {
+		case err == nil:
+			if tries > 1 {
+				log.Info("recorded "+what+" after retrying", "tries", tries)
+			}
+			return true
+		case tries == 1:
+			log.Error("cannot record "+what+"; retrying until it can", "error", err.Error())
+		case waited-lastLog >= time.Minute:
+			lastLog = waited
+			log.Warn("still cannot record "+what+"; retrying", "tries", tries, "error", err.Error())
+		}
+		select {
+		case <-b.root.Done():
+			log.Warn("gave up recording "+what+": the server is stopping; the next start recovers the run", "tries", tries, "error", err.Error())
+			return false
+		case <-time.After(delay):
+		}
+		waited += delay
+		delay = min(2*delay, persistMaxDelay)
 	}
 }
 
@@ -106,10 +155,10 @@ func (b *Backend) taskVersion(row runRow) (*task, error) {
 	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
 }
 
-// finish records a run's final phase. attempt is the attempt that ended it (0 for none); key
-// is its task-cache key ("" for none): a succeeded run with a key serves later runs (see
-// taskcache.go).
-func (b *Backend) finish(name string, attempt int, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
+// finish records a run's final phase, retrying until it lands (see persist). attempt is the
+// attempt that ended it (0 for none); key is its task-cache key ("" for none): a succeeded
+// run with a key serves later runs (see taskcache.go).
+func (b *Backend) finish(log *slog.Logger, name string, attempt int, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
 	var out *string
 	if outputs != nil {
 		js, err := json.Marshal(outputs)
@@ -120,8 +169,9 @@ func (b *Backend) finish(name string, attempt int, key string, phase controlplan
 			out = &s
 		}
 	}
-	_, err := b.st.finishRun(b.root, runEnd{Run: name, Attempt: attempt, Phase: phase, Error: msg, Outputs: out, CacheKey: key, At: time.Now().UnixNano()})
-	if err != nil {
-		b.log.Error("cannot record the end of a run", "run", name, "error", err.Error())
-	}
+	end := runEnd{Run: name, Attempt: attempt, Phase: phase, Error: msg, Outputs: out, CacheKey: key, At: time.Now().UnixNano()}
+	b.persist(log, "the end of a run", func(ctx context.Context) error {
+		_, err := b.st.finishRun(ctx, end)
+		return err
+	})
 }

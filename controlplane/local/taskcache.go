@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"sync"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -38,13 +39,13 @@ func cacheKey(t *task, inputs string) string {
 }
 
 // serveFromCache finishes the run with cached outputs when the task's cache has them.
-func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string) bool {
+func (b *Backend) serveFromCache(ctx context.Context, log *slog.Logger, t *task, name, key string) bool {
 	if key == "" || t.Cache.Behavior != "auto" {
 		return false
 	}
 	from, raw, ok, err := b.st.cachedOutputs(ctx, key)
 	if err != nil {
-		b.log.Error("task cache lookup failed; running the task", "run", name, "error", err.Error())
+		log.Error("task cache lookup failed; running the task", "error", err.Error())
 		return false
 	}
 	if !ok {
@@ -58,8 +59,8 @@ func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string)
 	if err != nil {
 		return false
 	}
-	b.log.Info("served from the task cache", "run", name, "cached_from", from)
-	b.finish(name, 0, key, controlplane.PhaseSucceeded, "", outputs)
+	log.Info("served from the task cache", "cached_from", from)
+	b.finish(log, name, 0, key, controlplane.PhaseSucceeded, "", outputs)
 	return true
 }
 
