@@ -20,10 +20,25 @@
 //
 // A run is written to SQLite (synchronous=FULL, so it survives a power cut, not only a crash)
 // before RunTask returns. Concurrent RunTask calls are committed together in one transaction
-// (group commit), so durability costs one fsync per batch, not per run. After a crash or
-// kill -9, Open finds every accepted run: queued runs run, and runs that were running are
-// retried when they have retries left, else failed with "interrupted: server restarted".
-// One server owns a data_dir at a time (a lock file, released by the kernel on any exit).
+// (group commit), so durability costs one fsync per batch, not per run. One server owns a
+// data_dir at a time (a lock file, released by the kernel on any exit).
+//
+// Each change of a run's state (an attempt starts, an attempt fails and is retried, the run
+// ends) is written until it lands: a write that fails (a full disk) is retried with backoff,
+// and the run reaches its real phase once the disk has room. Every attempt has a record
+// (the attempts table: started, ended, outcome succeeded | failed | timed_out | aborted |
+// interrupted, error).
+//
+// An attempt the server cuts short is an interruption, not the task's failure (Flyte keeps
+// system failures apart from user failures the same way): Close (on SIGTERM) stops taking
+// runs, lets running attempts finish until its ctx ends (the shutdown timeout), then stops
+// them and records them as interrupted; after a crash or kill -9, Open finds them still
+// running and does the same. An interrupted run is queued again for the next start, with
+// its interruption counted but none of the task's retries used up, up to
+// Config.MaxInterruptions; interrupted more often, it ends failed saying so. Queued runs
+// stay queued across a stop and run at the next start. So a task runs at least once, and
+// may see a second attempt (FLYTE_WEBHOOK_ATTEMPT) after a crash or a stop that outlasts
+// the shutdown timeout: tasks must tolerate it.
 //
 // # Idempotency keys
 //
@@ -56,7 +71,8 @@
 // type) is retried while retries remain; the run's error says why the last one failed (exit
 // code and the last lines of its log). An abort or a timeout is final: a task that hung once
 // rarely finishes on a second try, and the timeout bounds each attempt. Abort, timeout and
-// shutdown send SIGTERM to the process group and SIGKILL after Config.AbortGrace.
+// a stop that outlasts the shutdown timeout send SIGTERM to the process group and SIGKILL
+// after Config.AbortGrace.
 //
 // No task process outlives its server: on Linux the kernel kills a task's process when the
 // server dies (Pdeathsig), and the next Open kills whatever those tasks had started (found by

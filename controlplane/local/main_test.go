@@ -120,7 +120,8 @@ func helper(kind string) int {
 		return 0
 	case "gate":
 		// Attempt 1 waits until the test makes <FWH_DIR>/<run>.open (bounded, so a failing test
-		// leaves nothing behind); later attempts go at once. Outputs the attempt number.
+		// leaves nothing behind), then fails when FWH_GATE_FAIL is set; later attempts go at
+		// once. Outputs the attempt number.
 		attempt := os.Getenv("FLYTE_WEBHOOK_ATTEMPT")
 		if attempt == "1" {
 			gate := filepath.Join(os.Getenv("FWH_DIR"), os.Getenv("FLYTE_WEBHOOK_RUN")+".open")
@@ -132,6 +133,10 @@ func helper(kind string) int {
 					return 4
 				}
 			}
+		}
+		if attempt == "1" && os.Getenv("FWH_GATE_FAIL") != "" {
+			fmt.Fprintln(os.Stderr, "the first attempt fails once its gate opens")
+			return 1
 		}
 		return out(`{"attempt":` + attempt + `}`)
 	case "grandchild":

@@ -34,7 +34,9 @@ func (b *Backend) worker() {
 		if !ok {
 			return
 		}
+		b.busy.Add(1)
 		b.execute(name)
+		b.busy.Add(-1)
 	}
 }
 
@@ -76,7 +78,12 @@ func (b *Backend) execute(name string) {
 	if row.Attempts == 0 && b.serveFromCache(ctx, log, t, name, key) {
 		return
 	}
+	// Attempts the server cut short are not the task's failures: they use up no retries.
+	failures := row.Attempts - row.Interruptions
 	for attempt := row.Attempts + 1; ; attempt++ {
+		if b.draining.Err() != nil {
+			return // the server is stopping: no attempt starts, the run waits queued for the next start
+		}
 		var started bool
 		if !b.persist(log, "the start of an attempt", func(ctx context.Context) (err error) {
 			started, err = b.st.markRunning(ctx, attemptStart{Run: name, Attempt: attempt, At: time.Now().UnixNano()})
@@ -84,22 +91,45 @@ func (b *Backend) execute(name string) {
 		}) || !started {
 			return // the server is stopping (the run is still queued on disk), or it was aborted meanwhile
 		}
+		b.inFlight.Add(1)
 		res := b.attempt(runCtx, t, name, attempt, row.Inputs)
+		b.inFlight.Add(-1)
 		switch {
 		case res.shutdown:
-			log.Info("attempt stopped by shutdown; the run is recovered at the next start", "attempt", attempt)
+			b.interrupted(log, name, attempt)
 			return
-		case res.phase == controlplane.PhaseFailed && !res.final && attempt <= t.Retries:
-			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg)
+		case res.phase == controlplane.PhaseFailed && !res.final && failures < t.Retries:
+			failures++
+			// When the server is stopping, the retry waits for the next start.
+			requeue := b.draining.Err() != nil
+			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg, "at_next_start", requeue)
 			if !b.persist(log, "the end of an attempt", func(ctx context.Context) error {
-				return b.st.endAttempt(ctx, attemptEnd{Run: name, Attempt: attempt, Outcome: outcomeFailed, Error: res.msg, At: time.Now().UnixNano()})
-			}) {
+				return b.st.endAttempt(ctx, attemptEnd{Run: name, Attempt: attempt, Outcome: outcomeFailed, Error: res.msg, At: time.Now().UnixNano(), Requeue: requeue})
+			}) || requeue {
 				return
 			}
 			continue
 		}
 		b.finish(log, name, attempt, key, res.phase, res.msg, res.outputs)
 		return
+	}
+}
+
+// interrupted records that the server stopped an attempt: its run is queued again for the
+// next start, or fails when it was interrupted too often. One try only: the server is
+// stopping, and a run whose interruption is not written is found running at the next start,
+// which treats it the same way.
+func (b *Backend) interrupted(log *slog.Logger, name string, attempt int) {
+	row, ok, err := b.st.interruptAttempt(context.WithoutCancel(b.root), interruption{Run: name, Attempt: attempt,
+		Error: "interrupted: server stopped", At: time.Now().UnixNano(), MaxInterruptions: b.cfg.MaxInterruptions})
+	switch {
+	case err != nil:
+		log.Warn("cannot record an interrupted attempt; the next start will", "attempt", attempt, "error", err.Error())
+	case !ok:
+	case row.Phase.Done():
+		log.Warn("attempt interrupted by the server; the run was interrupted too often and failed", "attempt", attempt, "interruptions", row.Interruptions)
+	default:
+		log.Info("attempt interrupted by the server; the run is queued again for the next start", "attempt", attempt, "interruptions", row.Interruptions)
 	}
 }
 
