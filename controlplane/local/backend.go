@@ -416,13 +416,17 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	if err != nil {
 		return controlplane.Run{}, err
 	}
-	if !aborted {
-		if cancel, ok := b.running.Load(name); ok {
-			if err := b.st.setAbortReason(ctx, name, reason); err != nil {
-				return controlplane.Run{}, err
-			}
-			cancel.(context.CancelCauseFunc)(abortError{reason: reason})
+	cancel, executing := b.running.Load(name)
+	switch {
+	case aborted && executing:
+		// Queued, but a worker holds it: it waits for an identical run (cache.serialize). End
+		// the wait, so the worker serves other runs.
+		cancel.(context.CancelCauseFunc)(abortError{reason: reason})
+	case !aborted && executing:
+		if err := b.st.setAbortReason(ctx, name, reason); err != nil {
+			return controlplane.Run{}, err
 		}
+		cancel.(context.CancelCauseFunc)(abortError{reason: reason})
 	}
 	if row, err = b.st.getRun(ctx, name); err != nil {
 		return controlplane.Run{}, err

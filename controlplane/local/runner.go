@@ -66,9 +66,16 @@ func (b *Backend) execute(name string) {
 
 	key := cacheKey(t, row.Inputs)
 	if key != "" && t.Cache.Serialize {
-		unlock, ok := b.cacheLocks.lock(runCtx, key)
+		// The wait ends when the run is aborted (runCtx) or the server starts to stop: the
+		// run is still queued, and waits for the next start.
+		log.Debug("waiting for an identical run (cache.serialize)")
+		waitCtx, endWait := context.WithCancel(runCtx)
+		stopWaiting := context.AfterFunc(b.draining, endWait)
+		unlock, ok := b.cacheLocks.lock(waitCtx, key)
+		stopWaiting()
+		endWait()
 		if !ok {
-			return // shutting down: the run is still queued on disk
+			return // aborted (AbortRun recorded it), or the server is stopping
 		}
 		defer unlock()
 		if row, err = b.st.getRun(ctx, name); err != nil || row.Phase != controlplane.PhaseQueued {

@@ -21,8 +21,9 @@ import (
 // Runs match when domain, project, name, cache version (version_override, else the task's
 // version) and inputs (after defaults) are equal. With serialize, runs that match execute one
 // at a time, so the second is served by the first instead of duplicating its work (while
-// it waits it holds a worker slot). Cached outputs are checked against the task's declared
-// outputs again; outputs that no longer fit are not served.
+// it waits it holds a worker slot; aborting it, or the server stopping, ends the wait).
+// Cached outputs are checked against the task's declared outputs again; outputs that no
+// longer fit are not served.
 
 // cacheKey is the key under which a run's outputs serve later runs; "" when the task's cache
 // is disabled.
