@@ -74,7 +74,7 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = b.cfg.AbortGrace
 	// Pdeathsig fires when the thread that started the child exits, not only the process.
 	// Holding this goroutine on its thread until the child is reaped keeps any other
@@ -112,6 +112,17 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 		return fail("the task exited 0 but its outputs are wrong: %v", err)
 	}
 	return attemptResult{phase: controlplane.PhaseSucceeded, outputs: outputs}
+}
+
+// signalGroup sends sig to the process group pgid. A group with no process left (ESRCH)
+// answers os.ErrProcessDone: os/exec's Cmd.Cancel must say so for a process that finished by
+// itself, else Wait turns the task's own success into an error.
+func signalGroup(pgid int, sig syscall.Signal) error {
+	err := syscall.Kill(-pgid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
 }
 
 func exitText(e *exec.ExitError) string {
