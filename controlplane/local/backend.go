@@ -150,7 +150,8 @@ func (b *Backend) recover(ctx context.Context) error {
 	}
 	for _, r := range rows {
 		if r.Phase.Done() {
-			b.log.Warn("run interrupted by the server too often; it failed", "run", r.Name, "attempts", r.Attempts, "interruptions", r.Interruptions)
+			b.log.Warn("run interrupted by the server too often", "run", r.Name, "interruptions", r.Interruptions)
+			b.logEnd(r)
 			continue
 		}
 		b.log.Info("run interrupted by the server; queued again", "run", r.Name, "attempts", r.Attempts, "interruptions", r.Interruptions)
@@ -342,13 +343,15 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 	if err != nil {
 		return controlplane.Run{}, err
 	}
-	if name != row.Name { // an earlier request with the same Idempotency-Key
+	if name != row.Name { // an earlier request of this caller with the same Idempotency-Key
 		existing, err := b.st.getRun(ctx, name)
 		if err != nil {
 			return controlplane.Run{}, err
 		}
+		b.log.Debug("idempotency key matched an earlier run", "run", name, "caller", who.Subject, "request_id", controlplane.RequestIDFrom(ctx))
 		return b.toRun(existing), nil
 	}
+	b.logAccepted(ctx, row, who, req.IdempotencyKey != "", "")
 	b.queue.push(row.Name)
 	return b.toRun(row), nil
 }
@@ -412,9 +415,14 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	if row.Phase.Done() {
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
 	}
-	aborted, err := b.st.abortQueued(ctx, queuedAbort{Run: name, Reason: reason, Error: abortError{reason: reason}.Error(), At: time.Now().UnixNano()})
+	abort := queuedAbort{Run: name, Reason: reason, Error: abortError{reason: reason}.Error(), At: time.Now().UnixNano()}
+	aborted, err := b.st.abortQueued(ctx, abort)
 	if err != nil {
 		return controlplane.Run{}, err
+	}
+	if aborted {
+		row.Phase, row.Error, row.EndedAt = controlplane.PhaseAborted, abort.Error, abort.At
+		b.logEnd(row)
 	}
 	cancel, executing := b.running.Load(name)
 	switch {

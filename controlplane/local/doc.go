@@ -78,6 +78,14 @@
 // server dies (Pdeathsig), and the next Open kills whatever those tasks had started (found by
 // their FLYTE_WEBHOOK_RUN). Elsewhere a SIGKILLed server can leave task processes behind.
 //
+// # Logs
+//
+// At info, one line when a run is accepted ("run accepted": run, task, version, caller,
+// request_id, idempotency_key given or not, never the key itself; trigger when a trigger
+// started it) and one when it ends ("run ended": run, phase, attempts, duration_ms from
+// acceptance to the end, error). A state write that cannot land is logged when it first
+// fails, about every minute after, and when it lands.
+//
 // # Task cache
 //
 // A task's cache (behavior disable | auto | override, version_override, serialize) is

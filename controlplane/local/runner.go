@@ -56,7 +56,7 @@ func (b *Backend) execute(name string) {
 	}
 	t, err := b.taskVersion(row)
 	if err != nil {
-		b.finish(log, name, 0, "", controlplane.PhaseFailed, err.Error(), nil)
+		b.finish(log, row, 0, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
 	}
 	runCtx, cancel := context.WithCancelCause(b.root)
@@ -82,7 +82,7 @@ func (b *Backend) execute(name string) {
 			return // aborted while it waited
 		}
 	}
-	if row.Attempts == 0 && b.serveFromCache(ctx, log, t, name, key) {
+	if row.Attempts == 0 && b.serveFromCache(ctx, log, t, row, key) {
 		return
 	}
 	// Attempts the server cut short are not the task's failures: they use up no retries.
@@ -117,7 +117,7 @@ func (b *Backend) execute(name string) {
 			}
 			continue
 		}
-		b.finish(log, name, attempt, key, res.phase, res.msg, res.outputs)
+		b.finish(log, row, attempt, key, res.phase, res.msg, res.outputs)
 		return
 	}
 }
@@ -134,7 +134,8 @@ func (b *Backend) interrupted(log *slog.Logger, name string, attempt int) {
 		log.Warn("cannot record an interrupted attempt; the next start will", "attempt", attempt, "error", err.Error())
 	case !ok:
 	case row.Phase.Done():
-		log.Warn("attempt interrupted by the server; the run was interrupted too often and failed", "attempt", attempt, "interruptions", row.Interruptions)
+		log.Warn("attempt interrupted by the server; the run was interrupted too often", "attempt", attempt, "interruptions", row.Interruptions)
+		b.logEnd(row)
 	default:
 		log.Info("attempt interrupted by the server; the run is queued again for the next start", "attempt", attempt, "interruptions", row.Interruptions)
 	}
@@ -192,10 +193,11 @@ func (b *Backend) taskVersion(row runRow) (*task, error) {
 	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
 }
 
-// finish records a run's final phase, retrying until it lands (see persist). attempt is the
-// attempt that ended it (0 for none); key is its task-cache key ("" for none): a succeeded
-// run with a key serves later runs (see taskcache.go).
-func (b *Backend) finish(log *slog.Logger, name string, attempt int, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
+// finish records a run's final phase, retrying until it lands (see persist), and logs it.
+// row is the run as execute read it; attempt is the attempt that ended it (0 for none); key
+// is its task-cache key ("" for none): a succeeded run with a key serves later runs (see
+// taskcache.go).
+func (b *Backend) finish(log *slog.Logger, row runRow, attempt int, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
 	var out *string
 	if outputs != nil {
 		js, err := json.Marshal(outputs)
@@ -206,9 +208,35 @@ func (b *Backend) finish(log *slog.Logger, name string, attempt int, key string,
 			out = &s
 		}
 	}
-	end := runEnd{Run: name, Attempt: attempt, Phase: phase, Error: msg, Outputs: out, CacheKey: key, At: time.Now().UnixNano()}
-	b.persist(log, "the end of a run", func(ctx context.Context) error {
-		_, err := b.st.finishRun(ctx, end)
+	end := runEnd{Run: row.Name, Attempt: attempt, Phase: phase, Error: msg, Outputs: out, CacheKey: key, At: time.Now().UnixNano()}
+	var changed bool
+	if !b.persist(log, "the end of a run", func(ctx context.Context) (err error) {
+		changed, err = b.st.finishRun(ctx, end)
 		return err
-	})
+	}) || !changed {
+		return // not written (the next start recovers the run), or it had ended already
+	}
+	row.Phase, row.Error, row.EndedAt = phase, msg, end.At
+	if attempt > 0 {
+		row.Attempts = attempt
+	}
+	b.logEnd(row)
+}
+
+// logEnd is the one line saying how a run ended.
+func (b *Backend) logEnd(r runRow) {
+	b.log.Info("run ended", "run", r.Name, "phase", string(r.Phase), "attempts", r.Attempts,
+		"duration_ms", time.Duration(r.EndedAt-r.CreatedAt).Milliseconds(), "error", r.Error)
+}
+
+// logAccepted is the one line tying a run to the request and the caller that created it:
+// whether an Idempotency-Key was given, never the key; the trigger that started it, when one
+// did ("" for a run asked for by a caller).
+func (b *Backend) logAccepted(ctx context.Context, r runRow, caller controlplane.Identity, keyed bool, trigger string) {
+	attrs := []any{"run", r.Name, "task", r.Domain + "/" + r.Project + "/" + r.Task, "version", r.Version,
+		"caller", caller.Subject, "request_id", controlplane.RequestIDFrom(ctx), "idempotency_key", keyed}
+	if trigger != "" {
+		attrs = append(attrs, "trigger", trigger)
+	}
+	b.log.Info("run accepted", attrs...)
 }

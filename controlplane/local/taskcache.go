@@ -40,7 +40,7 @@ func cacheKey(t *task, inputs string) string {
 }
 
 // serveFromCache finishes the run with cached outputs when the task's cache has them.
-func (b *Backend) serveFromCache(ctx context.Context, log *slog.Logger, t *task, name, key string) bool {
+func (b *Backend) serveFromCache(ctx context.Context, log *slog.Logger, t *task, row runRow, key string) bool {
 	if key == "" || t.Cache.Behavior != "auto" {
 		return false
 	}
@@ -61,7 +61,7 @@ func (b *Backend) serveFromCache(ctx context.Context, log *slog.Logger, t *task,
 		return false
 	}
 	log.Info("served from the task cache", "cached_from", from)
-	b.finish(log, name, 0, key, controlplane.PhaseSucceeded, "", outputs)
+	b.finish(log, row, 0, key, controlplane.PhaseSucceeded, "", outputs)
 	return true
 }
 
