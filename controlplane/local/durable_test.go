@@ -43,22 +43,6 @@ func openGate(t *testing.T, dir, run string) {
 	}
 }
 
-// waitPhase waits (bounded) until the run is in phase.
-func waitPhase(t *testing.T, b controlplane.Backend, name string, phase controlplane.Phase) {
-	t.Helper()
-	var r controlplane.Run
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		var err error
-		if r, err = b.GetRun(context.Background(), controlplane.RunRef{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		if r.Phase == phase {
-			return
-		}
-	}
-	t.Fatalf("run %s is %s, not %s", name, r.Phase, phase)
-}
-
 // waitLog waits (bounded) until the log holds text.
 func waitLog(t *testing.T, logs *syncBuf, text string) {
 	t.Helper()

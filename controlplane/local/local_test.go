@@ -52,6 +52,22 @@ func waitDone(t *testing.T, b controlplane.Backend, name string) controlplane.Ru
 	return controlplane.Run{}
 }
 
+// waitPhase waits (bounded) until the run is in phase.
+func waitPhase(t *testing.T, b controlplane.Backend, name string, phase controlplane.Phase) {
+	t.Helper()
+	var r controlplane.Run
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if r, err = b.GetRun(context.Background(), controlplane.RunRef{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if r.Phase == phase {
+			return
+		}
+	}
+	t.Fatalf("run %s is %s, not %s", name, r.Phase, phase)
+}
+
 func TestTimeout(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, []helperTask{{name: "sleep", kind: "sleep", inputs: "[{name: seconds, type: integer}]", outputs: "[{name: slept, type: integer}]", extra: "    timeout: 300ms\n    retries: 3\n"}}, nil)
@@ -65,13 +81,7 @@ func TestAbortKillsATaskThatIgnoresSIGTERM(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, []helperTask{{name: "stubborn", kind: "stubborn"}}, nil)
 	name := start(t, b, "stubborn", nil)
-	for {
-		r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: name})
-		if r.Phase == controlplane.PhaseRunning {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPhase(t, b, name, controlplane.PhaseRunning)
 	time.Sleep(200 * time.Millisecond) // let it install its SIGTERM handler
 	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: name}, Reason: "stop"}); err != nil {
 		t.Fatal(err)
@@ -426,8 +436,13 @@ func TestCloseWhileAccepting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 8; i++ {
-		if err := <-errs; controlplane.CodeOf(err) != controlplane.CodeUnavailable {
-			t.Errorf("RunTask after Close: %v, want unavailable", err)
+		select {
+		case err := <-errs:
+			if controlplane.CodeOf(err) != controlplane.CodeUnavailable {
+				t.Errorf("RunTask after Close: %v, want unavailable", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("RunTask kept accepting runs after Close")
 		}
 	}
 	if _, err := b.GetRun(context.Background(), controlplane.RunRef{Name: "rx"}); controlplane.CodeOf(err) != controlplane.CodeUnavailable {
