@@ -46,10 +46,9 @@ func (b *Backend) worker() {
 func (b *Backend) execute(name string) {
 	ctx := b.root
 	log := b.log.With("run", name)
-	row, err := b.st.getRun(ctx, name)
-	if err != nil {
-		log.Error("cannot read queued run", "error", err.Error())
-		return
+	row, ok := b.readRun(log, name)
+	if !ok {
+		return // the server is stopping; the run is still queued on disk
 	}
 	if row.Phase != controlplane.PhaseQueued {
 		return // aborted while queued
@@ -78,8 +77,8 @@ func (b *Backend) execute(name string) {
 			return // aborted (AbortRun recorded it), or the server is stopping
 		}
 		defer unlock()
-		if row, err = b.st.getRun(ctx, name); err != nil || row.Phase != controlplane.PhaseQueued {
-			return // aborted while it waited
+		if row, ok = b.readRun(log, name); !ok || row.Phase != controlplane.PhaseQueued {
+			return // aborted while it waited, or the server is stopping
 		}
 	}
 	if row.Attempts == 0 && b.serveFromCache(ctx, log, t, row, key) {
@@ -138,6 +137,31 @@ func (b *Backend) interrupted(log *slog.Logger, name string, attempt int) {
 		b.logEnd(row)
 	default:
 		log.Info("attempt interrupted by the server; the run is queued again for the next start", "attempt", attempt, "interruptions", row.Interruptions)
+	}
+}
+
+// readRun reads a run the worker holds. A read that fails is tried again, with persist's
+// backoff, until it succeeds or the server stops (false): the run must not wait, queued on
+// disk, for a restart because a read failed once.
+func (b *Backend) readRun(log *slog.Logger, name string) (runRow, bool) {
+	delay := persistFirstDelay
+	for tries := 1; ; tries++ {
+		row, err := b.st.getRun(b.root, name)
+		if err == nil {
+			if tries > 1 {
+				log.Info("read the run after retrying", "tries", tries)
+			}
+			return row, true
+		}
+		if tries == 1 {
+			log.Error("cannot read the run; retrying until it can", "error", err.Error())
+		}
+		select {
+		case <-b.root.Done():
+			return row, false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, persistMaxDelay)
 	}
 }
 
