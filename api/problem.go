@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/gen"
 )
 
@@ -52,15 +53,13 @@ func Fail(c *gin.Context, status int, detail string) {
 	WriteProblem(c, NewProblem(c, status, detail))
 }
 
-type requestIDKey struct{}
-
-// WithRequestID returns ctx carrying the request id.
+// WithRequestID returns ctx carrying the request id. It is controlplane's, so backends see it
+// without importing api.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return controlplane.WithRequestID(ctx, id)
 }
 
 // RequestIDFrom returns the request id in ctx, "" when there is none.
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	return controlplane.RequestIDFrom(ctx)
 }

@@ -41,12 +41,21 @@ type Backend struct {
 
 	queue   *runQueue
 	running sync.Map // run name → context.CancelCauseFunc of its current execution
-	root    context.Context
-	stop    context.CancelCauseFunc
-	workers sync.WaitGroup
-	chores  sync.WaitGroup // housekeeping, stopped by Close after the workers
-	closed  atomic.Bool
-	scratch *scratch // attempts' inputs and outputs folders (see scratch.go)
+	// root ends when the server stops its work (Close, once its ctx has ended): attempts
+	// still running are stopped and retried writes give up. draining ends when Close starts:
+	// no attempt starts after it.
+	root     context.Context
+	stop     context.CancelCauseFunc
+	draining context.Context
+	drain    context.CancelFunc
+	workers  sync.WaitGroup
+	busy     atomic.Int64   // workers executing a run
+	inFlight atomic.Int64   // attempts whose process is running
+	chores   sync.WaitGroup // housekeeping, stopped by Close after the workers
+	scratch  *scratch       // attempts' inputs and outputs folders (see scratch.go)
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var (
@@ -102,6 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return fail(err)
 	}
 	b.root, b.stop = context.WithCancelCause(context.Background())
+	b.draining, b.drain = context.WithCancel(b.root)
 	if err := b.recover(ctx); err != nil {
 		b.stop(errShutdown)
 		st.close()
@@ -118,8 +128,10 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	return b, nil
 }
 
-// recover requeues what a previous process left: queued runs in order; running runs are
-// retried when they have attempts left, else failed.
+// recover requeues what a previous process left: queued runs in order, and runs it left
+// running, whose attempts were cut short by a crash (or by a stop that could not record
+// them): each counts as interrupted and is queued again, or fails when it was interrupted
+// more than MaxInterruptions times (see store.interruptAttempt).
 func (b *Backend) recover(ctx context.Context) error {
 	running, err := b.st.runsIn(ctx, controlplane.PhaseRunning)
 	if err != nil {
@@ -132,19 +144,17 @@ func (b *Backend) recover(ctx context.Context) error {
 	if n := killLeftovers(interrupted); n > 0 {
 		b.log.Warn("killed processes a previous server left behind", "processes", n)
 	}
-	for _, r := range running {
-		t, err := b.taskVersion(r)
-		if err == nil && r.Attempts <= t.Retries {
-			if _, err := b.st.update(ctx, `UPDATE runs SET phase = 'queued' WHERE name = ? AND phase = 'running'`, r.Name); err != nil {
-				return err
-			}
-			b.log.Info("run interrupted by a restart; retrying", "run", r.Name, "attempts", r.Attempts)
+	rows, err := b.st.requeueInterrupted(ctx, interruption{Error: "interrupted: server restarted", At: time.Now().UnixNano(), MaxInterruptions: b.cfg.MaxInterruptions})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.Phase.Done() {
+			b.log.Warn("run interrupted by the server too often", "run", r.Name, "interruptions", r.Interruptions)
+			b.logEnd(r)
 			continue
 		}
-		if _, err := b.st.update(ctx, `UPDATE runs SET phase = 'failed', error = ?, ended_at = ? WHERE name = ? AND phase = 'running'`,
-			"interrupted: server restarted", time.Now().UnixNano(), r.Name); err != nil {
-			return err
-		}
+		b.log.Info("run interrupted by the server; queued again", "run", r.Name, "attempts", r.Attempts, "interruptions", r.Interruptions)
 	}
 	queued, err := b.st.runsIn(ctx, controlplane.PhaseQueued)
 	if err != nil {
@@ -159,18 +169,34 @@ func (b *Backend) recover(ctx context.Context) error {
 	return nil
 }
 
-// Close stops taking runs and waits for running attempts to finish; when ctx ends first, it
-// kills them (their runs stay "running" on disk and are recovered at the next Open).
+// Close stops taking runs (RunTask answers CodeUnavailable; queued runs stay queued for the
+// next start) and lets the attempts running finish until ctx ends. Then it stops them
+// (SIGTERM to each process group, SIGKILL after AbortGrace), records each as interrupted
+// (its run is queued again for the next start, the interruption counted), and returns
+// ctx's error, as net/http's Server.Shutdown does. A state write that cannot land (a full
+// disk) holds Close up only until ctx ends; the next start recovers what it did not write.
+// A second call waits for the first to finish and returns its result.
 func (b *Backend) Close(ctx context.Context) error {
-	if !b.closed.CompareAndSwap(false, true) {
-		return nil
-	}
+	b.closeOnce.Do(func() { b.closeErr = b.shutdown(ctx) })
+	return b.closeErr
+}
+
+func (b *Backend) shutdown(ctx context.Context) error {
+	b.drain()
 	b.queue.close()
+	n := b.inFlight.Load()
+	b.log.Info(fmt.Sprintf("draining %d attempts", n), "attempts", n)
 	done := make(chan struct{})
 	go func() { b.workers.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
+		if b.busy.Load() > 0 {
+			err = ctx.Err()
+			b.log.Warn("stopping the attempts still running; their runs are queued again for the next start",
+				"attempts", b.inFlight.Load(), "error", err.Error())
+		}
 		b.stop(errShutdown)
 		<-done
 	}
@@ -180,7 +206,10 @@ func (b *Backend) Close(ctx context.Context) error {
 	// The scratch directory is ours alone and the workers are done: leave nothing behind in
 	// /dev/shm.
 	b.scratch.remove()
-	return b.lock.Close()
+	if cerr := b.lock.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // housekeeping forgets expired Idempotency-Keys, at Open and hourly after, until Close.
@@ -189,7 +218,7 @@ func (b *Backend) housekeeping() {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := b.st.update(b.root, `DELETE FROM idempotency WHERE created_at < ?`, time.Now().Add(-b.cfg.IdempotencyTTL).UnixNano()); err != nil {
+		if n, err := b.st.forgetExpiredKeys(b.root, time.Now().Add(-b.cfg.IdempotencyTTL).UnixNano()); err != nil {
 			if b.root.Err() == nil {
 				b.log.Error("cannot forget expired idempotency keys", "error", err.Error())
 			}
@@ -280,11 +309,12 @@ func (b *Backend) GetTask(ctx context.Context, ref controlplane.TaskRef) (contro
 
 // RunTask checks the inputs, stores the run durably and queues it.
 func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) (controlplane.Run, error) {
-	if _, err := b.caller(ctx); err != nil {
+	who, err := b.caller(ctx)
+	if err != nil {
 		return controlplane.Run{}, err
 	}
-	if b.closed.Load() {
-		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeUnavailable, "the server is shutting down")
+	if b.draining.Err() != nil {
+		return controlplane.Run{}, errClosed
 	}
 	ws, reg := b.workspace()
 	t, err := ws.lookup(req.Task, reg)
@@ -309,17 +339,19 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 		sum := sha256.Sum256([]byte(strings.Join([]string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}, "\x00")))
 		fingerprint = hex.EncodeToString(sum[:])
 	}
-	name, err := b.st.insertRun(ctx, row, req.IdempotencyKey, fingerprint, b.cfg.IdempotencyTTL)
+	name, err := b.st.insertRun(ctx, newRun{Row: row, Subject: who.Subject, IdempotencyKey: req.IdempotencyKey, Fingerprint: fingerprint, TTL: b.cfg.IdempotencyTTL})
 	if err != nil {
 		return controlplane.Run{}, err
 	}
-	if name != row.Name { // an earlier request with the same Idempotency-Key
+	if name != row.Name { // an earlier request of this caller with the same Idempotency-Key
 		existing, err := b.st.getRun(ctx, name)
 		if err != nil {
 			return controlplane.Run{}, err
 		}
+		b.log.Debug("idempotency key matched an earlier run", "run", name, "caller", who.Subject, "request_id", controlplane.RequestIDFrom(ctx))
 		return b.toRun(existing), nil
 	}
+	b.logAccepted(ctx, row, who, req.IdempotencyKey != "", "")
 	b.queue.push(row.Name)
 	return b.toRun(row), nil
 }
@@ -383,18 +415,26 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	if row.Phase.Done() {
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeConflict, "run %q has already finished (%s)", name, row.Phase)
 	}
-	n, err := b.st.update(ctx, sqlAbortQueued,
-		abortError{reason: reason}.Error(), reason, time.Now().UnixNano(), name)
+	abort := queuedAbort{Run: name, Reason: reason, Error: abortError{reason: reason}.Error(), At: time.Now().UnixNano()}
+	aborted, err := b.st.abortQueued(ctx, abort)
 	if err != nil {
 		return controlplane.Run{}, err
 	}
-	if n == 0 {
-		if cancel, ok := b.running.Load(name); ok {
-			if _, err := b.st.update(ctx, sqlSetAbortReason, reason, name); err != nil {
-				return controlplane.Run{}, err
-			}
-			cancel.(context.CancelCauseFunc)(abortError{reason: reason})
+	if aborted {
+		row.Phase, row.Error, row.EndedAt = controlplane.PhaseAborted, abort.Error, abort.At
+		b.logEnd(row)
+	}
+	cancel, executing := b.running.Load(name)
+	switch {
+	case aborted && executing:
+		// Queued, but a worker holds it: it waits for an identical run (cache.serialize). End
+		// the wait, so the worker serves other runs.
+		cancel.(context.CancelCauseFunc)(abortError{reason: reason})
+	case !aborted && executing:
+		if err := b.st.setAbortReason(ctx, name, reason); err != nil {
+			return controlplane.Run{}, err
 		}
+		cancel.(context.CancelCauseFunc)(abortError{reason: reason})
 	}
 	if row, err = b.st.getRun(ctx, name); err != nil {
 		return controlplane.Run{}, err

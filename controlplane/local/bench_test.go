@@ -43,7 +43,13 @@ func BenchmarkGetRun(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for r, _ := be.GetRun(context.Background(), controlplane.RunRef{Name: done.Name}); !r.Phase.Done(); r, _ = be.GetRun(context.Background(), controlplane.RunRef{Name: done.Name}) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if r, _ := be.GetRun(context.Background(), controlplane.RunRef{Name: done.Name}); r.Phase.Done() {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("run %s not done", done.Name)
+		}
 	}
 	if _, err := be.RunTask(context.Background(), controlplane.RunTaskRequest{Task: ref("sleep"), Inputs: map[string]any{}}); err != nil {
 		b.Fatal(err)
@@ -95,7 +101,10 @@ func BenchmarkNoopExecution(b *testing.B) {
 		return r.Name
 	}
 	wait := func(name string) time.Duration {
-		for {
+		for deadline := time.Now().Add(time.Minute); ; {
+			if time.Now().After(deadline) {
+				b.Fatalf("run %s not done", name)
+			}
 			r, err := be.GetRun(ctx, controlplane.RunRef{Name: name})
 			if err != nil {
 				b.Fatal(err)

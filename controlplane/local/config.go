@@ -51,6 +51,11 @@ type Config struct {
 	AbortGrace time.Duration `yaml:"abort_grace"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered. Defaults to 24h.
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+	// MaxInterruptions is how often the server may cut a run's attempts short (a stop that
+	// outlasts the shutdown timeout, a crash) and still queue the run again for its next
+	// start; a run interrupted more often ends failed, saying so. Interruptions do not use up
+	// the task's retries. Defaults to 3. At most 100.
+	MaxInterruptions int `yaml:"max_interruptions"`
 	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name. Defaults
 	// to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
@@ -78,6 +83,9 @@ func (c Config) withDefaults() Config {
 	if c.IdempotencyTTL == 0 {
 		c.IdempotencyTTL = 24 * time.Hour
 	}
+	if c.MaxInterruptions == 0 {
+		c.MaxInterruptions = 3
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -95,6 +103,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("local: abort_grace: %s is negative", c.AbortGrace)
 	case c.IdempotencyTTL < 0:
 		return fmt.Errorf("local: idempotency_ttl: %s is negative", c.IdempotencyTTL)
+	case c.MaxInterruptions < 0 || c.MaxInterruptions > 100:
+		return fmt.Errorf("local: max_interruptions: %d is not in 1-100", c.MaxInterruptions)
 	}
 	return nil
 }

@@ -20,10 +20,33 @@
 //
 // A run is written to SQLite (synchronous=FULL, so it survives a power cut, not only a crash)
 // before RunTask returns. Concurrent RunTask calls are committed together in one transaction
-// (group commit), so durability costs one fsync per batch, not per run. After a crash or
-// kill -9, Open finds every accepted run: queued runs run, and runs that were running are
-// retried when they have retries left, else failed with "interrupted: server restarted".
-// One server owns a data_dir at a time (a lock file, released by the kernel on any exit).
+// (group commit), so durability costs one fsync per batch, not per run. One server owns a
+// data_dir at a time (a lock file, released by the kernel on any exit).
+//
+// Each change of a run's state (an attempt starts, an attempt fails and is retried, the run
+// ends) is written until it lands: a write that fails (a full disk) is retried with backoff,
+// and the run reaches its real phase once the disk has room. Every attempt has a record
+// (the attempts table: started, ended, outcome succeeded | failed | timed_out | aborted |
+// interrupted, error).
+//
+// An attempt the server cuts short is an interruption, not the task's failure (Flyte keeps
+// system failures apart from user failures the same way): Close (on SIGTERM) stops taking
+// runs, lets running attempts finish until its ctx ends (the shutdown timeout), then stops
+// them and records them as interrupted; after a crash or kill -9, Open finds them still
+// running and does the same. An interrupted run is queued again for the next start, with
+// its interruption counted but none of the task's retries used up, up to
+// Config.MaxInterruptions; interrupted more often, it ends failed saying so. Queued runs
+// stay queued across a stop and run at the next start. So a task runs at least once, and
+// may see a second attempt (FLYTE_WEBHOOK_ATTEMPT) after a crash or a stop that outlasts
+// the shutdown timeout: tasks must tolerate it.
+//
+// # Idempotency keys
+//
+// An Idempotency-Key belongs to the caller who sent it (their verified subject): the same key
+// from the same caller within Config.IdempotencyTTL answers the first run (or a conflict for
+// other inputs); from another caller it starts a run of theirs. Keys stored by versions
+// before keys were scoped are kept unscoped: they match any caller's key until they expire
+// with the TTL and are forgotten, as every key is.
 //
 // # Execution
 //
@@ -48,11 +71,20 @@
 // type) is retried while retries remain; the run's error says why the last one failed (exit
 // code and the last lines of its log). An abort or a timeout is final: a task that hung once
 // rarely finishes on a second try, and the timeout bounds each attempt. Abort, timeout and
-// shutdown send SIGTERM to the process group and SIGKILL after Config.AbortGrace.
+// a stop that outlasts the shutdown timeout send SIGTERM to the process group and SIGKILL
+// after Config.AbortGrace.
 //
 // No task process outlives its server: on Linux the kernel kills a task's process when the
 // server dies (Pdeathsig), and the next Open kills whatever those tasks had started (found by
 // their FLYTE_WEBHOOK_RUN). Elsewhere a SIGKILLed server can leave task processes behind.
+//
+// # Logs
+//
+// At info, one line when a run is accepted ("run accepted": run, task, version, caller,
+// request_id, idempotency_key given or not, never the key itself; trigger when a trigger
+// started it) and one when it ends ("run ended": run, phase, attempts, duration_ms from
+// acceptance to the end, error). A state write that cannot land is logged when it first
+// fails, about every minute after, and when it lands.
 //
 // # Task cache
 //

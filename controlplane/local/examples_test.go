@@ -78,9 +78,7 @@ func TestExamples(t *testing.T) {
 	if r := waitDone(t, b, noop); r.Phase != controlplane.PhaseSucceeded {
 		t.Errorf("noop: %s %q", r.Phase, r.Error)
 	}
-	for r, _ := b.GetRun(ctx, controlplane.RunRef{Name: slow}); r.Phase != controlplane.PhaseRunning; r, _ = b.GetRun(ctx, controlplane.RunRef{Name: slow}) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPhase(t, b, slow, controlplane.PhaseRunning)
 	if _, err := b.AbortRun(ctx, controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: slow}, Reason: "quickstart"}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,22 @@ func waitDone(t *testing.T, b controlplane.Backend, name string) controlplane.Ru
 	return controlplane.Run{}
 }
 
+// waitPhase waits (bounded) until the run is in phase.
+func waitPhase(t *testing.T, b controlplane.Backend, name string, phase controlplane.Phase) {
+	t.Helper()
+	var r controlplane.Run
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if r, err = b.GetRun(context.Background(), controlplane.RunRef{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if r.Phase == phase {
+			return
+		}
+	}
+	t.Fatalf("run %s is %s, not %s", name, r.Phase, phase)
+}
+
 func TestTimeout(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, []helperTask{{name: "sleep", kind: "sleep", inputs: "[{name: seconds, type: integer}]", outputs: "[{name: slept, type: integer}]", extra: "    timeout: 300ms\n    retries: 3\n"}}, nil)
@@ -64,13 +81,7 @@ func TestAbortKillsATaskThatIgnoresSIGTERM(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, []helperTask{{name: "stubborn", kind: "stubborn"}}, nil)
 	name := start(t, b, "stubborn", nil)
-	for {
-		r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: name})
-		if r.Phase == controlplane.PhaseRunning {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPhase(t, b, name, controlplane.PhaseRunning)
 	time.Sleep(200 * time.Millisecond) // let it install its SIGTERM handler
 	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: name}, Reason: "stop"}); err != nil {
 		t.Fatal(err)
@@ -285,8 +296,9 @@ func TestWorkspaceErrorsNameTheKey(t *testing.T) {
 	}
 }
 
-// TestRecovery: a backend stopped with attempts still running (as a crash would leave it)
-// recovers them at the next Open: retried when retries remain, else failed; queued runs run.
+// TestRecovery: a backend stopped with attempts still running recovers them at the next
+// Open: an attempt the server cut short is the server's doing, not the task's, so its run is
+// queued again whether or not the task has retries (and uses none up); queued runs run.
 func TestRecovery(t *testing.T) {
 	t.Parallel()
 	tasks := []helperTask{
@@ -298,33 +310,28 @@ func TestRecovery(t *testing.T) {
 	noRetry := start(t, b, "sleep", map[string]any{"seconds": json.Number("1")})
 	withRetry := start(t, b, "sleep-retry", map[string]any{"seconds": json.Number("1")})
 	queued := start(t, b, "echo", map[string]any{"name": "later"})
-	for _, n := range []string{noRetry, withRetry} {
-		for {
-			r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: n})
-			if r.Phase == controlplane.PhaseRunning {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitPhase(t, b, noRetry, controlplane.PhaseRunning)
+	waitPhase(t, b, withRetry, controlplane.PhaseRunning)
 	stopped, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := b.Close(stopped); err != nil { // kills the attempts, leaves the runs "running"
-		t.Fatal(err)
+	if err := b.Close(stopped); !errors.Is(err, context.Canceled) { // stops the attempts at once
+		t.Fatalf("Close that had to stop attempts: %v, want context.Canceled", err)
 	}
 	b2, err := local.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b2.Close(context.Background()) })
-	if r := waitDone(t, b2, noRetry); r.Phase != controlplane.PhaseFailed || r.Error != "interrupted: server restarted" {
-		t.Errorf("no retries left: %s %q", r.Phase, r.Error)
+	for _, n := range []string{noRetry, withRetry} {
+		if r := waitDone(t, b2, n); r.Phase != controlplane.PhaseSucceeded || r.Attempts != 2 {
+			t.Errorf("interrupted: %s after %d attempts %q, want succeeded on attempt 2", r.Phase, r.Attempts, r.Error)
+		}
+		if o := outcomes(t, b2, n); !slices.Equal(o, []string{"interrupted", "succeeded"}) {
+			t.Errorf("attempts %q", o)
+		}
 	}
-	if r := waitDone(t, b2, withRetry); r.Phase != controlplane.PhaseSucceeded || r.Attempts != 2 {
-		t.Errorf("retried: %s after %d attempts %q", r.Phase, r.Attempts, r.Error)
-	}
-	if r := waitDone(t, b2, queued); r.Phase != controlplane.PhaseSucceeded {
-		t.Errorf("queued: %s %q", r.Phase, r.Error)
+	if r := waitDone(t, b2, queued); r.Phase != controlplane.PhaseSucceeded || r.Attempts != 1 {
+		t.Errorf("queued: %s after %d attempts %q", r.Phase, r.Attempts, r.Error)
 	}
 }
 
@@ -391,10 +398,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cases := map[string]local.Config{
-		"concurrency":     {Workspace: "w", Concurrency: -1},
-		"log_max_bytes":   {Workspace: "w", LogMaxBytes: -1},
-		"abort_grace":     {Workspace: "w", AbortGrace: -time.Second},
-		"idempotency_ttl": {Workspace: "w", IdempotencyTTL: -time.Second},
+		"concurrency":       {Workspace: "w", Concurrency: -1},
+		"log_max_bytes":     {Workspace: "w", LogMaxBytes: -1},
+		"abort_grace":       {Workspace: "w", AbortGrace: -time.Second},
+		"idempotency_ttl":   {Workspace: "w", IdempotencyTTL: -time.Second},
+		"max_interruptions": {Workspace: "w", MaxInterruptions: 101},
 	}
 	for want, cfg := range cases {
 		cfg.DataDir = filepath.Join(dir, "data")
@@ -427,8 +435,13 @@ func TestCloseWhileAccepting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 8; i++ {
-		if err := <-errs; controlplane.CodeOf(err) != controlplane.CodeUnavailable {
-			t.Errorf("RunTask after Close: %v, want unavailable", err)
+		select {
+		case err := <-errs:
+			if controlplane.CodeOf(err) != controlplane.CodeUnavailable {
+				t.Errorf("RunTask after Close: %v, want unavailable", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("RunTask kept accepting runs after Close")
 		}
 	}
 	if _, err := b.GetRun(context.Background(), controlplane.RunRef{Name: "rx"}); controlplane.CodeOf(err) != controlplane.CodeUnavailable {
@@ -561,4 +574,35 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// bySubject takes the bearer token as the caller's subject.
+type bySubject struct{}
+
+func (bySubject) Verify(_ context.Context, c controlplane.Credentials) (controlplane.Identity, error) {
+	sub := strings.TrimPrefix(c.Authorization, "Bearer ")
+	return controlplane.Identity{Subject: sub, Name: sub}, nil
+}
+
+// TestIdempotencyKeyIsTheCallers: an Idempotency-Key is scoped to the caller who sent it; the
+// same key from another caller starts another run instead of answering the first caller's.
+func TestIdempotencyKeyIsTheCallers(t *testing.T) {
+	t.Parallel()
+	b, _ := open(t, nil, func(c *local.Config) { c.Verifier = bySubject{} })
+	as := func(subject string) context.Context {
+		return controlplane.WithCredentials(context.Background(), controlplane.Credentials{Authorization: "Bearer " + subject})
+	}
+	req := controlplane.RunTaskRequest{Task: ref("echo"), Inputs: map[string]any{"name": "Ada"}, IdempotencyKey: "deploy-42"}
+	ada, err := b.RunTask(as("ada"), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.RunTask(as("ada"), req)
+	if err != nil || again.Name != ada.Name {
+		t.Fatalf("the same caller's retry: %s %v, want %s", again.Name, err, ada.Name)
+	}
+	mallory, err := b.RunTask(as("mallory"), req)
+	if err != nil || mallory.Name == ada.Name {
+		t.Fatalf("another caller with the same key got %s (%v); want a run of their own", mallory.Name, err)
+	}
 }

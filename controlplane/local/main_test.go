@@ -118,6 +118,27 @@ func helper(kind string) int {
 		}
 		time.Sleep(time.Minute)
 		return 0
+	case "gate":
+		// Attempt 1 waits until the test makes <FWH_DIR>/<run>.open (bounded, so a failing test
+		// leaves nothing behind), then fails when FWH_GATE_FAIL is set; later attempts go at
+		// once. Outputs the attempt number.
+		attempt := os.Getenv("FLYTE_WEBHOOK_ATTEMPT")
+		if attempt == "1" {
+			gate := filepath.Join(os.Getenv("FWH_DIR"), os.Getenv("FLYTE_WEBHOOK_RUN")+".open")
+			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+				if _, err := os.Stat(gate); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					return 4
+				}
+			}
+		}
+		if attempt == "1" && os.Getenv("FWH_GATE_FAIL") != "" {
+			fmt.Fprintln(os.Stderr, "the first attempt fails once its gate opens")
+			return 1
+		}
+		return out(`{"attempt":` + attempt + `}`)
 	case "grandchild":
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(time.Minute)

@@ -1,19 +1,11 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/flyte-webhook/flyte-webhook/internal/boundedfile"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
-	"syscall"
+	"log/slog"
 	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -42,26 +34,28 @@ func (b *Backend) worker() {
 		if !ok {
 			return
 		}
+		b.busy.Add(1)
 		b.execute(name)
+		b.busy.Add(-1)
 	}
 }
 
-// execute takes a queued run through its attempts to a final phase. When the server shuts
-// down mid-attempt, the run is left "running" on disk; Open recovers it.
+// execute takes a queued run through its attempts to a final phase. Each state change is
+// written until it lands (see persist); when the server stops before one does, the run is
+// left as the disk last saw it and Open recovers it.
 func (b *Backend) execute(name string) {
 	ctx := b.root
 	log := b.log.With("run", name)
-	row, err := b.st.getRun(ctx, name)
-	if err != nil {
-		log.Error("cannot read queued run", "error", err.Error())
-		return
+	row, ok := b.readRun(log, name)
+	if !ok {
+		return // the server is stopping; the run is still queued on disk
 	}
 	if row.Phase != controlplane.PhaseQueued {
 		return // aborted while queued
 	}
 	t, err := b.taskVersion(row)
 	if err != nil {
-		b.finish(name, "", controlplane.PhaseFailed, err.Error(), nil)
+		b.finish(log, row, 0, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
 	}
 	runCtx, cancel := context.WithCancelCause(b.root)
@@ -71,35 +65,145 @@ func (b *Backend) execute(name string) {
 
 	key := cacheKey(t, row.Inputs)
 	if key != "" && t.Cache.Serialize {
-		unlock, ok := b.cacheLocks.lock(runCtx, key)
+		// The wait ends when the run is aborted (runCtx) or the server starts to stop: the
+		// run is still queued, and waits for the next start.
+		log.Debug("waiting for an identical run (cache.serialize)")
+		waitCtx, endWait := context.WithCancel(runCtx)
+		stopWaiting := context.AfterFunc(b.draining, endWait)
+		unlock, ok := b.cacheLocks.lock(waitCtx, key)
+		stopWaiting()
+		endWait()
 		if !ok {
-			return // shutting down: the run is still queued on disk
+			return // aborted (AbortRun recorded it), or the server is stopping
 		}
 		defer unlock()
-		if row, err = b.st.getRun(ctx, name); err != nil || row.Phase != controlplane.PhaseQueued {
-			return // aborted while it waited
+		if row, ok = b.readRun(log, name); !ok || row.Phase != controlplane.PhaseQueued {
+			return // aborted while it waited, or the server is stopping
 		}
 	}
-	if row.Attempts == 0 && b.serveFromCache(ctx, t, name, key) {
+	if row.Attempts == 0 && b.serveFromCache(ctx, log, t, row, key) {
 		return
 	}
+	// Attempts the server cut short are not the task's failures: they use up no retries.
+	failures := row.Attempts - row.Interruptions
 	for attempt := row.Attempts + 1; ; attempt++ {
-		now := time.Now().UnixNano()
-		n, err := b.st.update(ctx, sqlMarkRunning, attempt, now, name)
-		if err != nil || n == 0 {
-			return // aborted meanwhile, or the store is gone
+		if b.draining.Err() != nil {
+			return // the server is stopping: no attempt starts, the run waits queued for the next start
 		}
+		var started bool
+		if !b.persist(log, "the start of an attempt", func(ctx context.Context) (err error) {
+			started, err = b.st.markRunning(ctx, attemptStart{Run: name, Attempt: attempt, At: time.Now().UnixNano()})
+			return err
+		}) || !started {
+			return // the server is stopping (the run is still queued on disk), or it was aborted meanwhile
+		}
+		b.inFlight.Add(1)
 		res := b.attempt(runCtx, t, name, attempt, row.Inputs)
+		b.inFlight.Add(-1)
 		switch {
 		case res.shutdown:
-			log.Info("attempt stopped by shutdown; the run is recovered at the next start", "attempt", attempt)
+			b.interrupted(log, name, attempt)
 			return
-		case res.phase == controlplane.PhaseFailed && !res.final && attempt <= t.Retries:
-			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg)
+		case res.phase == controlplane.PhaseFailed && !res.final && failures < t.Retries:
+			failures++
+			// When the server is stopping, the retry waits for the next start.
+			requeue := b.draining.Err() != nil
+			log.Info("attempt failed; retrying", "attempt", attempt, "error", res.msg, "at_next_start", requeue)
+			if !b.persist(log, "the end of an attempt", func(ctx context.Context) error {
+				return b.st.endAttempt(ctx, attemptEnd{Run: name, Attempt: attempt, Outcome: outcomeFailed, Error: res.msg, At: time.Now().UnixNano(), Requeue: requeue})
+			}) || requeue {
+				return
+			}
 			continue
 		}
-		b.finish(name, key, res.phase, res.msg, res.outputs)
+		b.finish(log, row, attempt, key, res.phase, res.msg, res.outputs)
 		return
+	}
+}
+
+// interrupted records that the server stopped an attempt: its run is queued again for the
+// next start, or fails when it was interrupted too often. One try only: the server is
+// stopping, and a run whose interruption is not written is found running at the next start,
+// which treats it the same way.
+func (b *Backend) interrupted(log *slog.Logger, name string, attempt int) {
+	row, ok, err := b.st.interruptAttempt(context.WithoutCancel(b.root), interruption{Run: name, Attempt: attempt,
+		Error: "interrupted: server stopped", At: time.Now().UnixNano(), MaxInterruptions: b.cfg.MaxInterruptions})
+	switch {
+	case err != nil:
+		log.Warn("cannot record an interrupted attempt; the next start will", "attempt", attempt, "error", err.Error())
+	case !ok:
+	case row.Phase.Done():
+		log.Warn("attempt interrupted by the server; the run was interrupted too often", "attempt", attempt, "interruptions", row.Interruptions)
+		b.logEnd(row)
+	default:
+		log.Info("attempt interrupted by the server; the run is queued again for the next start", "attempt", attempt, "interruptions", row.Interruptions)
+	}
+}
+
+// readRun reads a run the worker holds. A read that fails is tried again, with persist's
+// backoff, until it succeeds or the server stops (false): the run must not wait, queued on
+// disk, for a restart because a read failed once.
+func (b *Backend) readRun(log *slog.Logger, name string) (runRow, bool) {
+	delay := persistFirstDelay
+	for tries := 1; ; tries++ {
+		row, err := b.st.getRun(b.root, name)
+		if err == nil {
+			if tries > 1 {
+				log.Info("read the run after retrying", "tries", tries)
+			}
+			return row, true
+		}
+		if tries == 1 {
+			log.Error("cannot read the run; retrying until it can", "error", err.Error())
+		}
+		select {
+		case <-b.root.Done():
+			return row, false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, persistMaxDelay)
+	}
+}
+
+// Backoff between tries of a state write that failed (see persist): doubling from
+// persistFirstDelay up to persistMaxDelay. A full disk rarely clears in milliseconds, and a
+// try costs one failed commit.
+const (
+	persistFirstDelay = 50 * time.Millisecond
+	persistMaxDelay   = 2 * time.Second
+)
+
+// persist makes a state write of a run land: it tries write until it succeeds, with backoff,
+// and reports true; when the server stops first (b.root ends) it gives up and reports false,
+// and the next start finds the run as the disk last saw it (a run left running counts as
+// interrupted). The first try runs even when the server is stopping; a failing write is
+// logged once when it first fails, then about every minute, and once when it lands.
+func (b *Backend) persist(log *slog.Logger, what string, write func(context.Context) error) bool {
+	delay := persistFirstDelay
+	var waited time.Duration
+	lastLog := time.Duration(0)
+	for tries := 1; ; tries++ {
+		err := write(context.WithoutCancel(b.root))
+		switch {
+		case err == nil:
+			if tries > 1 {
+				log.Info("recorded "+what+" after retrying", "tries", tries)
+			}
+			return true
+		case tries == 1:
+			log.Error("cannot record "+what+"; retrying until it can", "error", err.Error())
+		case waited-lastLog >= time.Minute:
+			lastLog = waited
+			log.Warn("still cannot record "+what+"; retrying", "tries", tries, "error", err.Error())
+		}
+		select {
+		case <-b.root.Done():
+			log.Warn("gave up recording "+what+": the server is stopping; the next start recovers the run", "tries", tries, "error", err.Error())
+			return false
+		case <-time.After(delay):
+		}
+		waited += delay
+		delay = min(2*delay, persistMaxDelay)
 	}
 }
 
@@ -113,271 +217,50 @@ func (b *Backend) taskVersion(row runRow) (*task, error) {
 	return nil, fmt.Errorf("task %s/%s/%s version %s is no longer in the workspace", row.Domain, row.Project, row.Task, row.Version)
 }
 
-// finish records a run's final phase. key is its task-cache key ("" for none): a succeeded
-// run with a key serves later runs (see taskcache.go).
-func (b *Backend) finish(name, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
-	var out any
+// finish records a run's final phase, retrying until it lands (see persist), and logs it.
+// row is the run as execute read it; attempt is the attempt that ended it (0 for none); key
+// is its task-cache key ("" for none): a succeeded run with a key serves later runs (see
+// taskcache.go).
+func (b *Backend) finish(log *slog.Logger, row runRow, attempt int, key string, phase controlplane.Phase, msg string, outputs map[string]any) {
+	var out *string
 	if outputs != nil {
 		js, err := json.Marshal(outputs)
 		if err != nil {
 			phase, msg = controlplane.PhaseFailed, "outputs cannot be stored: "+err.Error()
 		} else {
-			out = string(js)
+			s := string(js)
+			out = &s
 		}
 	}
-	_, err := b.st.update(b.root, sqlFinishRun, string(phase), msg, out, time.Now().UnixNano(), key, name)
-	if err != nil {
-		b.log.Error("cannot record the end of a run", "run", name, "error", err.Error())
+	end := runEnd{Run: row.Name, Attempt: attempt, Phase: phase, Error: msg, Outputs: out, CacheKey: key, At: time.Now().UnixNano()}
+	var changed bool
+	if !b.persist(log, "the end of a run", func(ctx context.Context) (err error) {
+		changed, err = b.st.finishRun(ctx, end)
+		return err
+	}) || !changed {
+		return // not written (the next start recovers the run), or it had ended already
 	}
+	row.Phase, row.Error, row.EndedAt = phase, msg, end.At
+	if attempt > 0 {
+		row.Attempts = attempt
+	}
+	b.logEnd(row)
 }
 
-type attemptResult struct {
-	phase    controlplane.Phase
-	msg      string
-	outputs  map[string]any
-	final    bool // no retry even when retries remain
-	shutdown bool
+// logEnd is the one line saying how a run ended.
+func (b *Backend) logEnd(r runRow) {
+	b.log.Info("run ended", "run", r.Name, "phase", string(r.Phase), "attempts", r.Attempts,
+		"duration_ms", time.Duration(r.EndedAt-r.CreatedAt).Milliseconds(), "error", r.Error)
 }
 
-// attempt runs the task's process once.
-func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int, inputs string) attemptResult {
-	fail := func(format string, args ...any) attemptResult {
-		return attemptResult{phase: controlplane.PhaseFailed, msg: fmt.Sprintf(format, args...)}
+// logAccepted is the one line tying a run to the request and the caller that created it:
+// whether an Idempotency-Key was given, never the key; the trigger that started it, when one
+// did ("" for a run asked for by a caller).
+func (b *Backend) logAccepted(ctx context.Context, r runRow, caller controlplane.Identity, keyed bool, trigger string) {
+	attrs := []any{"run", r.Name, "task", r.Domain + "/" + r.Project + "/" + r.Task, "version", r.Version,
+		"caller", caller.Subject, "request_id", controlplane.RequestIDFrom(ctx), "idempotency_key", keyed}
+	if trigger != "" {
+		attrs = append(attrs, "trigger", trigger)
 	}
-	// The inputs and outputs files are the task's interface, kept only while it runs, in a
-	// folder of their own (see scratch.go); the logs stay, in data_dir/logs, and appear only
-	// when the task writes to them. Creating files is most of what an attempt costs the
-	// server besides the fork.
-	dir, err := b.scratch.attemptDir(name, attempt)
-	if err != nil {
-		return fail("cannot prepare the attempt: %v", err)
-	}
-	defer os.RemoveAll(dir)
-	inputsPath := filepath.Join(dir, "inputs.json")
-	outputsPath := filepath.Join(dir, "outputs.json")
-	if err := os.WriteFile(inputsPath, []byte(inputs), 0o600); err != nil {
-		return fail("cannot write the inputs: %v", err)
-	}
-	env, missing := b.childEnv(t, name, attempt, inputsPath, outputsPath)
-	if missing != "" {
-		r := fail("secret %s is not set in the server's environment", missing)
-		r.final = true
-		return r
-	}
-	logs := filepath.Join(b.cfg.DataDir, "logs", name+"."+strconv.Itoa(attempt)+".")
-	stdout := newCappedFile(logs+"stdout.log", b.cfg.LogMaxBytes)
-	defer stdout.Close()
-	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)
-	defer stderr.Close()
-
-	actx := ctx
-	if t.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeoutCause(ctx, t.Timeout, errTimeout)
-		defer cancel()
-	}
-	if actx.Err() != nil { // aborted or shut down between attempts: start nothing
-		return stopped(actx, t, stdout, stderr)
-	}
-	// When actx ends (abort, timeout, shutdown), Cancel sends SIGTERM to the whole process
-	// group; WaitDelay later the leader gets SIGKILL and the log pipes are closed, so neither
-	// a task that ignores SIGTERM nor a grandchild holding the pipes can hold us up.
-	cmd := exec.CommandContext(actx, t.Command[0], t.Command[1:]...)
-	cmd.Dir = t.Workdir
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = b.cfg.AbortGrace
-	// Pdeathsig fires when the thread that started the child exits, not only the process.
-	// Holding this goroutine on its thread until the child is reaped keeps any other
-	// goroutine from locking that thread and exiting with it, which would kill the task.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
-		r := fail("cannot start %q: %v", t.Command[0], err)
-		r.final = true
-		return r
-	}
-	werr := cmd.Wait()
-	// Whatever the task left behind in its group goes too. Surviving members keep the group's
-	// id alive; with none left the call finds no group (a pid is reused only after the pid
-	// space wraps around, not in the microseconds since Wait).
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	for _, f := range []*cappedFile{stdout, stderr} {
-		if f.openErr != nil { // the output was dropped: say so where the operator looks
-			b.log.Warn("cannot write a task's log; its output was dropped", "run", name, "attempt", attempt, "error", f.openErr.Error())
-		}
-	}
-
-	if actx.Err() != nil {
-		return stopped(actx, t, stdout, stderr)
-	}
-	if werr != nil {
-		var exit *exec.ExitError
-		if errors.As(werr, &exit) {
-			return fail("%s%s", exitText(exit), tail(stderr.path, stdout.path))
-		}
-		return fail("%v", werr)
-	}
-	outputs, err := readOutputs(t, outputsPath)
-	if err != nil {
-		return fail("the task exited 0 but its outputs are wrong: %v", err)
-	}
-	return attemptResult{phase: controlplane.PhaseSucceeded, outputs: outputs}
-}
-
-func exitText(e *exec.ExitError) string {
-	if ws, ok := e.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by signal " + ws.Signal().String()
-	}
-	return "exit code " + strconv.Itoa(e.ExitCode())
-}
-
-// childEnv is the whole environment of a task's process: nothing of the server's but a few
-// harmless variables, then the task's env and secrets, then ours.
-func (b *Backend) childEnv(t *task, name string, attempt int, inputs, outputs string) ([]string, string) {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range t.Env {
-		env = append(env, k+"="+v)
-	}
-	for _, s := range t.Secrets {
-		v, ok := os.LookupEnv(s)
-		if !ok {
-			return nil, s
-		}
-		env = append(env, s+"="+v)
-	}
-	return append(env,
-		"FLYTE_WEBHOOK_INPUTS="+inputs,
-		"FLYTE_WEBHOOK_OUTPUTS="+outputs,
-		"FLYTE_WEBHOOK_RUN="+name,
-		"FLYTE_WEBHOOK_ATTEMPT="+strconv.Itoa(attempt),
-	), ""
-}
-
-const maxOutputsBytes = 8 << 20
-
-func readOutputs(t *task, path string) (map[string]any, error) {
-	raw, err := boundedfile.Read(path, maxOutputsBytes)
-	var tooLarge *boundedfile.TooLargeError
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if len(t.Outputs) == 0 {
-			return map[string]any{}, nil
-		}
-		return nil, fmt.Errorf("no outputs file was written (FLYTE_WEBHOOK_OUTPUTS)")
-	case errors.As(err, &tooLarge):
-		// Said without the path: this message reaches callers.
-		return nil, fmt.Errorf("the outputs file is larger than %d bytes", maxOutputsBytes)
-	case err != nil:
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var out map[string]any
-	if err := dec.Decode(&out); err != nil || out == nil {
-		return nil, fmt.Errorf("the outputs file is not a JSON object")
-	}
-	return checkOutputs(t, out)
-}
-
-// tail returns the last lines of the first non-empty log, for error messages.
-func tail(paths ...string) string {
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		st, _ := f.Stat()
-		off := int64(0)
-		if st != nil && st.Size() > 1024 {
-			off = st.Size() - 1024
-		}
-		buf := make([]byte, 1024)
-		n, _ := f.ReadAt(buf, off)
-		f.Close()
-		text := strings.TrimSpace(string(buf[:n]))
-		if text == "" {
-			continue
-		}
-		lines := strings.Split(text, "\n")
-		if len(lines) > 5 {
-			lines = lines[len(lines)-5:]
-		}
-		return ": " + strings.Join(lines, " | ")
-	}
-	return ""
-}
-
-// cappedFile keeps the first max bytes written and counts the rest, so a chatty task cannot
-// fill the disk; it never fails a write (the task must not die of a full log). The file is
-// created at the first write: a silent attempt leaves no empty logs behind.
-type cappedFile struct {
-	f       *os.File
-	openErr error
-	path    string
-	max     int64
-	written int64
-	dropped int64
-}
-
-func newCappedFile(path string, max int64) *cappedFile {
-	return &cappedFile{path: path, max: max}
-}
-
-func (c *cappedFile) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if c.f == nil && c.openErr == nil {
-		c.f, c.openErr = os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	}
-	room := c.max - c.written
-	if c.openErr != nil || room <= 0 {
-		c.dropped += int64(len(p))
-		return len(p), nil
-	}
-	w := p
-	if int64(len(w)) > room {
-		w = w[:room]
-		c.dropped += int64(len(p)) - room
-	}
-	n, err := c.f.Write(w)
-	c.written += int64(n)
-	if err != nil {
-		c.dropped += int64(len(w) - n)
-	}
-	return len(p), nil
-}
-
-// Close notes in the log how much was dropped. Writes come from exec's copying goroutine,
-// which has finished once Wait returned, before Close.
-func (c *cappedFile) Close() error {
-	if c.f == nil {
-		return c.openErr
-	}
-	if c.dropped > 0 {
-		fmt.Fprintf(c.f, "\n[flyte-webhook: %d more bytes dropped: the log is capped at %d bytes]\n", c.dropped, c.max)
-	}
-	return c.f.Close()
-}
-
-// stopped is the result of an attempt whose context ended: the recorded cause says why.
-func stopped(actx context.Context, t *task, stdout, stderr *cappedFile) attemptResult {
-	cause := context.Cause(actx)
-	var ab abortError
-	switch {
-	case errors.As(cause, &ab):
-		return attemptResult{phase: controlplane.PhaseAborted, msg: ab.Error(), final: true}
-	case errors.Is(cause, errTimeout):
-		return attemptResult{phase: controlplane.PhaseTimedOut, msg: "timed out after " + t.Timeout.String() + tail(stderr.path, stdout.path), final: true}
-	default:
-		return attemptResult{shutdown: true}
-	}
+	b.log.Info("run accepted", attrs...)
 }

@@ -7,38 +7,46 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
 
+// The store owns every SQL statement of this backend: the rest of the package changes state
+// through named methods with typed parameters (store_runs.go), as river's drivers do. Writes
+// are group-committed (groupcommit.go).
+
 const schema = `
 CREATE TABLE IF NOT EXISTS runs (
-	name         TEXT PRIMARY KEY,
-	seq          INTEGER NOT NULL,
-	kind         TEXT NOT NULL,
-	domain       TEXT NOT NULL,
-	project      TEXT NOT NULL,
-	task         TEXT NOT NULL,
-	version      TEXT NOT NULL,
-	phase        TEXT NOT NULL,
-	attempts     INTEGER NOT NULL DEFAULT 0,
-	error        TEXT NOT NULL DEFAULT '',
-	abort_reason TEXT NOT NULL DEFAULT '',
-	inputs       TEXT NOT NULL,
-	outputs      TEXT,
-	created_at   INTEGER NOT NULL,
-	started_at   INTEGER NOT NULL DEFAULT 0,
-	ended_at     INTEGER NOT NULL DEFAULT 0
+	name          TEXT PRIMARY KEY,
+	seq           INTEGER NOT NULL,
+	kind          TEXT NOT NULL,
+	domain        TEXT NOT NULL,
+	project       TEXT NOT NULL,
+	task          TEXT NOT NULL,
+	version       TEXT NOT NULL,
+	phase         TEXT NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	error         TEXT NOT NULL DEFAULT '',
+	abort_reason  TEXT NOT NULL DEFAULT '',
+	inputs        TEXT NOT NULL,
+	outputs       TEXT,
+	created_at    INTEGER NOT NULL,
+	started_at    INTEGER NOT NULL DEFAULT 0,
+	ended_at      INTEGER NOT NULL DEFAULT 0,
+	cache_key     TEXT NOT NULL DEFAULT '',
+	interruptions INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_phase ON runs (phase, seq);
 CREATE TABLE IF NOT EXISTS idempotency (
-	key        TEXT PRIMARY KEY,
+	subject     TEXT NOT NULL,
+	key         TEXT NOT NULL,
 	fingerprint TEXT NOT NULL,
-	run        TEXT NOT NULL,
-	created_at INTEGER NOT NULL
+	run         TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	PRIMARY KEY (subject, key)
 );
 CREATE TABLE IF NOT EXISTS task_versions (
 	domain  TEXT NOT NULL,
@@ -48,45 +56,94 @@ CREATE TABLE IF NOT EXISTS task_versions (
 	seq     INTEGER NOT NULL,
 	PRIMARY KEY (domain, project, name, version)
 );
+CREATE TABLE IF NOT EXISTS attempts (
+	run        TEXT NOT NULL,
+	attempt    INTEGER NOT NULL,
+	started_at INTEGER NOT NULL DEFAULT 0,
+	ended_at   INTEGER NOT NULL DEFAULT 0,
+	outcome    TEXT NOT NULL DEFAULT '',
+	error      TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (run, attempt)
+) WITHOUT ROWID;
 `
 
-// migrate adds what databases made by earlier versions lack: runs.cache_key (the task cache).
+// migrate brings a database made by an earlier version up to the schema: runs.cache_key (the
+// task cache), runs.interruptions (attempts cut short by the server), and idempotency keys
+// scoped by the caller's subject. The attempts table is made by the schema itself (it is
+// new, so CREATE TABLE IF NOT EXISTS makes it); runs of an older database have no attempt
+// records for what they did before.
 func migrate(w *sql.DB) error {
-	var n int
-	if err := w.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'cache_key'`).Scan(&n); err != nil {
+	for _, col := range []struct{ name, def string }{
+		{"cache_key", `TEXT NOT NULL DEFAULT ''`},
+		{"interruptions", `INTEGER NOT NULL DEFAULT 0`},
+	} {
+		has, err := hasColumn(w, "runs", col.name)
+		if err != nil {
+			return err
+		}
+		if !has {
+			if _, err := w.Exec(`ALTER TABLE runs ADD COLUMN ` + col.name + ` ` + col.def); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := w.Exec(`CREATE INDEX IF NOT EXISTS runs_by_cache_key ON runs (cache_key, seq) WHERE cache_key != ''`); err != nil {
 		return err
 	}
-	if n == 0 {
-		if _, err := w.Exec(`ALTER TABLE runs ADD COLUMN cache_key TEXT NOT NULL DEFAULT ''`); err != nil {
+	scoped, err := hasColumn(w, "idempotency", "subject")
+	if err != nil || scoped {
+		return err
+	}
+	// Keys were global (primary key: key). SQLite cannot change a primary key in place: copy
+	// the rows into a table keyed by (subject, key). Old rows get subject "": they stay
+	// unscoped (any caller's key matches them, as before) until they expire with the TTL and
+	// housekeeping forgets them.
+	tx, err := w.Begin()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []string{
+		`CREATE TABLE idempotency_scoped (
+			subject     TEXT NOT NULL,
+			key         TEXT NOT NULL,
+			fingerprint TEXT NOT NULL,
+			run         TEXT NOT NULL,
+			created_at  INTEGER NOT NULL,
+			PRIMARY KEY (subject, key)
+		)`,
+		`INSERT INTO idempotency_scoped (subject, key, fingerprint, run, created_at) SELECT '', key, fingerprint, run, created_at FROM idempotency`,
+		`DROP TABLE idempotency`,
+		`ALTER TABLE idempotency_scoped RENAME TO idempotency`,
+	} {
+		if _, err := tx.Exec(q); err != nil {
 			return err
 		}
 	}
-	_, err := w.Exec(`CREATE INDEX IF NOT EXISTS runs_by_cache_key ON runs (cache_key, seq) WHERE cache_key != ''`)
-	return err
+	return tx.Commit()
 }
 
-// The writer's statements, prepared once on its connection (see prepareWriter): parsing the
-// SQL again for every run was the largest part of a commit, and the writer's time per run
-// bounds how many runs per second can be accepted.
+func hasColumn(w *sql.DB, table, column string) (bool, error) {
+	var n int
+	err := w.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n)
+	return n > 0, err
+}
+
+// The writer's statements for the savepoints of commitIsolated.
 const (
-	sqlSavepoint      = `SAVEPOINT op`
-	sqlRollbackTo     = `ROLLBACK TO op`
-	sqlRelease        = `RELEASE op`
-	sqlInsertRun      = `INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlIdempotencyGet = `SELECT fingerprint, run, created_at FROM idempotency WHERE key = ?`
-	sqlIdempotencyPut = `INSERT OR REPLACE INTO idempotency (key, fingerprint, run, created_at) VALUES (?, ?, ?, ?)`
-	sqlMarkRunning    = `UPDATE runs SET phase = 'running', attempts = ?, started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END WHERE name = ? AND phase IN ('queued', 'running')`
-	sqlFinishRun      = `UPDATE runs SET phase = ?, error = ?, outputs = ?, ended_at = ?, cache_key = ? WHERE name = ? AND phase IN ('queued', 'running')`
-	sqlAbortQueued    = `UPDATE runs SET phase = 'aborted', error = ?, abort_reason = ?, ended_at = ? WHERE name = ? AND phase = 'queued'`
-	sqlSetAbortReason = `UPDATE runs SET abort_reason = ? WHERE name = ?`
+	sqlSavepoint  = `SAVEPOINT op`
+	sqlRollbackTo = `ROLLBACK TO op`
+	sqlRelease    = `RELEASE op`
 )
 
+// writerStatements are prepared once on the writer's connection (see prepareWriter): parsing
+// the SQL again for every run was the largest part of a commit, and the writer's time per
+// run bounds how many runs per second can be accepted. They are the statements every run
+// goes through.
 var writerStatements = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertRun, sqlIdempotencyGet,
-	sqlIdempotencyPut, sqlMarkRunning, sqlFinishRun, sqlAbortQueued, sqlSetAbortReason}
+	sqlIdempotencyPut, sqlMarkRunning, sqlOpenAttempt, sqlFinishRun, sqlCloseAttempt, sqlAbortQueued, sqlSetAbortReason}
 
-// store is the SQLite state. Writes go through one goroutine that commits whatever has
-// queued up in one transaction (group commit): each caller gets its answer after the commit
-// that holds its write, so "returned" means "on disk".
+// store is the SQLite state.
 type store struct {
 	w, r    *sql.DB
 	getStmt *sql.Stmt // the hot read (GetRun polling), prepared once per connection
@@ -101,19 +158,14 @@ type store struct {
 	// no op is ever sent on a closed channel (RunTask racing Close).
 	mu     sync.RWMutex
 	closed bool
+
+	// failWrites, when set (by tests only), is asked about every op of a batch before the
+	// commit; an error fails the whole batch, as a full disk does.
+	failWrites atomic.Pointer[func(op string) error]
 }
 
 // errClosed is what a write after close gets: the server is shutting down.
 var errClosed = controlplane.Errorf(controlplane.CodeUnavailable, "the server is shutting down")
-
-type writeOp struct {
-	fn   func(tx *sql.Tx) error
-	errc chan error
-}
-
-// errLogical marks an op's own refusal (e.g. an idempotency conflict): its savepoint is
-// rolled back, the batch commits.
-type logicalError struct{ error }
 
 func openStore(path string) (*store, error) {
 	q := url.Values{}
@@ -186,6 +238,15 @@ func (s *store) exec(tx *sql.Tx, query string, args ...any) (sql.Result, error) 
 	return tx.Exec(query, args...)
 }
 
+// execN is exec answering how many rows changed.
+func (s *store) execN(tx *sql.Tx, query string, args ...any) (int64, error) {
+	res, err := s.exec(tx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // queryRow is exec for a query answering one row.
 func (s *store) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
 	if st, ok := s.prepared[query]; ok {
@@ -194,7 +255,8 @@ func (s *store) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
 	return tx.QueryRow(query, args...)
 }
 
-// close waits for queued writes to commit, then closes the database. Safe to call twice.
+// close waits for queued writes to commit (or fail), then closes the database. Safe to call
+// twice.
 func (s *store) close() {
 	s.mu.Lock()
 	if s.closed {
@@ -213,150 +275,15 @@ func (s *store) close() {
 	s.w.Close()
 }
 
-// write runs fn in the next group commit and waits for that commit.
-func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	op := &writeOp{fn: fn, errc: make(chan error, 1)}
+// readErr translates a read's error: a read racing close is "shutting down", not internal.
+func (s *store) readErr(err error, what string) error {
 	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
 		return errClosed
 	}
-	select {
-	case s.writes <- op:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	s.mu.RUnlock()
-	// Once queued, the op will be committed or refused; wait for that even if ctx ends, so a
-	// caller never reports failure for a write that landed.
-	err := <-op.errc
-	var le logicalError
-	if errors.As(err, &le) {
-		return le.error
-	}
-	return err
-}
-
-const maxBatch = 512
-
-// Under load a batch waits up to lingerMax for more writes before it commits: each commit
-// costs about half a millisecond of CPU and an fsync whatever its size, and the callers the
-// previous commit answered are on their way back with their next writes. Without load (the
-// previous batch was small) a write commits at once.
-const (
-	lingerMax      = time.Millisecond
-	lingerFromSize = 16
-)
-
-func (s *store) writer() {
-	defer close(s.done)
-	batch := make([]*writeOp, 0, maxBatch)
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
-	prev := 0
-	for op := range s.writes {
-		batch = append(batch[:0], op)
-		s.drain(&batch)
-		if prev >= lingerFromSize && len(batch) < prev {
-			linger.Reset(lingerMax)
-		wait:
-			for len(batch) < prev { // prev <= maxBatch: it was a batch
-				select {
-				case more, ok := <-s.writes:
-					if !ok {
-						break wait
-					}
-					batch = append(batch, more)
-					s.drain(&batch)
-				case <-linger.C:
-					break wait
-				}
-			}
-			linger.Stop()
-		}
-		prev = len(batch)
-		s.commit(batch)
-	}
-}
-
-// drain adds the writes already queued, without waiting.
-func (s *store) drain(batch *[]*writeOp) {
-	for len(*batch) < maxBatch {
-		select {
-		case more, ok := <-s.writes:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, more)
-		default:
-			return
-		}
-	}
-}
-
-// commit applies a batch in one transaction. It first runs the ops back to back; almost
-// always all succeed and that is the whole cost. When one fails (an idempotency conflict, a
-// constraint), it rolls back and runs the batch again with a savepoint around each op, so
-// the others commit and only that op gets its error. Ops may run twice: they only write to
-// the transaction and to their own variables, and s.seq is restored here.
-func (s *store) commit(batch []*writeOp) {
-	errs := make([]error, len(batch))
-	seq := s.seq
-	err := s.commitFast(batch)
-	if err != nil {
-		s.seq = seq
-		err = s.commitIsolated(batch, errs)
-	}
-	for i, op := range batch {
-		if err != nil {
-			op.errc <- fmt.Errorf("local: commit: %w", err)
-		} else {
-			op.errc <- errs[i]
-		}
-	}
-}
-
-// commitFast runs every op in one transaction and commits, or rolls back at the first error.
-func (s *store) commitFast(batch []*writeOp) error {
-	tx, err := s.w.Begin()
-	if err != nil {
-		return err
-	}
-	for _, op := range batch {
-		if err := op.fn(tx); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// commitIsolated runs each op inside its own savepoint: an op's error (in errs) rolls back
-// only that op. The returned error is the transaction's own, which fails the whole batch.
-func (s *store) commitIsolated(batch []*writeOp, errs []error) error {
-	tx, err := s.w.Begin()
-	if err != nil {
-		return err
-	}
-	for i, op := range batch {
-		if _, err = s.exec(tx, sqlSavepoint); err != nil {
-			break
-		}
-		if errs[i] = op.fn(tx); errs[i] != nil {
-			if _, err = s.exec(tx, sqlRollbackTo); err != nil {
-				break
-			}
-		}
-		if _, err = s.exec(tx, sqlRelease); err != nil {
-			break
-		}
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return fmt.Errorf("local: %s: %w", what, err)
 }
 
 // runRow is a run as stored.
@@ -365,92 +292,41 @@ type runRow struct {
 	Domain, Project, Task, Version string
 	Phase                          controlplane.Phase
 	Attempts                       int
-	Error, AbortReason             string
-	Inputs                         string
-	Outputs                        sql.NullString
-	CreatedAt, StartedAt, EndedAt  int64
+	// Interruptions counts attempts the server cut short (a stop or a crash): they do not use
+	// up the task's retries.
+	Interruptions                 int
+	Error, AbortReason            string
+	Inputs                        string
+	Outputs                       sql.NullString
+	CreatedAt, StartedAt, EndedAt int64
 }
 
-const runColumns = `name, kind, domain, project, task, version, phase, attempts, error, abort_reason, inputs, outputs, created_at, started_at, ended_at`
+const runColumns = `name, kind, domain, project, task, version, phase, attempts, interruptions, error, abort_reason, inputs, outputs, created_at, started_at, ended_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (runRow, error) {
 	var r runRow
-	err := sc.Scan(&r.Name, &r.Kind, &r.Domain, &r.Project, &r.Task, &r.Version, &r.Phase, &r.Attempts,
+	err := sc.Scan(&r.Name, &r.Kind, &r.Domain, &r.Project, &r.Task, &r.Version, &r.Phase, &r.Attempts, &r.Interruptions,
 		&r.Error, &r.AbortReason, &r.Inputs, &r.Outputs, &r.CreatedAt, &r.StartedAt, &r.EndedAt)
 	return r, err
 }
 
+// getRun reads a run. CodeNotFound for an unknown name.
 func (s *store) getRun(ctx context.Context, name string) (runRow, error) {
 	r, err := scanRun(s.getStmt.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, controlplane.Errorf(controlplane.CodeNotFound, "run %q not found", name)
 	}
 	if err != nil {
-		s.mu.RLock()
-		closed := s.closed
-		s.mu.RUnlock()
-		if closed {
-			return r, errClosed
-		}
-		return r, fmt.Errorf("local: read run %s: %w", name, err)
+		return r, s.readErr(err, "read run "+name)
 	}
 	return r, nil
-}
-
-// insertRun stores a new run. With an idempotency key, a key seen within ttl for the same
-// fingerprint returns the earlier run's name instead; for another fingerprint, a conflict.
-func (s *store) insertRun(ctx context.Context, r runRow, key, fingerprint string, ttl time.Duration) (string, error) {
-	var name string
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		name = r.Name // set here: an op may run twice (see commit)
-		if key != "" {
-			var fp, run string
-			var at int64
-			err := s.queryRow(tx, sqlIdempotencyGet, key).Scan(&fp, &run, &at)
-			switch {
-			case err == nil && time.Since(time.Unix(0, at)) < ttl:
-				if fp != fingerprint {
-					return logicalError{controlplane.Errorf(controlplane.CodeConflict, "Idempotency-Key %q was used within %s for another task or other inputs", key, ttl)}
-				}
-				name = run
-				return nil
-			case err != nil && !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-			if _, err := s.exec(tx, sqlIdempotencyPut, key, fingerprint, r.Name, r.CreatedAt); err != nil {
-				return err
-			}
-		}
-		seq := s.seq
-		s.seq++
-		_, err := s.exec(tx, sqlInsertRun, r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt)
-		if err != nil {
-			s.seq--
-		}
-		return err
-	})
-	return name, err
-}
-
-// update applies one UPDATE in the next group commit and returns how many rows it changed.
-func (s *store) update(ctx context.Context, query string, args ...any) (int64, error) {
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(tx, query, args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return n, err
 }
 
 // runsIn lists runs in a phase, oldest first.
 func (s *store) runsIn(ctx context.Context, phase controlplane.Phase) ([]runRow, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE phase = ? ORDER BY seq`, phase)
 	if err != nil {
-		return nil, fmt.Errorf("local: list %s runs: %w", phase, err)
+		return nil, s.readErr(err, fmt.Sprintf("list %s runs", phase))
 	}
 	defer rows.Close()
 	var out []runRow
@@ -467,7 +343,7 @@ func (s *store) runsIn(ctx context.Context, phase controlplane.Phase) ([]runRow,
 // registerVersions records versions not seen before, in order, and returns every registered
 // version's registration number (higher is newer).
 func (s *store) registerVersions(ctx context.Context, order []taskVersionKey) (map[taskVersionKey]int64, error) {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, "registerVersions", func(tx *sql.Tx) error {
 		var next int64
 		if err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) + 1 FROM task_versions`).Scan(&next); err != nil {
 			return err

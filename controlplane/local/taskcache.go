@@ -3,10 +3,8 @@ package local
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"errors"
-	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -23,8 +21,9 @@ import (
 // Runs match when domain, project, name, cache version (version_override, else the task's
 // version) and inputs (after defaults) are equal. With serialize, runs that match execute one
 // at a time, so the second is served by the first instead of duplicating its work (while
-// it waits it holds a worker slot). Cached outputs are checked against the task's declared
-// outputs again; outputs that no longer fit are not served.
+// it waits it holds a worker slot; aborting it, or the server stopping, ends the wait).
+// Cached outputs are checked against the task's declared outputs again; outputs that no
+// longer fit are not served.
 
 // cacheKey is the key under which a run's outputs serve later runs; "" when the task's cache
 // is disabled.
@@ -40,26 +39,14 @@ func cacheKey(t *task, inputs string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// cached returns the outputs of the latest succeeded run with the key, and its name.
-func (s *store) cached(ctx context.Context, key string) (run, outputs string, ok bool, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT name, outputs FROM runs WHERE cache_key = ? AND cache_key != '' AND phase = 'succeeded' AND outputs IS NOT NULL ORDER BY seq DESC LIMIT 1`, key).Scan(&run, &outputs)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return "", "", false, nil
-	case err != nil:
-		return "", "", false, fmt.Errorf("local: read the task cache: %w", err)
-	}
-	return run, outputs, true, nil
-}
-
 // serveFromCache finishes the run with cached outputs when the task's cache has them.
-func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string) bool {
+func (b *Backend) serveFromCache(ctx context.Context, log *slog.Logger, t *task, row runRow, key string) bool {
 	if key == "" || t.Cache.Behavior != "auto" {
 		return false
 	}
-	from, raw, ok, err := b.st.cached(ctx, key)
+	from, raw, ok, err := b.st.cachedOutputs(ctx, key)
 	if err != nil {
-		b.log.Error("task cache lookup failed; running the task", "run", name, "error", err.Error())
+		log.Error("task cache lookup failed; running the task", "error", err.Error())
 		return false
 	}
 	if !ok {
@@ -73,8 +60,8 @@ func (b *Backend) serveFromCache(ctx context.Context, t *task, name, key string)
 	if err != nil {
 		return false
 	}
-	b.log.Info("served from the task cache", "run", name, "cached_from", from)
-	b.finish(name, key, controlplane.PhaseSucceeded, "", outputs)
+	log.Info("served from the task cache", "cached_from", from)
+	b.finish(log, row, 0, key, controlplane.PhaseSucceeded, "", outputs)
 	return true
 }
 

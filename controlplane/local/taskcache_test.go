@@ -2,11 +2,14 @@ package local_test
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 )
 
 // TestTaskCache: auto serves a matching earlier success without executing; other inputs
@@ -78,5 +81,35 @@ func TestTaskCache(t *testing.T) {
 		if r := finish("plain", "Ada"); !ran(r.Name) {
 			t.Error("a run without cache was served from the cache")
 		}
+	}
+}
+
+// TestAbortWhileWaitingForTheCacheLock: aborting a run that waits for an identical run
+// (cache.serialize) ends its wait, so its worker slot serves other runs.
+func TestAbortWhileWaitingForTheCacheLock(t *testing.T) {
+	t.Parallel()
+	var logs syncBuf
+	b, _ := open(t, []helperTask{
+		{name: "held", kind: "sleep", inputs: "[{name: seconds, type: integer}]", outputs: "[{name: slept, type: integer}]", extra: "    cache: {behavior: auto, serialize: true}\n"},
+		{name: "echo", kind: "echo", inputs: "[{name: name, type: string}, {name: times, type: integer, default: 1}]", outputs: "[{name: greeting, type: string}]"},
+	}, func(c *local.Config) {
+		c.Concurrency = 2
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := context.Background()
+	holder := start(t, b, "held", map[string]any{"seconds": json.Number("120")})
+	waitPhase(t, b, holder, controlplane.PhaseRunning)
+	waiter := start(t, b, "held", map[string]any{"seconds": json.Number("120")})
+	waitLog(t, &logs, `"msg":"waiting for an identical run (cache.serialize)","run":"`+waiter+`"`)
+	if r, err := b.AbortRun(ctx, controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: waiter}, Reason: "not needed"}); err != nil || r.Phase != controlplane.PhaseAborted {
+		t.Fatalf("abort the waiting run: %s %v", r.Phase, err)
+	}
+	// Both slots would be taken (the holder running, the waiter waiting) if the abort left
+	// the waiter waiting: this run could not start while the holder sleeps.
+	if r := waitDone(t, b, start(t, b, "echo", map[string]any{"name": "next"})); r.Phase != controlplane.PhaseSucceeded {
+		t.Fatalf("%s %q", r.Phase, r.Error)
+	}
+	if _, err := b.AbortRun(ctx, controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: holder}}); err != nil {
+		t.Fatal(err)
 	}
 }
