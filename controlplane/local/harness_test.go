@@ -12,6 +12,7 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/controlplanetest"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
 )
 
 // helperTask is a workspace entry whose program is this test binary acting as kind.
@@ -85,13 +86,60 @@ func open(t testing.TB, tasks []helperTask, adjust func(*local.Config)) (*local.
 	return b, cfg
 }
 
-func TestConformance(t *testing.T) {
-	controlplanetest.Run(t, controlplanetest.Harness{
+// The conformance suite's two callers: API tokens made once per test binary, verified by the
+// real identity package (only their hashes are configured).
+var (
+	callerToken, callerHash = mustToken()
+	otherToken, otherHash   = mustToken()
+)
+
+func mustToken() (string, string) {
+	tok, hash, err := identity.NewToken()
+	if err != nil {
+		panic(err)
+	}
+	return tok, hash
+}
+
+func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlplane.Backend) controlplanetest.Harness {
+	verifier, err := identity.New(identity.Config{Tokens: []identity.Token{
+		{SHA256: callerHash, Subject: "ci", Name: "CI pipeline"},
+		{SHA256: otherHash, Subject: "dashboard"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const concurrency = 4
+	return controlplanetest.Harness{
 		New: func(t *testing.T) controlplane.Backend {
-			b, _ := open(t, nil, nil)
+			b, _ := open(t, nil, func(c *local.Config) { c.Verifier, c.Concurrency = verifier, concurrency })
+			if wrap != nil {
+				return wrap(b)
+			}
 			return b
 		},
-		Domain:  "test",
-		Project: "conformance",
-	})
+		Domain:      "test",
+		Project:     "conformance",
+		Caller:      controlplanetest.Caller{Credentials: controlplane.Credentials{Authorization: "Bearer " + callerToken}, Subject: "ci"},
+		OtherCaller: controlplanetest.Caller{Credentials: controlplane.Credentials{Cookie: identity.CookieName + "=" + otherToken}, Subject: "dashboard"},
+		BadCredentials: []controlplane.Credentials{
+			{},
+			{Authorization: "Bearer " + callerToken + "x"},
+			{Authorization: "Basic " + callerToken},
+			{Cookie: "session=" + callerToken},
+			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
+		},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs},
+		Concurrency:  concurrency,
+	}
+}
+
+func TestConformance(t *testing.T) {
+	var wrap func(controlplane.Backend) controlplane.Backend
+	if w := os.Getenv("FWH_WRONG_BACKEND"); w != "" {
+		if wrap = wrongBackends[w]; wrap == nil {
+			t.Fatalf("FWH_WRONG_BACKEND=%s: no such wrong backend", w)
+		}
+	}
+	controlplanetest.Run(t, conformanceHarness(t, wrap))
 }

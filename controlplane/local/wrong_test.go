@@ -1,0 +1,141 @@
+package local_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
+)
+
+// wrongBackends are the local backend with one wrong answer each, one per family of
+// conformance cases. TestConformanceCatchesWrongBackends runs the suite against each and
+// expects it to fail: a suite that passes a wrong backend checks nothing.
+var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
+	// Auth: Me believes anyone.
+	"me-believes-anyone": func(b controlplane.Backend) controlplane.Backend { return meBelievesAnyone{b} },
+	// Auth: GetRun answers without looking at the credentials.
+	"getrun-unchecked": func(b controlplane.Backend) controlplane.Backend { return getRunUnchecked{b} },
+	// Capabilities: apps answer as if served.
+	"apps-pretend": func(b controlplane.Backend) controlplane.Backend { return appsPretend{b} },
+	// Tasks: the latest version is the first registered.
+	"latest-is-oldest": func(b controlplane.Backend) controlplane.Backend { return latestIsOldest{b} },
+	// Tasks: Idempotency-Keys are shared between callers.
+	"keys-shared": func(b controlplane.Backend) controlplane.Backend { return keysShared{b} },
+	// Runs: aborting a finished run is accepted.
+	"abort-finished-ok": func(b controlplane.Backend) controlplane.Backend { return abortFinishedOK{b} },
+	// Runs: outputs shown before the run succeeded.
+	"early-outputs": func(b controlplane.Backend) controlplane.Backend { return earlyOutputs{b} },
+}
+
+type meBelievesAnyone struct{ controlplane.Backend }
+
+func (meBelievesAnyone) Me(context.Context) (controlplane.Identity, error) {
+	return controlplane.Identity{Subject: "ci", Name: "anyone"}, nil
+}
+
+type getRunUnchecked struct{ controlplane.Backend }
+
+func (w getRunUnchecked) GetRun(ctx context.Context, ref controlplane.RunRef) (controlplane.Run, error) {
+	if _, err := w.Me(ctx); err != nil {
+		return controlplane.Run{Name: ref.Name}, controlplane.Errorf(controlplane.CodeNotFound, "run %q not found", ref.Name)
+	}
+	return w.Backend.GetRun(ctx, ref)
+}
+
+type appsPretend struct{ controlplane.Backend }
+
+func (w appsPretend) GetApp(ctx context.Context, ref controlplane.AppRef) (controlplane.App, error) {
+	if _, err := w.Me(ctx); err != nil {
+		return controlplane.App{}, err
+	}
+	return controlplane.App{}, controlplane.Errorf(controlplane.CodeNotFound, "app %q not found", ref.Name)
+}
+
+type latestIsOldest struct{ controlplane.Backend }
+
+func (w latestIsOldest) GetTask(ctx context.Context, ref controlplane.TaskRef) (controlplane.Task, error) {
+	if ref.Version == "" {
+		ref.Version = "v1"
+	}
+	return w.Backend.GetTask(ctx, ref)
+}
+
+type keysShared struct{ controlplane.Backend }
+
+// RunTask makes every caller the harness's first caller for the backend.
+func (w keysShared) RunTask(ctx context.Context, req controlplane.RunTaskRequest) (controlplane.Run, error) {
+	if _, err := w.Me(ctx); err != nil {
+		return controlplane.Run{}, err
+	}
+	ctx = controlplane.WithCredentials(ctx, controlplane.Credentials{Authorization: "Bearer " + callerToken})
+	return w.Backend.RunTask(ctx, req)
+}
+
+type abortFinishedOK struct{ controlplane.Backend }
+
+func (w abortFinishedOK) AbortRun(ctx context.Context, req controlplane.AbortRunRequest) (controlplane.Run, error) {
+	r, err := w.Backend.AbortRun(ctx, req)
+	if controlplane.CodeOf(err) == controlplane.CodeConflict {
+		return r, nil
+	}
+	return r, err
+}
+
+type earlyOutputs struct{ controlplane.Backend }
+
+func (w earlyOutputs) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
+	io, err := w.Backend.GetRunIO(ctx, ref)
+	if err == nil && io.Outputs == nil {
+		io.Outputs = map[string]any{}
+	}
+	return io, err
+}
+
+// TestConformanceCatchesWrongBackends runs the conformance suite, in a child test process,
+// against each wrong backend: each run must fail, and fail in a case of the family it broke.
+func TestConformanceCatchesWrongBackends(t *testing.T) {
+	if os.Getenv("FWH_WRONG_BACKEND") != "" {
+		t.Skip("inside a child run")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := map[string]string{
+		"me-believes-anyone": "TestConformance/Auth/",
+		"getrun-unchecked":   "TestConformance/Auth/Unauthenticated/GetRun",
+		"apps-pretend":       "TestConformance/Capabilities/GetApp",
+		"latest-is-oldest":   "TestConformance/Tasks/GetTask",
+		"keys-shared":        "TestConformance/Tasks/IdempotencyPerCaller",
+		"abort-finished-ok":  "TestConformance/Runs/Abort",
+		"early-outputs":      "TestConformance/Runs/",
+	}
+	if len(expect) != len(wrongBackends) {
+		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))
+	}
+	for name, failing := range expect {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(exe, "-test.run", "^TestConformance$", "-test.count", "1")
+			cmd.Env = append(os.Environ(), "FWH_WRONG_BACKEND="+name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the conformance suite passed a backend that is wrong (%s):\n%s", name, tail(out))
+			}
+			if !strings.Contains(string(out), "--- FAIL: "+failing) {
+				t.Errorf("the suite failed, but not in %s:\n%s", failing, tail(out))
+			}
+		})
+	}
+}
+
+func tail(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
