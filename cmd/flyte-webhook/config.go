@@ -298,6 +298,9 @@ func (c Config) validate() error {
 		if f := c.Backend.Flyte; f.Kind != 0 && f.ShortTag() != "!!null" {
 			return fmt.Errorf("config: backend.flyte: set, but backend.type is local")
 		}
+		if err := c.Backend.Local.Config.Validate(); err != nil {
+			return fmt.Errorf("config: backend.%w", err)
+		}
 		if a := c.Backend.Local.Auth; len(a.Tokens) == 0 && a.JWT == nil && !a.AllowAnonymous {
 			return errNoAuth
 		}

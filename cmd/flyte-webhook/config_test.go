@@ -97,6 +97,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad log level", minimal + "log_level: loud\n", nil, "log_level"},
 		{"unknown backend", "backend:\n  type: cloud\n", nil, `backend.type: "cloud"`},
 		{"flyte not available", "backend:\n  type: flyte\n", nil, "backend.type: flyte is not available"},
+		{"local backend's own checks", "backend:\n  local:\n    workspace: workspace.yaml\n    max_interruptions: 500\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil, "backend.local: max_interruptions: 500 is not in 1-100"},
 		{"bad token hash", "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      tokens: [{sha256: abc, subject: x}]\n", nil, "backend.local.auth"},
 		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil,
 			"requires_auth is true, but no caller could authenticate (no tokens, no jwt). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},

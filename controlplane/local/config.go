@@ -92,6 +92,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate checks the config as Open will, with its defaults applied, naming the field at
+// fault as the user's config file spells it (for a config checker that does not open the
+// backend).
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 // validate names the field at fault, as the user's config file spells it.
 func (c Config) validate() error {
 	switch {
