@@ -28,6 +28,9 @@ import (
 // most recent missed time, and a trigger that was off fires for nothing it missed: switched
 // on at 10:30, a trigger does not fire for 10:00.
 //
+// Daylight saving: a time the clocks skip does not fire that night (robfig/cron's rule);
+// a time in the hour they repeat fires once, the first time, as cron does (see armed.wall).
+//
 // The state: a trigger is active as declared (active:) until activate_trigger or
 // deactivate_trigger switches it; that state is stored and wins over the declaration, across
 // restarts and reloads, until the trigger's declaration changes in the workspace file (any
@@ -64,8 +67,20 @@ type armed struct {
 	ws     *workspace // the workspace that declared it: its task is looked up there
 	active bool
 	// cursor: schedule times at or before it are done (fired, or before the trigger became
-	// active).
+	// active). wall is the latest wall-clock time (in the trigger's zone) it has reached:
+	// when the clocks go back, the times of the hour they repeat are not fired again.
 	cursor time.Time
+	wall   string
+}
+
+// advance moves the cursor to t when t is later.
+func (a *armed) advance(t time.Time) {
+	if t.After(a.cursor) {
+		a.cursor = t
+	}
+	if w := wallClock(t, a.Location); w > a.wall {
+		a.wall = w
+	}
 }
 
 func newScheduler(b *Backend, clock Clock, log *slog.Logger) *scheduler {
@@ -123,9 +138,11 @@ func (s *scheduler) reload(ctx context.Context, ws *workspace, swap func()) erro
 	for _, tr := range ws.triggers {
 		k := tr.key()
 		st := states[k]
-		a := &armed{trigger: tr, ws: ws, active: st.Active, cursor: unixTime(st.ActiveSince)}
-		if old := s.triggers[k]; old != nil && old.Declaration == tr.Declaration && old.cursor.After(a.cursor) {
-			a.cursor = old.cursor // what this process fired already
+		a := &armed{trigger: tr, ws: ws, active: st.Active}
+		a.advance(unixTime(st.ActiveSince))
+		if old := s.triggers[k]; old != nil && old.Declaration == tr.Declaration {
+			a.advance(old.cursor) // what this process fired already
+			a.wall = max(a.wall, old.wall)
 		}
 		if st.Reset {
 			s.log.Info("trigger declaration changed: its declared state applies again, replacing the one set through the API",
@@ -156,9 +173,7 @@ func (s *scheduler) set(ctx context.Context, ref controlplane.TriggerRef, active
 		return controlplane.Trigger{}, time.Time{}, controlplane.Errorf(controlplane.CodeInternal, "local: trigger %s has no stored state", k)
 	}
 	a.active = st.Active
-	if since := unixTime(st.ActiveSince); since.After(a.cursor) {
-		a.cursor = since
-	}
+	a.advance(unixTime(st.ActiveSince))
 	var next time.Time
 	if a.active {
 		next = a.Schedule.Next(laterOf(s.clock.Now(), a.cursor))
@@ -207,8 +222,12 @@ func (s *scheduler) fireDue(now time.Time) time.Time {
 			continue
 		}
 		if at := prevTime(a.Schedule, now); !at.IsZero() && at.After(a.cursor) {
-			fires = append(fires, due{a, at})
-			a.cursor = at
+			// When the clocks go back, the hour they repeat has its schedule times twice
+			// (01:30 EDT, then 01:30 EST): they fire once, the first time.
+			if wallClock(at, a.Location) > a.wall {
+				fires = append(fires, due{a, at})
+			}
+			a.advance(at)
 		}
 		if n := a.Schedule.Next(laterOf(now, a.cursor)); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
@@ -293,6 +312,11 @@ func prevTime(sched *cron.SpecSchedule, now time.Time) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// wallClock is t as the clocks in loc show it, in a form that sorts as time does.
+func wallClock(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02T15:04:05")
 }
 
 func laterOf(a, b time.Time) time.Time {

@@ -318,3 +318,39 @@ func TestTriggerReload(t *testing.T) {
 	clk.set(t, at("2026-03-02T11:00:00Z"))
 	wantFired(t, b, "sum", "b")
 }
+
+// TestTriggerDaylightSaving: when the clocks go back, a schedule time in the hour they
+// repeat fires once, not once per offset; when they go forward, a time they skip does not
+// fire that night (robfig/cron's rule).
+func TestTriggerDaylightSaving(t *testing.T) {
+	t.Parallel()
+	t.Run("back", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		writeTriggers(t, dir, `  - {name: ny, task: test/conformance/stamp, schedule: "30 1 * * *", time_zone: America/New_York, kickoff_input: at, active: true}
+  - {name: quarters, task: test/conformance/stamp, schedule: "*/15 1-2 * * *", time_zone: America/New_York, kickoff_input: at, active: true}
+`)
+		clk := newFakeClock(at("2026-11-01T04:59:00Z")) // 00:59 EDT; at 06:00 UTC it is 01:00 EST
+		b := openTriggers(t, dir, clk, nil)
+		for m := range 150 { // to 07:29 UTC, minute by minute
+			clk.set(t, at("2026-11-01T05:00:00Z").Add(time.Duration(m)*time.Minute))
+		}
+		wantFired(t, b, "stamp", "ny", "2026-11-01T05:30:00Z")
+		wantFired(t, b, "stamp", "quarters", "2026-11-01T05:00:00Z", "2026-11-01T05:15:00Z", "2026-11-01T05:30:00Z", "2026-11-01T05:45:00Z",
+			"2026-11-01T07:00:00Z", "2026-11-01T07:15:00Z")
+		clk.set(t, at("2026-11-02T06:30:00Z"))
+		wantFired(t, b, "stamp", "ny", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z")
+	})
+	t.Run("forward", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		writeTriggers(t, dir, `  - {name: skipped, task: test/conformance/stamp, schedule: "30 2 * * *", time_zone: America/New_York, kickoff_input: at, active: true}
+`)
+		clk := newFakeClock(at("2027-03-13T12:00:00Z"))
+		b := openTriggers(t, dir, clk, nil)
+		for _, now := range []string{"2027-03-14T06:00:00Z", "2027-03-14T07:00:00Z", "2027-03-14T07:30:00Z", "2027-03-15T06:30:00Z"} {
+			clk.set(t, at(now)) // 01:00 EST, 03:00 EDT, 03:30 EDT, next day 02:30 EDT
+		}
+		wantFired(t, b, "stamp", "skipped", "2027-03-15T06:30:00Z")
+	})
+}
