@@ -280,21 +280,66 @@ func (b *Backend) findRun(ctx context.Context, ref controlplane.RunRef) (*getRun
 }
 
 // GetRunIO reads a run and its inputs and outputs (DataProxyService/GetActionData). Outputs
-// are given only for a succeeded run: the control plane answers "outputs": {} before.
+// are given only for a succeeded run: the control plane answers "outputs": {} before. Its
+// data follows the action's status, which can lag the last attempt: when the attempt has
+// succeeded but the status not yet, the run is read again (for at most the call timeout)
+// until the outputs are there; when they never come, the run is answered as its status
+// says, without outputs.
 func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
 	leave, err := b.enter()
 	if err != nil {
 		return controlplane.RunIO{}, err
 	}
 	defer leave()
+	deadline := time.Now().Add(b.cfg.Timeout)
+	wait := 20 * time.Millisecond
+	for {
+		res, rid, data, err := b.readIO(ctx, ref)
+		if err != nil {
+			return controlplane.RunIO{}, err
+		}
+		io := controlplane.RunIO{Run: b.runFromDetails(res, rid)}
+		var outs []namedLiteral
+		if data.Outputs != nil {
+			outs = data.Outputs.Literals
+		}
+		lagging := io.Run.Phase == controlplane.PhaseSucceeded && !terminal(res.Details.Action.Status.Phase)
+		if lagging && len(outs) == 0 {
+			if time.Now().Add(wait).Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return controlplane.RunIO{}, ctx.Err()
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, 500*time.Millisecond)
+				continue
+			}
+			io.Run.Phase, io.Run.EndedAt = phaseOf(res.Details.Action.Status.Phase), time.Time{}
+		}
+		if data.Inputs != nil {
+			if io.Inputs, err = decodeNamed(data.Inputs.Literals); err != nil {
+				return controlplane.RunIO{}, controlplane.Wrap(controlplane.CodeBadGateway, err, "an input of run "+ref.Name+" cannot be read")
+			}
+		}
+		if io.Run.Phase == controlplane.PhaseSucceeded {
+			if io.Outputs, err = decodeNamed(outs); err != nil {
+				return controlplane.RunIO{}, controlplane.Wrap(controlplane.CodeBadGateway, err, "an output of run "+ref.Name+" cannot be read")
+			}
+		}
+		return io, nil
+	}
+}
+
+// readIO reads a run and its data: at once when there is one place to look.
+func (b *Backend) readIO(ctx context.Context, ref controlplane.RunRef) (*getRunDetailsResponse, runID, *getActionDataResponse, error) {
 	var (
 		res  *getRunDetailsResponse
 		rid  runID
+		err  error
 		data *getActionDataResponse
 		dErr error
 	)
-	if scopes := b.scopes(ref); len(scopes) == 1 {
-		// One place to look: read the run and its data at once.
+	if scopes := b.scopes(ref); len(scopes) == 1 && runNamePattern.MatchString(ref.Name) {
 		at := runID{Org: b.cfg.Org, Project: scopes[0].Project, Domain: scopes[0].Domain, Name: ref.Name}
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -311,27 +356,12 @@ func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (contro
 		}
 	}
 	if err != nil {
-		return controlplane.RunIO{}, err
+		return nil, runID{}, nil, err
 	}
 	if dErr != nil {
-		return controlplane.RunIO{}, notFound(dErr, "the inputs of run %q are not found", ref.Name)
+		return nil, runID{}, nil, notFound(dErr, "the inputs of run %q are not found", ref.Name)
 	}
-	io := controlplane.RunIO{Run: b.runFromDetails(res, rid)}
-	if data.Inputs != nil {
-		if io.Inputs, err = decodeNamed(data.Inputs.Literals); err != nil {
-			return controlplane.RunIO{}, controlplane.Wrap(controlplane.CodeBadGateway, err, "an input of run "+ref.Name+" cannot be read")
-		}
-	}
-	if io.Run.Phase == controlplane.PhaseSucceeded {
-		var lits []namedLiteral
-		if data.Outputs != nil {
-			lits = data.Outputs.Literals
-		}
-		if io.Outputs, err = decodeNamed(lits); err != nil {
-			return controlplane.RunIO{}, controlplane.Wrap(controlplane.CodeBadGateway, err, "an output of run "+ref.Name+" cannot be read")
-		}
-	}
-	return io, nil
+	return res, rid, data, nil
 }
 
 func decodeNamed(lits []namedLiteral) (map[string]any, error) {

@@ -110,11 +110,25 @@ func call[Req, Res any](ctx context.Context, b *Backend, p rpc[Req, Res], msg *R
 		return nil, err
 	}
 	res, err := p.client.CallUnary(ctx, req)
-	if err != nil {
-		if usedService && connect.CodeOf(err) == connect.CodeUnauthenticated {
-			b.token.invalidate() // a revoked or rotated token: fetch a new one next time
+	if err != nil && usedService && connect.CodeOf(err) == connect.CodeUnauthenticated {
+		// A revoked or rotated token: fetch a new one, and try once more with it.
+		b.token.invalidate()
+		req = connect.NewRequest(msg)
+		if _, err := b.authorize(ctx, req.Header()); err != nil {
+			return nil, err
 		}
-		return nil, mapError(p.procedure, err)
+		res, err = p.client.CallUnary(ctx, req)
+	}
+	if err != nil {
+		err = mapError(p.procedure, err)
+		if controlplane.CodeOf(err) == controlplane.CodeUnimplemented && p.procedure != procUserInfo {
+			// A service the control plane does not mount answers before it looks at the
+			// credentials; the webhook promises to refuse unknown callers first.
+			if _, idErr := b.identity(ctx, true); controlplane.CodeOf(idErr) == controlplane.CodeUnauthenticated {
+				return nil, idErr
+			}
+		}
+		return nil, err
 	}
 	return res.Msg, nil
 }
