@@ -188,7 +188,8 @@ func (d *protoDouble) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// formatFloat writes a finite float the shortest way that reads back the same.
+// formatFloat writes a float the shortest way that reads back the same; the three values
+// JSON has no number for as protojson names them.
 func formatFloat(f float64) string {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		switch {
@@ -200,7 +201,8 @@ func formatFloat(f float64) string {
 			return "-Infinity"
 		}
 	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+	b, _ := json.Marshal(f) // the shortest form, written as JavaScript and encoding/json do
+	return string(b)
 }
 
 // protoBytes is a protojson bytes field: standard base64 with padding when written; standard
