@@ -33,6 +33,7 @@ type Backend struct {
 	latest     *ttlCache[string] // "latest" → the version it was
 	endpoints  *ttlCache[appInfo]
 	forward    map[string]bool
+	searched   []Scope // where a run named without a project and domain is looked up
 
 	mu        sync.Mutex
 	inflight  int
@@ -69,6 +70,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		latest:     newTTLCache[string](cfg.CacheTTL, cfg.CacheSize),
 		endpoints:  newTTLCache[appInfo](cfg.CacheTTL, cfg.CacheSize),
 		forward:    map[string]bool{},
+		searched:   searchOrder(cfg),
 		idle:       make(chan struct{}),
 		closeDone:  make(chan struct{}),
 	}

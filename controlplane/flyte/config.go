@@ -26,8 +26,9 @@ type Config struct {
 	Project string `yaml:"project"`
 	Domain  string `yaml:"domain"`
 	// RunScopes are more projects and domains in which a run named without one is looked up,
-	// in order, after Project and Domain. A run started in a project and domain outside this
-	// list can be started but not found by name. Defaults to none.
+	// in order, after Project and Domain (and before those of PrefetchTask and
+	// BuildImageTask, which are always searched last). A run started in a project and domain
+	// outside these can be started but not found by name. Defaults to none.
 	RunScopes []Scope `yaml:"run_scopes"`
 	// ConsoleURL is the Flyte console's URL. When set, a run's url is its console page
 	// ({console_url}/v2/domain/{domain}/project/{project}/runs/{name}) and an app's url its

@@ -25,7 +25,8 @@
 //
 // Run names are unique within a project and domain, and the webhook's run endpoints carry only
 // a name. A RunRef without a project and domain is looked up in the default project and domain
-// (project, domain), then in each of run_scopes in order.
+// (project, domain), then in each of run_scopes in order, then in those of the prefetch and
+// image build tasks. Each place that does not have the run costs one GetRunDetails.
 //
 // # Inputs and outputs
 //

@@ -244,18 +244,31 @@ func (b *Backend) GetRun(ctx context.Context, ref controlplane.RunRef) (controlp
 }
 
 // scopes lists where a run is looked up: its own project and domain when the ref has them,
-// else the configured ones, then run_scopes.
+// else the configured ones, then run_scopes, then those of the prefetch and build tasks (so
+// their runs are found by name too).
 func (b *Backend) scopes(ref controlplane.RunRef) []Scope {
 	if ref.Project != "" || ref.Domain != "" {
 		p, d := b.scope(ref.Project, ref.Domain)
 		return []Scope{{Project: p, Domain: d}}
 	}
-	out := []Scope{{Project: b.cfg.Project, Domain: b.cfg.Domain}}
-	for _, s := range b.cfg.RunScopes {
-		if s != out[0] {
-			out = append(out, s)
+	return b.searched
+}
+
+func searchOrder(cfg Config) []Scope {
+	out := []Scope{{Project: cfg.Project, Domain: cfg.Domain}}
+	add := func(s Scope) {
+		for _, have := range out {
+			if have == s {
+				return
+			}
 		}
+		out = append(out, s)
 	}
+	for _, s := range cfg.RunScopes {
+		add(s)
+	}
+	add(Scope{Project: cfg.PrefetchTask.Project, Domain: cfg.PrefetchTask.Domain})
+	add(Scope{Project: cfg.BuildImageTask.Project, Domain: cfg.BuildImageTask.Domain})
 	return out
 }
 
@@ -330,33 +343,30 @@ func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (contro
 	}
 }
 
-// readIO reads a run and its data: at once when there is one place to look.
+// readIO reads a run and its data. The data is asked for at once in the first place the run
+// is looked for (where runs usually are), and again where the run was found if elsewhere.
 func (b *Backend) readIO(ctx context.Context, ref controlplane.RunRef) (*getRunDetailsResponse, runID, *getActionDataResponse, error) {
 	var (
-		res  *getRunDetailsResponse
-		rid  runID
-		err  error
 		data *getActionDataResponse
 		dErr error
+		wg   sync.WaitGroup
 	)
-	if scopes := b.scopes(ref); len(scopes) == 1 && runNamePattern.MatchString(ref.Name) {
-		at := runID{Org: b.cfg.Org, Project: scopes[0].Project, Domain: scopes[0].Domain, Name: ref.Name}
-		var wg sync.WaitGroup
+	first := b.scopes(ref)[0]
+	guess := runID{Org: b.cfg.Org, Project: first.Project, Domain: first.Domain, Name: ref.Name}
+	if runNamePattern.MatchString(ref.Name) && len(ref.Name) <= 30 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			data, dErr = call(ctx, b, b.p.getActionData, &getActionDataRequest{ActionID: actionID{Run: at, Name: rootAction}})
+			data, dErr = call(ctx, b, b.p.getActionData, &getActionDataRequest{ActionID: actionID{Run: guess, Name: rootAction}})
 		}()
-		res, rid, err = b.findRun(ctx, ref)
-		wg.Wait()
-	} else {
-		res, rid, err = b.findRun(ctx, ref)
-		if err == nil {
-			data, dErr = call(ctx, b, b.p.getActionData, &getActionDataRequest{ActionID: actionID{Run: rid, Name: rootAction}})
-		}
 	}
+	res, rid, err := b.findRun(ctx, ref)
+	wg.Wait()
 	if err != nil {
 		return nil, runID{}, nil, err
+	}
+	if rid != guess {
+		data, dErr = call(ctx, b, b.p.getActionData, &getActionDataRequest{ActionID: actionID{Run: rid, Name: rootAction}})
 	}
 	if dErr != nil {
 		return nil, runID{}, nil, notFound(dErr, "the inputs of run %q are not found", ref.Name)
