@@ -14,7 +14,10 @@ import (
 
 // mapError translates an error of a call to procedure into a *controlplane.Error. The
 // control plane's own message reaches the caller only for invalid_argument (it says what was
-// wrong with the request); for every code it is kept as the Cause, for the logs.
+// wrong with the request); for every code it is kept as the Cause, for the logs. Codes the
+// Connect client makes up itself are told apart from those the server sent where they
+// differ in meaning: a plain-text 404 (a service not mounted) is unimplemented, an answer
+// that does not parse is a bad gateway, not an invalid argument.
 func mapError(procedure string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("flyte: %s: %w", procedure, err)
@@ -28,6 +31,10 @@ func mapError(procedure string, err error) error {
 	case connect.CodeNotFound:
 		return controlplane.Wrap(controlplane.CodeNotFound, cause, "not found")
 	case connect.CodeInvalidArgument:
+		if !connect.IsWireError(err) {
+			// Made up by the client: an answer that is not the message it should be.
+			return controlplane.Wrap(controlplane.CodeBadGateway, cause, "the control plane's answer cannot be read")
+		}
 		return controlplane.Wrap(controlplane.CodeInvalidInput, cause, "the control plane refused the request: "+clean(ce.Message()))
 	case connect.CodeUnauthenticated:
 		return controlplane.Wrap(controlplane.CodeUnauthenticated, cause, "the control plane did not accept the credentials")
@@ -43,7 +50,10 @@ func mapError(procedure string, err error) error {
 	case connect.CodeDeadlineExceeded:
 		return controlplane.Wrap(controlplane.CodeDeadlineExceeded, cause, "the control plane did not answer in time")
 	case connect.CodeResourceExhausted:
-		return controlplane.Wrap(controlplane.CodeBadGateway, cause, "the control plane's answer is too large or it is overloaded")
+		if connect.IsWireError(err) {
+			return controlplane.Wrap(controlplane.CodeUnavailable, cause, "the control plane is overloaded")
+		}
+		return controlplane.Wrap(controlplane.CodeBadGateway, cause, "the control plane's answer is larger than max_response_bytes")
 	}
 	return controlplane.Wrap(controlplane.CodeBadGateway, cause, "the control plane failed")
 }

@@ -26,8 +26,10 @@ package flytetest
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,6 +70,8 @@ type Options struct {
 	OAuth2 *OAuth2
 	// AppTransition is how long an app takes to become active or stopped. Defaults to 20ms.
 	AppTransition time.Duration
+	// TLS serves https with HTTP/2, under a certificate of its own (Server.CertificatePEM).
+	TLS bool
 }
 
 // OAuth2 configures the fake token endpoint.
@@ -87,6 +91,8 @@ type Call struct {
 	Procedure string // "/flyteidl2.workflow.RunService/CreateRun"
 	Header    http.Header
 	Body      []byte
+	// Proto is the HTTP version ("HTTP/1.1", "HTTP/2.0"); RemoteAddr tells connections apart.
+	Proto, RemoteAddr string
 }
 
 // Server is the fake control plane.
@@ -142,10 +148,22 @@ func Start(t testing.TB, opts Options) *Server {
 	for _, p := range opts.Projects {
 		s.projects[p] = true
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are tests' business
+	if opts.TLS {
+		s.srv.EnableHTTP2 = true
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// CertificatePEM is the server's certificate (with Options.TLS), for a client to trust.
+func (s *Server) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 
 // Calls returns the requests received so far.
@@ -237,7 +255,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Procedure: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.calls = append(s.calls, Call{Procedure: r.URL.Path, Header: r.Header.Clone(), Body: body, Proto: r.Proto, RemoteAddr: r.RemoteAddr})
 	injected := s.inject[r.URL.Path]
 	s.mu.Unlock()
 

@@ -45,7 +45,7 @@ func (s *Server) Deploy(t testing.TB, token string, bodies ...string) {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
+		res, err := s.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
