@@ -317,6 +317,16 @@ func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (contro
 			outs = data.Outputs.Literals
 		}
 		lagging := io.Run.Phase == controlplane.PhaseSucceeded && !terminal(res.Details.Action.Status.Phase)
+		if io.Run.Phase == controlplane.PhaseSucceeded && !lagging && len(outs) == 0 {
+			// The data was read alongside the run, so maybe just before its status turned:
+			// read it once more, now after (a task without outputs costs this call).
+			if data, err = b.actionData(ctx, rid); err != nil {
+				return controlplane.RunIO{}, err
+			}
+			if outs = nil; data.Outputs != nil {
+				outs = data.Outputs.Literals
+			}
+		}
 		if lagging && len(outs) == 0 {
 			if time.Now().Add(wait).Before(deadline) {
 				select {
@@ -366,12 +376,23 @@ func (b *Backend) readIO(ctx context.Context, ref controlplane.RunRef) (*getRunD
 		return nil, runID{}, nil, err
 	}
 	if rid != guess {
-		data, dErr = call(ctx, b, b.p.getActionData, &getActionDataRequest{ActionID: actionID{Run: rid, Name: rootAction}})
+		data, dErr = b.actionData(ctx, rid)
+	} else if dErr != nil {
+		dErr = notFound(dErr, "the inputs of run %q are not found", ref.Name)
 	}
 	if dErr != nil {
-		return nil, runID{}, nil, notFound(dErr, "the inputs of run %q are not found", ref.Name)
+		return nil, runID{}, nil, dErr
 	}
 	return res, rid, data, nil
+}
+
+// actionData reads the inputs and outputs of a run's root action.
+func (b *Backend) actionData(ctx context.Context, rid runID) (*getActionDataResponse, error) {
+	data, err := call(ctx, b, b.p.getActionData, &getActionDataRequest{ActionID: actionID{Run: rid, Name: rootAction}})
+	if err != nil {
+		return nil, notFound(err, "the inputs of run %q are not found", rid.Name)
+	}
+	return data, nil
 }
 
 func decodeNamed(lits []namedLiteral) (map[string]any, error) {

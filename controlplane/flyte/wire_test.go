@@ -3,6 +3,7 @@ package flyte_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,36 @@ func TestOutputsNeverCatchUp(t *testing.T) {
 func getRunAnswer(t *testing.T, s *flytetest.Server, name string) []byte {
 	t.Helper()
 	return directCall(t, s.URL+pGetRun, `{"runId":{"project":"`+project+`","domain":"`+domain+`","name":"`+name+`"}}`)
+}
+
+// TestOutputsReadAfterTheStatus: the run and its data are read at once; data read just before
+// the status turned to succeeded has no outputs yet, so it is read once more, after.
+func TestOutputsReadAfterTheStatus(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, flytetest.Options{StatusLag: -1})
+	b := open(t, s, nil)
+	ctx := callerCtx(t)
+	r, err := b.RunTask(ctx, controlplane.RunTaskRequest{Task: ref("echo", ""), Inputs: map[string]any{"name": "Ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, b, r.Name)
+	s.SetStatusLag(0)
+	// The first data read answers as it would have a moment before the status turned.
+	s.Inject(pGetActionData, func(w http.ResponseWriter, _ *http.Request) {
+		s.Inject(pGetActionData, nil)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"inputs":{"literals":[{"name":"name","value":{"scalar":{"primitive":{"stringValue":"Ada"}}}}]},"outputs":{}}`))
+	})
+	s.ResetCalls()
+	io, err := b.GetRunIO(ctx, controlplane.RunRef{Name: r.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if io.Outputs["greeting"] != "hello Ada" {
+		t.Errorf("outputs %v, want them read again after the status", io.Outputs)
+	}
+	if n := len(s.CallsTo(pGetActionData)); n != 2 {
+		t.Errorf("%d data reads, want 2", n)
+	}
 }
