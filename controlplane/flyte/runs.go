@@ -126,13 +126,13 @@ func conflict(key string) error {
 }
 
 // newRun is the run CreateRun answered with.
-func (b *Backend) newRun(a *action, kind controlplane.Kind, task controlplane.TaskRef) controlplane.Run {
+func (b *Backend) newRun(a *action, kind controlplane.Kind, ref controlplane.TaskRef) controlplane.Run {
 	project, domain := a.ID.Run.Project, a.ID.Run.Domain
 	if project == "" || domain == "" {
-		project, domain = task.Project, task.Domain
+		project, domain = ref.Project, ref.Domain
 	}
 	r := controlplane.Run{
-		Name: a.ID.Run.Name, Kind: kind, Task: task, Phase: phaseOf(a.Status.Phase),
+		Name: a.ID.Run.Name, Kind: kind, Task: ref, Phase: phaseOf(a.Status.Phase),
 		URL: b.runURL(project, domain, a.ID.Run.Name),
 	}
 	if a.Status.StartTime != nil {
@@ -278,10 +278,15 @@ func (b *Backend) findRun(ctx context.Context, ref controlplane.RunRef) (*getRun
 		// Not a run name: ask no one (the control plane would answer invalid_argument).
 		return nil, runID{}, controlplane.Errorf(controlplane.CodeNotFound, "run %q not found", ref.Name)
 	}
-	for _, s := range b.scopes(ref) {
+	for i, s := range b.scopes(ref) {
 		rid := runID{Org: b.cfg.Org, Project: s.Project, Domain: s.Domain, Name: ref.Name}
 		res, err := call(ctx, b, b.p.getRun, &getRunDetailsRequest{RunID: rid})
-		if controlplane.CodeOf(err) == controlplane.CodeNotFound {
+		switch code := controlplane.CodeOf(err); {
+		case code == controlplane.CodeNotFound:
+			continue
+		case code == controlplane.CodePermissionDenied && i > 0:
+			// A place searched after the first that the caller may not read: not there for
+			// them (a 403 would say more than a 404 about a run they asked for by name).
 			continue
 		}
 		if err != nil {

@@ -375,3 +375,56 @@ func TestOutputsReadAfterTheStatus(t *testing.T) {
 		t.Errorf("%d data reads, want 2", n)
 	}
 }
+
+// TestRunSearch: a run named alone is looked for in the default project and domain, then in
+// run_scopes, then where the prefetch and build tasks are; a place after the first that the
+// caller may not read counts as not having the run.
+func TestRunSearch(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, flytetest.Options{Projects: []string{"other/test"}})
+	s.Deploy(t, deployToken, flytetest.Task("other", domain, "echo", "v1",
+		[]any{map[string]any{"key": "name", "value": map[string]any{"type": map[string]any{"simple": "STRING"}}}}, nil, nil, nil))
+	b := open(t, s, func(c *flyte.Config) { c.RunScopes = []flyte.Scope{{Project: "other", Domain: domain}} })
+	ctx := callerCtx(t)
+	r, err := b.RunTask(ctx, controlplane.RunTaskRequest{Task: controlplane.TaskRef{Project: "other", Domain: domain, Name: "echo", Version: "v1"}, Inputs: map[string]any{"name": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ResetCalls()
+	got, err := b.GetRun(ctx, controlplane.RunRef{Name: r.Name})
+	if err != nil || got.Task.Project != "other" || !strings.HasSuffix(got.URL, "/run/"+r.Name) {
+		t.Fatalf("GetRun in run_scopes: %+v %v", got, err)
+	}
+	var searched []string
+	for _, c := range s.CallsTo(pGetRun) {
+		searched = append(searched, at(body(t, c), "runId", "project").(string))
+	}
+	if strings.Join(searched, ",") != project+",other" {
+		t.Errorf("searched %v", searched)
+	}
+
+	s.ResetCalls()
+	_, err = b.GetRun(ctx, controlplane.RunRef{Name: "rmissing"})
+	if controlplane.CodeOf(err) != controlplane.CodeNotFound || len(s.CallsTo(pGetRun)) != 3 {
+		t.Errorf("missing run: %v after %d lookups, want not found after default, other, system", err, len(s.CallsTo(pGetRun)))
+	}
+	deny := func(project string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var m map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			if at(m, "runId", "project") == project {
+				flytetest.WriteConnectError(w, 403, "permission_denied", "not yours")
+				return
+			}
+			flytetest.WriteConnectError(w, 404, "not_found", "no such run")
+		}
+	}
+	s.Inject(pGetRun, deny("system"))
+	if _, err := b.GetRun(ctx, controlplane.RunRef{Name: "rmissing"}); controlplane.CodeOf(err) != controlplane.CodeNotFound {
+		t.Errorf("denied in a later place: %v, want not found", err)
+	}
+	s.Inject(pGetRun, deny(project))
+	if _, err := b.GetRun(ctx, controlplane.RunRef{Name: "rmissing"}); controlplane.CodeOf(err) != controlplane.CodePermissionDenied {
+		t.Errorf("denied in the default place: %v, want permission denied", err)
+	}
+}

@@ -286,6 +286,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if injected != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body)) // read already, for the record
 		injected(w, r)
 		return
 	}
