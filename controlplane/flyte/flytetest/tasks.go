@@ -236,12 +236,10 @@ func (s *Server) listTasks(_ *User, body []byte) (any, error) {
 	if len(latest) > limit {
 		latest = latest[:limit]
 	}
+	// With no match the answer is {"metadata": {}}, as observed.
 	meta := map[string]any{}
-	if total > 0 {
-		meta["total"] = total
-	}
 	if len(latest) > 0 {
-		meta["filteredTotal"] = len(latest)
+		meta["total"], meta["filteredTotal"] = total, len(latest)
 	}
 	out := map[string]any{"metadata": meta}
 	if len(latest) > 0 {
