@@ -322,7 +322,7 @@ func TestPhaseFromLastAttempt(t *testing.T) {
 func TestOutputsNeverCatchUp(t *testing.T) {
 	t.Parallel()
 	s := startFake(t, flytetest.Options{StatusLag: -1})
-	b := open(t, s, func(c *flyte.Config) { c.Timeout = 200 * time.Millisecond })
+	b := open(t, s, func(c *flyte.Config) { c.Timeout = time.Second })
 	ctx := callerCtx(t)
 	r, err := b.RunTask(ctx, controlplane.RunTaskRequest{Task: ref("echo", ""), Inputs: map[string]any{"name": "Ada"}})
 	if err != nil {
