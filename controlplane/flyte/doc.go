@@ -17,9 +17,21 @@
 // # What each method costs
 //
 // Every method is one or a few unary calls: GetRun is GetRunDetails; a RunTask whose task was
-// looked up in the last cache_ttl is one CreateRun (plus one GetRunDetails on an
-// Idempotency-Key replay); GetRunIO is GetRunDetails and DataProxyService/GetActionData, in
-// parallel; AbortRun reads the run before and after the abort.
+// looked up in the last cache_ttl is one CreateRun (with an Idempotency-Key, plus UserInfo
+// when the caller was not seen in the last cache_ttl, and one GetRunDetails on a replay);
+// GetRunIO is GetRunDetails and DataProxyService/GetActionData, in parallel; AbortRun reads
+// the run before and after the abort; SetTriggerActive reads the trigger first, since
+// UpdateTriggers answers 200 for unknown ones.
+//
+// # Idempotency-Key
+//
+// A key names the run: "w" and 24 base32 characters of a SHA-256 of the caller's subject and
+// the key, so the same caller and key give the same run on every replica, for as long as
+// Flyte keeps the run. The run carries a label with a fingerprint of the request (the task as
+// asked for, inputs with defaults applied); CreateRun answers an existing name with the
+// existing run, and when that run was created before the call (a replay) its label is
+// compared: another request's run is CodeConflict. Two requests with one key and different
+// inputs that race within clock_skew both get the first one's run.
 //
 // # Runs and their project and domain
 //
