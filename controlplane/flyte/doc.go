@@ -30,8 +30,9 @@
 // Flyte keeps the run. The run carries a label with a fingerprint of the request (the task as
 // asked for, inputs with defaults applied); CreateRun answers an existing name with the
 // existing run, and when that run was created before the call (a replay) its label is
-// compared: another request's run is CodeConflict. Two requests with one key and different
-// inputs that race within clock_skew both get the first one's run.
+// compared: another request's run is CodeConflict. The one gap: of two requests with one
+// key and different inputs that race (the second sent before the first's run exists), both
+// get the first one's run, unless the control plane puts the labels in CreateRun's answer.
 //
 // # Runs and their project and domain
 //
