@@ -194,6 +194,10 @@ func (t TaskName) withDefaults(name string) TaskName {
 // nameLike is what Flyte accepts for projects and domains.
 var nameLike = regexp.MustCompile(`^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$`)
 
+// Validate checks the config as Open will, with its defaults applied, naming the key at
+// fault (for a config checker that does not connect).
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 // validate names the field at fault, as the user's config file spells it.
 func (c Config) validate() error {
 	fail := func(key, format string, args ...any) error {
