@@ -72,6 +72,9 @@ func Validate(route Route) gin.HandlerFunc {
 			writeInvalid(c, bad)
 			return
 		}
+		if route.Op.RequestBody != nil && !refuseDuplicateKeys(c) { // see dupkeys.go
+			return
+		}
 		in := &openapi3filter.RequestValidationInput{
 			Request:    c.Request,
 			PathParams: params,
