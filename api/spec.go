@@ -28,7 +28,14 @@ type Operation struct {
 	Path string
 	// Open is true when the operation declares no security (`security: []`).
 	Open bool
+	// Allowlist is the operation's x-allowlist extension: which allowlist guards it and how
+	// the guarded name is found (impl's guard knows the policies and refuses to start with
+	// an enabled operation that has none or an unknown one). "" when the spec gives none.
+	Allowlist string
 }
+
+// AllowlistExtension is the operation extension that names its allowlist policy.
+const AllowlistExtension = "x-allowlist"
 
 // Catalog lists the spec's operations and groups. It is derived from the spec's tags.
 type Catalog struct {
@@ -76,6 +83,11 @@ func NewCatalog(doc *openapi3.T) (*Catalog, error) {
 				Method: strings.ToUpper(method),
 				Path:   path,
 				Open:   op.Security != nil && len(*op.Security) == 0,
+			}
+			if v, ok := op.Extensions[AllowlistExtension]; ok {
+				if o.Allowlist, ok = v.(string); !ok || o.Allowlist == "" {
+					return nil, fmt.Errorf("api: operation %s: %s must be a policy name, is %v", op.OperationID, AllowlistExtension, v)
+				}
 			}
 			c.byID[o.ID] = o
 			c.Operations = append(c.Operations, o)
@@ -233,6 +245,8 @@ func prune[T any](m map[string]T, kind string, reached map[string]bool) {
 type Served struct {
 	Spec    *openapi3.T
 	Catalog *Catalog
+	// Enabled holds the operationIds the deployment serves.
+	Enabled map[string]bool
 }
 
 // ServedSpec loads the embedded spec and keeps the operations groups or endpoints select
@@ -242,6 +256,12 @@ func ServedSpec(groups, endpoints []string, title, description string) (Served, 
 	if err != nil {
 		return Served{}, err
 	}
+	return ServedSpecOf(doc, groups, endpoints, title, description)
+}
+
+// ServedSpecOf is ServedSpec over doc instead of the embedded spec; doc is changed in place.
+// Tests use it to check what start-up does with a spec that breaks a rule.
+func ServedSpecOf(doc *openapi3.T, groups, endpoints []string, title, description string) (Served, error) {
 	catalog, err := NewCatalog(doc)
 	if err != nil {
 		return Served{}, err
@@ -257,7 +277,7 @@ func ServedSpec(groups, endpoints []string, title, description string) (Served, 
 	if description != "" {
 		doc.Info.Description = description
 	}
-	return Served{Spec: doc, Catalog: catalog}, nil
+	return Served{Spec: doc, Catalog: catalog, Enabled: enabled}, nil
 }
 
 // GinPath turns a spec path template into gin's syntax: {name} → :name.

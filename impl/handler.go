@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
 
 	"github.com/flyte-webhook/flyte-webhook/api"
@@ -25,19 +26,37 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // NewHandler assembles the webhook's HTTP handler over backend: only the operations cfg
 // enables are routed, and /openapi.json, /openapi.yaml and /docs show only those.
+//
+// Every enabled operation must name its allowlist policy (x-allowlist in openapi.yaml): one
+// without a policy, or with an unknown one, is an error naming it.
 func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) {
+	doc, err := api.LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	return newHandler(cfg, backend, doc)
+}
+
+// newHandler is NewHandler over doc instead of the embedded spec, so tests can show what
+// start-up does with a spec that breaks a rule.
+func newHandler(cfg Config, backend controlplane.Backend, doc *openapi3.T) (http.Handler, error) {
 	cfg = cfg.withDefaults()
 	lists, err := cfg.allowlists()
 	if err != nil {
 		return nil, err
 	}
-	served, err := api.ServedSpec(cfg.EndpointGroups, cfg.Endpoints, cfg.Title, cfg.Description)
+	served, err := api.ServedSpecOf(doc, cfg.EndpointGroups, cfg.Endpoints, cfg.Title, cfg.Description)
 	if err != nil {
 		return nil, err
 	}
 	filtered, catalog := served.Spec, served.Catalog
+	guards, err := newGuards(served)
+	if err != nil {
+		return nil, err
+	}
 
-	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize)}
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize),
+		guards: guards, enabled: served.Enabled}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values

@@ -27,6 +27,8 @@ type Server struct {
 	log     *slog.Logger
 	routes  map[string]map[string]*routeMeta // gin path → method → route
 	done    *boundedcache.Cache[encodedRun]  // encoded get_run answers of finished runs
+	guards  map[string]*opGuard              // Go operation name → its allowlist policy
+	enabled map[string]bool                  // operationIds this deployment serves
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
