@@ -62,6 +62,11 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
 	id := api.RequestIDFrom(ctx)
 	status, detail := problemOf(err, id)
+	if status == http.StatusUnauthorized && s.ids != nil {
+		// The backend refused these credentials (revoked, expired): stop reusing an
+		// earlier verification of them at once.
+		s.ids.forget(credentialsKey(controlplane.CredentialsFrom(ctx)))
+	}
 	if m := s.route(c); m != nil && !m.declared[status] {
 		// The backend answered with a code this operation does not document: keep the
 		// contract, log the mismatch.

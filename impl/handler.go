@@ -56,7 +56,7 @@ func newHandler(cfg Config, backend controlplane.Backend, doc *openapi3.T) (http
 	}
 
 	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize),
-		guards: guards, enabled: served.Enabled}
+		guards: guards, enabled: served.Enabled, ids: newIdentityCache(identityTTL, identityCacheSize)}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values
@@ -135,20 +135,6 @@ func bodyLimit(max int64) gin.HandlerFunc {
 	}
 }
 
-// auth refuses a request with no credentials at all, when credentials are required. The
-// credentials themselves ride in the request context (put there by requestID, with the other
-// per-request values, to copy the request once) to the backend, which decides who the caller
-// is.
-func (s *Server) auth(r api.Route) gin.HandlerFunc {
-	required := !s.cfg.AuthOptional && !r.Open
-	return func(c *gin.Context) {
-		if required && controlplane.CredentialsFrom(c.Request.Context()).Empty() {
-			api.Fail(c, http.StatusUnauthorized, "credentials required: send an Authorization: Bearer <token> header or a Cookie")
-			return
-		}
-	}
-}
-
 var requestIDPrefix = func() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -210,7 +196,11 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		if m := s.route(c); m != nil {
 			attrs = append(attrs, slog.String("operation_id", m.id))
 		}
-		if who := controlplane.ReportedCaller(ctx); who.Subject != "" {
+		who := controlplane.ReportedCaller(ctx)
+		if who.Subject == "" {
+			who, _ = controlplane.IdentityFrom(ctx) // verified by the auth layer
+		}
+		if who.Subject != "" {
 			attrs = append(attrs, slog.String("caller", who.Subject))
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)

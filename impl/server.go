@@ -29,6 +29,7 @@ type Server struct {
 	done    *boundedcache.Cache[encodedRun]  // encoded get_run answers of finished runs
 	guards  map[string]*opGuard              // Go operation name → its allowlist policy
 	enabled map[string]bool                  // operationIds this deployment serves
+	ids     *identityCache                   // identities the auth layer verified
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
