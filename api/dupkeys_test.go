@@ -1,9 +1,15 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flyte-webhook/flyte-webhook/gen"
 )
 
 // TestCheckKeys: a key twice in one object is found at any depth and named by JSON pointer;
@@ -63,15 +69,114 @@ func TestCheckKeys(t *testing.T) {
 	}
 }
 
-// FuzzCheckKeys: the walk never panics, and what it reports as a duplicate really is one.
+// checkKeysReference is the plain json.Decoder token walk that checkKeys must agree with on
+// every valid JSON document: slow (it allocates per token) but obviously right.
+func checkKeysReference(data []byte) (gen.ProblemError, bool) {
+	type frame struct {
+		object, expectKey bool
+		key               string
+		index             int
+		seen              map[string]bool
+	}
+	var stack []*frame
+	path := func(frames []*frame, extra ...string) string {
+		var parts []string
+		for _, f := range frames {
+			if f.object {
+				parts = append(parts, f.key)
+			} else {
+				parts = append(parts, strconv.Itoa(f.index))
+			}
+		}
+		return pointer(append(parts, extra...))
+	}
+	done := func() bool {
+		if len(stack) == 0 {
+			return false
+		}
+		if top := stack[len(stack)-1]; top.object {
+			top.expectKey = true
+		} else {
+			top.index++
+		}
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return gen.ProblemError{}, false
+		}
+		if n := len(stack); n > 0 && stack[n-1].expectKey {
+			top := stack[n-1]
+			k, isKey := tok.(string)
+			if !isKey {
+				stack = stack[:n-1]
+				if !done() {
+					return gen.ProblemError{}, false
+				}
+				continue
+			}
+			if top.seen[k] {
+				return gen.ProblemError{In: gen.Body, Name: path(stack[:n-1], k), Reason: "duplicate key"}, true
+			}
+			top.seen[k], top.key, top.expectKey = true, k, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= MaxBodyDepth {
+				return gen.ProblemError{In: gen.Body, Name: path(stack), Reason: "nested more than " + strconv.Itoa(MaxBodyDepth) + " levels deep"}, true
+			}
+			obj := tok == json.Delim('{')
+			stack = append(stack, &frame{object: obj, expectKey: obj, seen: map[string]bool{}})
+			continue
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if !done() {
+			return gen.ProblemError{}, false
+		}
+	}
+}
+
+var keySeeds = []string{
+	`{"a":1,"a":2}`, `[{"a":{"b":[1,{"c":1,"c":2}]}}]`, `{"a":{}}`, `[[[]]]`, `{"\u0061":1,"a":2}`,
+	`{"a\"b":1,"a\u0022b":2}`, "{\"\xff\":1,\"\xfe\":2}", `{"é":1,"\u00e9":2}`, `{"x":[1,-2.5e3,true,false,null,"s"],"y":{"x":1}}`,
+	`{"k": "v", "k2": "a,b}c", "k": 0}`, ` [ { "a" : 1 , "b" : [ ] , "a" : null } ] `, `"top"`, `-1`, `{"a":1} {"a":2}`,
+}
+
+// TestCheckKeysAgreesWithDecoder: on the seeds, and each body of TestCheckKeys, the scanner
+// answers what the json.Decoder token walk answers.
+func TestCheckKeysAgreesWithDecoder(t *testing.T) {
+	t.Parallel()
+	for _, s := range keySeeds {
+		if !json.Valid([]byte(s)) {
+			continue
+		}
+		want, wantBad := checkKeysReference([]byte(s))
+		got, gotBad := checkKeys([]byte(s))
+		if got != want || gotBad != wantBad {
+			t.Errorf("%q: checkKeys = %+v, %v; the decoder walk says %+v, %v", s, got, gotBad, want, wantBad)
+		}
+	}
+}
+
+// FuzzCheckKeys: the scanner never panics, and on every valid JSON document it answers what
+// the json.Decoder token walk answers (duplicate, place and depth alike).
 func FuzzCheckKeys(f *testing.F) {
-	for _, s := range []string{`{"a":1,"a":2}`, `[{"a":{"b":[1,{"c":1,"c":2}]}}]`, `{"a":{}}`, `[[[]]]`, `{"\u0061":1,"a":2}`} {
+	for _, s := range keySeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		e, bad := checkKeys([]byte(body))
-		if bad && e.Reason == "duplicate key" && e.Name == "" {
-			t.Fatalf("a duplicate without a place: %q", body)
+		got, gotBad := checkKeys([]byte(body))
+		if !json.Valid([]byte(body)) {
+			return // the validator refuses it anyway
+		}
+		want, wantBad := checkKeysReference([]byte(body))
+		if got != want || gotBad != wantBad {
+			t.Fatalf("%q: checkKeys = %+v, %v; the decoder walk says %+v, %v", body, got, gotBad, want, wantBad)
 		}
 	})
 }
@@ -83,5 +188,63 @@ func BenchmarkCheckKeys(b *testing.B) {
 		if _, bad := checkKeys(body); bad {
 			b.Fatal("reported a problem")
 		}
+	}
+}
+
+// TestCheckKeysRandomDocuments: random valid documents (small key alphabet, so duplicates are
+// common; escaped and non-ASCII spellings of the same key; arbitrary white space) get the
+// same answer from the scanner and the json.Decoder token walk.
+func TestCheckKeysRandomDocuments(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(8, 9))
+	keys := []string{`"a"`, `"\u0061"`, `"b"`, `"a\"b"`, `"a\u0022b"`, `"é"`, `"\u00e9"`, `"/~"`, `""`, "\"\xff\"", "\"\xfe\""}
+	ws := []string{"", " ", "\n\t ", "\r\n"}
+	var build func(b *strings.Builder, depth int)
+	build = func(b *strings.Builder, depth int) {
+		b.WriteString(ws[rng.IntN(len(ws))])
+		switch k := rng.IntN(10); {
+		case k < 3 && depth < 8:
+			b.WriteString("{")
+			for i := range rng.IntN(4) {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				b.WriteString(ws[rng.IntN(len(ws))] + keys[rng.IntN(len(keys))] + ws[rng.IntN(len(ws))] + ":")
+				build(b, depth+1)
+			}
+			b.WriteString("}")
+		case k < 5 && depth < 8:
+			b.WriteString("[")
+			for i := range rng.IntN(4) {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				build(b, depth+1)
+			}
+			b.WriteString("]")
+		default:
+			b.WriteString([]string{`1`, `-2.5e-3`, `true`, `false`, `null`, `"s"`, `"a,b}]"`, `"\\"`}[rng.IntN(8)])
+		}
+		b.WriteString(ws[rng.IntN(len(ws))])
+	}
+	dups := 0
+	for range 20000 {
+		var b strings.Builder
+		build(&b, 0)
+		doc := []byte(b.String())
+		if !json.Valid(doc) {
+			t.Fatalf("generated invalid JSON: %q", doc)
+		}
+		want, wantBad := checkKeysReference(doc)
+		got, gotBad := checkKeys(doc)
+		if got != want || gotBad != wantBad {
+			t.Fatalf("%q: checkKeys = %+v, %v; the decoder walk says %+v, %v", doc, got, gotBad, want, wantBad)
+		}
+		if wantBad {
+			dups++
+		}
+	}
+	if dups < 1000 {
+		t.Fatalf("only %d of 20000 documents had a duplicate: the generator tests little", dups)
 	}
 }
