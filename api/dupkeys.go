@@ -36,22 +36,29 @@ func refuseDuplicateKeys(c *gin.Context) bool {
 	}
 	data, err := io.ReadAll(c.Request.Body)
 	_ = c.Request.Body.Close()
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		Fail(c, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes")
-		return false
-	case err != nil:
-		writeInvalid(c, []gen.ProblemError{{In: gen.Body, Reason: "the body could not be read"}})
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			Fail(c, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes")
+		} else {
+			writeInvalid(c, []gen.ProblemError{{In: gen.Body, Reason: "the body could not be read"}})
+		}
 		return false
 	}
-	c.Request.Body = io.NopCloser(bytes.NewReader(data))
+	rb := new(readBody)
+	rb.Reset(data)
+	c.Request.Body = rb
 	if e, bad := checkKeys(data); bad {
 		writeInvalid(c, []gen.ProblemError{e})
 		return false
 	}
 	return true
 }
+
+// readBody is a body already read, for the validator to read again.
+type readBody struct{ bytes.Reader }
+
+func (*readBody) Close() error { return nil }
 
 // keyFrame is one open object or array of the scan.
 type keyFrame struct {
