@@ -75,13 +75,6 @@ func (a *TriggerAllowlist) Allows(taskName, triggerName string) bool {
 	return a.name[triggerName] || a.full[[2]string{taskName, triggerName}]
 }
 
-// The unexported names are the ones config.go's allowlists struct still uses; they go once
-// it names the exported types.
-type (
-	taskAllowlist    = TaskAllowlist
-	triggerAllowlist = TriggerAllowlist
-)
-
 func splitEntry(e string, max int) ([]string, error) {
 	if strings.TrimSpace(e) != e {
 		return nil, fmt.Errorf("leading or trailing white space")
