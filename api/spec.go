@@ -27,7 +27,14 @@ type Operation struct {
 	Path string
 	// Open is true when the operation declares no security (`security: []`).
 	Open bool
+	// Allowlist is the operation's x-allowlist extension: which allowlist guards it and how
+	// the guarded name is found (impl's guard knows the policies and refuses to start with
+	// an enabled operation that has none or an unknown one). "" when the spec gives none.
+	Allowlist string
 }
+
+// AllowlistExtension is the operation extension that names its allowlist policy.
+const AllowlistExtension = "x-allowlist"
 
 // Catalog lists the spec's operations and groups. It is derived from the spec's tags.
 type Catalog struct {
@@ -75,6 +82,11 @@ func NewCatalog(doc *openapi3.T) (*Catalog, error) {
 				Method: strings.ToUpper(method),
 				Path:   path,
 				Open:   op.Security != nil && len(*op.Security) == 0,
+			}
+			if v, ok := op.Extensions[AllowlistExtension]; ok {
+				if o.Allowlist, ok = v.(string); !ok || o.Allowlist == "" {
+					return nil, fmt.Errorf("api: operation %s: %s must be a policy name, is %v", op.OperationID, AllowlistExtension, v)
+				}
 			}
 			c.byID[o.ID] = o
 			c.Operations = append(c.Operations, o)
@@ -234,6 +246,8 @@ type Served struct {
 	Spec     *openapi3.T
 	Catalog  *Catalog
 	Defaults Defaults
+	// Enabled holds the operationIds the deployment serves.
+	Enabled map[string]bool
 }
 
 // SpecOptions say which spec a deployment serves.
@@ -263,6 +277,12 @@ func ServedSpec(opts SpecOptions) (Served, error) {
 	if err != nil {
 		return Served{}, err
 	}
+	return ServedSpecOf(doc, opts)
+}
+
+// ServedSpecOf is ServedSpec over doc instead of the embedded spec; doc is changed in place.
+// Tests use it to check what start-up does with a spec that breaks a rule.
+func ServedSpecOf(doc *openapi3.T, opts SpecOptions) (Served, error) {
 	catalog, err := NewCatalog(doc)
 	if err != nil {
 		return Served{}, err
@@ -284,7 +304,7 @@ func ServedSpec(opts SpecOptions) (Served, error) {
 		lead = DefaultDescription
 	}
 	doc.Info.Description = lead + "\n\n" + doc.Info.Description
-	return Served{Spec: doc, Catalog: catalog, Defaults: defaults}, nil
+	return Served{Spec: doc, Catalog: catalog, Defaults: defaults, Enabled: enabled}, nil
 }
 
 // GinPath turns a spec path template into gin's syntax: {name} → :name.

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -79,6 +80,9 @@ func Validate(route Route) gin.HandlerFunc {
 			writeInvalid(c, bad)
 			return
 		}
+		if route.Op.RequestBody != nil && !refuseDuplicateKeys(c) { // see dupkeys.go
+			return
+		}
 		in := &openapi3filter.RequestValidationInput{
 			Request:    c.Request,
 			PathParams: params,
@@ -146,8 +150,18 @@ func (s simpleString) check(r *http.Request, path map[string]string) (gen.Proble
 			v = vs[0]
 		}
 	case openapi3.ParameterInHeader:
-		v = r.Header.Get(s.name)
-		present = v != ""
+		// Present means sent, even empty: Header.Get cannot tell an empty header from a
+		// missing one, and the binder passes an empty one on as "" (an empty
+		// Idempotency-Key made a new run instead of a 422). kin-openapi, which checks the
+		// other header parameters, already counts an empty header as sent.
+		var vs []string
+		vs, present = r.Header[textproto.CanonicalMIMEHeaderKey(s.name)]
+		if len(vs) > 1 {
+			return gen.ProblemError{In: gen.ProblemErrorIn(s.in), Name: s.name, Reason: "sent more than once"}, false
+		}
+		if present {
+			v = vs[0]
+		}
 	}
 	fail := func(reason string) (gen.ProblemError, bool) {
 		return gen.ProblemError{In: gen.ProblemErrorIn(s.in), Name: s.name, Reason: reason}, false

@@ -16,7 +16,11 @@ import "context"
 // Implementations must be safe for concurrent use. A backend that holds resources also
 // implements Closer.
 type Backend interface {
-	// Me returns the identity the credentials in ctx stand for.
+	// Me returns the identity the credentials in ctx stand for. The webhook calls it before
+	// its allowlists answer (caching a success briefly by a hash of the credentials), so an
+	// unknown caller gets 401 and never learns what an allowlist holds. A backend that cannot
+	// tell answers CodeUnimplemented, which turns that early check off; CodeUnavailable is a
+	// 503.
 	Me(ctx context.Context) (Identity, error)
 
 	// GetTask returns a task. ref.Version "" means the latest registered version.

@@ -66,3 +66,22 @@ func ReportedCaller(ctx context.Context) Identity {
 	}
 	return Identity{}
 }
+
+type identityKey struct{}
+
+// WithIdentity returns a context carrying the identity the webhook verified for the
+// request's credentials before its allowlists answered (Backend.Me, possibly answered from a
+// cache of a few seconds). Later layers read it with IdentityFrom; it names the caller in
+// logs and decisions of the webhook, and never replaces the backend's own check of the
+// credentials on every call.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the identity WithIdentity put in ctx. ok is false when none was
+// verified: the operation needs no credentials, or the backend cannot verify credentials
+// ahead of a call (its Me answers CodeUnimplemented).
+func IdentityFrom(ctx context.Context) (id Identity, ok bool) {
+	id, ok = ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}

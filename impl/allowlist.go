@@ -7,17 +7,20 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
 
-// taskAllowlist matches tasks the way the seed does: an entry "domain/project/name" matches
-// exactly, "project/name" in any domain, "name" in any domain and project.
-type taskAllowlist struct {
+// TaskAllowlist is a parsed task_allowlist. It matches tasks the way the seed does: an entry
+// "domain/project/name" matches exactly, "project/name" in any domain, "name" in any domain
+// and project. Matching is exact (no case folding, no trimming). The zero value allows
+// nothing; build one with ParseTaskAllowlist.
+type TaskAllowlist struct {
 	full        map[[3]string]bool
 	projectName map[[2]string]bool
 	name        map[string]bool
 }
 
-// ParseTaskAllowlist parses task_allowlist entries; a malformed entry is an error naming it.
-func ParseTaskAllowlist(entries []string) (*taskAllowlist, error) {
-	a := &taskAllowlist{full: map[[3]string]bool{}, projectName: map[[2]string]bool{}, name: map[string]bool{}}
+// ParseTaskAllowlist parses task_allowlist entries; a malformed entry (an empty part, more
+// than three parts, surrounding white space) is an error naming it. No entries allow nothing.
+func ParseTaskAllowlist(entries []string) (*TaskAllowlist, error) {
+	a := &TaskAllowlist{full: map[[3]string]bool{}, projectName: map[[2]string]bool{}, name: map[string]bool{}}
 	for i, e := range entries {
 		parts, err := splitEntry(e, 3)
 		if err != nil {
@@ -36,19 +39,23 @@ func ParseTaskAllowlist(entries []string) (*taskAllowlist, error) {
 }
 
 // Allows reports whether the task may be used.
-func (a *taskAllowlist) Allows(domain, project, name string) bool {
+func (a *TaskAllowlist) Allows(domain, project, name string) bool {
 	return a.name[name] || a.projectName[[2]string{project, name}] || a.full[[3]string{domain, project, name}]
 }
 
-// triggerAllowlist: "task_name/trigger_name" exactly, or "trigger_name" of any task.
-type triggerAllowlist struct {
+// TriggerAllowlist is a parsed trigger_allowlist: an entry "task_name/trigger_name" matches
+// exactly, "trigger_name" that trigger of any task. The zero value allows nothing; build one
+// with ParseTriggerAllowlist.
+type TriggerAllowlist struct {
 	full map[[2]string]bool
 	name map[string]bool
 }
 
-// ParseTriggerAllowlist parses trigger_allowlist entries; a malformed entry is an error.
-func ParseTriggerAllowlist(entries []string) (*triggerAllowlist, error) {
-	a := &triggerAllowlist{full: map[[2]string]bool{}, name: map[string]bool{}}
+// ParseTriggerAllowlist parses trigger_allowlist entries; a malformed entry (an empty part,
+// more than two parts, surrounding white space) is an error naming it. No entries allow
+// nothing.
+func ParseTriggerAllowlist(entries []string) (*TriggerAllowlist, error) {
+	a := &TriggerAllowlist{full: map[[2]string]bool{}, name: map[string]bool{}}
 	for i, e := range entries {
 		parts, err := splitEntry(e, 2)
 		if err != nil {
@@ -64,7 +71,7 @@ func ParseTriggerAllowlist(entries []string) (*triggerAllowlist, error) {
 }
 
 // Allows reports whether the trigger may be switched.
-func (a *triggerAllowlist) Allows(taskName, triggerName string) bool {
+func (a *TriggerAllowlist) Allows(taskName, triggerName string) bool {
 	return a.name[triggerName] || a.full[[2]string{taskName, triggerName}]
 }
 

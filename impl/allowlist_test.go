@@ -111,3 +111,13 @@ func TestEmptyAllowlistAllowsNothing(t *testing.T) {
 	expectStatus(t, s.call(t, "GET", "/app/a", nil, nil), http.StatusForbidden)
 	expectStatus(t, s.call(t, "POST", "/trigger/t/n/activate", nil, nil), http.StatusOK)
 }
+
+// TestAllowlistZeroValue: an allowlist built without entries allows nothing.
+func TestAllowlistZeroValue(t *testing.T) {
+	t.Parallel()
+	var tasks impl.TaskAllowlist
+	var triggers impl.TriggerAllowlist
+	if tasks.Allows("d", "p", "n") || triggers.Allows("t", "n") {
+		t.Fatal("a zero allowlist allowed something")
+	}
+}

@@ -60,9 +60,9 @@ func (c Config) withDefaults() Config {
 
 // allowlists are the parsed allowlists; a nil field is unrestricted.
 type allowlists struct {
-	tasks    *taskAllowlist
+	tasks    *TaskAllowlist
 	apps     map[string]bool
-	triggers *triggerAllowlist
+	triggers *TriggerAllowlist
 }
 
 func (c Config) allowlists() (allowlists, error) {

@@ -62,6 +62,11 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
 	id := api.RequestIDFrom(ctx)
 	status, detail := problemOf(err, id)
+	if status == http.StatusUnauthorized && s.ids != nil {
+		// The backend refused these credentials (revoked, expired): stop reusing an
+		// earlier verification of them at once.
+		s.ids.forget(credentialsKey(controlplane.CredentialsFrom(ctx)))
+	}
 	if m := s.route(c); m != nil && !m.declared[status] {
 		// The backend answered with a code this operation does not document: keep the
 		// contract, log the mismatch.
@@ -86,6 +91,7 @@ func (s *Server) handlerError(c *gin.Context, err error) { s.writeError(c, err) 
 // The validator runs first, so this is rare (e.g. a body of the right shape that Go cannot
 // hold); it is still the caller's fault, so 422.
 func (s *Server) requestError(c *gin.Context, err error) {
+	s.logCallerError(c, "the request body could not be bound", err)
 	api.Fail(c, http.StatusUnprocessableEntity, "the request body could not be read: it does not fit the API")
 }
 
@@ -103,8 +109,24 @@ func (s *Server) responseError(c *gin.Context, err error) {
 // validator already rejects those, so this is a second line).
 func (s *Server) paramError(c *gin.Context, err error, status int) {
 	if status < 500 {
+		s.logCallerError(c, "a parameter could not be bound", err)
 		api.Fail(c, http.StatusUnprocessableEntity, "a parameter does not fit the API")
 		return
 	}
 	s.writeError(c, err)
+}
+
+// logCallerError logs why a request the validator let through could not be bound: the
+// caller's fault (so info, not an error), but a sign that the validator and the generated
+// binder disagree, which is worth finding in the log by request id. The text stays in the
+// log; the caller gets a generic 422. Bound values are parameters and bodies, never the
+// Authorization or Cookie headers, so no credential reaches this line.
+func (s *Server) logCallerError(c *gin.Context, msg string, err error) {
+	ctx := c.Request.Context()
+	attrs := []slog.Attr{slog.String("request_id", api.RequestIDFrom(ctx))}
+	if m := s.route(c); m != nil {
+		attrs = append(attrs, slog.String("operation_id", m.id))
+	}
+	attrs = append(attrs, slog.String("error", err.Error()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
 }

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
 
 	"github.com/flyte-webhook/flyte-webhook/api"
@@ -23,13 +24,26 @@ import (
 
 // NewHandler assembles the webhook's HTTP handler over backend: only the operations cfg
 // enables are routed, and /openapi.json, /openapi.yaml and /docs show only those.
+//
+// Every enabled operation must name its allowlist policy (x-allowlist in openapi.yaml): one
+// without a policy, or with an unknown one, is an error naming it.
 func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) {
+	doc, err := api.LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	return newHandler(cfg, backend, doc)
+}
+
+// newHandler is NewHandler over doc instead of the embedded spec, so tests can show what
+// start-up does with a spec that breaks a rule.
+func newHandler(cfg Config, backend controlplane.Backend, doc *openapi3.T) (http.Handler, error) {
 	cfg = cfg.withDefaults()
 	lists, err := cfg.allowlists()
 	if err != nil {
 		return nil, err
 	}
-	served, err := api.ServedSpec(api.SpecOptions{
+	served, err := api.ServedSpecOf(doc, api.SpecOptions{
 		Groups: cfg.EndpointGroups, Endpoints: cfg.Endpoints, Name: cfg.Name, Title: cfg.Title, Description: cfg.Description,
 	})
 	if err != nil {
@@ -40,8 +54,13 @@ func NewHandler(cfg Config, backend controlplane.Backend) (http.Handler, error) 
 		return nil, err
 	}
 	filtered, catalog := served.Spec, served.Catalog
+	guards, err := newGuards(served)
+	if err != nil {
+		return nil, err
+	}
 
-	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize), def: def}
+	s := &Server{backend: backend, cfg: cfg, lists: lists, log: cfg.Logger, done: boundedcache.New[encodedRun](doneCacheSize), def: def,
+		guards: guards, enabled: served.Enabled, ids: newIdentityCache(identityTTL, identityCacheSize)}
 
 	e := gin.New()
 	e.ContextWithFallback = true // handler contexts cancel with the request and see its values
@@ -120,20 +139,6 @@ func bodyLimit(max int64) gin.HandlerFunc {
 	}
 }
 
-// auth refuses a request with no credentials at all, when credentials are required. The
-// credentials themselves ride in the request context (put there by requestID, with the other
-// per-request values, to copy the request once) to the backend, which decides who the caller
-// is.
-func (s *Server) auth(r api.Route) gin.HandlerFunc {
-	required := !s.cfg.AuthOptional && !r.Open
-	return func(c *gin.Context) {
-		if required && controlplane.CredentialsFrom(c.Request.Context()).Empty() {
-			api.Fail(c, http.StatusUnauthorized, "credentials required: send an Authorization: Bearer <token> header or a Cookie")
-			return
-		}
-	}
-}
-
 var requestIDPrefix = func() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -195,7 +200,11 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		if m := s.route(c); m != nil {
 			attrs = append(attrs, slog.String("operation_id", m.id))
 		}
-		if who := controlplane.ReportedCaller(ctx); who.Subject != "" {
+		who := controlplane.ReportedCaller(ctx)
+		if who.Subject == "" {
+			who, _ = controlplane.IdentityFrom(ctx) // verified by the auth layer
+		}
+		if who.Subject != "" {
 			attrs = append(attrs, slog.String("caller", who.Subject))
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)

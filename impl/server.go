@@ -31,6 +31,9 @@ type Server struct {
 	routes  map[string]map[string]*routeMeta // gin path → method → route
 	done    *boundedcache.Cache[encodedRun]  // encoded get_run answers of finished runs
 	def     specDefaults
+	guards  map[string]*opGuard // Go operation name → its allowlist policy
+	enabled map[string]bool     // operationIds this deployment serves
+	ids     *identityCache      // identities the auth layer verified
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

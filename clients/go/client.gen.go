@@ -828,19 +828,39 @@ type ClientInterface interface {
 	//
 	// The run's phase, and whether it is done. Poll this until `done` is true.
 	//
+	// Which runs it answers for: a task's run when the task is inside this webhook's task
+	// allowlist (403 otherwise); an image build (the run behind build_image's
+	// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+	// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+	// prefetches: the server starts those runs itself, for no workspace task.
+	//
 	// Corresponds with GET /run/{name} (the `GetRun` operationId).
 	GetRun(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AbortRun Abort a run
 	//
-	// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has already finished.
+	// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has
+	// already finished.
+	//
+	// Which runs it answers for: a task's run when the task is inside this webhook's task
+	// allowlist (403 otherwise); an image build (the run behind build_image's
+	// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+	// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+	// prefetches: the server starts those runs itself, for no workspace task.
 	//
 	// Corresponds with POST /run/{name}/abort (the `AbortRun` operationId).
 	AbortRun(ctx context.Context, name RunName, params *AbortRunParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRunIo Read a run's inputs and outputs
 	//
-	// The inputs the run was started with, and its outputs once it has succeeded (`null` before, and when it did not succeed).
+	// The inputs the run was started with, and its outputs once it has succeeded (`null`
+	// before, and when it did not succeed).
+	//
+	// Which runs it answers for: a task's run when the task is inside this webhook's task
+	// allowlist (403 otherwise); an image build (the run behind build_image's
+	// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+	// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+	// prefetches: the server starts those runs itself, for no workspace task.
 	//
 	// Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
 	GetRunIo(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1176,6 +1196,12 @@ func (c *Client) RunTask(ctx context.Context, domain Domain, project Project, na
 //
 // The run's phase, and whether it is done. Poll this until `done` is true.
 //
+// Which runs it answers for: a task's run when the task is inside this webhook's task
+// allowlist (403 otherwise); an image build (the run behind build_image's
+// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+// prefetches: the server starts those runs itself, for no workspace task.
+//
 // Corresponds with GET /run/{name} (the `GetRun` operationId).
 func (c *Client) GetRun(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRunRequest(c.Server, name)
@@ -1191,7 +1217,14 @@ func (c *Client) GetRun(ctx context.Context, name RunName, reqEditors ...Request
 
 // AbortRun Abort a run
 //
-// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has already finished.
+// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has
+// already finished.
+//
+// Which runs it answers for: a task's run when the task is inside this webhook's task
+// allowlist (403 otherwise); an image build (the run behind build_image's
+// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+// prefetches: the server starts those runs itself, for no workspace task.
 //
 // Corresponds with POST /run/{name}/abort (the `AbortRun` operationId).
 func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1208,7 +1241,14 @@ func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunPar
 
 // GetRunIo Read a run's inputs and outputs
 //
-// The inputs the run was started with, and its outputs once it has succeeded (`null` before, and when it did not succeed).
+// The inputs the run was started with, and its outputs once it has succeeded (`null`
+// before, and when it did not succeed).
+//
+// Which runs it answers for: a task's run when the task is inside this webhook's task
+// allowlist (403 otherwise); an image build (the run behind build_image's
+// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+// prefetches: the server starts those runs itself, for no workspace task.
 //
 // Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
 func (c *Client) GetRunIo(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2726,6 +2766,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// The run's phase, and whether it is done. Poll this until `done` is true.
 	//
+	// Which runs it answers for: a task's run when the task is inside this webhook's task
+	// allowlist (403 otherwise); an image build (the run behind build_image's
+	// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+	// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+	// prefetches: the server starts those runs itself, for no workspace task.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /run/{name} (the `GetRun` operationId).
@@ -2733,7 +2779,14 @@ type ClientWithResponsesInterface interface {
 
 	// AbortRunWithResponse Abort a run
 	//
-	// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has already finished.
+	// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has
+	// already finished.
+	//
+	// Which runs it answers for: a task's run when the task is inside this webhook's task
+	// allowlist (403 otherwise); an image build (the run behind build_image's
+	// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+	// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+	// prefetches: the server starts those runs itself, for no workspace task.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2742,7 +2795,14 @@ type ClientWithResponsesInterface interface {
 
 	// GetRunIoWithResponse Read a run's inputs and outputs
 	//
-	// The inputs the run was started with, and its outputs once it has succeeded (`null` before, and when it did not succeed).
+	// The inputs the run was started with, and its outputs once it has succeeded (`null`
+	// before, and when it did not succeed).
+	//
+	// Which runs it answers for: a task's run when the task is inside this webhook's task
+	// allowlist (403 otherwise); an image build (the run behind build_image's
+	// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+	// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+	// prefetches: the server starts those runs itself, for no workspace task.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5071,6 +5131,12 @@ func (c *ClientWithResponses) RunTaskWithResponse(ctx context.Context, domain Do
 //
 // The run's phase, and whether it is done. Poll this until `done` is true.
 //
+// Which runs it answers for: a task's run when the task is inside this webhook's task
+// allowlist (403 otherwise); an image build (the run behind build_image's
+// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+// prefetches: the server starts those runs itself, for no workspace task.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /run/{name} (the `GetRun` operationId).
@@ -5084,7 +5150,14 @@ func (c *ClientWithResponses) GetRunWithResponse(ctx context.Context, name RunNa
 
 // AbortRunWithResponse Abort a run
 //
-// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has already finished.
+// Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has
+// already finished.
+//
+// Which runs it answers for: a task's run when the task is inside this webhook's task
+// allowlist (403 otherwise); an image build (the run behind build_image's
+// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+// prefetches: the server starts those runs itself, for no workspace task.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5099,7 +5172,14 @@ func (c *ClientWithResponses) AbortRunWithResponse(ctx context.Context, name Run
 
 // GetRunIoWithResponse Read a run's inputs and outputs
 //
-// The inputs the run was started with, and its outputs once it has succeeded (`null` before, and when it did not succeed).
+// The inputs the run was started with, and its outputs once it has succeeded (`null`
+// before, and when it did not succeed).
+//
+// Which runs it answers for: a task's run when the task is inside this webhook's task
+// allowlist (403 otherwise); an image build (the run behind build_image's
+// `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+// prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+// prefetches: the server starts those runs itself, for no workspace task.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/flyte-webhook/flyte-webhook/api"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/flyte"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
 	"github.com/flyte-webhook/flyte-webhook/impl"
@@ -76,9 +75,8 @@ type BackendConfig struct {
 	// Type is local (the default: the embedded control plane) or flyte.
 	Type  string       `yaml:"type"`
 	Local *LocalConfig `yaml:"local"`
-	// Flyte is reserved for the flyte backend. A yaml.Node value, not a pointer: yaml.v3
-	// decodes a *yaml.Node as a struct and would refuse every key under it.
-	Flyte yaml.Node `yaml:"flyte"`
+	// Flyte configures the Flyte 2 backend (backend.type: flyte).
+	Flyte *flyte.Config `yaml:"flyte"`
 }
 
 // LocalConfig configures the embedded control plane and who may call it.
@@ -226,6 +224,12 @@ func (c Config) withDefaults() Config {
 		}
 		l.Auth.AllowAnonymous = !*c.RequiresAuth
 	}
+	if f := c.Backend.Flyte; f != nil {
+		f.TLS.CAFile = c.resolve(f.TLS.CAFile)
+		if si := f.ServiceIdentity; si != nil {
+			si.ClientSecretFile = c.resolve(si.ClientSecretFile)
+		}
+	}
 	if c.PublicURL == "" {
 		host := c.Host
 		if host == "0.0.0.0" || host == "::" || host == "" {
@@ -295,7 +299,7 @@ func (c Config) validate() error {
 	}
 	switch c.Backend.Type {
 	case "local":
-		if f := c.Backend.Flyte; f.Kind != 0 && f.ShortTag() != "!!null" {
+		if c.Backend.Flyte != nil {
 			return fmt.Errorf("config: backend.flyte: set, but backend.type is local")
 		}
 		if err := c.Backend.Local.Config.Validate(); err != nil {
@@ -308,7 +312,15 @@ func (c Config) validate() error {
 			return fmt.Errorf("config: backend.local.auth: %w", err)
 		}
 	case "flyte":
-		return fmt.Errorf("config: backend.type: flyte is not available in this build yet; use local")
+		if c.Backend.Local != nil {
+			return fmt.Errorf("config: backend.local: set, but backend.type is flyte")
+		}
+		if c.Backend.Flyte == nil {
+			return fmt.Errorf("config: backend.flyte: required for backend.type flyte (at least endpoint, project and domain)")
+		}
+		if err := c.Backend.Flyte.Validate(); err != nil {
+			return fmt.Errorf("config: backend.%w", err)
+		}
 	default:
 		return fmt.Errorf("config: backend.type: %q is not one of local, flyte", c.Backend.Type)
 	}

@@ -38,7 +38,7 @@ var goType = regexp.MustCompile(`\b(main|local|identity|impl|time|yaml)\.([A-Z]|
 // YAML path and line, with the keys allowed there; never by a Go type.
 func TestConfigDecodeErrors(t *testing.T) {
 	t.Parallel()
-	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, auth"
+	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, max_interruptions, auth"
 	cases := []struct{ name, body, want string }{
 		{"top-level key", minimal + "requires_auths: false\n",
 			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},
@@ -96,7 +96,12 @@ func TestConfigErrors(t *testing.T) {
 		{"malformed app allowlist", minimal + "app_allowlist: [\"a b\"]\n", nil, "app_allowlist[0]"},
 		{"bad log level", minimal + "log_level: loud\n", nil, "log_level"},
 		{"unknown backend", "backend:\n  type: cloud\n", nil, `backend.type: "cloud"`},
-		{"flyte not available", "backend:\n  type: flyte\n", nil, "backend.type: flyte is not available"},
+		{"flyte without its config", "backend:\n  type: flyte\n", nil, "backend.flyte: required for backend.type flyte"},
+		{"flyte without an endpoint", "backend:\n  type: flyte\n  flyte: {project: p, domain: d}\n", nil, "backend.flyte.endpoint: required"},
+		{"flyte endpoint not a URL", "backend:\n  type: flyte\n  flyte: {endpoint: \"grpc://x\", project: p, domain: d}\n", nil, "backend.flyte.endpoint: \"grpc://x\": want an http:// or https:// URL"},
+		{"flyte unknown key", "backend:\n  type: flyte\n  flyte: {endpoint: \"http://x\", project: p, domain: d, insecure: true}\n", nil, "backend.flyte.insecure: unknown key"},
+		{"flyte and local both", "backend:\n  type: flyte\n  local: {workspace: w.yaml}\n  flyte: {endpoint: \"http://x\", project: p, domain: d}\n", nil, "backend.local: set, but backend.type is flyte"},
+		{"flyte service identity secret inline", "backend:\n  type: flyte\n  flyte: {endpoint: \"http://x\", project: p, domain: d, service_identity: {client_id: c, client_secret: s}}\n", nil, "backend.flyte.service_identity.client_secret: unknown key"},
 		{"local backend's own checks", "backend:\n  local:\n    workspace: workspace.yaml\n    max_interruptions: 500\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil, "backend.local: max_interruptions: 500 is not in 1-100"},
 		{"bad token hash", "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      tokens: [{sha256: abc, subject: x}]\n", nil, "backend.local.auth"},
 		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil,
@@ -175,8 +180,8 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 			t.Errorf("name %q refused: %v", name, err)
 		}
 	}
-	// backend.flyte may hold anything; it is refused only for being set with backend.type local.
-	p = writeConfig(t, minimal+"  flyte: {endpoint: x, insecure: true}\n")
+	// backend.flyte is refused for being set with backend.type local.
+	p = writeConfig(t, minimal+"  flyte: {endpoint: x, project: p}\n")
 	if _, err := loadConfig(p, noEnv); err == nil || !strings.Contains(err.Error(), "backend.flyte: set, but backend.type is local") {
 		t.Fatalf("backend.flyte with backend.type local: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
+	"github.com/flyte-webhook/flyte-webhook/controlplane/flyte"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
 	"github.com/flyte-webhook/flyte-webhook/impl"
@@ -144,11 +145,21 @@ func openBackend(ctx context.Context, c Config, log *slog.Logger) (controlplane.
 			return nil, nil, err
 		}
 		backend = b
+	case "flyte":
+		fcfg := *c.Backend.Flyte
+		fcfg.Name = c.Name
+		fcfg.BaseURL = c.PublicURL
+		fcfg.Logger = log.With("component", "flyte")
+		b, err := flyte.Open(ctx, fcfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		backend = b
 	default:
 		return nil, nil, fmt.Errorf("config: backend.type: %q is not available", c.Backend.Type)
 	}
 	closeBackend := func(context.Context) error { return nil }
-	if cl, ok := backend.(interface{ Close(context.Context) error }); ok {
+	if cl, ok := backend.(controlplane.Closer); ok {
 		closeBackend = cl.Close
 	}
 	return backend, closeBackend, nil
@@ -245,6 +256,14 @@ func (c Config) logValue() slog.Value {
 			slog.String("data_dir", l.DataDir),
 			slog.Int("tokens", len(l.Auth.Tokens)),
 			slog.Bool("jwt", l.Auth.JWT != nil))
+	}
+	if f := c.Backend.Flyte; f != nil {
+		// The service identity's secret is named by a file or a variable, never logged.
+		attrs = append(attrs,
+			slog.String("flyte_endpoint", f.Endpoint),
+			slog.String("flyte_project", f.Project),
+			slog.String("flyte_domain", f.Domain),
+			slog.Bool("flyte_service_identity", f.ServiceIdentity != nil))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -90,14 +90,17 @@ func (b *Backend) execute(name string) {
 		if b.draining.Err() != nil {
 			return // the server is stopping: no attempt starts, the run waits queued for the next start
 		}
+		// The attempt counts as in flight from before its run reads "running" on disk, so a
+		// Close that sees the run running also counts (and drains) its attempt.
+		b.inFlight.Add(1)
 		var started bool
 		if !b.persist(log, "the start of an attempt", func(ctx context.Context) (err error) {
 			started, err = b.st.markRunning(ctx, attemptStart{Run: name, Attempt: attempt, At: time.Now().UnixNano()})
 			return err
 		}) || !started {
+			b.inFlight.Add(-1)
 			return // the server is stopping (the run is still queued on disk), or it was aborted meanwhile
 		}
-		b.inFlight.Add(1)
 		res := b.attempt(runCtx, t, name, attempt, row.Inputs)
 		b.inFlight.Add(-1)
 		switch {

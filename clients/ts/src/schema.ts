@@ -109,6 +109,13 @@ export interface paths {
         /**
          * Follow a run
          * @description The run's phase, and whether it is done. Poll this until `done` is true.
+         *
+         *     Which runs it answers for: a task's run when the task is inside this webhook's task
+         *     allowlist (403 otherwise); an image build (the run behind build_image's
+         *     `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+         *     prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+         *     prefetches: the server starts those runs itself, for no workspace task.
+         *
          */
         get: operations["get_run"];
         put?: never;
@@ -128,7 +135,15 @@ export interface paths {
         };
         /**
          * Read a run's inputs and outputs
-         * @description The inputs the run was started with, and its outputs once it has succeeded (`null` before, and when it did not succeed).
+         * @description The inputs the run was started with, and its outputs once it has succeeded (`null`
+         *     before, and when it did not succeed).
+         *
+         *     Which runs it answers for: a task's run when the task is inside this webhook's task
+         *     allowlist (403 otherwise); an image build (the run behind build_image's
+         *     `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+         *     prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+         *     prefetches: the server starts those runs itself, for no workspace task.
+         *
          */
         get: operations["get_run_io"];
         put?: never;
@@ -150,7 +165,15 @@ export interface paths {
         put?: never;
         /**
          * Abort a run
-         * @description Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has already finished.
+         * @description Asks the control plane to abort the run. 404 for an unknown run, 409 for one that has
+         *     already finished.
+         *
+         *     Which runs it answers for: a task's run when the task is inside this webhook's task
+         *     allowlist (403 otherwise); an image build (the run behind build_image's
+         *     `image_build_run_url`) when build_image is enabled here, and a model prefetch when
+         *     prefetch_hf_model is (404 otherwise). The task allowlist never hides builds and
+         *     prefetches: the server starts those runs itself, for no workspace task.
+         *
          */
         post: operations["abort_run"];
         delete?: never;

@@ -47,7 +47,9 @@
 //
 // # Verification
 //
-// Authorization (Bearer scheme only) wins over the cookie. The token's SHA-256 is compared in
+// Authorization (Bearer scheme only) wins over the cookie. Two flyte_webhook_token cookies are
+// ambiguous and refused (401), whether or not an Authorization header is there, rather than
+// letting "the first one" win. The token's SHA-256 is compared in
 // constant time with every configured hash; when none matches and the token has the shape of
 // a JWT, it is verified with the configured key: the algorithm comes from the key (HS256,
 // RS256 or ES256) and a token naming any other alg, "none" included, is refused; exp is

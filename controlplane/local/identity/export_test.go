@@ -5,6 +5,7 @@ var (
 	ErrNoCredentials = errNoCredentials
 	ErrScheme        = errScheme
 	ErrTooLarge      = errTooLarge
+	ErrDuplicate     = errDuplicate
 	ErrUnknownToken  = errUnknownToken
 	ErrMalformed     = errMalformed
 	ErrAlgorithm     = errAlgorithm

@@ -31,6 +31,7 @@ var (
 	errNoCredentials = errors.New("identity: no credentials")
 	errScheme        = errors.New("identity: authorization scheme is not Bearer")
 	errTooLarge      = errors.New("identity: token too large")
+	errDuplicate     = errors.New("identity: more than one " + CookieName + " cookie")
 	errUnknownToken  = errors.New("identity: unknown token")
 	errMalformed     = errors.New("identity: malformed jwt")
 	errAlgorithm     = errors.New("identity: jwt alg does not match the configured key")
@@ -89,7 +90,8 @@ func New(cfg Config) (*Verifier, error) {
 // that may one day block.
 //
 // The token comes from the Authorization header (Bearer scheme only, case-insensitive) or,
-// when there is no Authorization header, from the flyte_webhook_token cookie. It is checked
+// when there is no Authorization header, from the flyte_webhook_token cookie; two such
+// cookies are refused, whatever else the request carries. It is checked
 // against the configured token hashes first, then, when it has the shape of a JWT and JWT is
 // configured, verified as one. Without any token, the caller is Anonymous when allowed.
 //
@@ -126,13 +128,28 @@ func refuse(reason error) error {
 		msg = "unsupported authorization scheme: use Bearer"
 	case errExpired:
 		msg = "credentials expired"
+	case errDuplicate:
+		msg = "ambiguous credentials: more than one " + CookieName + " cookie"
 	}
 	return controlplane.Wrap(controlplane.CodeUnauthenticated, reason, msg)
 }
 
 // bearer extracts the presented token. Authorization wins over the cookie; a present but
-// unusable Authorization header is an error, not a reason to look at the cookie.
+// unusable Authorization header is an error, not a reason to look at the cookie. Two
+// flyte_webhook_token cookies are an error whatever else comes with them (in one Cookie
+// header or, joined by the webhook, in several): which one counts would depend on the
+// reader, and "first one wins" is how two readers of a request come to disagree.
 func bearer(c controlplane.Credentials) (string, error) {
+	var cookies []*http.Cookie
+	if c.Cookie != "" {
+		if len(c.Cookie) > maxCookieHeader {
+			return "", errTooLarge
+		}
+		r := http.Request{Header: http.Header{"Cookie": {c.Cookie}}}
+		if cookies = r.CookiesNamed(CookieName); len(cookies) > 1 {
+			return "", errDuplicate
+		}
+	}
 	var token string
 	switch {
 	case c.Authorization != "":
@@ -144,17 +161,8 @@ func bearer(c controlplane.Credentials) (string, error) {
 		if token == "" {
 			return "", errUnknownToken
 		}
-	case c.Cookie != "":
-		if len(c.Cookie) > maxCookieHeader {
-			return "", errTooLarge
-		}
-		r := http.Request{Header: http.Header{"Cookie": {c.Cookie}}}
-		ck, err := r.Cookie(CookieName)
-		if err != nil || ck.Value == "" {
-			// Other cookies only: no credentials of ours.
-			return "", errNoCredentials
-		}
-		token = ck.Value
+	case len(cookies) == 1 && cookies[0].Value != "":
+		token = cookies[0].Value
 	default:
 		return "", errNoCredentials
 	}

@@ -48,6 +48,13 @@ func TestVerifyStaticTokens(t *testing.T) {
 		{"bad authorization does not fall back to cookie", controlplane.Credentials{Authorization: "Basic x", Cookie: "flyte_webhook_token=" + bob}, controlplane.Identity{}, identity.ErrScheme},
 		{"unknown bearer does not fall back to cookie", controlplane.Credentials{Authorization: "Bearer fwh_nobody", Cookie: "flyte_webhook_token=" + bob}, controlplane.Identity{}, identity.ErrUnknownToken},
 		{"no credentials", controlplane.Credentials{}, controlplane.Identity{}, identity.ErrNoCredentials},
+		// Two token cookies are ambiguous, not "first one wins": refused with or without an
+		// Authorization header, equal or not, one header or lines the webhook joined with "; ".
+		{"two token cookies", controlplane.Credentials{Cookie: "flyte_webhook_token=" + bob + "; flyte_webhook_token=" + alice}, controlplane.Identity{}, identity.ErrDuplicate},
+		{"two equal token cookies", controlplane.Credentials{Cookie: "flyte_webhook_token=" + bob + "; flyte_webhook_token=" + bob}, controlplane.Identity{}, identity.ErrDuplicate},
+		{"an empty token cookie and a token cookie", controlplane.Credentials{Cookie: "flyte_webhook_token=; flyte_webhook_token=" + bob}, controlplane.Identity{}, identity.ErrDuplicate},
+		{"token cookies on joined lines", controlplane.Credentials{Cookie: "theme=dark; flyte_webhook_token=" + bob + "; x=1; flyte_webhook_token=" + bob}, controlplane.Identity{}, identity.ErrDuplicate},
+		{"authorization with two token cookies", controlplane.Credentials{Authorization: "Bearer " + alice, Cookie: "flyte_webhook_token=" + bob + "; flyte_webhook_token=" + bob}, controlplane.Identity{}, identity.ErrDuplicate},
 		{"token too large", bearerCreds(strings.Repeat("a", 8<<10+1)), controlplane.Identity{}, identity.ErrTooLarge},
 		{"cookie header too large", controlplane.Credentials{Cookie: "a=" + strings.Repeat("b", 64<<10)}, controlplane.Identity{}, identity.ErrTooLarge},
 	}
@@ -78,6 +85,7 @@ func TestVerifyAnonymous(t *testing.T) {
 		{"valid token still identifies", bearerCreds(tok), controlplane.Identity{Subject: "carol", Name: "carol"}, nil},
 		{"invalid token is refused, not anonymous", bearerCreds("fwh_nobody"), controlplane.Identity{}, identity.ErrUnknownToken},
 		{"non-bearer is refused, not anonymous", controlplane.Credentials{Authorization: "Basic x"}, controlplane.Identity{}, identity.ErrScheme},
+		{"two token cookies are refused, not anonymous", controlplane.Credentials{Cookie: "flyte_webhook_token=a; flyte_webhook_token=b"}, controlplane.Identity{}, identity.ErrDuplicate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +110,7 @@ func TestVerifyMessages(t *testing.T) {
 		{"none", controlplane.Credentials{}, "credentials required"},
 		{"scheme", controlplane.Credentials{Authorization: "Basic x"}, "unsupported authorization scheme: use Bearer"},
 		{"unknown", bearerCreds("fwh_secret_value"), "invalid or expired credentials"},
+		{"two token cookies", controlplane.Credentials{Cookie: "flyte_webhook_token=fwh_x; flyte_webhook_token=fwh_x"}, "ambiguous credentials: more than one flyte_webhook_token cookie"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
