@@ -64,6 +64,13 @@ func (c *fakeClock) state() int {
 	return c.made
 }
 
+// pending is how many timers are waiting.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
 // settle waits (bounded) until the scheduler sleeps on a timer made after state: it has
 // taken in whatever happened since (a time set, a switch, a reload).
 func (c *fakeClock) settle(t *testing.T, state int) {

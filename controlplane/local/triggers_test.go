@@ -354,3 +354,23 @@ func TestTriggerDaylightSaving(t *testing.T) {
 		wantFired(t, b, "stamp", "skipped", "2027-03-15T06:30:00Z")
 	})
 }
+
+// TestTriggerSchedulerStopsOnClose: Close stops the scheduler (it sleeps on no timer once
+// Close returns), so no fire can reach the closed store; a later time fires nothing.
+func TestTriggerSchedulerStopsOnClose(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTriggers(t, dir, `  - {name: minutely, task: test/conformance/echo, schedule: "* * * * *", inputs: {name: m}, active: true}
+`)
+	clk := newFakeClock(at("2026-03-02T10:00:30Z"))
+	b := openTriggers(t, dir, clk, nil)
+	closeBackend(t, b)
+	if n := clk.pending(); n != 0 {
+		t.Fatalf("%d timers still waiting after Close: the scheduler runs on", n)
+	}
+	made := clk.state()
+	clk.set(t, at("2026-03-02T10:01:00Z"))
+	if clk.state() != made {
+		t.Fatal("the scheduler looked at the time after Close")
+	}
+}
