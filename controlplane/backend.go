@@ -55,7 +55,10 @@ type Backend interface {
 	// reached, CodeDeadlineExceeded when it did not answer in time.
 	CallApp(ctx context.Context, call AppCall) (AppResponse, error)
 
-	// SetTriggerActive switches a trigger on or off. CodeNotFound for an unknown trigger.
+	// SetTriggerActive switches a trigger on or off and returns it as it is then. Switching a
+	// trigger to the state it has already is not an error. The state is durable once
+	// SetTriggerActive returns. CodeNotFound for an unknown trigger or task (triggers are
+	// addressed by the task's name and their own: a pair is unique).
 	SetTriggerActive(ctx context.Context, req SetTriggerActiveRequest) (Trigger, error)
 
 	// BuildImage starts an image build run.

@@ -142,6 +142,11 @@ type Run struct {
 	CreatedAt time.Time
 	StartedAt time.Time
 	EndedAt   time.Time
+	// Trigger names the trigger that started the run (a trigger of the run's task), "" for a
+	// run started otherwise. ScheduledAt is the schedule time it fired for, zero when Trigger
+	// is "".
+	Trigger     string
+	ScheduledAt time.Time
 }
 
 // RunRef names a run. Project and Domain "" mean the backend's defaults (the local backend

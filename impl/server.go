@@ -432,6 +432,10 @@ func runResponse(run controlplane.Run) gen.RunResponse {
 	out.CreatedAt = optTime(run.CreatedAt)
 	out.StartedAt = optTime(run.StartedAt)
 	out.EndedAt = optTime(run.EndedAt)
+	if run.Trigger != "" {
+		out.Trigger = &run.Trigger
+		out.ScheduledAt = optTime(run.ScheduledAt)
+	}
 	return out
 }
 

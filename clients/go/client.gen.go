@@ -303,9 +303,17 @@ type RunResponse struct {
 	Name string `json:"name"`
 
 	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
-	Phase     Phase      `json:"phase"`
-	StartedAt *time.Time `json:"started_at,omitempty"`
-	Url       string     `json:"url"`
+	Phase Phase `json:"phase"`
+
+	// ScheduledAt The schedule time the trigger fired for, when a trigger started the run.
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+
+	// Trigger The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
+	//
+	// Example: nightly
+	Trigger *string `json:"trigger,omitempty"`
+	Url     string  `json:"url"`
 }
 
 // RunTaskResponse defines model for RunTaskResponse.

@@ -10,9 +10,14 @@
 //	sleep  inputs: seconds integer (default 30). Sleeps that long; outputs: slept integer.
 //	fail   no inputs. Fails with a message containing "boom".
 //
+// A backend declaring Triggers also has, on task echo, a trigger "nightly" (schedule
+// "0 3 * * *", inputs {name: "nightly"}), initially inactive. Its firing is not checked
+// here: that is backend-specific.
+//
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, capabilities.go); each family a backend does not declare in Harness.Capabilities
-// must answer CodeUnimplemented, and a CodeUnimplemented from a declared family fails.
+// runs.go, triggers.go, capabilities.go); each family a backend does not declare in
+// Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from a
+// declared family fails.
 package controlplanetest
 
 import (
@@ -94,6 +99,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Run("Tasks", s.tasks)
 	t.Run("Runs", s.runs)
+	if s.caps[Triggers] {
+		t.Run("Triggers", s.triggers)
+	}
 }
 
 type suite struct {

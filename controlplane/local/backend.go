@@ -22,8 +22,8 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	// Unimplemented answers 501 for what this backend does not serve yet (apps, triggers,
-	// image builds, model prefetch), after checking the caller's credentials.
+	// Unimplemented answers 501 for what this backend does not serve yet (apps, image
+	// builds, model prefetch), after checking the caller's credentials.
 	controlplane.Unimplemented
 
 	cfg  Config
@@ -53,6 +53,7 @@ type Backend struct {
 	inFlight atomic.Int64   // attempts whose process is running
 	chores   sync.WaitGroup // housekeeping, stopped by Close after the workers
 	scratch  *scratch       // attempts' inputs and outputs folders (see scratch.go)
+	sched    *scheduler     // fires the triggers (see scheduler.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,6 +111,11 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		st.close()
 		return fail(err)
 	}
+	b.sched = newScheduler(b, cfg.Clock, cfg.Logger)
+	if err := b.sched.reload(ctx, ws, nil); err != nil {
+		st.close()
+		return fail(err)
+	}
 	b.root, b.stop = context.WithCancelCause(context.Background())
 	b.draining, b.drain = context.WithCancel(b.root)
 	if err := b.recover(ctx); err != nil {
@@ -118,11 +124,12 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return fail(err)
 	}
 	b.log.Info("local control plane open", "workspace", cfg.Workspace, "data_dir", cfg.DataDir,
-		"scratch", scratch.dir, "concurrency", cfg.Concurrency, "task_versions", len(ws.order))
+		"scratch", scratch.dir, "concurrency", cfg.Concurrency, "task_versions", len(ws.order), "triggers", len(ws.triggers))
 	for i := 0; i < cfg.Concurrency; i++ {
 		b.workers.Add(1)
 		go b.worker()
 	}
+	b.sched.start()
 	b.chores.Add(1)
 	go b.housekeeping()
 	return b, nil
@@ -169,8 +176,8 @@ func (b *Backend) recover(ctx context.Context) error {
 	return nil
 }
 
-// Close stops taking runs (RunTask answers CodeUnavailable; queued runs stay queued for the
-// next start) and lets the attempts running finish until ctx ends. Then it stops them
+// Close stops the triggers (a fire in progress is stored first), stops taking runs (RunTask
+// answers CodeUnavailable; queued runs stay queued for the next start) and lets the attempts running finish until ctx ends. Then it stops them
 // (SIGTERM to each process group, SIGKILL after AbortGrace), records each as interrupted
 // (its run is queued again for the next start, the interruption counted), and returns
 // ctx's error, as net/http's Server.Shutdown does. A state write that cannot land (a full
@@ -182,6 +189,7 @@ func (b *Backend) Close(ctx context.Context) error {
 }
 
 func (b *Backend) shutdown(ctx context.Context) error {
+	b.sched.stop() // no fire after this: a fire in progress is stored first
 	b.drain()
 	b.queue.close()
 	n := b.inFlight.Load()
@@ -249,11 +257,17 @@ func (b *Backend) Reload() error {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
 	}
-	b.wsMu.Lock()
-	b.ws, b.registered = ws, reg
-	b.remember(ws)
-	b.wsMu.Unlock()
-	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order))
+	// The triggers' state is stored first; the workspace is swapped only when that lands.
+	if err := b.sched.reload(b.root, ws, func() {
+		b.wsMu.Lock()
+		b.ws, b.registered = ws, reg
+		b.remember(ws)
+		b.wsMu.Unlock()
+	}); err != nil {
+		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
+		return err
+	}
+	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order), "triggers", len(ws.triggers))
 	return nil
 }
 
@@ -457,6 +471,9 @@ func (b *Backend) toRun(r runRow) controlplane.Run {
 		CreatedAt: unixTime(r.CreatedAt),
 		StartedAt: unixTime(r.StartedAt),
 		EndedAt:   unixTime(r.EndedAt),
+
+		Trigger:     r.Trigger,
+		ScheduledAt: unixTime(r.ScheduledAt),
 	}
 }
 

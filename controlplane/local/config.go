@@ -64,6 +64,8 @@ type Config struct {
 	Verifier Verifier `yaml:"-"`
 	// Logger receives the backend's logs. Defaults to discarding them.
 	Logger *slog.Logger `yaml:"-"`
+	// Clock is the time triggers fire by. Defaults to the wall clock; tests inject their own.
+	Clock Clock `yaml:"-"`
 }
 
 // withDefaults fills in zero fields. Negative values are left for validate to refuse.
@@ -88,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
 	}
 	return c
 }

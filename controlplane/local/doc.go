@@ -5,9 +5,10 @@
 //
 // # Workspace
 //
-// The workspace file (Config.Workspace) declares tasks; see workspaceFile in workspace.go for
-// every key. Decoding is strict: an unknown key is an error naming it. The apps and triggers
-// keys are reserved and refused until this backend serves apps and triggers. Relative
+// The workspace file (Config.Workspace) declares tasks and triggers; see workspaceFile in
+// workspace.go and triggerSpec in workspace_triggers.go for every key. Decoding is strict: an
+// unknown key is an error naming it. The apps key is reserved and refused until this backend
+// serves apps. Relative
 // working directories resolve against the workspace file's folder, which is also the default
 // working directory. A task's type defaults to "shell" (get_task's task_type).
 //
@@ -86,6 +87,22 @@
 // acceptance to the end, error). A state write that cannot land is logged when it first
 // fails, about every minute after, and when it lands.
 //
+// # Triggers
+//
+// A trigger fires its task on a schedule (five cron fields or @hourly-style descriptors, in
+// its time zone, by Config.Clock): each fire starts a run with the trigger's inputs, plus
+// the scheduled time (RFC 3339, in the trigger's zone) in its kickoff input, of the version
+// it names or the task's latest when it fires. The run records the trigger's name and the
+// scheduled time (controlplane.Run.Trigger and ScheduledAt), and its "run accepted" line
+// names the trigger, with caller "trigger:<task>/<trigger>": a trigger is a system actor,
+// not a user. (trigger, scheduled time) is the fire's unique key, written with the run in
+// one transaction, so a schedule time never starts two runs, across restarts too; after
+// downtime each active trigger fires once, for its most recent missed time, and a trigger
+// that was inactive fires for nothing it missed. SetTriggerActive stores the state, which
+// holds across restarts and reloads until the trigger's declaration changes in the file
+// (then the declared active: applies again). Reload takes added, removed and changed
+// triggers at once; Close stops the scheduler first. See scheduler.go and store_triggers.go.
+//
 // # Task cache
 //
 // A task's cache (behavior disable | auto | override, version_override, serialize) is
@@ -97,6 +114,6 @@
 // with its error; a nil Verifier treats every caller as "anonymous" (for tests and embedding
 // only).
 //
-// Apps, triggers, image builds and model prefetches are not implemented by this backend yet:
-// those methods answer controlplane.CodeUnimplemented.
+// Apps, image builds and model prefetches are not implemented by this backend yet: those
+// methods answer controlplane.CodeUnimplemented.
 package local

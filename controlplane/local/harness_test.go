@@ -59,15 +59,24 @@ var fixtures = []helperTask{
 	{name: "fail", kind: "fail"},
 }
 
-// open starts a backend on a fresh data dir with the given tasks (the fixtures when nil).
+// fixtureTriggers are the conformance suite's triggers on the fixture tasks.
+const fixtureTriggers = `triggers:
+  - {name: nightly, task: test/conformance/echo, schedule: "0 3 * * *", inputs: {name: nightly}, active: false}
+`
+
+// open starts a backend on a fresh data dir with the given tasks (the fixtures and their
+// triggers when nil).
 func open(t testing.TB, tasks []helperTask, adjust func(*local.Config)) (*local.Backend, local.Config) {
 	t.Helper()
+	var body string
 	if tasks == nil {
-		tasks = fixtures
+		body = workspaceYAML(t, fixtures) + fixtureTriggers
+	} else {
+		body = workspaceYAML(t, tasks)
 	}
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "workspace.yaml")
-	if err := os.WriteFile(ws, []byte(workspaceYAML(t, tasks)), 0o600); err != nil {
+	if err := os.WriteFile(ws, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := local.Config{Workspace: ws, DataDir: filepath.Join(dir, "data"), Concurrency: 4, AbortGrace: 500 * time.Millisecond, BaseURL: "http://127.0.0.1:1"}
@@ -129,7 +138,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Cookie: "session=" + callerToken},
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Triggers},
 		Concurrency:  concurrency,
 	}
 }

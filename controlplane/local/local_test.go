@@ -281,7 +281,7 @@ func TestWorkspaceErrorsNameTheKey(t *testing.T) {
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: integer, default: x}]}]": "inputs[0].default",
 		"tasks: [{domain: d, project: p, name: 'a b', version: v, command: [x]}]":                                             "name:",
 		"apps: []":     "apps are not supported by the local backend yet",
-		"triggers: {}": "triggers are not supported",
+		"triggers: {}": "triggers: want a list, got a mapping",
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], timeout: 5}]":   `want a duration like "30s"`,
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], timeout: -1s}]": "timeout: must not be negative",
 	}

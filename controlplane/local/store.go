@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS runs (
 	started_at    INTEGER NOT NULL DEFAULT 0,
 	ended_at      INTEGER NOT NULL DEFAULT 0,
 	cache_key     TEXT NOT NULL DEFAULT '',
-	interruptions INTEGER NOT NULL DEFAULT 0
+	interruptions INTEGER NOT NULL DEFAULT 0,
+	trigger_name  TEXT NOT NULL DEFAULT '',
+	scheduled_at  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_phase ON runs (phase, seq);
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -73,6 +75,9 @@ CREATE TABLE IF NOT EXISTS attempts (
 // new, so CREATE TABLE IF NOT EXISTS makes it); runs of an older database have no attempt
 // records for what they did before.
 func migrate(w *sql.DB) error {
+	if err := migrateTriggers(w); err != nil {
+		return err
+	}
 	for _, col := range []struct{ name, def string }{
 		{"cache_key", `TEXT NOT NULL DEFAULT ''`},
 		{"interruptions", `INTEGER NOT NULL DEFAULT 0`},
@@ -299,14 +304,18 @@ type runRow struct {
 	Inputs                        string
 	Outputs                       sql.NullString
 	CreatedAt, StartedAt, EndedAt int64
+	// Trigger is the name of the trigger that started the run ("" for none), ScheduledAt
+	// (unix nanoseconds) the schedule time it fired for (see store_triggers.go).
+	Trigger     string
+	ScheduledAt int64
 }
 
-const runColumns = `name, kind, domain, project, task, version, phase, attempts, interruptions, error, abort_reason, inputs, outputs, created_at, started_at, ended_at`
+const runColumns = `name, kind, domain, project, task, version, phase, attempts, interruptions, error, abort_reason, inputs, outputs, created_at, started_at, ended_at, trigger_name, scheduled_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (runRow, error) {
 	var r runRow
 	err := sc.Scan(&r.Name, &r.Kind, &r.Domain, &r.Project, &r.Task, &r.Version, &r.Phase, &r.Attempts, &r.Interruptions,
-		&r.Error, &r.AbortReason, &r.Inputs, &r.Outputs, &r.CreatedAt, &r.StartedAt, &r.EndedAt)
+		&r.Error, &r.AbortReason, &r.Inputs, &r.Outputs, &r.CreatedAt, &r.StartedAt, &r.EndedAt, &r.Trigger, &r.ScheduledAt)
 	return r, err
 }
 

@@ -43,13 +43,14 @@ import (
 // a null one (`tasks:`) is refused, at Open and on Reload (which keeps the current
 // workspace). Those are what a truncated or half-written file looks like, and taking one
 // for "no tasks" would make every task 404 at once. A workspace that really declares no
-// tasks says so: `tasks: []`. The apps and triggers keys
-// are reserved for the apps and triggers this backend will serve; until it does, a workspace
-// that uses them is refused with an error saying so (rather than silently not serving them).
+// tasks says so: `tasks: []`. The apps key
+// is reserved for the apps this backend will serve; until it does, a workspace that uses it
+// is refused with an error saying so (rather than silently not serving them). Triggers: see
+// workspace_triggers.go.
 type workspaceFile struct {
-	Tasks    *[]taskSpec `yaml:"tasks"` // nil: absent or null, refused (see above)
-	Apps     yaml.Node   `yaml:"apps"`
-	Triggers yaml.Node   `yaml:"triggers"`
+	Tasks    *[]taskSpec   `yaml:"tasks"` // nil: absent or null, refused (see above)
+	Apps     yaml.Node     `yaml:"apps"`
+	Triggers []triggerSpec `yaml:"triggers"` // see workspace_triggers.go
 }
 
 type taskSpec struct {
@@ -98,6 +99,7 @@ type taskKey struct{ domain, project, name string }
 type workspace struct {
 	versions map[taskKey]map[string]*task // name → version → task
 	order    []taskVersionKey             // file order, for registration
+	triggers []*trigger                   // file order (see workspace_triggers.go)
 }
 
 // taskVersionKey names one version of a task.
@@ -145,7 +147,7 @@ func loadWorkspace(path string) (*workspace, error) {
 	if err := boundedfile.DecodeYAML(path, 8<<20, &wf); err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
-	for key, n := range map[string]yaml.Node{"apps": wf.Apps, "triggers": wf.Triggers} {
+	for key, n := range map[string]yaml.Node{"apps": wf.Apps} {
 		if n.Kind != 0 {
 			return nil, fmt.Errorf("workspace: %s: line %d: %s are not supported by the local backend yet; remove the key", path, n.Line, key)
 		}
@@ -173,6 +175,9 @@ func loadWorkspace(path string) (*workspace, error) {
 		}
 		ws.versions[k][t.Ref.Version] = t
 		ws.order = append(ws.order, taskVersionKey{k.domain, k.project, k.name, t.Ref.Version})
+	}
+	if ws.triggers, err = checkTriggers(ws, wf.Triggers); err != nil {
+		return nil, err
 	}
 	return ws, nil
 }

@@ -28,6 +28,8 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"abort-finished-ok": func(b controlplane.Backend) controlplane.Backend { return abortFinishedOK{b} },
 	// Runs: outputs shown before the run succeeded.
 	"early-outputs": func(b controlplane.Backend) controlplane.Backend { return earlyOutputs{b} },
+	// Triggers: deactivating a trigger leaves it on.
+	"trigger-stays-on": func(b controlplane.Backend) controlplane.Backend { return triggerStaysOn{b} },
 }
 
 type meBelievesAnyone struct{ controlplane.Backend }
@@ -94,6 +96,13 @@ func (w earlyOutputs) GetRunIO(ctx context.Context, ref controlplane.RunRef) (co
 	return io, err
 }
 
+type triggerStaysOn struct{ controlplane.Backend }
+
+func (w triggerStaysOn) SetTriggerActive(ctx context.Context, req controlplane.SetTriggerActiveRequest) (controlplane.Trigger, error) {
+	req.Active = true
+	return w.Backend.SetTriggerActive(ctx, req)
+}
+
 // TestConformanceCatchesWrongBackends runs the conformance suite, in a child test process,
 // against each wrong backend: each run must fail, and fail in a case of the family it broke.
 func TestConformanceCatchesWrongBackends(t *testing.T) {
@@ -112,6 +121,7 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		"keys-shared":        "TestConformance/Tasks/IdempotencyPerCaller",
 		"abort-finished-ok":  "TestConformance/Runs/Abort",
 		"early-outputs":      "TestConformance/Runs/",
+		"trigger-stays-on":   "TestConformance/Triggers/Deactivate",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))

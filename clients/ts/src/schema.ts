@@ -549,6 +549,16 @@ export interface components {
             started_at?: string;
             /** Format: date-time */
             ended_at?: string;
+            /**
+             * @description The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
+             * @example nightly
+             */
+            trigger?: string;
+            /**
+             * Format: date-time
+             * @description The schedule time the trigger fired for, when a trigger started the run.
+             */
+            scheduled_at?: string;
         };
         RunIOResponse: {
             name: string;

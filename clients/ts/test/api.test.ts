@@ -136,6 +136,30 @@ describe("flyte-webhook TS client against the real server", () => {
     assert.equal(r.status, 404);
   });
 
+  it("switches the example trigger on and off; an unknown trigger is a 404", async () => {
+    const trigger = { params: { path: { task_name: "greet", trigger_name: "every-minute" } } };
+    for (let i = 0; i < 2; i++) {
+      // Switching to the state it has is not an error.
+      assert.deepEqual(await unwrap(api.POST("/trigger/{task_name}/{trigger_name}/activate", trigger)), {
+        task_name: "greet",
+        trigger_name: "every-minute",
+        active: true,
+      });
+    }
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(await unwrap(api.POST("/trigger/{task_name}/{trigger_name}/deactivate", trigger)), {
+        task_name: "greet",
+        trigger_name: "every-minute",
+        active: false,
+      });
+    }
+    const p = await problemOf(() =>
+      unwrap(api.POST("/trigger/{task_name}/{trigger_name}/activate", { params: { path: { task_name: "greet", trigger_name: "hourly" } } })),
+    );
+    assert.equal(p.status, 404);
+    assert.match(p.detail, /hourly/);
+  });
+
   it("the raw openapi-fetch result carries the typed problem; no credentials is a 401", async () => {
     const { data, error, response } = await api.GET("/run/{name}", { params: { path: { name: "r-unknown" } } });
     assert.equal(data, undefined);
