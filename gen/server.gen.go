@@ -23,6 +23,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AppResponseStatus.
+const (
+	AppCrashed  AppResponseStatus = "crashed"
+	AppRunning  AppResponseStatus = "running"
+	AppStarting AppResponseStatus = "starting"
+	AppStopped  AppResponseStatus = "stopped"
+)
+
+// Valid indicates whether the value is a known member of the AppResponseStatus enum.
+func (e AppResponseStatus) Valid() bool {
+	switch e {
+	case AppCrashed:
+		return true
+	case AppRunning:
+		return true
+	case AppStarting:
+		return true
+	case AppStopped:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Phase.
 const (
 	Aborted             Phase = "aborted"
@@ -89,33 +113,6 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
-// Defines values for CallAppParamsMethod.
-const (
-	DELETE CallAppParamsMethod = "DELETE"
-	GET    CallAppParamsMethod = "GET"
-	PATCH  CallAppParamsMethod = "PATCH"
-	POST   CallAppParamsMethod = "POST"
-	PUT    CallAppParamsMethod = "PUT"
-)
-
-// Valid indicates whether the value is a known member of the CallAppParamsMethod enum.
-func (e CallAppParamsMethod) Valid() bool {
-	switch e {
-	case DELETE:
-		return true
-	case GET:
-		return true
-	case PATCH:
-		return true
-	case POST:
-		return true
-	case PUT:
-		return true
-	default:
-		return false
-	}
-}
-
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -141,12 +138,24 @@ type AppResponse struct {
 	Endpoint      *string `json:"endpoint"`
 	IsActive      bool    `json:"is_active"`
 	IsDeactivated bool    `json:"is_deactivated"`
-	Name          string  `json:"name"`
-	Revision      int64   `json:"revision"`
+
+	// LastError Why the app last crashed or is not healthy yet, when it did or is not. An addition to the Python app's answer.
+	LastError *string `json:"last_error,omitempty"`
+	Name      string  `json:"name"`
+
+	// Restarts How often the app was restarted after a crash since it was last activated. An addition to the Python app's answer.
+	Restarts *int  `json:"restarts,omitempty"`
+	Revision int64 `json:"revision"`
+
+	// Status What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+	Status *AppResponseStatus `json:"status,omitempty"`
 
 	// Url Where to look at the app.
 	Url string `json:"url"`
 }
+
+// AppResponseStatus What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+type AppResponseStatus string
 
 // BuildImageRequest defines model for BuildImageRequest.
 type BuildImageRequest struct {
@@ -496,8 +505,8 @@ type CallAppParams struct {
 	// Path The path to call on the app, e.g. `/predict`.
 	Path string `form:"path" json:"path"`
 
-	// Method The HTTP method to call the app with.
-	Method *CallAppParamsMethod `form:"method,omitempty" json:"method,omitempty"`
+	// Method The HTTP method to call the app with: GET, POST, PUT, PATCH, DELETE or HEAD, in any case (`post` is POST, as the Python app takes it).
+	Method *string `form:"method,omitempty" json:"method,omitempty"`
 
 	// Domain The app's domain; the backend's default when absent.
 	Domain *AppDomain `form:"domain,omitempty" json:"domain,omitempty"`
@@ -505,9 +514,6 @@ type CallAppParams struct {
 	// Project The app's project; the backend's default when absent.
 	Project *AppProject `form:"project,omitempty" json:"project,omitempty"`
 }
-
-// CallAppParamsMethod defines parameters for CallApp.
-type CallAppParamsMethod string
 
 // DeactivateAppParams defines parameters for DeactivateApp.
 type DeactivateAppParams struct {
@@ -1944,6 +1950,22 @@ func (response CallApp200JSONResponse) VisitCallAppResponse(w http.ResponseWrite
 	return err
 }
 
+type CallApp204Response struct {
+}
+
+func (response CallApp204Response) VisitCallAppResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type CallApp304Response struct {
+}
+
+func (response CallApp304Response) VisitCallAppResponse(w http.ResponseWriter) error {
+	w.WriteHeader(304)
+	return nil
+}
+
 type CallApp400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -2135,6 +2157,52 @@ func (response CallApp504ApplicationProblemPlusJSONResponse) VisitCallAppRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CallAppdefaultResponseHeaders struct {
+	Location *string
+}
+
+type CallAppdefaultJSONResponse struct {
+	Body       json.RawMessage
+	Headers    CallAppdefaultResponseHeaders
+	StatusCode int
+}
+
+func (response CallAppdefaultJSONResponse) VisitCallAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CallAppdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    CallAppdefaultResponseHeaders
+	StatusCode int
+}
+
+func (response CallAppdefaultApplicationProblemPlusJSONResponse) VisitCallAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5373,116 +5441,131 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1tc9u2svBfwfB5ZmL30rLjOD2n9twPbps0vm2TTOLenJkoI0LkSsQxBbAAaEX1+L/fwS74JpF6SeK0",
-	"c6oviSWBwGKx79hd3gWxmuVKgrQmOL8Lcq75DCxo/HQ5Vtq+AW6UdB8TMLEWuRXuY/AuXTCbAtOFZMIw",
-	"7sZCcsE0xEonkLC5sGk5YhCEgXBP/V6AXgRhIPkMgvNA0+RhYOIUZpxWmfAis8E5LQ8JuxWczWGcKnXD",
-	"Ll9fBWEw4x9/ATm1aXD++OT0LAzsInfTGauFnAb392Fwmec/qhkXHZBfp8B4nj8yLMERFwjlmMc3IBP3",
-	"LUHA5ilIxscGpO2DnyZowd+A7fTp0zCYCVnB2gPoS5ysH0y3WAVBzm1aA4D/hYGG3wuhIQnOrS7gM8F5",
-	"rdW/IbbrIMppyGdgzs/wWahbd8CWm5vqhEMGg+mARQncQqbyGUgb9SC0OtEvh9LXGiZg4/RNIftPOveD",
-	"HLf4Iw8ZN9X3o3QymqkEMqbBFlpCwoTt2YMu5OiLE8ZaqvDY9ofaA1Z95F8OqrU4XUKlQ4sDdAsMfnHs",
-	"XXNz0w+oR9/X5HMH0P+CNkKtYSB2SyOIzzNuwVimYSqMBQ0JUxK24XU/y2fx+rUW0ynoNTikAevR6Ad9",
-	"ee7w4K0/ZrcqUxNEJqLX1nCzMWRKTg2zqg92bm6+PODvuOjg6Utp5qCZktmCKRkDQsrznKWOj4DHKSSk",
-	"2+H3AozT0sZyC30UMHerdGr5Cc8MVICNlcqAy+DegabB5EoaQFvke578xC3M+cJ9ipW0IBFwnueZiLkD",
-	"/DjXapzB7L/+7S2Wer3/r2ESnAf/77i2d47pV3P8mp6iRVdPza2lVcbyjEtgSuO+Y55lkCBKpvwWGGdj",
-	"rW5Aut8nXGRCThlHJA6C+9BB/4Yw9bWh9wfkTLQ5ZBmbKD2DhI0Li/u45VkBTk3KR5ZNhGUHqCmFzAtr",
-	"mE25bfxW0m3IuMStOywwLtyE3P2Mi5ChJqyBbHKIu/9ByUkm4q++d8v1FHDrUlkmJONEpbQvnmVqbghq",
-	"2jVnEyGFcbStC3kYusPkkl0lMMuVBRkvjn6GBZsjDxSmtHGVTUF7lOF+nys9FkkC8s/bsCqsEQm0zuSR",
-	"oT1nwtiwIuQWdWuYFAZMTeJEvp7zrsUMVGH/agyYiAQPmPjNnbMVTgPch8GVtKAlz55prfTXhPutmoFN",
-	"nRRw0sCZGtKfBzAD+hb0gLm9JWC5yJiEW9As5loLMEx4qBk4sJmFj/aC/V4oC02ZOxIJ7vGlss9VIZM/",
-	"idgSBcRf8FEYW0J0NcszcHY2JH8CuUzEtHD2ifdMahhNkedKe1GlctAIBwL9mi8yxZNrpX5xG/uz5PRY",
-	"JQvHwJkDwpE6lw2iYTyOIfdi5i3oWxHDb5LfcpHxcQZ/LmfGXDocj6GyEJRGWXQL2qEWkgtm9YLxKRcS",
-	"rUmSLr9JXthUafHH1yWWl4rFGhKQVvDM9EjEinQI827EzFk5KfDEh0nevXt3dFnY1E0Ucwtt4JZNrnvc",
-	"ca5VDMa4Q3smrbCLP4veqv2lzoxBSkt57hVHouLCMTGj58dgLliEQslEzPCFcda/BsZlwuYpd9x/X1p5",
-	"zQgS2XEYYNKO66wgo056U3kJR2EZFzq/C+Ajd6JkbTho5XGn5QvTfhwDVKPKXg26jOHarH5felx+qgqk",
-	"D9Vzaoze7H0YXMZW3HILl3nev1eQSa4Ena4sMs+vZL6vbECYEXeTNrFT2cZhP94KnXXRXOfO6jXCGjia",
-	"onOT226uN2ZUjDMRs3JoSJ6jsOhTKIm+w+ciRphRAtwfR7Ij8jTcitIfdmYyt8F5IKT99qwmFqeap6Ab",
-	"uF6Oijp+sIpljjy5LR2nwbb0VgHROpTmWS3tsf/Evi9EllzN+BQavkf73HhuRzmPb/iUPgsLM9PlRq4g",
-	"a8Y/XtHgpycn1e9ca75wP+ci3zjx08ennzBxxq07nL5Jvz1bO+c/l2e834C4PorvxdzK4ss7GHMDI+Fm",
-	"7xyOv4zGDoSRLuSom6XLcb3E3HsAG+BbosouaFprt/aztGzYxlIXjf7gDIW3YK2QU7OK5TGk/FaQ6V5f",
-	"DCQCFWfQaZK4CVn5HDuI/OAoZBEvrIqcmo+cSaJFAtHhBatGkEBqRLQbdiNfOA6utUkNwqryAS14Jv6A",
-	"TulAvmJCtkLmjI240NrpWF1Iw+ZcWOejY2iNS3QtG7KjIcZ8UG1UbqVb9BI6/FjaYFQiJ3LGWY2KLeTv",
-	"EnFUp9MBTRMP3QefZahSeiRTTuY4slqSCLclnr1uDCEAl7wuh0dO7uv/vH31kqxpH3FzHmMDlTUoGKsa",
-	"4dWX+fT1cBZGmNqwZJfM+bES6WsV7UPqv081HrZWSC+AZzbt31yX2ZbiM4uN6tM/27XsFUZmdjvZa25u",
-	"yijYeIGR2wvmvBqKmFVR3EUOdTg3gTjjGkwnlf0Km+3gLv7NMgxqJ8LkGV9Uwe2GXZxw9ou6hYzH3fKo",
-	"GPdf3FTz+1ElNbedoBup5sbfltQLFwb00ePTJ5vPxkPgaa/rjH5VCc9EiY9VOPHq65Fx//tx5Z3e+2Fg",
-	"4aMdBh/oSm93m+Dxt6tK+nXKzdpbpdwNwGul59nCUmwfUcQiU8QxQAKJ0zkU/kHtQ/6L+9OKGSQjVdgI",
-	"XadIQ+wEJyQR4xrYREiOcgNkMXMI/L2AAjnLqQchp6OJ0iMNRhU6Rj0rpLAobN3mwkAXUtJfOS8MPlkB",
-	"FYQBweTUM4HkDrCECE1QD03jpGq8lbeZV6/WSKmtOK5H2dRE0SupVGG/yAJ5ecprHWkc1CMHaYaw3HEN",
-	"WheRly55x3ULe/P8B/bd2dN/MO/t42215SKrHG1u2dzpm7lWcsqEZHOlE8NmwCWZDM2gbbh0IjRXl0XS",
-	"mjb0EwlTBgjaLK8LyYaBPuLjeBigZTTB0GMHnVCYYHXF50qzs9PTkKQpxUgxHj/nxu+tzhypYaj4eouY",
-	"B0V7O0xvIY3lMu5jbB8SyblN29s+1oU8xl137bSOx66d95FhIgkZz4xipmE4/OvIG0FHVwmjsBIFVLSw",
-	"1nnIzQDgI8MyNR2sD3qsgvDi+vo1owEsVklbg5ydnHX5t1bYrAdTjZmc6kgxpAofl4jlpbLseR950Bcr",
-	"jMB+e3PlZClRBbAbIROnbD1XXKAYLez5OOPypmGxe4iQVQTe7bRhaTy1UV3hr+X+GxEgz0NrOLu6ZlgW",
-	"h72BghQ8zZNZMeemKff9BXB5mUrE4VwulSw6hXO/IVFldlUZEUozTlYyRhnw5sQq8n+c2XwQHX+MLhjM",
-	"cruo5AuFp8u7vXBd5K5L0LRZnAyK9YeBuThVbKQ3BPemkJ+vkFaxVt2DUp6bg99YjmFIt4M1LtOX02J9",
-	"Foh//II5CFghrcjKaFql7LcAsMe+30afvSnkmgCJtY50OgTSCzVnMy4XrBxS4dfBnvJk0BlvizU4/2LE",
-	"bStAl3ALR8586aLGRMk1brhbFhW4c4Qro2vVYwKZ7LgulIKgP2eSjLA6CpqIpJOhSvJpKOGjf0ye8O/i",
-	"0/HjTtG6i1WD4k3vitZdPMXSQqLIER5IDy05n+tTfKQ6zeuCFe4wbSv3tIo4myVbZgMat4/v+gTX9eig",
-	"/fc6QG7z6Kiu7rwKfN31Sag69TJkuQa0LjB3ZynEzg4iJw0w8MOrbE01cRKdqbkM0aTDkPXYgIzRz1US",
-	"DgfsihjRoIMCH7lzFS1zXGzEH2174vGqzPl4NFVHfs//NkoO3vD5r2AMBQ2rX4/MjciPVE6i8MjrJZpk",
-	"+RarU8HYEiPI0UqHtYWAHrqzD7bkMkf7ps/co0PtkytVouGsMHgfOhW3CIUwHroDfyZSladw2C16us2k",
-	"5sFjCOIgIvicc+lFJjqfmeLW/eFndH9mwuBXRHruL8fqbrf4d0FX4lF1HVpn96q5pNUcsg7bzFTK6S1v",
-	"ObyJVf3SxxGvUPt0scQ2lEC6iwnzGWQw1QCWfOktbdjramV/OiEiLGGZuAHGZXlybQT6WXfBXx/S+mUo",
-	"RoM3aYZ2SB7ZDil0hHCPuJ526PSXGP7wUbFm9lhK2XGVeBLSh8mQzJjSzt058K7Q64VNFaWWUTKPocxT",
-	"/zQOmhnIboHkkJCO3N1iUZse33v2/RDucDFTG4m9Gbp+Z12bCCulIzQeuwlruJ0/15jUbO3R1mqhA+Bt",
-	"LMverfgxnXvZCTzPox3wlYS7A804HKrC1hTTAmXjERqINdhNa/lRtTzAnLcDSsKiA6S8yMPdVscM3VIo",
-	"1KydI1V3CZDbOgF7K7avE6nrpZbR3MmvoWf9GkOdwoNSkdfY9GuuHur05E5UNROvN263meq8lLLtQfjQ",
-	"5ccYiAst7OKto87yApFr0JeFTVdpIrr0aUdI+efsexzLhsXJyZPYqhuQ+KfTizk3BjOetSqmKfNucitI",
-	"PijzmxEvOFV95Km1OfowSt0I6AbnkkU/4M+RjwJttyymEWYq5ll1bamBJ0Td0SRbWBj5dJkRbipiBEWV",
-	"q00f62TtjmfqnfBc/AwLyioScqK69oHnAOzNs7fX7PL1Fd1n6jgFY72UmSt9c47GuTtq48MBKAJCNlFZ",
-	"puZ0H8r9dogth9KLCfe1F2AhlZ6haggrs/yYlRdS7JjVt1PsmHKWMZiG2aMmZGYubJwOpac0ZynTApNJ",
-	"yPDqG1HOhQTN8KKbAKhKdl4U06mQ0+c89hcVZjCUQ/lOaDhyQpNbMc6ANom3BY9Mqeoi/PyOcH2Z58/k",
-	"rdBKYoXSOTmo3KYmZDOwqUpMOJRVJMffORCKiGXZRECWkHKkJOc8f2QG7FWZ6kg/TbUqckjYeMEsnw7l",
-	"Qaw0hD63WxcydM+FZWmCR0JYbfjwAuVznqkFZoeBdLa+oWnNUB5Epcs1oq+iQ2dNGiGnGdRpl4bVA010",
-	"GOJO2nlnJlVzQ66MTWEoaSUsPCEcf/NNI/NOKDn45hv27Bb0ol4Gc90jukeMmARITDPv75xxOZRby4Iy",
-	"QovRsyWGZQe2nxeHch0zHg7YDzVMeEhbML+za4Uj3QRikYBh81Q1rgGY8PZTmS5HGs5YpSnHe+ZxiHFL",
-	"8803uG7Ul3sYsYPyluIQxc6C8WzOFwYTlxf1hcWBUSzOhLMUhrIMY5cRxNrG89ATf0cD/3TIbgBylBBC",
-	"Tg/xtsxS/gZFYvECbZFDNJREMMCiOgQfOURRrjTa/BpypS2WY9RBZM7OTk+Z84TKi5UqMCkcMfgUx8HQ",
-	"Cb5MxOC1oReQl7lTpkeng5NGnJzE5pFHdUNZnwePByc0VOUgeS6C8+DJ4GTwBO/nbIqK6pjn+fGdW+De",
-	"fZwCej0VEV8lzhcBO+J5jo/Vdbrvu020eshxWWJ6H24z1FdVbje4rAq8/7BUr3N6crImpXW3VNZmRkRP",
-	"Oium2N2HwRkt2zVbBd5xoxoHH3m8+ZFWjjI+9GTzQ3UdCD5xtvmJKpffPXB6ug1cq5nE92HwdBs0tIsj",
-	"8KnHW4HYTO7Hx063wnlZv4WPbIG+jvx2fHQLPC4VrKBxWMxmXC+C8+AXbyNQERMa0849ee8oNPjgxjaY",
-	"8bg0HdAaVqYjDPfWcu29CUeG7J3T89GcC/vfVhcQ0S9UnBIr9EOaJXXCoDniRNSBl5GYBYZX8s7KCdnT",
-	"kzN0RdrioITsLysTNo/G6sOHlR0dWVX9MgQVQZXK9B8nUU6+2/xAVay3F0EPJ4JKqtxSBjlzbo38AelM",
-	"/ip/wVuKlHVfGthoXPugWn09QmOqVMmQKT2U0d2w4sdhcM6GgTeD4aMlK3gY3Dfu3mmSsvqOEmbdlAMW",
-	"+SzOiIRcOzlzKOmambJINPvp2bWz9prZmFFXcuWAXdYltiQ/OXt6chriDYfzeoayrtpp1QTiwDMy69qy",
-	"1GH4s+Vo1627RcsdnU5VoavMXTvONSQibjSjWO6SQQkA25V7n5z9c2O9d29yCPmXFaylcipvubuAo0d6",
-	"mrf89Oy6kchAn16/eov//Yb/Xl7/8CIIgx+f/fLs+llHNsODW6vILd+rZPHFlM1SUvP9ahn7rqqtr5gG",
-	"WdYTN8eUl5jPgB1wuaDfMIBJJcy78LMgX6hi4WD93V2/Jm3DuAMce6X7eAuYlqtV98r64ZT1D9jlYCtF",
-	"XUca17kLKt/dWygze6zKc8rraSuweuW9O7BGQneXWWxwCBrVDXvptJcyDyNlaspcJ2swEn9UVQ+uDUhw",
-	"SbcV/g5DF3LAntPdytoUqbZgodq/qr6vLVU60lJwRav8oupzuuu1Kgs7bd6uEtJVI9eHnH1AtjS+nwwe",
-	"n/Yb3vjIaEPnqienW5rYGBtmb3/8uSrFs4phNjolKneBQLcFGyD49mxLCBCNy82xllYsS957m0ltXOkS",
-	"qSvXcKQhA26cB0TVn/19AGG3xlAPZLqvFkt/Aet92wXXqyHipEbu8X+cEtpbvH8tXYS0yfjytXdDIyFN",
-	"ep1EV6uNW6uuXnKGnZ6csHkqsmYTJCYMK/IBe4m3srLVkGXAyiejF88uf4yYVYpuWI1zdb2JXCYMCWsw",
-	"hHVIJUwzJYVV2ieh5VqNoVlz0FZxfgMPyOxLla89jN7CyacSaSMPJjh//6F5rAQFi1OIbxpnGSuNCTUf",
-	"j1LgPsaEB0upOp2HiioFT8ouOgpGDYCpa9IaF9uYgdWuLmufhS/0eKBz+HWjsG10PfskcbmXK2vkyrtU",
-	"MT5jVyvEh+RWppccp5MjTKPZbOFSChF1KZxLpx/Is6ZOuROtZvixmaDzohjXhU6UPEYZEZRJRWFwNE4x",
-	"azt07IhpHcJgqvzGCuQ2Pa/0793GiC6rnTXkyjg5tiiDxy+KcbksJhOIo1jNZoUUdnE8zW2/Qeum+pKN",
-	"Q++6V+HzUcItH/nA9ZpA9ZYzcm3FhMd29CnGafeEcSosxLbQn2nsNk+KUqfoYBwxHE1BejLoPRL3TE/0",
-	"nBdWtfuc77JF6rwx8rU8u3kOnYF+t8ky2/SzDwDLRUdNVPZM2tPafVNnXcpwZanKkrKKtMn/mHbVdyTp",
-	"hNKyRjew6DmaF89H169+fvby048nzoueuU/bk/a4l913MTOl+0D+50/ikydORC+RPj3Zct7ltnvy6A/Q",
-	"qiGyqSMg3IKsbxVJhAvDeKaBJ2hl6F7XdaJ03ONInqwWEz6UE9noYvHA3mOz9LLHkml2lN97j3vv8atZ",
-	"eWWHEMZXM6Mbll9Jn33W3/Fd+R6D9RmRW1hYG64dll/Q8KA3EDty7mCfovg3ZCEfpudeC1as8kncc4wF",
-	"Ek1naimPEDujPgAbbXE92HjD0MOmAbYa0fbd92EhCbV3921iB/vLuz2/bpHPh5TzhdhVqN303Uiov7bK",
-	"62gZtoXmq8ttG9Vee3X4d2SvN8CTFe7qpI9+ltOFPLLc3Bzf0Su+7o/v/Aup7ht1N1uEG5sv8Kku0anD",
-	"g38HSBVILGOHHk4fbaT2SUN5EN0Ng4/D4Jw9uY8OL5rNhlrtJGmVqpZ8xhdsDCyDiaXqALd9qWhBboeS",
-	"ZxlWEnDpmzcpCYfYJ86w6O4+CplRLIoLnbGjf7HXr95eR77Y0m8qVaaC2U2W8lsYyhKAAbuktTDuSjvU",
-	"UPW68D2l/F4Pzk5P6QUpc2Hg8AJzdDET2F/cDCWW0aGUObpe5IC5wlgSxo1PI77yoGiguwtIKGJg6lfS",
-	"PPJvzZjwGKiir5A3Us39mYSOeoQxQk5ZGQJFULCMr9XSk8rAsM8FZhafnZw0GpL5ClSsm3sLmFLNoqUX",
-	"xFTlgFaxGb8BpsHiez0MnwAVdeIN1g0sagLCb9xOqKqtUQ4vJDs9Y6kqtPFvLqsbJrn/J0LjW7ko+ds7",
-	"+RetZYaSSEhMJoC9hss+BrTB77oyossmJjurlu2Tw3bIDKterLXl2PLVZh0pCrLZpfexO6TTp09ZnHLN",
-	"Y/c8ix39SyyOTcEXMlZxp6oHmw88LZ39Z7zjbOeYVNVhoCpMnCudoYDfTi/7xri973dptLwIyy64A3Y5",
-	"pv5C2kuXWrAMggcOebW6m/S92MJHu+h9HZCwA+QnQ5c8CUsKzcfZ4nCfybePm/3FrJxCehXcsGLwY2XB",
-	"rFYIb+pPjG9m8V3nUVsnSsKAvVZY5CGMbxwYua9R9VpdwOo1pnM8dCF3VgZ/lZDaPpL2d4+kEfWWbOU+",
-	"LXPVapxsyXIwN13N0a2qO5BQku3ZyRkmv3DJSisUm2qcnXxXvdvBN8eqr7fKVw921PnSm4s+h/v2kbh9",
-	"JO7vFYnbgt1bcbade/+SbsXGmb6TWqtOp+zAW7XcHMMEm+x4jVz2fPWvJcTRh71691NCfF9L9W6O6u2D",
-	"eXsOXQnm9RFFJ9duDtz1srF3Y6kRp03LN3X4prdVMMgDchC1uulFh74TGLMYFMMwCq9iYewgWm22Fx2G",
-	"ODW9esn4Rpqs7FUkuzoRCos9CIeyswlh1eSS3hbiERVVb2XE5RrhL3yzQrM/bDiUbSeg3CRB2irJqbsF",
-	"1xKugdWuUJETUv8BoaKHlJPbRC4cCvci8W/dkWiN9++b8R3fVc0x74/vms0xu1sV9bQM8g/uzLG+RehO",
-	"PEaPPLwtsty+tI/NaBi+mXgfFPhb8ttb7Pjp2M3Tgmo6CyVvbM133VX/vfX5e95D3ptM9sy3Zz7HfJNJ",
-	"N/e1S9nazZzff3Dk3+yn/P6Do3A/zco7Zxqlb5UpXr38sKxkGzSS9JXuaupUampqW4ytd+kadtbsYTxY",
-	"KvJYned53eM4bDQ4Zuv7Gzfmdb5RL3hh1cMubDY/drMutz9uTMnzvGPK+ri8I1V2ST5wvJ8UGZjDRsfk",
-	"5tb9Sa7O+X1nU+XGo1Re2lHJ399yubuoi3wY31GafDiH80GrAJ3SRO4/3P9fAAAA//8=",
+	"7H19c9s28vBXwehuJnYfWnYcp3e155ln3Lw0uaZJJnGf3IzlnwiRKwlnCmAB0LKa83f/DXYBvkikJCd2",
+	"22n9ly2JBBaL3cW+43MvUbNcSZDW9I4/93Ku+QwsaPx0OlLafgBulHQfUzCJFrkV7mPv03TB7BSYLiQT",
+	"hnH3LKQnTEOidAopmws7DU/0e1FPuLd+KUAvelFP8hn0jnuaBo96JpnCjNMsY15ktndM00PKrgRncxhN",
+	"lbpkp+9f96LejF+/ATmx097x44PDo6hnF7kbzlgt5KR3cxP1TvP8uZpx0QL52RQYz/NHhqX4xAlCOeLJ",
+	"JcjUfUsQsPkUJOMjA9J2wU8DNOCvwXb49GnUmwlZwtoB6FscrBtMN1kJQc7ttAIA/0Q9Db8UQkPaO7a6",
+	"gK8E571W/4HEroMop0e+AnN+hK9C3boNttxcljscMehP+ixO4Qoylc9A2rgDoeWO3h1K32sYg02mHwrZ",
+	"vdO5f8hxi9/yiHFTfj+cjoczlULGNNhCS0iZsB1r0IUc3jlhrKUKj22/qR1gVVt+d1CtxekSKh1aHKBb",
+	"YPDOsXfGzWU3oB59vyWfO4D+P2gj1BoGYlf0BPF5xi0YyzRMhLGgIWVKwja87kf5Kl4/02IyAb0Gh/TA",
+	"ejT6h+6eOzx467fZzcrUGJGJ6LUV3GwEmZITw6zqgp2by7sH/BMXLTx9Ks0cNFMyWzAlE0BIeZ6zqeMj",
+	"4MkUUjrb4ZcCjDuljeUWuihg7mZpPeXHPDNQAjZSKgMuezcONA0mV9IA6iLf8/QHbmHOF+5ToqQFiYDz",
+	"PM9Ewh3g+7lWowxm/+c/XmOp5vu7hnHvuPe3/Urf2adfzf57eosmXd01N5dWGcszLoEpjetOeJZBiiiZ",
+	"8CtgnI20ugTpfh9zkQk5YRyR2O/dRA76D4Sp3xp6v0FORZtDlrGx0jNI2aiwuI4rnhXgjkn5yLKxsGwH",
+	"T0oh88IaZqfc1n4LdBsxLnHpDguMCzcgdz/jJKSoCWsgG+/i6p8pOc5E8puv3XI9AVy6VJYJyThRKa2L",
+	"Z5maG4KaVs3ZWEhhHG3rQu5GbjO5ZK9TmOXKgkwWez/Cgs2RBwoTdFxlp6A9ynC9L5UeiTQF+fstWBXW",
+	"iBQae/LI0JozYWxUEnKDujWMCwOmInEiX895Z2IGqrB/NAZMRYobTPzm9tkKdwLcRL3X0oKWPHuhtdK/",
+	"Jdwf1Qzs1EkBJw2cqiH9fgAzoK9A95lbWwqWi4xJuALNEq61AMOEh5qBA5tZuLYn7JdCWajL3KFIcY1v",
+	"lX2pCpn+TsSWKiD+gmthbIDo9SzPwOnZkP4O5DIWk8LpJ94yqWA0RZ4r7UWVykEjHAj0e77IFE/PlHrj",
+	"FvZ7yemRSheOgTMHhCN1LmtEw3iSQO7FzEfQVyKBnyW/4iLjowx+X85MuHQ4HkGpISiNsugKtEMtpCfM",
+	"6gXjEy4kapMkXX6WvLBTpcWvvy2xvFUs0ZCCtIJnpkMilqRDmHdPzJyWMwWeejfJp0+f9k4LO3UDJdxC",
+	"E7hllesGV5xrlYAxbtNeSCvs4veit3J9U6fGIKVNee4PjlQlhWNiRu+PwJywGIWSiZnhC+O0fw2My5TN",
+	"p9xx/03Q8uoeJNLj0MGkHddZQUqd9KryEo6i4Bc6/tyDa+5EyVp30Mrr7pQvTPN1dFANS32116YMV2r1",
+	"ebC4/FAlSBfle2qE1uxN1DtNrLjiFk7zvHutINNcCdpdWWSeX0l9X1mAMEPuBq1jp9SNo268FTpro7nW",
+	"lVVzRBVwNETrIrddXKfPqBhlImHh0YgsR2HRplASbYevRYwwwxS43460/ZmMGzuEoBC0OzWdWuGeY4nm",
+	"ppJkyCfAMztdsAXUluBUkPKRPjuVjKepcIMyq3DE9ws7VdKjIlgGLQtcwxLGck1u2ibQr9ScqbEFWYJO",
+	"Gio+73SksXUnB62FGeHsOWHxIVxjia8vANypKhPQBOCVCO4EZ2VwS79/e9T6eMWjy1vAbVgIuZScoGQo",
+	"jYScHLNyWZLUvgWUmxLhMSnkJHLaiHtotPCWCNtZRYhTD9R4zOZTkQGbc4k/InmR8u+G14WUQk5ugxuQ",
+	"xcwxGs7nti/q+VF6Uc9TFIoWleeQ1rjN73bUu95zY+xdce3owbjBTvP8YzWe48ZyyNM8f1aOis/5gSuJ",
+	"sIxjJ7WtYpkTohW++9tKxXKvG6KjLlGWOLFbrnxfiCx9PeMTqFnITenCczvMeXLJJ/RZWJiZNmfHCtPM",
+	"+PVrevjpwUH5O9eaL9zPucg3Dvz08eEXDJxx63iga9Bvj9aO+c/lEW82IK5LLndibmXy5RWMuIGhcKO3",
+	"Po6/DEcOhKEu5LD94AnPdQq1zg3YAN8SVbZB05i7sZ6laaMmltpo9JlTZz+CdcxnVrE8gim/EuE8CeGr",
+	"VKB612tVnN2ALLzHdmL/cByxmBdWxU76xE5x1iKFePeElU/QmVOLu9SsG75A8VPqPBUIqyoSaMEz8Su0",
+	"SgfyaKSk0WZOJU4KrZ0mqAtp2JwLy8ZKowOYS3SA1GRH7bD1rt9hWEq7gkDo8M/SAuOAnNiJ/goVW2gJ",
+	"S8RR7k4LNHU8tG98lqHi0yGZcjIakdX82cCz97VHCMAl34DDIycny78+vntLNp/3Cyc8y2qorEBBj+oQ",
+	"A7Tmy+fDURhhasOUbTLneSnS16qDd6Cl3bmKu/WB9Ap1ie7FtRkXXv/YeHz6d9umfY3+w9vt7Bk3l8FX",
+	"O1pgfOGEOdub/LplrGGRQxV0SCHJuAbTSmU/wWZrrY1/swxDL6kwecYXZQimZr2lnL1RV5DxpF0eFaPu",
+	"8GI5vn8qUHPTVL+Uam58TK+auDCg9x4fPtm8Nx4CT3tte/STSnkmAj5W4cQA7SPj/vrnQuT5fNCzcG0H",
+	"vQsKPN9eJ3j87eoh/X7KzdrYZ+4ewODny2xhKQKFKGKxKZIEIIXUnTnkpMTTh6xs968VM0iHqrAx6tqx",
+	"hsQJTkhjxjWwsZA8q6u7vxRQIGe540HIyXCs9FCDUYVO8JwVUlgUtss6cc4LQypxAKoX9QgmdzwTSG4D",
+	"A0SognpoVvXnWsz99bs1Umorjus4bCqi6JRUqrB3MkEednmtuwcf6pCDNEIUVlyB1kbkwXHUEhRkH14+",
+	"Y98dPf0H8z4pzKmwXGSlO4hbNnfnzVwrOWFCsrnSqWEz4JJUhnpoIVraERqrwyasho38QMIEN1aT5XUh",
+	"2aCn9/goGfRQMxqjg7yFTsiZtTrjS6XZ0eFhRNKUPPkYNXJWM62tym+qYCj5egvPHMUkWlRvIY3lMuli",
+	"bO+4y7mdNpe9rwu5j6tuW2kVNVg77iPDRBoxnhnFTE1x+PeeV4L2XqeMnJ/k9tPCWpAYdSnd1I8My9Sk",
+	"v941twrCq7Oz94weYIlKmyfI0cFRmxvBCpt1YKo2kjs6puj4h+slYnmrLHvZRR70xQojsJ8/vHaylKgC",
+	"2KWQqTtsPVecoBgt7PEo4/KyprF7iJBVBEYgm7DU3tp4XOGvYf01P6XnoTWcXQbDlsVhp6NgCp7mSa2Y",
+	"c1OX+z5NIYT8iTicyaXSRatw7lYkyvzDMm9HacZJS0YvA8b3vPcF1eadeP86PmEwy+2ilC8URAkR6Gid",
+	"f7lN0DRZnBSK9ZuBGWOlb6TTUfyhkF9/IK1irYzWUzamgz+4utwK1phMd3eKdWkg/vUT5iBghbQiCz7f",
+	"8rDfAsAO/X6b8+xDIdc4SKx1pNPhVZ1xuWDhkRK/DvYpT9u9oIkGZ18MuW34QVNuYc+pL23UmCq5xgx3",
+	"0+IB7gzhUulatZhAprecd4MT3K2VlLCGo3ut27p2CO/9Y/yEf5ccjh63itbbaDVRz9PzrZZ3G0sxaEjk",
+	"OcIN6aAlZ3N9iY1UJSOesMKQB76WIV3GRcySLrMBjdv7d30a9np00Po7DSC3eDRUV1deOr4+d0moKkE4",
+	"YrkG1C4ww2wpEMR2YicN0PHDy5xiNXYSnam5jFClQ5f1yIBM0M5VEnb77DUxokEDBa65MxUtc1xsxK9N",
+	"feLxqsy53puoPb/m/xgl+x/4/CcwhpyG5a975lLkeyonUbjnzyUaZDnW2hndQIwgRysdVRoCWuhOP9iS",
+	"yxztmy51jza1S66U6bCzwmDUfiKuEAphPHQ7fk+kCruw2y562tWk+sajC2InJviccelFJhqfmeLW/eNH",
+	"dP9mwuBXRHruP8fqbrX4f0GJG3EZtK9y0NVc0mwOWbtNZgpyessoh1exyl+6OOIdnj5tLLENJdDZxYT5",
+	"CjKYaAAfGdpShz0rZ/a7EyHCUpaJS2Bchp1rIrAMUG2Pvy6kdctQ9AZvOhmaLnlkO6TQIcI95HrScqa/",
+	"RfeH94rVcxynlMNZiichvZsMyYwp7cydHW8KVVE/H/MzlB/t38aHZgayKyA5JKQjdzdZ3KTHc8++F9Et",
+	"AjOVktiZR+5X1raIqDx0hMZtN1EFt7PnaoOarS3a6lhoAXgbzbJzKf6Z1rXcCjzPoy3wBcK9Bc04HKrC",
+	"VhTTAGXjFhpINNhNc/mnKnmAmZk7lCpIG0jZu7u3mx3zyINQqFg7R6puEyBXVZnAVmxfpftXUy2juZVf",
+	"I8/6FYZahQclzK/R6deEHqok+lZU1csDNi63npC/VFjgQbhos2MMJIUWdvHRUWcIIHIN+rSw01WaiE99",
+	"chxS/jH7Hp9lg+Lg4Eli1SVI/Nedizk3BvPytSom05Ck0HCS90MWPuIFh6q2fGptjjaMUpcC2sE5ZfEz",
+	"/Dn2XqDtpsVk10wlPCvDlhp4StQdj7OFhaFP6hriomJGUJQVBfSxKiloeadaCc/Fj7Cg3Dchx6ptHbgP",
+	"wD68+HjGTt+/pnimTqZgrJcyc6Uvj1E5d1ttvDsARUDExirL1Jziodwvh9hyIL2YcF97ARZRgSQeDVGp",
+	"lu+XuTdsn1XRKbZPmfXoTMMcZxMxMxc2mQ6kpzSnKdME43HEMPSNKOdCgmYY6CYAysKyV8VkIuTkJU98",
+	"oML0B3IgPwkNe05ocitGGdAiMVrwyISjLsbPnwjXp3n+Ql4JrSTW0R2Tgcrt1ERsBnaqUhMNZOnJ8TEH",
+	"QhGxLBsLyFI6HCkVP88fmT57FxJy6aeJVkVOOTyWTwZyJ1EaIl+BoAsZufeiUEDjkRCVC949QfmcZ2qB",
+	"OYwgna5vaFgzkDtxMLmG9FW867RJI+Qkgyo52LDqQRPvRriSZnakmaq5IVPGTmEgaSYsjyIcf/NNLT9U",
+	"KNn/5hv24gr0opoGKzJiiiPGTAKkpp6desy4HMitZUHw0KL3bIlh2Y7t5sWBXMeMu332rIIJN2kL5nd6",
+	"rXCkm0IiUjBsPlW1MAATXn8KSZ10whmrNFUizDwO0W9pvvkG5427MmRjthOiFLsodhaMZ3O+MJhev6gC",
+	"FjtGsSQTTlMYyODGDh7ESsfz0BN/x33/dsQuAXKUEEJOdjFaZil/gzyxGEBb5BAPJBEMsLhywccOUZTR",
+	"jzq/hlxhahfjlROZs6PDQ+YsoRBYKR2TwhGDT8TtD5zgy0QC/jT0AvI0d4fp3mH/oOYnJ7G551FdO6yP",
+	"e4/7B/SoykHyXPSOe0/6B/0nGJ+zUzyo9nme7392E9y4jxNAq6ck4teps0XADnme42tVNfl5u4pWPbIf",
+	"CqFvom0e9bW/2z0caldvLpaqyg4PDtYkXt8u4bqeEdGRdI0pdjdR74imbRutBG+/VjOGrzze/Eojkx5f",
+	"erL5papaCd842vxGWXHiXjg83Aau1Xz3m6j3dBs0NEt48K3HW4FYL0HB1w63wnmoMsRXtkBfSxUGvroF",
+	"HpfKqlA5LGYzrhe9494bryNQqR0q0xNMBHWfLtyzNWbcD6oDasPKtLjhMHnUlJme7JM75+M5F/b/Wl1A",
+	"TL9QCVWi0A6pF34KE3Jr2Y6XkZgFhiF5p+VE7OnBEZoiTXEQIPvDyoTNT2ON7P3Kjpasqm4ZggdBlbX9",
+	"Z5MoB99tfqEsKX0QQfcnggJVbimDnDq3Rv6AdCp/mb/gNUXKnQ8KtjcTMgqQh5z6Y/yf9CrSv93nf318",
+	"93YgMdTLMZyehIBx/HlQsuqgd8wGPa8hw7UlBXnQu6kn0vqaO6ksjtpnsU/sjJkwA2laEzZ3nK74/t3H",
+	"s4i9//kMwXp/evbsVcRW/YQGFy/sbjSQcT2TM25LzER9N3ZKl4+BuH+dvReE8Q5nGfDUCeN4H58J0Yjd",
+	"PvuANby+Nvno4CCqZSoMpC4yOGbx/r5TUPs+s6vfj5mBiaNUw3Yw9yMHnYC0eyATlULq7B5GjgP331QZ",
+	"6zBdGNDOvo4GksopTMbNFOvD/YvMfxP/LY5KsyCZcs0TJ1vZzrMPEXvzMmJvf36z22enLP5/MXpMcfkD",
+	"afIMwz7jMeMeSWgyCsNmoCdYWWsVW0LqDunscyED2gyfAbuExS4it6pK8ikZmEqU8QWkx4yzw+trt7on",
+	"19dVjC4QGh+pK2A7GlKhIbFkBUllB5I8AjSCe5VOUYcVT6DCREi58RtFp0TMUo2lGmUIjMxMH7IbSIJR",
+	"zbH0RIMxaNQeEXhPr68RoGAxOLvKQGmAuDVVHEYleso4Cy9YQMKw+IyqeB1VlW1R0LA4DmZlOYTDQOlr",
+	"6vSF9wfylL4I+0TVk1ZcAVHz0cF3JxjnwwdWqkajMBLjbCQk1wuaWSrNZopcBs0EeF8U6wjz6cFhbeyq",
+	"eLNRGk4PHpHh1NRWnAz7ak2lLa/Fom2Mbp2KkUN26H7uyCmpNSVa7pZEKTbbtf04OPrnxr4fnelX5MEp",
+	"YS0ryoSdHrMfXjhhF0ReFOTd8xdvXpy9cCT56sXpc4yecLlgCTfAdmJ3HCCt0YurhGP5JSal7natnmDq",
+	"6BL2w4szslDdGd077v3PzvkPk4vzF3BxfmYv/nv+Pr84f6cuzj+a2hc/F7UPpxw/nD9LLs5fTS/+e/48",
+	"pfffZOU47u9/3a/4hXvjeXqx+/deK2rv1XrF0/N7lS7uTPlcKnK4WW2+cltVt6sEFA9Pz4vVmc12HLXg",
+	"bxjQ2L31Ie6rGcvzu7c+lt+tWTdhvAUcqIQfksbVrrPTkJCyw4Mj9laxZ4TMk3DuRLWokpN3OOKTrUZ8",
+	"giNa9pNKxVhQE77uMf/SpsLjLWBa7gTxYGLcqYkR1VOF/jwiJbr/ng2VNhhsIc/nTm+u6ayhj4xtxZLS",
+	"A7kdJsjWImV2SW8tZAbGJ09QAlTK6nXbA1lTWh14NZ1VNHTWoF831HG0SryaOpBfqKSSfldr1BHAX5fn",
+	"THME3d4qZ2u59SuZLU5YGXxnq5p5v6GgrLb9aJjWz7Bz1lZmdRUXXOfcU/ntfXshD5fKxVddd9XMD867",
+	"NVzbXhS5wX1Xq0V8OJUfTtf7ceBVlLlO1mDcfK+s9V8bPuCScgt8xoEuZJ+9pEyItQnNTcFClfplNX5T",
+	"qrQkkeKMVvlJ1dd0bG70AWi1n9saPqwazN5+9eHTYMg/6T8+7Dbi8ZXhhm6oTw63NNcxkss+Pv+xLJy3",
+	"imHtGJUVtYFAsf0NEHx7tCUEiMblhqtLM4Y2Sp0NSjfOdIrUlWvY05ABN8BCr4bu3tJwu2aj92RYr7Y2",
+	"uQPbetsJ1x9DxEm1SqE/3SH0YOn9sc4ipE3Gl5PUaicS0qQ/kygRqpZj0taf2LDDgwPfvanWI1EYVuR9",
+	"9hZzqGSjyV+fhTfjVy9On8fMKkX5UBgf8CpycJo4m8fZE7tUcDxTUlilg9Wj1QjqFYLNI84v4B6ZfalP",
+	"RQejN3DypURay1rtHZ9f1LeVoGDJFJLL2l4mSmP66/Wes798bYzbWEqsbd1UPFJwp+yipb2DATBVBXkt",
+	"DQ3zpZu14M298GWZ97QPP20UtrVOul8kLh/kyhq58mmqGJ+x1yvEh+QWkkH3p+M9THrdrOFSwi+Fj+bS",
+	"nQ9kWdPtC2OtZvixnk77qhhVZcmU6k35i5T37GSIL+7BGqsohOYyYbCwbWO/kCY9r9wJsY0SHXqTaMiV",
+	"cXJsEQJRr4pRmBZT/8ReomazQgq72J/ktluhdUPdZTP6z+2z8Pkw5ZYPfRBsTdBryxG5tmLMEzv8EuW0",
+	"fcBkKiwkttBfqezWd4oSnWljHDHsTUB6MujcEvdOR6CMF1Y17865zRKpT9bQV97eznJojem5RYbakK/e",
+	"AGzuMKyjsmPQjuuCNt3WQPUobKqyNPR8qPM/Jkl3bcl0TEnUw0tYdGzNq5fDs3c/vnj75duT5EXH2IfN",
+	"QTvMy/aw60zpLpD/+YP44oFT0UmkTw+2HHe5lbPc+xW0qols6jINVyCrRB8S4cIwnmngKWoZutN0HSud",
+	"dBiSB6ul//dlRNZ6Tt2z9VhvlNChydRvKXqwHh+sx99Mywv9vBhfrWOqaX6BPru0v/3P4W6s9fULW2hY",
+	"G8IOy5d+3WsE4pac238oKPgLspB303N/Cpas8kXcs4/ljHVjainrH7vt3wMbbREerN1aeb9J+43LDbri",
+	"fVj2SQ3Z/dUD/Yfg3QO/bpF9j5RzR+wq1O3Ou6FQf+wjr6XB5xYnX9Uco1ab/XAc/hXZ6wPwdIW7Wumj",
+	"m+V0IfcsN5f7n+na2Jv9z/6S05talewW7sb6pZBlEJ36Mfl75UpHYvAdeji9t5GaHQ7kTvx50Lse9I7Z",
+	"k5t496TeGrDR/JlmKTu/zPiCjYBlMLZUy0eXa/iiBzuQPMuw7o9L32pRSdjFrq6GxZ9v4ogZxeKk0Bnb",
+	"+zdmese+NYJfFJYmBNxmGXbcGcgAQJ+d0lyhZgAN87Izle8A6de6c3R4SJfuzYWBXcr3xxodH7gZSCx6",
+	"Rymzd7bIIab6Drfhxlf4vPagaKDYBaTkMTDVNYeP/E1sY54A1d8X8hLz2nAdkaMeYYyQExZcoAgKFt03",
+	"GnBT0TZ2pfIVEAeNohwcDwtTPmI9g2Tx0qWDZfG+VWzGL4FpsJjjZ/gYjhsVLhUB4TduJVSDXmteIyQ7",
+	"PGJTVWjjM+qq9obu71hovOmVSrW8kX/SmGYgiYTEeAx4M0DoOuRLPNqqK0LLsVsfLdsnh90iM6y8rHXL",
+	"Z8N1uS0pCrLeU/+x26TDp0/rZU6Jo3+JrSym4NsOlH6nsmOqdzwt7f1X3Jt7a59U2Q+obCMwVzpDAb/d",
+	"uezb2HfeGVhrUBWFnvV9djqiboDaS5dKsPR79+zyavQi67oszXu7qNAIUraD/GQoyJOytNB8lC12HzL5",
+	"HvxmfzAtp5D+CK5pMfix1GBW+3lsuk0ASwn9HTGWbuaS0GfvFRaMCePb/MbuaypD1AWshjGd4aELeevD",
+	"4I/iUnvwpP3VPWlEvYGt3Kdlrlr1ky1pDuay7SoTq6p+YZRke3RwhMkvXLKghWILrKOD78qbmHwryyq8",
+	"Fa6zbunKQbdhfg33PXjiHjxxfy1P3Bbs3vCz3bpTf9XcIvQ9bdTphH75ZYPsEYyxJZ4/kcurSOmqa3x6",
+	"t/Pc/RIX32919G726j048x44dMWZ10UUrVy72XHXycbejKW22XYa7tXyLepLZ5AHZCdu9L6Nd33fTmbR",
+	"KYZuFF76wthOvNoaN96lziF0UaLxba9Z6Cwo2/oGC4sdgweytWVw2ZKaai09ouLypm+crub+wnuQ6t3c",
+	"o4FsGgFhkQRpoySn6u1fSbgaVttcRU5I/QlcRfcpJ7fxXDgUPojEv3T/wDXWv2+du/+5bGV9s/+53sq6",
+	"vbFgR4M//+KtOdY39L4Vj9Er96+LLDcb72Izegw7cT04Bf6S/PYR+3M7dvO0oOrGQuCNrfmuveq/sz7/",
+	"gfeQ98bjB+Z7YD7HfONxO/c1S9maVy+cXzjyr99+cH7hKNwPs3JDXK30rVTFy6uKQyVbv5akr3Rbg7hw",
+	"UtMlA9gBk8Kws/qNA/2lIo/VcV5WNxJEtesI2PrbCGrjOtuoE7yo7Dgb1a8qcKMuX1ZQG5LnecuQ1XZ5",
+	"QyrcabDjeD8tMjC7tfsN6kv3O7k65vetVyDUXqXy0pZK/u4LEtqLusiG8fc/kA3ncN5vFKBTmsjNxc3/",
+	"BgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
