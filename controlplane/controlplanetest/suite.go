@@ -10,8 +10,17 @@
 //	sleep  inputs: seconds integer (default 30). Sleeps that long; outputs: slept integer.
 //	fail   no inputs. Fails with a message containing "boom".
 //
+// A backend declaring Apps also serves, in Harness.Domain and Harness.Project, the app
+//
+//	echo-app  initially not active. Answers GET on its health path with 200, and
+//	          /echo (any method): {"method": M, "path": P, "query": {k: v, ...} (the first
+//	                value of each), "body": <the JSON payload or null>, "authorization":
+//	                <the Authorization header it received, or "">}
+//	          /text: text/plain "hello"
+//	          /status/{code}: that status, with the JSON body {"status": code}
+//
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, capabilities.go); each family a backend does not declare in Harness.Capabilities
+// runs.go, apps.go, capabilities.go); each family a backend does not declare in Harness.Capabilities
 // must answer CodeUnimplemented, and a CodeUnimplemented from a declared family fails.
 package controlplanetest
 
@@ -94,6 +103,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Run("Tasks", s.tasks)
 	t.Run("Runs", s.runs)
+	if s.caps[Apps] {
+		t.Run("Apps", s.apps)
+	}
 }
 
 type suite struct {

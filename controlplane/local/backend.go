@@ -22,8 +22,8 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	// Unimplemented answers 501 for what this backend does not serve yet (apps, triggers,
-	// image builds, model prefetch), after checking the caller's credentials.
+	// Unimplemented answers 501 for what this backend does not serve yet (triggers, image
+	// builds, model prefetch), after checking the caller's credentials.
 	controlplane.Unimplemented
 
 	cfg  Config
@@ -53,6 +53,7 @@ type Backend struct {
 	inFlight atomic.Int64   // attempts whose process is running
 	chores   sync.WaitGroup // housekeeping, stopped by Close after the workers
 	scratch  *scratch       // attempts' inputs and outputs folders (see scratch.go)
+	apps     *appSet        // the apps' supervisors (see apps.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -70,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ws, err := loadWorkspace(cfg.Workspace)
+	ws, err := loadWorkspace(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +115,13 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b.draining, b.drain = context.WithCancel(b.root)
 	if err := b.recover(ctx); err != nil {
 		b.stop(errShutdown)
+		st.close()
+		return fail(err)
+	}
+	if err := b.openApps(ctx, ws); err != nil {
+		b.stop(errShutdown)
+		b.stopApps()
+		b.waitApps()
 		st.close()
 		return fail(err)
 	}
@@ -183,6 +191,7 @@ func (b *Backend) Close(ctx context.Context) error {
 
 func (b *Backend) shutdown(ctx context.Context) error {
 	b.drain()
+	b.stopApps() // in parallel with the draining attempts; waited for below
 	b.queue.close()
 	n := b.inFlight.Load()
 	b.log.Info(fmt.Sprintf("draining %d attempts", n), "attempts", n)
@@ -202,6 +211,7 @@ func (b *Backend) shutdown(ctx context.Context) error {
 	}
 	b.stop(errShutdown)
 	b.chores.Wait()
+	b.waitApps()
 	b.st.close()
 	// The scratch directory is ours alone and the workers are done: leave nothing behind in
 	// /dev/shm.
@@ -239,7 +249,7 @@ func (b *Backend) housekeeping() {
 // definition it was accepted under (until the next restart; then it fails saying so). A
 // version redefined in place applies to the attempts that start after the reload.
 func (b *Backend) Reload() error {
-	ws, err := reloadWorkspace(b.cfg.Workspace)
+	ws, err := reloadWorkspace(b.cfg)
 	if err != nil {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
@@ -249,11 +259,17 @@ func (b *Backend) Reload() error {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
 	}
+	appRows, err := b.st.registerApps(b.root, ws.apps)
+	if err != nil {
+		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
+		return err
+	}
 	b.wsMu.Lock()
 	b.ws, b.registered = ws, reg
 	b.remember(ws)
 	b.wsMu.Unlock()
-	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order))
+	b.applyApps(ws.apps, appRows)
+	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order), "apps", len(ws.apps))
 	return nil
 }
 

@@ -59,15 +59,25 @@ var fixtures = []helperTask{
 	{name: "fail", kind: "fail"},
 }
 
-// open starts a backend on a fresh data dir with the given tasks (the fixtures when nil).
+// open starts a backend on a fresh data dir with the given tasks (the fixtures, and the
+// fixture apps, when nil).
 func open(t testing.TB, tasks []helperTask, adjust func(*local.Config)) (*local.Backend, local.Config) {
+	t.Helper()
+	return openWithApps(t, tasks, nil, adjust)
+}
+
+// openWithApps is open with apps too (the fixture apps when both tasks and apps are nil).
+func openWithApps(t testing.TB, tasks []helperTask, apps []helperApp, adjust func(*local.Config)) (*local.Backend, local.Config) {
 	t.Helper()
 	if tasks == nil {
 		tasks = fixtures
+		if apps == nil {
+			apps = fixtureApps
+		}
 	}
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "workspace.yaml")
-	if err := os.WriteFile(ws, []byte(workspaceYAML(t, tasks)), 0o600); err != nil {
+	if err := os.WriteFile(ws, []byte(workspaceYAML(t, tasks)+appsYAML(t, apps)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := local.Config{Workspace: ws, DataDir: filepath.Join(dir, "data"), Concurrency: 4, AbortGrace: 500 * time.Millisecond, BaseURL: "http://127.0.0.1:1"}
@@ -129,7 +139,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Cookie: "session=" + callerToken},
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps},
 		Concurrency:  concurrency,
 	}
 }

@@ -46,6 +46,8 @@ func helper(kind string) int {
 		return n
 	}
 	switch kind {
+	case "app":
+		return serveApp()
 	case "echo":
 		parts := make([]string, num("times"))
 		for i := range parts {

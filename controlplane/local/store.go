@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS attempts (
 // new, so CREATE TABLE IF NOT EXISTS makes it); runs of an older database have no attempt
 // records for what they did before.
 func migrate(w *sql.DB) error {
+	if _, err := w.Exec(schemaApps); err != nil { // new tables: made in old databases too
+		return err
+	}
 	for _, col := range []struct{ name, def string }{
 		{"cache_key", `TEXT NOT NULL DEFAULT ''`},
 		{"interruptions", `INTEGER NOT NULL DEFAULT 0`},
