@@ -47,9 +47,9 @@ func (b *Backend) CallApp(ctx context.Context, call controlplane.AppCall) (contr
 	if inPath != nil || call.Path == "" || call.Path[0] != '/' {
 		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "path %q: an absolute path without a query (the query goes in RawQuery: see controlplane.MergeQuery)", call.Path)
 	}
-	a, decl := sup.callable()
+	a, decl, stale := sup.callable()
 	if !a.Active {
-		return controlplane.AppResponse{}, notActive(a)
+		return controlplane.AppResponse{}, notActive(a, stale)
 	}
 	target := a.Endpoint + path
 	if call.RawQuery != "" {
@@ -101,19 +101,22 @@ func (b *Backend) CallApp(ctx context.Context, call controlplane.AppCall) (contr
 	}, nil
 }
 
-// callable is the app as CallApp sees it, with the declaration it runs.
-func (s *appSup) callable() (controlplane.App, *app) {
+// callable is the app as CallApp sees it, with the declaration it runs, and whether its
+// process runs an older declaration (it is being restarted with the new one).
+func (s *appSup) callable() (controlplane.App, *app, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.appLocked(), s.decl
+	return s.appLocked(), s.decl, s.running != nil && s.running != s.decl
 }
 
 // notActive says why an app cannot be called.
-func notActive(a controlplane.App) error {
+func notActive(a controlplane.App, stale bool) error {
 	why := "it is not active"
 	switch {
 	case a.Deactivated:
 		why = "it is not active (activate it first)"
+	case stale:
+		why = "it is being restarted with its changed declaration"
 	case a.Status == controlplane.AppStarting:
 		why = "it is starting and not healthy yet"
 	case a.Status == controlplane.AppCrashed:

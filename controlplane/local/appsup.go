@@ -88,8 +88,9 @@ type appSup struct {
 	wanted   bool
 	removed  bool
 	status   controlplane.AppStatus
-	gen      int // counts processes started; a health probe speaks for its own only
-	port     int // of the current process, 0 without one
+	gen      int  // counts processes started; a health probe speaks for its own only
+	port     int  // of the current process, 0 without one
+	running  *app // the declaration the current process was started with, nil without one
 	restarts int
 	lastErr  string
 	changed  chan struct{} // closed and replaced at every change (see watch)
@@ -130,7 +131,7 @@ func (s *appSup) appLocked() controlplane.App {
 	a := controlplane.App{
 		Name:        s.name,
 		Revision:    s.revision,
-		Active:      s.wanted && s.status == controlplane.AppRunning,
+		Active:      s.wanted && s.status == controlplane.AppRunning && s.running == s.decl,
 		Deactivated: !s.wanted && s.status == controlplane.AppStopped,
 		URL:         s.b.appURL(s.name),
 		Status:      s.status,
@@ -306,7 +307,7 @@ func (s *appSup) runOnce(ctx context.Context, decl *app) (time.Duration, error) 
 	s.update(func() {
 		s.gen++
 		gen = s.gen
-		s.status, s.port = controlplane.AppStarting, port
+		s.status, s.port, s.running = controlplane.AppStarting, port, decl
 	})
 	s.log.Info("app started", "pid", cmd.Process.Pid, "port", port)
 	go s.probe(pctx, decl, gen, port)
@@ -320,12 +321,12 @@ func (s *appSup) runOnce(ctx context.Context, decl *app) (time.Duration, error) 
 			stderr.Close()
 			ran := s.b.cfg.appHooks.clock().Sub(t0)
 			if stopping || ctx.Err() != nil {
-				s.update(func() { s.status, s.port = controlplane.AppStopped, 0 })
+				s.update(func() { s.status, s.port, s.running = controlplane.AppStopped, 0, nil })
 				s.log.Info("app stopped")
 				return ran, nil
 			}
 			why := crashText(werr) + tail(stderr.path, stdout.path)
-			s.update(func() { s.status, s.port, s.lastErr = controlplane.AppCrashed, 0, why })
+			s.update(func() { s.status, s.port, s.running, s.lastErr = controlplane.AppCrashed, 0, nil, why })
 			return ran, errors.New(why)
 		case <-s.kick:
 			if !stopping && !s.keeps(decl) {

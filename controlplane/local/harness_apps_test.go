@@ -62,6 +62,7 @@ func appsYAML(t testing.TB, apps []helperApp) string {
 //	/echo                 {"method", "path", "query": {k: first value}, "body": the JSON body or
 //	                      null, "authorization": the Authorization header or "", and (beyond
 //	                      the fixture) "headers": {name: first value}}
+//	/env                  {"env": its environment, "pid": its pid, "pgid": its process group}
 //	/text                 text/plain "hello"
 //	/status/{code}        that status, {"status": code}
 //	/redirect?to=L&code=C status C (default 302) with Location L
@@ -119,6 +120,10 @@ func serveApp() int {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"method": r.Method, "path": r.URL.EscapedPath(), "query": query, "body": body,
 			"authorization": r.Header.Get("Authorization"), "headers": headers})
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		pgid, _ := syscall.Getpgid(os.Getpid())
+		writeJSON(w, http.StatusOK, map[string]any{"env": os.Environ(), "pid": os.Getpid(), "pgid": pgid})
 	})
 	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -29,6 +29,9 @@ func workspaceYAML(t testing.TB, tasks []helperTask) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(tasks) == 0 {
+		return "tasks: []\n"
+	}
 	var b strings.Builder
 	b.WriteString("tasks:\n")
 	for _, h := range tasks {

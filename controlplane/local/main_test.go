@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("FWH_SERVER") != "" {
 		os.Exit(server())
 	}
+	if os.Getenv("FWH_APP_SERVER") != "" {
+		os.Exit(appServer())
+	}
 	os.Exit(m.Run())
 }
 
