@@ -74,7 +74,7 @@ func (b *Backend) openApps(ctx context.Context, ws *workspace) error {
 		}
 	}
 	if len(rows) > 0 {
-		b.log.Info("apps restored", "apps", len(rows), "active", active)
+		b.log.Info("apps loaded", "apps", len(rows), "wanted_active", active)
 	}
 	return nil
 }
@@ -177,7 +177,8 @@ func (b *Backend) GetApp(ctx context.Context, ref controlplane.AppRef) (controlp
 // app is healthy, or CodeDeadlineExceeded after its start_timeout (the app keeps starting);
 // a deactivation answers once its process has exited.
 func (b *Backend) SetAppActive(ctx context.Context, req controlplane.SetAppActiveRequest) (controlplane.App, error) {
-	if _, err := b.caller(ctx); err != nil {
+	who, err := b.caller(ctx)
+	if err != nil {
 		return controlplane.App{}, err
 	}
 	if b.draining.Err() != nil {
@@ -190,6 +191,8 @@ func (b *Backend) SetAppActive(ctx context.Context, req controlplane.SetAppActiv
 	if err := sup.setWanted(ctx, req.Active); err != nil {
 		return controlplane.App{}, err
 	}
+	b.log.Info(map[bool]string{true: "app activated", false: "app deactivated"}[req.Active], "app", sup.name,
+		"caller", who.Subject, "request_id", controlplane.RequestIDFrom(ctx), "wait", req.Wait)
 	if !req.Wait {
 		a, _ := sup.watch()
 		return a, nil
