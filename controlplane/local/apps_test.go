@@ -138,8 +138,9 @@ func TestAppWaitTimeout(t *testing.T) {
 		!strings.Contains(controlplane.MessageOf(err), "keeps starting") {
 		t.Fatalf("activate, wait: %+v %v, want deadline exceeded", a, err)
 	}
-	a = waitApp(t, b, "sick", func(a controlplane.App) bool { return a.LastError != "" })
-	if a.Status != controlplane.AppStarting || a.Active || a.Deactivated || !strings.Contains(a.LastError, "503") {
+	// Until the app listens the check is refused; then it answers 503.
+	a = waitApp(t, b, "sick", func(a controlplane.App) bool { return strings.Contains(a.LastError, "503") })
+	if a.Status != controlplane.AppStarting || a.Active || a.Deactivated || !strings.Contains(a.LastError, "not healthy after 200ms") {
 		t.Fatalf("after the wait: %+v, want still starting, the health check's answer in last_error", a)
 	}
 	_, err = b.CallApp(context.Background(), controlplane.AppCall{App: appRef("sick"), Method: "GET", Path: "/text"})

@@ -352,12 +352,12 @@ func crashText(err error) string {
 }
 
 // probe GETs the app's health path until it answers 2xx, then marks process gen running. It
-// ends with pctx (the process stopped). Past the declared start_timeout it notes in the last
-// error why the app is not healthy yet.
+// ends with pctx (the process stopped). Past the declared start_timeout it keeps in the last
+// error why the app is not healthy yet (the latest reason), and logs each new reason once.
 func (s *appSup) probe(pctx context.Context, decl *app, gen, port int) {
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + decl.HealthPath
 	deadline := time.Now().Add(decl.StartTimeout)
-	late := false
+	last := ""
 	delay := 20 * time.Millisecond
 	for {
 		why := probeOnce(pctx, s.b.apps.probeClient, url)
@@ -370,8 +370,8 @@ func (s *appSup) probe(pctx context.Context, decl *app, gen, port int) {
 			s.log.Info("app healthy", "port", port)
 			return
 		}
-		if !late && time.Now().After(deadline) {
-			late = true
+		if why != last && time.Now().After(deadline) {
+			last = why
 			msg := fmt.Sprintf("not healthy after %s (start_timeout): %s", decl.StartTimeout, why)
 			s.update(func() {
 				if s.gen == gen && s.status == controlplane.AppStarting {

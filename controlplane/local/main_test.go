@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // TestMain doubles as the tasks' program (the helper-process pattern): when FWH_HELPER is set,
@@ -27,6 +29,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv("FWH_APP_SERVER") != "" {
 		os.Exit(appServer())
 	}
+	// The call_app tests serve impl's handler: gin prints every route in its debug mode.
+	gin.SetMode(gin.ReleaseMode)
 	os.Exit(m.Run())
 }
 
