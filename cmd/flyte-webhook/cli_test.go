@@ -229,8 +229,9 @@ func TestSIGHUPReload(t *testing.T) {
 			t.Fatalf("greet after the refused reload of %q: %d", body, status)
 		}
 	}
-	// A new version: it becomes the latest.
-	if err := os.WriteFile(ws, []byte(string(src)+greetV2), 0o600); err != nil {
+	// A new version, first in the list (the file has more keys after tasks): it becomes the
+	// latest, being registered last.
+	if err := os.WriteFile(ws, []byte(strings.Replace(string(src), "\ntasks:\n", "\ntasks:"+greetV2, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	reload(3)
