@@ -120,8 +120,9 @@ func errorText(resp controlplane.AppResponse) string {
 	return string(resp.Body)
 }
 
-// isBinary reports whether a body is not text: not UTF-8, holding NUL or other control
-// characters than whitespace, or of a media type that is never text.
+// isBinary reports whether a body is not text: of a media type that is never text, not
+// UTF-8, or holding a NUL byte. (Other control characters, such as a terminal's color codes in
+// a log, are text that JSON can carry.)
 func isBinary(ctype string, body []byte) bool {
 	mt, _, _ := strings.Cut(strings.ToLower(ctype), ";")
 	mt = strings.TrimSpace(mt)
@@ -130,15 +131,7 @@ func isBinary(ctype string, body []byte) bool {
 		strings.HasPrefix(mt, "image/") && mt != "image/svg+xml", strings.HasPrefix(mt, "audio/"), strings.HasPrefix(mt, "video/"), strings.HasPrefix(mt, "font/"):
 		return true
 	}
-	if !utf8.Valid(body) {
-		return true
-	}
-	for _, c := range body {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
-			return true
-		}
-	}
-	return false
+	return !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0
 }
 
 func orUnknown(ctype string) string {

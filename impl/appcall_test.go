@@ -113,6 +113,7 @@ func TestCallAppRelay(t *testing.T) {
 		{"JSON under another Content-Type", "/plainjson", 200, `{"a": 1}`, ""},
 		{"text", "/text", 200, `{"response":"pong"}`, ""},
 		{"empty", "/empty", 200, `{"response":""}`, ""},
+		{"text with control characters", "/ansi", 200, `{"response":"\u001b[32mok\u001b[0m"}`, ""},
 		{"201", "/status/201", 201, `{"status": 201}`, ""},
 		{"202", "/status/202", 202, `{"status": 202}`, ""},
 		{"204 without a body", "/status/204", 204, ``, ""},

@@ -243,6 +243,8 @@ func (f *fakeBackend) CallApp(ctx context.Context, call controlplane.AppCall) (c
 		return controlplane.AppResponse{Status: 200, ContentType: "image/png", Body: []byte("PNG but ASCII")}, nil
 	case "/plainjson":
 		return controlplane.AppResponse{Status: 200, ContentType: "text/plain", Body: []byte(`{"a": 1}`)}, nil
+	case "/ansi":
+		return controlplane.AppResponse{Status: 200, ContentType: "text/plain", Body: []byte("\x1b[32mok\x1b[0m")}, nil
 	case "/empty":
 		return controlplane.AppResponse{Status: 200}, nil
 	case "/binary-error":
