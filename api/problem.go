@@ -34,18 +34,25 @@ func NewProblem(c *gin.Context, status int, detail string) gen.Problem {
 
 // WriteProblem writes p as application/problem+json and aborts the gin chain.
 func WriteProblem(c *gin.Context, p gen.Problem) {
+	_ = WriteProblemTo(c.Writer, p)
+	c.Abort()
+}
+
+// WriteProblemTo writes p as application/problem+json to w (a 401 with its
+// WWW-Authenticate: Bearer), for a strict handler's response object.
+func WriteProblemTo(w http.ResponseWriter, p gen.Problem) error {
 	body, err := json.Marshal(p)
 	if err != nil { // a Problem always marshals; keep a valid body regardless
 		body = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error"}`)
 		p.Status = http.StatusInternalServerError
 	}
-	c.Header("Content-Type", ProblemContentType)
+	w.Header().Set("Content-Type", ProblemContentType)
 	if p.Status == http.StatusUnauthorized {
-		c.Header("WWW-Authenticate", `Bearer realm="flyte-webhook"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="flyte-webhook"`)
 	}
-	c.Status(p.Status)
-	_, _ = c.Writer.Write(body)
-	c.Abort()
+	w.WriteHeader(p.Status)
+	_, err = w.Write(body)
+	return err
 }
 
 // Fail writes a problem for status with detail.

@@ -178,35 +178,65 @@ type AppRef struct {
 	Name    string
 }
 
+// AppStatus is what an app's process is doing.
+type AppStatus string
+
+// The statuses. "" means the backend does not say.
+const (
+	// AppStarting: started, its health check has not passed yet.
+	AppStarting AppStatus = "starting"
+	// AppRunning: its health check passed; it serves.
+	AppRunning AppStatus = "running"
+	// AppCrashed: it exited without being asked to; it is restarted after a backoff while
+	// it is wanted active.
+	AppCrashed AppStatus = "crashed"
+	// AppStopped: no process (never started, or deactivated).
+	AppStopped AppStatus = "stopped"
+)
+
 // App is a served app.
 type App struct {
-	Name     string
+	Name string
+	// Revision changes whenever the app's declaration changes.
 	Revision int64
-	// Endpoint is the app's public endpoint, "" when it has none.
-	Endpoint    string
+	// Endpoint is the app's base URL, "" when it has none (for the local backend: while it
+	// has no process).
+	Endpoint string
+	// Active: wanted active and serving. Deactivated: wanted inactive and stopped. Both are
+	// false on the way from one to the other.
 	Active      bool
 	Deactivated bool
 	// URL is where to look at the app.
 	URL string
+	// Status, Restarts (since it was last activated) and LastError (why it last crashed or
+	// failed to start, "" when it has not) are optional: "" and 0 when the backend does not
+	// say.
+	Status    AppStatus
+	Restarts  int
+	LastError string
 }
 
 // SetAppActiveRequest activates (Active) or deactivates an app. With Wait the answer comes
-// once the app has reached that state.
+// once the app has reached that state: for an activation, once it serves (or
+// CodeDeadlineExceeded after the backend's bound, the app still starting); for a
+// deactivation, once its process has exited.
 type SetAppActiveRequest struct {
 	App    AppRef
 	Active bool
 	Wait   bool
 }
 
-// AppCall is one request to an app.
+// AppCall is one request to an app. The HTTP layer has checked Path with AppPath and built
+// RawQuery with MergeQuery, so every backend sends what the same rules let through.
 type AppCall struct {
-	App    AppRef
+	App AppRef
+	// Method is upper case: GET, POST, PUT, PATCH, DELETE or HEAD.
 	Method string
-	// Path on the app, starting with "/".
+	// Path on the app: escaped, starting with "/" (AppPath's result).
 	Path string
-	// Query values are strings, numbers, booleans or lists of them.
-	Query map[string]any
-	// Payload, when not nil, is sent as the JSON body.
+	// RawQuery is the encoded query string, without '?' ("" for none): MergeQuery's result.
+	RawQuery string
+	// Payload, when not nil, is sent as the JSON body (for methods that have a body).
 	Payload map[string]any
 }
 
@@ -215,6 +245,10 @@ type AppResponse struct {
 	Status      int
 	ContentType string
 	Body        []byte
+	// Location is the answer's Location header (of a redirect, which is relayed, not
+	// followed), "" when there is none or when it pointed at the app's own address, which
+	// the backend never relays.
+	Location string
 }
 
 // TriggerRef names a trigger of a task. Project and Domain "" mean the backend's defaults.

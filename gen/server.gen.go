@@ -23,6 +23,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AppResponseStatus.
+const (
+	AppCrashed  AppResponseStatus = "crashed"
+	AppRunning  AppResponseStatus = "running"
+	AppStarting AppResponseStatus = "starting"
+	AppStopped  AppResponseStatus = "stopped"
+)
+
+// Valid indicates whether the value is a known member of the AppResponseStatus enum.
+func (e AppResponseStatus) Valid() bool {
+	switch e {
+	case AppCrashed:
+		return true
+	case AppRunning:
+		return true
+	case AppStarting:
+		return true
+	case AppStopped:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Phase.
 const (
 	Aborted             Phase = "aborted"
@@ -89,33 +113,6 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
-// Defines values for CallAppParamsMethod.
-const (
-	DELETE CallAppParamsMethod = "DELETE"
-	GET    CallAppParamsMethod = "GET"
-	PATCH  CallAppParamsMethod = "PATCH"
-	POST   CallAppParamsMethod = "POST"
-	PUT    CallAppParamsMethod = "PUT"
-)
-
-// Valid indicates whether the value is a known member of the CallAppParamsMethod enum.
-func (e CallAppParamsMethod) Valid() bool {
-	switch e {
-	case DELETE:
-		return true
-	case GET:
-		return true
-	case PATCH:
-		return true
-	case POST:
-		return true
-	case PUT:
-		return true
-	default:
-		return false
-	}
-}
-
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -141,12 +138,24 @@ type AppResponse struct {
 	Endpoint      *string `json:"endpoint"`
 	IsActive      bool    `json:"is_active"`
 	IsDeactivated bool    `json:"is_deactivated"`
-	Name          string  `json:"name"`
-	Revision      int64   `json:"revision"`
+
+	// LastError Why the app last crashed or is not healthy yet, when it did or is not. An addition to the Python app's answer.
+	LastError *string `json:"last_error,omitempty"`
+	Name      string  `json:"name"`
+
+	// Restarts How often the app was restarted after a crash since it was last activated. An addition to the Python app's answer.
+	Restarts *int  `json:"restarts,omitempty"`
+	Revision int64 `json:"revision"`
+
+	// Status What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+	Status *AppResponseStatus `json:"status,omitempty"`
 
 	// Url Where to look at the app.
 	Url string `json:"url"`
 }
+
+// AppResponseStatus What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+type AppResponseStatus string
 
 // BuildImageRequest defines model for BuildImageRequest.
 type BuildImageRequest struct {
@@ -504,8 +513,8 @@ type CallAppParams struct {
 	// Path The path to call on the app, e.g. `/predict`.
 	Path string `form:"path" json:"path"`
 
-	// Method The HTTP method to call the app with.
-	Method *CallAppParamsMethod `form:"method,omitempty" json:"method,omitempty"`
+	// Method The HTTP method to call the app with: GET, POST, PUT, PATCH, DELETE or HEAD, in any case (`post` is POST, as the Python app takes it).
+	Method *string `form:"method,omitempty" json:"method,omitempty"`
 
 	// Domain The app's domain; the backend's default when absent.
 	Domain *AppDomain `form:"domain,omitempty" json:"domain,omitempty"`
@@ -513,9 +522,6 @@ type CallAppParams struct {
 	// Project The app's project; the backend's default when absent.
 	Project *AppProject `form:"project,omitempty" json:"project,omitempty"`
 }
-
-// CallAppParamsMethod defines parameters for CallApp.
-type CallAppParamsMethod string
 
 // DeactivateAppParams defines parameters for DeactivateApp.
 type DeactivateAppParams struct {
@@ -1952,6 +1958,22 @@ func (response CallApp200JSONResponse) VisitCallAppResponse(w http.ResponseWrite
 	return err
 }
 
+type CallApp204Response struct {
+}
+
+func (response CallApp204Response) VisitCallAppResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type CallApp304Response struct {
+}
+
+func (response CallApp304Response) VisitCallAppResponse(w http.ResponseWriter) error {
+	w.WriteHeader(304)
+	return nil
+}
+
 type CallApp400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -2143,6 +2165,52 @@ func (response CallApp504ApplicationProblemPlusJSONResponse) VisitCallAppRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CallAppdefaultResponseHeaders struct {
+	Location *string
+}
+
+type CallAppdefaultJSONResponse struct {
+	Body       json.RawMessage
+	Headers    CallAppdefaultResponseHeaders
+	StatusCode int
+}
+
+func (response CallAppdefaultJSONResponse) VisitCallAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CallAppdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    CallAppdefaultResponseHeaders
+	StatusCode int
+}
+
+func (response CallAppdefaultApplicationProblemPlusJSONResponse) VisitCallAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5381,120 +5449,135 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u2tuhfwfDemdi9tOw4TveuPfeD2yaNT9s0k7gneybKiBC5JGKbAlgAtKJm/N/PYC3wJZF6xHGa",
-	"s6sviSWRwAKw3i98DGI1y5UEaU1w/jHIueYzsKDx0+VYafsauFHSfUzAxFrkVriPwdt0wWwKTBeSCcO4",
-	"exaSC6YhVjqBhM2FTcsnBkEYCPfWHwXoRRAGks8gOA80DR4GJk5hxmmWCS8yG5zT9JCwW8HZHMapUjfs",
-	"8tVVEAYz/uEXkFObBuePT07PwsAucjecsVrIaXB3FwaXef6jmnHRAfl1Cozn+SPDEnziAqEc8/gGZOK+",
-	"JQjYPAXJ+NiAtH3w0wAt+BuwnT59GgYzIStYewB9iYP1g+kmqyDIuU1rAPC/MNDwRyE0JMG51QXcE5xX",
-	"Wv0bYrsOopweucfO+RHutXXrDthyc1OdcMhgMB2wKIFbyFQ+A2mjng2tTvTzbekrDROwcfq6kP0nnfuH",
-	"HLX4Iw8ZN9X3o3QymqkEMqbBFlpCwoTtWYMu5OizI8ZarPC77Q+1B6z6yD8fVGv3dGkr3bY4QLfYwc++",
-	"e9fc3PQD6rfvS9K5A+i/QRuh1hAQu6UniM4zbsFYpmEqjAUNCVMStqF1P8q9aP1ai+kU9Jo9pAfWb6N/",
-	"6PNThwdv/TG7WZma4Gbi9toabjaGTMmpYVb1wc7NzecH/C0XHTR9Kc0cNFMyWzAlY0BIeZ6z1NER8DiF",
-	"hGQ7/FGAcVLaWG6hDwPmbpZOKT/hmYEKsLFSGXAZ3DnQNJhcSQOoi3zPk5+4hTlfuE+xkhYkAs7zPBMx",
-	"d4Af51qNM5j9v397jaWe7/9qmATnwf85rvWdY/rVHL+it2jS1VNzc2mVsTzjEpjSuO6YZxkkuCVTfguM",
-	"s7FWNyDd7xMuMiGnjOMmDoK70EH/mnbqS0PvD8ipaHPIMjZRegYJGxcW13HLswKcmJSPLJsIyw5QUgqZ",
-	"F9Ywm3Lb+K3E25BxiUt3u8C4cANy9zNOQoqasAayySGu/gclJ5mIv/jaLddTwKVLZZmQjBOW0rp4lqm5",
-	"Iahp1ZxNhBTG4bYu5GHoDpNLdpXALFcWZLw4+hkWbI40UJhSx1U2Be23DNf7XOmxSBKQf92CVWGNSKB1",
-	"Jo8MrTkTxoYVIrewW8OkMGBqFCf09ZR3LWagCvu1EWAiEjxgojd3zlY4CXAXBlfSgpY8e6a10l8S7jdq",
-	"BjZ1XMBxA6dqSH8ewAzoW9AD5taWgOUiYxJuQbOYay3AMOGhZuDAZhY+2Av2R6EsNHnuSCS4xpfKPleF",
-	"TP4iZEsUEH3BB2FsCdHVLM/A6dmQ/AXoMhHTwukn3jKpYTRFnivtWZXKQSMcCPQrvsgUT66V+sUt7K/i",
-	"02OVLBwBZw4Ih+pcNpCG8TiG3LOZN6BvRQy/S37LRcbHGfy1lBlz6fZ4DJWGoDTyolvQbmshuWBWLxif",
-	"ciFRmyTu8rvkhU2VFn9+WWR5qVisIQFpBc9MD0esUId23j0xc1pOCjzxbpK3b98eXRY2dQPF3EIbuGWV",
-	"6w5XnGsVgzHu0J5JK+zir8K3an2pU2MQ01Kee8GRqLhwRMzo/TGYCxYhUzIRM3xhnPavgXGZsHnKHfXf",
-	"lVpe04NEehw6mLSjOitIqZNeVV7ao7D0C51/DOADd6xkrTto5XUn5QvTfh0dVKNKXw26lOFarX5XWlx+",
-	"qAqk99V7aozW7F0YXMZW3HILl3nev1aQSa4Ena4sMk+vpL6vLECYEXeDNnen0o3D/n0rdNaFc50rq+cI",
-	"a+BoiM5Fbru4Xp9RMc5EzMpHQ7IchUWbQkm0He67McKMEuD+OJIdN0/DrSjtYacmcxucB0Lab89qZHGi",
-	"eQq6sdfLXlFHD1axzKEnt6XhNNgW3yogWofSPKulNfaf2PeFyJKrGZ9Cw/ZonxvP7Sjn8Q2f0mdhYWa6",
-	"zMiVzZrxD1f08NOTk+p3rjVfuJ9zkW8c+Onj008YOOPWHU7foN+erR3zn8sj3m3YuD6M7925lcmXVzDm",
-	"BkbCjd75OP4yGjsQRrqQo26SLp/rRebeA9gA3xJWdkHTmru1nqVpw/YudeHoD05ReAPWCjk1q7s8hpTf",
-	"ClLd68BAIlBwBp0qiRuQle+xg8g/HIUs4oVVkRPzkVNJtEggOrxg1RPEkBoe7YbeyBeOgmtpUoOwKnxA",
-	"C56JP6GTO5CtmJCukDllIy60djJWF9KwORfW2ejoWuMSTcsG72iwMe9UG5VL6Wa9tB3+WVpgVG5O5JSz",
-	"eiu24L9LyFGdTgc0zX3oPvgsQ5HSw5lyUseR1JJEuCXx7FXjEQJwyepy+8jJfP2vN7+9JG3ae9ycxdjY",
-	"yhoU9FWNMPRlPn0+HIXRTm2Ysovn/Fix9LWC9iHl36cqD1sLpBfAM5v2L65LbUvxncVG8enf7Zr2Cj0z",
-	"u53sNTc3pRdsvEDP7QVzVg15zCov7iKH2p2bQJxxDaYTy36FzXpwF/1mGTq1E2HyjC8q53ZDL044+0Xd",
-	"Qsbjbn5UjPsDN9X4/qkSm9tG0I1Uc+OjJfXEhQF99Pj0yeaz8RB43Os6o19VwjNR7scqnBj6emTc//65",
-	"Mqb3bhhY+GCHwXsK6e2uEzz+dlVIv0q5WRtVyt0DGFZ6ni0s+fZxi1hkijgGSCBxMofcPyh9yH5xf1ox",
-	"g2SkChuh6RRpiB3jhCRiXAObCMmRb4AsZm4D/yigQMpy4kHI6Wii9EiDUYWOUc4KKSwyW7e4MNCFlPRX",
-	"zguDb1ZABWFAMDnxTCC5AywhQhXUQ9M4qXrfymjm1W9ruNRWFNcjbGqk6OVUqrCfZYK8POW1hjQ+1MMH",
-	"aYSwXHENWheSlyZ5R7iFvX7+A/vu7Ok/mLf2MVptucgqQ5tbNnfyZq6VnDIh2VzpxLAZcEkqQ9NpGy6d",
-	"CI3VpZG0hg39QMKUDoI2yetCsmGgj/g4HgaoGU3Q9diBJ+QmWJ3xudLs7PQ0JG5KPlL0x8+58WurM0dq",
-	"GCq63sLnQd7eDtVbSGO5jPsI27tEcm7T9rKPdSGPcdVdK639sWvHfWSYSELGM6OYaSgO/zryStDRVcLI",
-	"rUQOFS2sdRZy0wH4yLBMTQfrnR6rILy4vn7F6AEWq6QtQc5OzrrsWyts1rNTjZGc6EjRpQoflpDlpbLs",
-	"eR960BcrhMB+f33leClhBbAbIRMnbD1VXCAbLez5OOPypqGxe4iQVATGdtqwNN7aKK7w13L9DQ+Qp6E1",
-	"lF2FGZbZYa+jIAWP86RWzLlp8n0fAC6DqYQczuRSyaKTOfcrElVmV5URoTTjpCWjlwEjJ1aR/ePU5oPo",
-	"+EN0wWCW20XFX8g9Xcb2wnWeuy5G0yZxUijWHwbm4lS+kV4X3OtC3l8gre5aFQelPDcHv7Ec3ZBuBWtM",
-	"ps8nxfo0EP/6BXMQsEJakZXetErYbwFgj36/jTx7Xcg1DhJrHep0MKQXas5mXC5Y+Ui1vw72lCeDTn9b",
-	"rMHZFyNuWw66hFs4cupLFzYmSq4xw920KMCdIVwpXasWE8hkx3mhZAT9OZOkhNVe0EQknQRVok9DCB/9",
-	"Y/KEfxefjh93stZdtBry1idFVi2wg9v7JzCs2spZmTiscbzBL4NXv5RU0sj/3G7n/Is77bafdIukGw8d",
-	"6htLILKDGnr/ONGZM+0OVxboj6s+FSmmqc0WXfDtYliXCiU52hB/e0jPmaifYlLWWXEXrHC4b1upupWD",
-	"3iypfhuwbnt3uMeH9dtB6++1F93i0a5fXXnlJ/zYx9DrTNWQ5RpQGcNUp6WIBDuIHPNEPxmvklvVxAlA",
-	"puYyRA0YPfxjAzJGPFMSDgfsiviWQXsOPnBnWVvmmJ4Rf7bVr8erLPrD0VQd+TX/2yg5eM3nv4Ix5GOt",
-	"fj0yNyI/UjlJjiMvxmmQ5aBfpzy25Y4gA6zIuHJoOHVqS6bkaNP0acd0qH1suMrLnBUGw8dTcYtQCOOh",
-	"O/BnIlV5CofdnLpbq2wePHpsDiKCz9niXsKgrZ4pbt0ffkT3ZyYMfkWo5/5yrMitFv8uKIMgqqLHdTK0",
-	"mkuazW3WYZuYSrG2ZVDIa6TVL30U8RsK6y6S2AYTSNQzYe6BBlMNYMn1sKXKf13N7E8nxA1LWCZugHFZ",
-	"nlx7A/2ou+xf36b181B0nm8SpO0IBpIdYugI4R5xPe1QgV6it8iLmWayXUrJhBV7EtJ7FRHNmNLOOjzw",
-	"luOrhU0VZeJR7pOhRF3/Nj40M5DdAvEhIR26u8miNj6+8+T7PtwhjlXr1L0JzX5lXYsIK6EjNB67CWu4",
-	"nfnbGNRs7QCoxUIHwNso4r1L8c90rmUn8DyNdsBXIu4OOOP2UBW2xpgWKBuP0ECswW6ayz9V8wNMETyg",
-	"nDU6QEojPdxtdkxoLplCTdo5YnUXA7mt89W3Ivs677yeanmbO+k19KRf71An8yBVcI0JtCZSU2dzd25V",
-	"M09943KbmeFLGe4ehPddZp+BuNDCLt447CzjrVyDvixsuooT0aXP0kLMP2ff47NsWJycPImtugGJfzq5",
-	"mHNjULPWqpimzHsVWjGFQZkOjvuCQ9VHnlqbo8mn1I2AbnAuWfQD/hx5p9l202LWZaZinlVRXg08IeyO",
-	"JtnCwshnF41wUREjKKrUdvpY57Z3vFOvhOfiZ1hQEpaQE9W1DjwHYK+fvblml6+uKPyr4xSM9VxmrvTN",
-	"OSrn7qiN954gCwjZRGWZmlP4mPvlEFkOpWcT7mvPwEKq1EPREFZq+TEr43fsmNXBPHZMKd7oe8RkWxMy",
-	"Mxc2TofSY5rTlGmCySRkmCmAW86FBM0wL4AAqCqcXhTTqZDT5zz2cR0zGMqhfCs0HDmmya0YZ0CLxODK",
-	"I1OKugg/v6W9vszzZ/JWaCWxoOuc7HluUxOyGdhUJSYcysrx5UM0tEVEsmwiIEtIOFJOeJ4/MgP2W5kZ",
-	"Sj9NtSpySNh4wSyfDuVBrDSEPhVeFzJ074Wlaeg3IawWfHiB/DnP1AKT6UA6Xd/QsGYoD6LS5BrRV9Gh",
-	"0yaNkNMM6ixVw+oHTXQY4kraaXomVXNDpoxNYShpJqzToT3+5ptGoqJQcvDNN+zZLehFPQ2WBkQUdo2Y",
-	"BEhMM03ynHE5lFvzgtKhjc7GJYJlB7afFodyHTEeDtgPNUx4SFsQv9NrhUPdBGKRgGHzVDWiJkx4/anM",
-	"LiQJZ6zSlBI/83uIbl7zzTc4b9SXqhmxgzKoc4hsZ8F4NucLg3neizq+c2AUizPhNIWhLL3+pcO11vE8",
-	"9ETf0cC/HbIbgBw5hJDTQwwuWkp3Icc1xhsXOURDSQgDLKojFpHbKEotR51fQ660xeqV2ufO2dnpKXOW",
-	"UBmHqvy4wiGDzwgdDB3jy0QMXhp6BnmZO2F6dDo4aYQViG0e+a1uCOvz4PHghB5VOUiei+A8eDI4GTzB",
-	"cKZNUVAd8zw//ugmuHMfp4BWT4XEV4mzRcCOeJ7ja3VZ87tuFa1+5LisyL0Lt3nUF6Fu93BZRHn3fqm8",
-	"6fTkZE0G8G6Zv80Ekp7sX8xIvAuDM5q2a7QKvONG8RK+8njzK62UbnzpyeaX6rIZfONs8xtV6YN74fR0",
-	"G7hWE6/vwuDpNtvQriXBtx5vBWKzFgJfO91qz8tyN3xli+3rKAfAV7fYx6X6HlQOi9mM60VwHvzidQSq",
-	"+UJl2pkn7xyGOsXyw1FVVYQKT47vNwj0uFQnUENWpsM198Zy7S0Mh5rsrZP90ZwL+/+tLiCiX6i+J1Zo",
-	"mzSrEoVBFcWxrQPPNzGRDrManOYTsqcnZ2ietFlECdlXyyc2P40FnA/LTzoS0/r5CgqHKhvsP47LnHy3",
-	"+YWq3nHPlh6OLZVYeQ++5NS+NTwJpDMNqrQQr1FSMUOpiKMS7p1vdRiFnqkyUEOm9FBGH4cVjQ6DczYM",
-	"vLoMHyxpy8PgrpHSQIOURY2Uh+yGHLDIJ8dGxPjaOa9DSdF7Ss7R7Kdn104rbCa5Rl05qwN2WVcuE0/l",
-	"7OnJaYiREGcdDWVdDNUqtcQHz0j9a/NXt8P35q1dyQwWNXw0TlW1XWVK4HGuIRFxo8fHcvMRyqvYror+",
-	"5OyfG8voe3NuyA6tYC0FVpk80AUcvdLTE+enZ9eN/BD69Oq3N/jf7/jv5fUPL4Iw+PHZL8+un3UkiTy4",
-	"VovU8r1KFp9NAC3lit+tdgfYVdz11SghyXrk5phJFPMZsAMuF/QbOjqpMnwXehZkM1UkHKyP8fVL1zaM",
-	"O8CxF8SPt4BpuQh4L8AfToD/gM0jPll4117KdWaFyne3KsokKqvynFKo2kKtnnlvNqzh2t0VLRsMh0Yh",
-	"yZ5j7TnPw3CeGjN35T/o2T+qijfXOjO4pOiHj4noQg7Yc4rVrE25ajMbKr2syivbnKYjzQVntMpPqu7T",
-	"3LBV2NmpG3dV8K4qw96F7R28pZL+ZPD4tF9Bx1dGGxqHPTndUhVHXzN78+PPVSWkVQyLAShPvAsEij5s",
-	"gODbsy0hwG1c7k22NGPZcaC3l9fGmS4Ru3INRxoy4MZZSlR829+GEXbry/VAKv5qrfpn0PK3nXC9aCJK",
-	"aqR+/8cJpr1m/HXJJ8RNxpfD6A0phTi5KqekklSpdkzx20ZorKu/n2GnJydsnoqs2ZiKCcOKfMBeYuhX",
-	"tprkDFj5ZvTi2eWPEbNKURjXODvZ69JlVpKwBv1fh1RWNlNSWKV9pluu1RiadSBtuecX8IAcYKkauYf6",
-	"W3vyqZjbSLYJzt+9b541QcHiFOKbxgHHSkPP+bovU+Dea4WnTUlCnSeNwgePzy46KnsNgKmLBxshdcz9",
-	"apcBtg/IV+Q80OH8upEtN9rTfRJj3XOgNRzobaoYn7Gr7TAScbDMdjlOJ0eY1bNZQaaMJuoxOZdOvJCx",
-	"Tn2OJ1rN8GMzX+hFMa7L1CiXjRI0KLGLvO2o22ISeegIF7NMhMHM/Y31420kX+m+vI0OXtaqa8iVcRxv",
-	"UfqoXxTjclrMbRBHsZrNCins4nia23592A31Odu+fuyehc9HCbd85P3ja/zhW47ItRUTHtvRp+i23QPG",
-	"qbAQ20LfU1dunhRlctHBOGQ4moL0aNB7JO6dHic9L6xqd6nfZYnUN2XkS592Mzw64wlukWXy670PAIt9",
-	"R82t7Bm0pzH/phItSrhlqcqSsga4Sf+YBdZ3JOmEssRGN7DoOZoXz0fXv/387OWnH0+cFz1jn7YH7bFO",
-	"u0M+M6X7QP7nT+KTB05EL5I+Pdly3OWmifLoT9CqwbKpnyPcgqyDl8TChWE808ATVD10r+U7UTrusUNP",
-	"VktBH8oGbfQgeWDjs1k426PeNO8D2Bufe+Pzi6l+ZX8XxlcTtRvqYImfO6mExx/LqynWZ21uoXZtCG8s",
-	"37nxoJGOHcl5sE+j/BvSlXf9cy8aK/rZhqQqetCF3Exax1jh0TS/lpIesRPuA9DYFjHKxo1SD5uz2Go8",
-	"3Bd0xEoYaufv2wIP9hHEPTFvkXyImPMlaFmo3STlSKivW1h29I/bQmbWxcSNWra9IP070t5r4MkK6XXi",
-	"xyfSoy7kkeXm5vgjXQZ3d/zRX1121yg52sK12bzqqYr3U3MLf1tM5bQs/ZR+Ed6zSY22hvIg+jgMPgyD",
-	"c/bkLjq8aLalajUepVmqMvoZX7AxsAwmloog3N5IRRNyO5Q8y7Bggkvf5ktJOMSOgoZFH++ikBnForjQ",
-	"GTv6F3v125vryNeZ+kWlylQwu8FSfgtDWQIwYJc0F/p4aYUaqjYfvvuYX+vB2ekpXaUzFwYOLzDtGJOb",
-	"fThpKLGCEFnQ0fUiB0x/xmo4bnxm9JUHRQNFVCAh74SpLy965O9XmfAYqJixkDdSzf2ZhA61hDFCTlnp",
-	"bkVQsIKx1fyVKuCwxQcmS5+dnDRa1/niWywZfAOYJc6ipauEqkpIq9iM3wDTYPEGGMMnQPWsGFe7gUWN",
-	"QPiNWwkV9DU6AQjJTs9Yqgpt/B13dWst9/9EaLy/jfLZvUPhojXNUBIKickEsCt12cKBFvhdV5J32b9l",
-	"Z7mzfW7bDolt1RVsWz5bXoLXkU0hm/2cH7tDOn36lMUp1zx277PY4b/EuuAUfA1n5eOquvV5J9fS2d/j",
-	"Nryd/V9Vc4WqJnOudJYEd+GWQtu3UO69CajR7SMs+yUP2OWYWitpz11qxjIIHti91mrs0ncFives0c0u",
-	"kLADpCdDAaWEJYXm42xxuE9E3PvovjIVqJBeBDdUHPy4ot7gt6Vas1oxvam9NV7s4y8tQBGeKAkD9kph",
-	"MYswvu9k5L5GeWx1AdTOgYrVnbYgbFUiNVH63IP+yBAFtlpNYcuvrpvrvMArV8YOzk6etNSFpXTLg1Lw",
-	"jSEVMmGNPMpHZiijjostokMCpvGog6dsouB0F9qRZeUTXxvK1at6hXFwnjXgJI0Pl1qvhfoMpNiSACdH",
-	"LbYeEMx5Mz/HlMWyTvnyG+z0RMqykQqbAZgcw2Xc3HSJbGc6On13V4n9tbhT917Uv7sXlbC35H3u0wrr",
-	"axp0VSn6smt0SeUzN133H1hVd82hRG5H1ROynErzARvBnJ18V13f4hu6Gce2KAhaXi+6Z5BfO4P0t8Xd",
-	"h0XuveF7b/jfyxv+iTy55eLeuQc7cRzsyOtbNLaK+MpO6GUv36Ecw0TpWrctm2/7+2Hx8cM9g/5fosF+",
-	"SrjjSymxmyMc+8DGno2uBDb6kGJr1ro5dtHLaz1XozbMNi2vtfItzyt/uAfuIGr1Uo0OfR9IT9joSeZV",
-	"OIAdRKutVqPDEIemewqNb6PMyk51sqsPrbDYgXYoO1vQVi2O6Wotv3lRdYUxTteIAOA1RM3u4OFQtl0e",
-	"5SIJ0lYBZd0rvhZDjV3tY1z/Ad7yh+Sd2zhvUS7s2eTfuR/drg5Q35/1+GPVL/nu+GOzX3J3p7qejnHl",
-	"pSO7krHvGr0T4dErD6+0LHe07qM9fweKcJxvT4R/RyJ8g02gG/fhqKbpV9LGKjH6H7alx+4mL73tWPY0",
-	"iTQ5meyJck+UeI/VZDeqbBcqt+8DePfekUWzJf+79w7z/fArt7w1Cpsrfb66brgsSR40CquU7ur3V4p7",
-	"6nyP3dspnWXWbIM/WCrMWx3ned0mP2z0yGfrW+Q3xkX7qg+8sGp5Gjb757tRlzvoN4bEvjIrQ9bH6K2x",
-	"stH+QXkTmzlsNN1vLr08yJUxv+/sy994lToKdDRv6e/a312IS4aQv5Sg9vAMWj1HKBfv7v3d/wQAAP//",
+	"7H39cxs3suC/guJ7VaZyI0qW5X0bqa6uFMeO/dZxXLZy3ipTxwFnmiRWQ2ACYERxvfrfr9ANzAc5ww/b",
+	"cvI2+kkiOQM0Gt2N/sanXqLmuZIgremdferlXPM5WND46WKstH0H3CjpPqZgEi1yK9zH3ofZktkZMF1I",
+	"Jgzj7llIz5mGROkUUrYQdhaeGPSinnBv/VaAXvainuRz6J31NA0e9UwygzmnWSa8yGzvjKaHlN0IzhYw",
+	"nil1zS7evupFvTm/fQ1yame9s8fHJ6dRzy5zN5yxWshp7+4u6l3k+Y9qzkUL5JczYDzPHxmW4hPnCOWY",
+	"J9cgU/ctQcAWM5CMjw1I2wU/DdCAvwbbydOnUW8uZAlrB6BvcLBuMN1kJQQ5t7MKAPwT9TT8VggNae/M",
+	"6gK+EJy3Wv0DErsJopwe+QLM+RG+CHWbNthyc13ucMRgMB2wOIUbyFQ+B2njDoSWO/r1UPpWwwRsMntX",
+	"yO6dzv1Djlv8lkeMm/L70WwymqsUMqbBFlpCyoTtWIMu5OirE8ZGqvDY9pvaAVa15V8Pqo04XUGlQ4sD",
+	"dAcMfnXsXXJz3Q2oR9+35HMH0P8FbYTawEDshp4gPs+4BWOZhqkwFjSkTEnYhdf9KF/E65daTKegN+CQ",
+	"HtiMRv/Q1+cOD97mbXazMjVBZCJ6bQU3G0Om5NQwq7pg5+b66wP+gYsWnr6QZgGaKZktmZIJIKQ8z9nM",
+	"8RHwZAYpne3wWwHGndLGcgtdFLBws7Se8hOeGSgBGyuVAZe9OweaBpMraQB1kR94+hO3sOBL9ylR0oJE",
+	"wHmeZyLhDvCjXKtxBvP/9Q+vsVTz/aeGSe+s9x9Hlb5zRL+ao7f0Fk26vmtuLq0ylmdcAlMa153wLIMU",
+	"UTLlN8A4G2t1DdL9PuEiE3LKOCJx0LuLHPTvCFPfGnq/QU5FW0CWsYnSc0jZuLC4jhueFeCOSfnIsomw",
+	"rI8npZB5YQ2zM25rvwW6jRiXuHSHBcaFG5C7n3ESUtSENZBNDnD1z5ScZCL55mu3XE8Bly6VZUIyTlRK",
+	"6+JZphaGoKZVczYRUhhH27qQB5HbTC7ZqxTmubIgk+Xh32DJFsgDhQk6rrIz0B5luN4XSo9FmoL8/Ras",
+	"CmtECo09eWRozZkwNioJuUHdGiaFAVOROJGv57xLMQdV2D8aA6YixQ0mfnP7bIU7Ae6i3itpQUuePdda",
+	"6W8J93s1BztzUsBJA6dqSL8fwAzoG9AD5taWguUiYxJuQLOEay3AMOGhZuDAZhZu7Tn7rVAW6jJ3JFJc",
+	"4xtlX6hCpr8TsaUKiL/gVhgbIHo1zzNwejakvwO5TMS0cPqJt0wqGE2R50p7UaVy0AgHAv2WLzPF00ul",
+	"XruF/V5yeqzSpWPgzAHhSJ3LGtEwniSQezHzHvSNSOBXyW+4yPg4g9+XMxMuHY7HUGoISqMsugHtUAvp",
+	"ObN6yfiUC4naJEmXXyUv7Exp8c9vSyxvFEs0pCCt4JnpkIgl6RDm3RNzp+XMgKfeTfLhw4fDi8LO3EAJ",
+	"t9AEblXlusMV51olYIzbtOfSCrv8veitXN/MqTFIaTOe+4MjVUnhmJjR+2Mw5yxGoWRiZvjSOO1fA+My",
+	"ZYsZd9x/F7S8ugeJ9Dh0MGnHdVaQUie9qryCoyj4hc4+9eCWO1Gy0R209ro75QvTfB0dVKNSX+21KcOV",
+	"Wv0xWFx+qBKkq/I9NUZr9i7qXSRW3HALF3nevVaQaa4E7a4sMs+vpL6vLUCYEXeD1rFT6sZRN94KnbXR",
+	"XOvKqjmiCjgaonWRuy6u02dUjDORsPBoRJajsGhTKIm2w5ciRphRCtxvR9r+TMaNHUFQCNqdmk6tcM+x",
+	"RHNTSTLkE+CZnS3ZEmpLcCpI+ciAXUjG01S4QZlVOOLbpZ0p6VERLIOWBW5gCWO5JjdtE+iXasHUxIIs",
+	"QScNFZ93OtLEupOD1sKMcPacsPgQrrHE12cA7lSVKWgC8EYEd4KzMril3/9y2vp4xaOrW8BtWAi5lJyg",
+	"ZCiNhJyesXJZktS+JZSbEuExKeQ0ctqIe2i89JYI668jxKkHajJhi5nIgC24xB+RvEj5d8PrQkohp/vg",
+	"BmQxd4yG87nti3p+lF7U8xSFokXlOaQ1bvO7HfVuD90YhzdcO3owbrCLPH9fjee4sRzyIs+flaPic37g",
+	"SiKs4thJbatY5oRohe/BrlKx3OuG6KhLlBVO7JYrPxQiS1/N+RRqFnJTuvDcjnKeXPMpfRYW5qbN2bHG",
+	"NHN++4oefnp8XP7OteZL93Mu8q0DP3188hkDZ9w6Huga9C+nG8f86+qId1sQ1yWXOzG3NvnqCsbcwEi4",
+	"0Vsfx19GYwfCSBdy1H7whOc6hVrnBmyBb4Uq26BpzN1Yz8q0URNLbTT6zKmz78E65jPrWB7DjN+IcJ6E",
+	"8FUqUL3rtSrObkAW3mP92D8cRyzmhVWxkz6xU5y1SCE+OGflE3Tm1OIuNeuGL1H8lDpPBcK6igRa8Ez8",
+	"E1qlA3k0UtJoM6cSJ4XWThPUhTRswYVlE6XRAcwlOkBqsqN22HrX7ygspV1BIHT4Z2mBcUBO7ER/hYod",
+	"tIQV4ih3pwWaOh7aNz7LUPHpkEw5GY3Iav5s4Nnb2iME4IpvwOGRk5Plv9//8oZsPu8XTniW1VBZgYIe",
+	"1REGaM3nz4ejMMLUlinbZM6PpUjfqA5+BS3tq6u4Ox9IL1GX6F5cm3Hh9Y+tx6d/t23aV+g/3G9nL7m5",
+	"Dr7a8RLjC+fM2d7k1y1jDcscqqBDCknGNZhWKvsZtltrbfybZRh6SYXJM74sQzA16y3l7LW6gYwn7fKo",
+	"GHeHF8vx/VOBmpum+rVUC+NjetXEhQF9+Pjkyfa98RB42mvbo59VyjMR8LEOJwZoHxn31z8XIs8fhz0L",
+	"t3bYu6LA8/46weO/rB/Sb2fcbIx95u4BDH6+yJaWIlCIIhabIkkAUkjdmUNOSjx9yMp2/1oxh3SkChuj",
+	"rh1rSJzghDRmXAObCMmzurr7WwEFcpY7HoScjiZKjzQYVegEz1khhUVhu6oT57wwpBIHoHpRj2ByxzOB",
+	"5DYwQIQqqIdmXX+uxdxf/bJBSu3EcR2HTUUUnZJKFfarTJCHXd7o7sGHOuQgjRCFFVegtRF5cBy1BAXZ",
+	"uxfP2PenT/+LeZ8U5lRYLrLSHcQtW7jzZqGVnDIh2ULp1LA5cEkqQz20EK3sCI3VYRNWw0Z+IGGCG6vJ",
+	"8rqQbNjTh3ycDHuoGU3QQd5CJ+TMWp/xhdLs9OQkImlKnnyMGjmrmdZW5TdVMJR8vYNnjmISLaq3kMZy",
+	"mXQxtnfc5dzOmss+0oU8wlW3rbSKGmwc95FhIo0Yz4xipqY4/P3QK0GHr1JGzk9y+2lhLUiMupRu6keG",
+	"ZWo62OyaWwfh5eXlW0YPsESlzRPk9Pi0zY1ghc06MFUbyR0dM3T8w+0KsbxRlr3oIg/6Yo0R2K/vXjlZ",
+	"SlQB7FrI1B22nivOUYwW9myccXld09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/z",
+	"pFYsuKnLfZ+mEEL+RBzO5FLpslU4dysSZf5hmbejNOOkJaOXAeN73vuCanM/PrqNzxnMc7ss5QsFUUIE",
+	"OtrkX24TNE0WJ4Vi82ZgxljpG+l0FL8r5JcfSOtYK6P1lI3p4A+uLreCDSbT1zvFujQQ//o5cxCwQlqR",
+	"BZ9vedjvAGCHfr/LefaukBscJNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3cOjUlzZqTJXc",
+	"YIa7afEAd4ZwqXStW0wg0z3n3eIEd2slJazh6N7otq4dwof/NXnCv09Oxo9bRes+Wg3FlNIiKxfYIu39",
+	"Exj8b2RWTRzVONngl8HLXwKX1LKUd8Ocf3EvbPtJd0gN89ChvrECIutX0PvHic+caXewtkC/XdWuSDGd",
+	"2WzZBt8+hnVQKMnRhvTbwXrORP0ck7LK3TxnhaGARS2hvAwjmRXVbwvV7e4O9/SwGR20/k570S0e7fr1",
+	"lZd+wk9dAr3Kp45YrgGVMUzIW4mbsX7shCf6yXiZgq0m7gBkaiEj1IDRwz82IBOkMyXhYMBekdwyaM/B",
+	"LXeWtWVO6Bnxz6b69XhdRN8eTtWhX/M/jJKDd3zxMxhDPtby10NzLfJDldPJceiPcRpkNTTdGQxCjKAA",
+	"LNm4dGg4dWpHoeR403Rpx7SpXWK4zB6eFwaTHKbiBqEQxkPX93siVdiFg3ZJ3a5V1jcePTb9mOBztrg/",
+	"YdBWzxS37h8/ovs3Ewa/ItJz/zlR5FaL/xeU5xKXOQ5Vyr5aSJrNIeugyUzhWNsxKOQ10vKXLo74BQ/r",
+	"NpbYhRLoqGfCfAEZTDWAD6TtqPJfljP73YkQYSnLxDUwLsPONRFYxvN2x18X0rplKDrPtx2kzQgGsh1S",
+	"6AjhHnE9bVGB3qC3yB8z9ZTQGaW8luJJSO9VRDJjSjvrsO8txypI6kOkhtLJ/dv40NxAdgMkh4R05O4m",
+	"i5v0+NGz71W0Rxyr0qk70+79ytoWEZWHjtC47Saq4Hbmb21Qs7MDoDoWWgDeRRHvXIp/pnUte4HnebQF",
+	"vkC4e9CMw6EqbEUxDVC2bqGBRIPdNpd/qpIHmMjap8xK2kBKdj7Yb3ZMuw9CoWLtHKm6TYDcVFUVO7F9",
+	"VR1RTbWK5lZ+jTzrVxhqFR6kCm4wgTZEaqqag1ZU1aspti63Xr+wUofhQbhqM/sMJIUWdvneUWeIt3IN",
+	"+qKws3WaiC98LiFS/hn7AZ9lw+L4+Eli1TVI/Nedizk3BjVrrYrpLOR0NGIKg1C0gHjBoaotn1mbo8mn",
+	"1LWAdnAuWPwMf46902y3aTE3OFMJz8oorwaeEnXHk2xpYeRz4Ea4qJgRFGUBBn2sKjBa3qlWwnPxN1hS",
+	"qqCQE9W2DtwHYO+ev79kF29fUfhXJzMw1kuZhdLXZ6icu6023nuCIiBiE5VlakHhY+6XQ2w5lF5MuK+9",
+	"AIuonhSPhqhUy4/KVCV2xKpgHjuiQgT0PWJKuImYWQibzIbSU5rTlGmCySRimCmAKOdCgmaYF0AAlHV4",
+	"L4vpVMjpC574uI4ZDOVQfhAaDp3Q5FaMM6BFYnDlkQlHXYyfPxCuL/L8ubwRWkksOzwje57bmYnYHOxM",
+	"pSYaytLx5UM0hCJiWTYRkKV0OFLlQp4/MgP2S8hfpp+mWhU5pTxZPh3KfqI0RL5gQxcycu9FwTT0SIjK",
+	"BR+co3zOM7XElE+QTtc3NKwZyn4cTK4RfRUfOG3SCDnNoMqlNqx60MQHEa6kmUxqZmphyJSxMxhKmgmr",
+	"yQjH331XS6cVSg6++449vwG9rKbBApaYwq4xkwCpqSfznjEuh3JnWRAc2uhsXGFY1rfdvDiUm5jxYMCe",
+	"VTDhJu3A/E6vFY50U0hECoYtZqoWNWHC608hB5ZOOGOVpsKNucchunnNd9/hvHFXQnHM+iGoc4BiZ8l4",
+	"tuBLg9UIyyq+0zeKJZlwmsJQBq9/cLhWOp6Hnvg7Hvi3I3YNkKOEEHJ6gMFFS+ku5LjGeOMyh3goiWCA",
+	"xVXEInaIogII1Pk15Aoz4RivfO6cnZ6cMGcJhThU6ccVjhh83vJg6ARfJhLwp6EXkBe5O0wPTwbHtbAC",
+	"ic1Dj+raYX3Wezw4pkdVDpLnonfWezI4HjzBcKad4UF1xPP86JOb4M59nAJaPSURv0qdLQJ2xPMcX6uK",
+	"7z+2q2jVI0ehbvwu2uVRXyq928Oh1PfuaqUI7+T4eEOe+n756fUEko4cdcxIvIt6pzRt22gleEe1Ejt8",
+	"5fH2VxqFB/jSk+0vVcVd+Mbp9jfKAh33wsnJLnCtlwfcRb2nu6ChWfGEbz3eCcR6xQ6+drITzkNRJr6y",
+	"A/pailbw1R3wuFKFhsphMZ9zveyd9V57HYEqE1GZnmLerPt0FfVuD8vaN1R4cny/xqBHQZ1ADVmZFtcc",
+	"5t+aMlmWfXBnf7zgwv5vqwuI6ReqQksU2ib12llhQnoy63u5iYl0mNXgNJ+IPT0+RfOkKSICZH9YObH9",
+	"aSwzvl950pKY1i1X8HCoEt//3aTM8ffbXyirch/E0v2JpUCVXyCXnNq3QSaBdKZBmRbiNUoqSQiKuDcn",
+	"Mso7CKUKZ/g/6V+kp7vP//3+lzdDiRF0jlkKSYjDx5+GJfsOe2ds2POaNNxaUqSHvbt6frIvZZTK4qgD",
+	"Fvt82ZgJM5SmNQ+273TKt7+8v4zY218vEay3F5fPXkZs3Z9ocPHCHkRDGdcTZOO2fFfUi2OnnPlYifvX",
+	"2YVBQPc5y4CnTkDHR/hMiFocDNg7LI32Jd+nx8dRLQFkKHWRwRmLj46cIjvwCXODQcwMTB31GtbHlJoc",
+	"dALSHoJMVAqps48YORjcfzNlrMN0YUA7OzwaSqpSMRk3Myy79y8y/038H3FUmg/JjGueOHnL+s/eRez1",
+	"i4i9+fX1wYBdsPj/xOhZxeUPpckzDA9NJox7JKFpKQybg55iwbJVbAWpfdLtF0IGtBk+B3YNywNEblXs",
+	"5TNdMEMr40tIzxhnJ7e3bnVPbm+rWF4gND5WN8D6GlKhIbFkLUllh5I8BzSCe5VOVocVT6DCREi58WtF",
+	"J0fMUo0VMGWojMxRH9obSoJRLbCiR4MxaPyeEnhPb28RoGBZOPvLQGmouDVVHEaVj8o4SzBYSsKw+JKK",
+	"ox1Vld1m0AA5C+ZnOYTDQOmT6vSZD4bygr4I+0RFqVbcAFHz6fH35xgPxAfWinGjMBLjbCwk10uaWSrN",
+	"5opcC826Al9r7Ajz6fFJbeyqJrZRcU8PnpKB1dRgnAz7Yu2lLV3Iog2N7p+KkUPS7VHuyCmp9XpabUJF",
+	"mUu7dVM5Pv3r1nYqnVlt5OkpYS0L9YSdnbGfnjthF0ReFOTdj89fP7987kjy5fOLHzHKwuWSJdwA68fu",
+	"OEBaoxfXCcfya8z1PehaPcHU0Xztp+eXZMm6c7t31vt//Y8/Ta8+Poerj5f26l8f3+ZXH39RVx/fm9oX",
+	"vxa1DxccP3x8llx9fDm7+tfHH1N6/3VWjuP+/sv9il+4N35Mrw7+s9eK2nu1cvH0/EGly6+mkK7Ujtyt",
+	"97TZV/3tqqzFw9PzYnVms76jFvwNAx8Hex/ivki0PL97m2P+3dp2E8Y94EDF/IS0sHY9noaElJ0cn7I3",
+	"ij0jZJ6HcyeqRZ+cvMMRn+w04hMc0bKfVSomgnobdo/5pzYfHu8A02qDjQez46uaHVE9pejfR6RE998K",
+	"o9IGgy3k+dzpzTWdNbTnsa1YUnood8ME2VqkzK7orYXMwPgkC0qUSlm9HH4oa0qrA6+ms4qGzhr064Y6",
+	"jlaJV1OH8jOVVNLvav1PAvib0sdpjqDbW+VsLbd+JbPlOSuD9GxdMx80FJT1bioNc/sZNiT7bFO7iilu",
+	"cgKqfH8fYEh5psr8dRdfNfODk28DJ7fXn25x89XKPh9O6ocT934cfRVl7it/MA5/WLZa2Bh64JJyFXwG",
+	"gy7kgL2gzIqNCdJNYUONEspmCE1J05KUijNa5SdVX9Iwu9GGodXObuu3sW5YezvXh2ODwf9k8Pik29jH",
+	"V0ZbmtE+OdnRrMfIMHv/49/KvgVWMSzdo6quNhAoV2ALBH853RECRONqv9uVGUMXq87+sFtnukDqyjUc",
+	"asiAG2ChVUZ3a2/Yr9frPRng651lvoINvuuEm48m4qRaoda/3cH0YBH+sc4npE3GV5PeaqcU0uT6OSWV",
+	"JDvsiLKtaoksbT2jDTs5PvYdtWp9K4VhRT5gbzBRSzYaLw5YeDN++fzix5hZpSjpCoMLXpcOHhdnMDlj",
+	"5ICKwOdKCqt0MJm0GkO9arN57vkF3KMEWOkd0sH9DZx8LuXWUmN7Zx+v6ntNULBkBsl1bYMTpaFjf92X",
+	"zqLzVTlutymlt3Wn8fDB7bPLlj4cBsBUpf61BDjM1G4W7Tc3yNfP3tPm/LxVLNdaHn+WYH2QQBsk0IeZ",
+	"YnzOXu1GkUiDITf1aDY5xBzc7Qoy5R9TlGoh3fFCxjrdnTHRao4f69m9L4txVVROmeeUTklp2E7a+Foj",
+	"LPmKQgTQgetoemu3lyaRr93osYsOHjrLaMiVcRJvGeJdL4txmBYzEcVhoubzQgq7PJrmtlsfdkN9zasE",
+	"PrXPwhejlFs+8rG2DbG1HUfk2ooJT+zoc3Tb9gGTmbCQ2EJ/oa5c3ynKu6aNccRwOAXpyaBzS9w7HfE4",
+	"XljVvPlonyVSl7ORL1Tez/BoDR26RYZSlS/eAGzNMaqjsmPQjsuethVUU3kMm6ksDR076vyPOdtdWzKb",
+	"UE736BqWHVvz8sXo8pe/PX/z+duT5EXH2CfNQTus0/bo7lzpLpD/+pP47IFT0UmkT493HHe1Ebc8/Cdo",
+	"VRPZ1CMcbkBW+UQkwoVhPNPAU1Q9dKflO1E66bBDj9cbN9yXDVrrGHbPxme9zUWHelO/Y+rB+HwwPr+Z",
+	"6he6sTG+XlZVUwcDfe6lEh59Ctedba6x2EHt2hLeWL3H7V4jHXuy8+Ch6OFPyFfe9c/90Vjyzy4sVfKD",
+	"LuR21jrCesy6+bVSooC3K9wDj+0Qo6zdUnq/FQaNyyy6go5Yt0oN+P1VE4OHCOIDM+9QKoCU8y14Waj9",
+	"TsqRUH/sw7Kl2+sOZ2bV+qNWef5wkP4Zee8d8HSN9Vrp4zP5URfy0HJzffSJLhi+O/rkr8O9qxUI7+Da",
+	"rF8fWsb7qRWVv4GwdFoGP6VfhPdsUlvMoezHn4a922HvjD25iw/O600kG23CaZay6c2cL9kYWAYTSyWL",
+	"dA2Lr+OwQ8mzDMsbufRNOZWEA+z/a1j86S6OmFEsTgqdscO/Y/J67LtC+EVhtUVAfJZhs6GhDAAM2AXN",
+	"Fcog0AlQNuXyvUL9WvunJyd0PeNCGDigEgYsO/LhpKHEen8UQYeXyxxiKllx1GB80dIrD4oGiqhASt4J",
+	"U12I+cjf2TfhCVDrgUJeY6oeriNypCWMEXLKgrsVQcF+A41W7VSvjg25fFHHcaPOCMfDWpv3WKIhWbxy",
+	"PWXZt8AqNufXwDRYTFs0fAJnjaKdioDwG7cSKr+v9e0Rkp2cspkqtPFJglUjTPd3IjTeCUzVZ96hcN6Y",
+	"ZiiJhMRkAniHRGi45KtW2gpGQre1vc+d3XPb9khsK6/13fHZcLFySzaFrN++8Nht0snTp/XKrcTRv8Qu",
+	"HjPwHRdKH1fZW9c7uVb2/gtuWN7b/1W2Qio7KCyUztLeXbTjoe0vPOi8XbLWmysKtxsM2MWYGiFqL10q",
+	"wTLo3bN7rdGGretaPe9Zo9opSFkf+clQQCllaaH5OFsePCQiPvjo/mAqUCH9EVxTcfDjmnqD3wa1Zr2/",
+	"ybbLKLBk0l8xZOliNwkD9lZhYZwwvkt07L6mcktdADVfotYyTlsQtqxnnCh95kF/ZIgDG40hsUFn223I",
+	"/sALK2P90+MnDXVhJd2yHw6+McyETFktj/KRGcq45Rqq+ICAqT3q4Aktj5zuEsoBmsonvjaUa7aYe7t/",
+	"enxag5M0PlxqtRZKqZ9hAyGcHLXYakAwZ/X8HBNaWzjlyyPY6YmUZSMVtu4xOYbLuLluO7Kd6ej03X1P",
+	"7D+KO/XBi/pn96IS9QbZ5z6tib66QVc2jll1ja6ofOa67bYiq6oed5TI7bh6QpZTMB+wbdvp8fflZWu+",
+	"/apxYouCoOHK+gcB+UcXkP4G4i8RkQ/e8Adv+J/LG/6ZMrnh4t77xpSqG05oqNwo4gv3loTO+0M5honS",
+	"lW5b3gmNt3LS4wcPAvp/iAb7OeGOb6XEbo9wPAQ2HsToWmCjiyh2Fq3bYxedstZLNbo0wc7CJZT+gpLS",
+	"H+6B68eNzufxge/a7BkbPcm8DAewfrzeGD0+oH5QdKuw8ZcesNBXVrZ1jRcW+8UPZWvD+PJCAqqg98iL",
+	"fff/MeB0tQgAXhpYv8sjGsqmyyMskiBtFFBWN7tUx1ANq12C69/AW36fsnMX5y2eCw9i8s/cPXZfB6jv",
+	"pn70qbzd4O7oU/12g/a+sh39XcMVYfuysb/jYS/Go1fuX2lZvX+ii/f8jWXCSb4HJvwzMuF7vLKhdnud",
+	"qpt+gTfWmdH/sCs/tjd56WzH8sCTyJOTyQNTPjAl3jo52Y8rm4XKzdt7Pl45tqhfoPPxylG+H37tTtZa",
+	"YXOpz1PRLt5bTSXJg1phldJtvUPDcU/31GBzZEpnmdcvrRmsFOatj/OiutQmqt1owzZfaFMbF+2rLvCi",
+	"skF5VL/txo26et9NbUjsK7M2ZLWN3hoL1+L0w72p5qB2RU596WEj18b8ofUWndqr1FGgpXlL9x077YW4",
+	"ZAj5K4QqD8+g0XOEcvHuru7+fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

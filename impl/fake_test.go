@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,6 +201,9 @@ func (f *fakeBackend) GetApp(ctx context.Context, ref controlplane.AppRef) (cont
 	if ref.Name == "missing" {
 		return controlplane.App{}, controlplane.Errorf(controlplane.CodeNotFound, "app %q not found", ref.Name)
 	}
+	if ref.Name == "crashy" {
+		return controlplane.App{Name: ref.Name, Revision: 4, URL: "http://x/app/" + ref.Name, Status: controlplane.AppCrashed, Restarts: 2, LastError: "exit code 1"}, nil
+	}
 	return controlplane.App{Name: ref.Name, Revision: 3, Endpoint: "http://127.0.0.1:9999", Active: true, URL: "http://x/app/" + ref.Name}, nil
 }
 
@@ -232,6 +237,26 @@ func (f *fakeBackend) CallApp(ctx context.Context, call controlplane.AppCall) (c
 		return controlplane.AppResponse{Status: 500, ContentType: "text/plain", Body: []byte("boom")}, nil
 	case "/unreachable":
 		return controlplane.AppResponse{}, controlplane.Wrap(controlplane.CodeBadGateway, errors.New("dial tcp 127.0.0.1:9999: connection refused"), "app \"x\" cannot be reached")
+	case "/binary":
+		return controlplane.AppResponse{Status: 200, ContentType: "text/plain", Body: []byte{'a', 0, 0xff, 0xfe}}, nil
+	case "/png":
+		return controlplane.AppResponse{Status: 200, ContentType: "image/png", Body: []byte("PNG but ASCII")}, nil
+	case "/plainjson":
+		return controlplane.AppResponse{Status: 200, ContentType: "text/plain", Body: []byte(`{"a": 1}`)}, nil
+	case "/ansi":
+		return controlplane.AppResponse{Status: 200, ContentType: "text/plain", Body: []byte("\x1b[32mok\x1b[0m")}, nil
+	case "/empty":
+		return controlplane.AppResponse{Status: 200}, nil
+	case "/binary-error":
+		return controlplane.AppResponse{Status: 503, ContentType: "application/octet-stream", Body: []byte{0, 1, 2}}, nil
+	}
+	if code, ok := strings.CutPrefix(call.Path, "/status/"); ok {
+		n, _ := strconv.Atoi(code)
+		r := controlplane.AppResponse{Status: n, ContentType: "application/json", Body: []byte(`{"status": ` + code + `}`)}
+		if n >= 300 && n < 400 {
+			r.Location = "https://example.com/next"
+		}
+		return r, nil
 	}
 	return controlplane.AppResponse{Status: 200, ContentType: "application/json; charset=utf-8", Body: []byte(`{"ok":true,"method":"` + call.Method + `"}`)}, nil
 }

@@ -225,7 +225,7 @@ func TestDocumentedFailures(t *testing.T) {
 		{"me rejected credentials", "GET", "/me", nil, map[string]string{"Authorization": "Bearer bad"}, 401},
 		{"get_app unknown", "GET", "/app/missing", nil, nil, 404},
 		{"activate wait timeout", "POST", "/app/slow/activate?wait=true", nil, nil, 504},
-		{"call_app target failed", "POST", "/app/my-app/call?path=/broken", nil, nil, 502},
+		{"call_app target failed: its status relayed", "POST", "/app/my-app/call?path=/broken", nil, nil, 500},
 		{"call_app unreachable", "POST", "/app/my-app/call?path=/unreachable", nil, nil, 502},
 		{"trigger unknown", "POST", "/trigger/t/missing/activate", nil, nil, 404},
 		{"prefetch endpoint on a task run", "GET", "/prefetch/hf-model/r-running", nil, nil, 404},

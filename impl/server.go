@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -186,10 +184,16 @@ func (s *Server) GetApp(ctx context.Context, r gen.GetAppRequestObject) (gen.Get
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetApp200JSONResponse{
+	out := gen.GetApp200JSONResponse{
 		Name: app.Name, Revision: app.Revision, Endpoint: optString(app.Endpoint),
 		IsActive: app.Active, IsDeactivated: app.Deactivated, Url: app.URL,
-	}, nil
+		LastError: optString(app.LastError),
+	}
+	if app.Status != "" { // a backend that says what the process does says how often it restarted
+		status := gen.AppResponseStatus(app.Status)
+		out.Status, out.Restarts = &status, &app.Restarts
+	}
+	return out, nil
 }
 
 // ActivateApp starts an app.
@@ -210,67 +214,6 @@ func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestOb
 		return nil, err
 	}
 	return gen.DeactivateApp200JSONResponse{Name: app.Name, IsActive: app.Active, IsDeactivated: app.Deactivated, Url: app.URL}, nil
-}
-
-// CallApp sends one request to an app and relays its answer.
-func (s *Server) CallApp(ctx context.Context, r gen.CallAppRequestObject) (gen.CallAppResponseObject, error) {
-	call := controlplane.AppCall{
-		App:    appRef(r.Name, r.Params.Domain, r.Params.Project),
-		Method: s.def.callMethod,
-		Path:   r.Params.Path,
-	}
-	if r.Params.Method != nil {
-		call.Method = string(*r.Params.Method)
-	}
-	if !strings.HasPrefix(call.Path, "/") {
-		call.Path = "/" + call.Path
-	}
-	if body, ok := validatedBody(ctx).(map[string]any); ok {
-		// The validated value keeps numbers as json.Number, so large integers reach the app intact.
-		call.Payload, _ = body["payload"].(map[string]any)
-		call.Query, _ = body["query_params"].(map[string]any)
-	} else if r.Body != nil {
-		if r.Body.Payload != nil {
-			call.Payload = *r.Body.Payload
-		}
-		if r.Body.QueryParams != nil {
-			call.Query = *r.Body.QueryParams
-		}
-	}
-	resp, err := s.backend.CallApp(requestContext(ctx), call)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Status < 200 || resp.Status > 299 {
-		return nil, controlplane.Errorf(controlplane.CodeBadGateway, "app %q answered %d %s", r.Name, resp.Status, http.StatusText(resp.Status))
-	}
-	return appAnswer(resp), nil
-}
-
-// appAnswer relays an app's body: as it came when it is JSON, else as {"response": text}.
-type appAnswer controlplane.AppResponse
-
-func (a appAnswer) VisitCallAppResponse(w http.ResponseWriter) error {
-	body := a.Body
-	if !isJSON(a.ContentType) || !json.Valid(body) {
-		var err error
-		if body, err = json.Marshal(map[string]string{"response": string(a.Body)}); err != nil {
-			return err
-		}
-	}
-	if len(body) == 0 { // an empty JSON answer (204-like) still needs a JSON value
-		body = []byte("null")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(body)
-	return err
-}
-
-func isJSON(ctype string) bool {
-	ctype, _, _ = strings.Cut(ctype, ";")
-	ctype = strings.TrimSpace(strings.ToLower(ctype))
-	return ctype == "application/json" || strings.HasSuffix(ctype, "+json")
 }
 
 // ActivateTrigger switches a trigger on.

@@ -17,6 +17,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AppResponseStatus.
+const (
+	AppCrashed  AppResponseStatus = "crashed"
+	AppRunning  AppResponseStatus = "running"
+	AppStarting AppResponseStatus = "starting"
+	AppStopped  AppResponseStatus = "stopped"
+)
+
+// Valid indicates whether the value is a known member of the AppResponseStatus enum.
+func (e AppResponseStatus) Valid() bool {
+	switch e {
+	case AppCrashed:
+		return true
+	case AppRunning:
+		return true
+	case AppStarting:
+		return true
+	case AppStopped:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Phase.
 const (
 	Aborted             Phase = "aborted"
@@ -83,33 +107,6 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
-// Defines values for CallAppParamsMethod.
-const (
-	DELETE CallAppParamsMethod = "DELETE"
-	GET    CallAppParamsMethod = "GET"
-	PATCH  CallAppParamsMethod = "PATCH"
-	POST   CallAppParamsMethod = "POST"
-	PUT    CallAppParamsMethod = "PUT"
-)
-
-// Valid indicates whether the value is a known member of the CallAppParamsMethod enum.
-func (e CallAppParamsMethod) Valid() bool {
-	switch e {
-	case DELETE:
-		return true
-	case GET:
-		return true
-	case PATCH:
-		return true
-	case POST:
-		return true
-	case PUT:
-		return true
-	default:
-		return false
-	}
-}
-
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -135,12 +132,24 @@ type AppResponse struct {
 	Endpoint      *string `json:"endpoint"`
 	IsActive      bool    `json:"is_active"`
 	IsDeactivated bool    `json:"is_deactivated"`
-	Name          string  `json:"name"`
-	Revision      int64   `json:"revision"`
+
+	// LastError Why the app last crashed or is not healthy yet, when it did or is not. An addition to the Python app's answer.
+	LastError *string `json:"last_error,omitempty"`
+	Name      string  `json:"name"`
+
+	// Restarts How often the app was restarted after a crash since it was last activated. An addition to the Python app's answer.
+	Restarts *int  `json:"restarts,omitempty"`
+	Revision int64 `json:"revision"`
+
+	// Status What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+	Status *AppResponseStatus `json:"status,omitempty"`
 
 	// Url Where to look at the app.
 	Url string `json:"url"`
 }
+
+// AppResponseStatus What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+type AppResponseStatus string
 
 // BuildImageRequest defines model for BuildImageRequest.
 type BuildImageRequest struct {
@@ -498,8 +507,8 @@ type CallAppParams struct {
 	// Path The path to call on the app, e.g. `/predict`.
 	Path string `form:"path" json:"path"`
 
-	// Method The HTTP method to call the app with.
-	Method *CallAppParamsMethod `form:"method,omitempty" json:"method,omitempty"`
+	// Method The HTTP method to call the app with: GET, POST, PUT, PATCH, DELETE or HEAD, in any case (`post` is POST, as the Python app takes it).
+	Method *string `form:"method,omitempty" json:"method,omitempty"`
 
 	// Domain The app's domain; the backend's default when absent.
 	Domain *AppDomain `form:"domain,omitempty" json:"domain,omitempty"`
@@ -507,9 +516,6 @@ type CallAppParams struct {
 	// Project The app's project; the backend's default when absent.
 	Project *AppProject `form:"project,omitempty" json:"project,omitempty"`
 }
-
-// CallAppParamsMethod defines parameters for CallApp.
-type CallAppParamsMethod string
 
 // DeactivateAppParams defines parameters for DeactivateApp.
 type DeactivateAppParams struct {
@@ -692,10 +698,22 @@ type ClientInterface interface {
 
 	// CallAppWithBody Call an app
 	//
-	// Sends a request to the app's endpoint and answers with the app's JSON body, or
-	// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-	// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-	// does not answer in time a 504.
+	// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+	// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+	// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+	// `query_params` as the query string.
+	//
+	// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+	// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+	// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+	// splits off a query that is merged into `query_params` (which win on the same key).
+	//
+	// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+	// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+	// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+	// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+	// An app that is not active is a 409; one that cannot be reached, answers a binary body
+	// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -704,10 +722,22 @@ type ClientInterface interface {
 
 	// CallApp Call an app
 	//
-	// Sends a request to the app's endpoint and answers with the app's JSON body, or
-	// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-	// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-	// does not answer in time a 504.
+	// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+	// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+	// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+	// `query_params` as the query string.
+	//
+	// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+	// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+	// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+	// splits off a query that is merged into `query_params` (which win on the same key).
+	//
+	// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+	// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+	// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+	// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+	// An app that is not active is a 409; one that cannot be reached, answers a binary body
+	// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -920,10 +950,22 @@ func (c *Client) ActivateApp(ctx context.Context, name AppName, params *Activate
 
 // CallAppWithBody Call an app
 //
-// Sends a request to the app's endpoint and answers with the app's JSON body, or
-// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-// does not answer in time a 504.
+// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+// `query_params` as the query string.
+//
+// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+// splits off a query that is merged into `query_params` (which win on the same key).
+//
+// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+// An app that is not active is a 409; one that cannot be reached, answers a binary body
+// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 //
 // Takes any type of body and a specified content type.
 //
@@ -942,10 +984,22 @@ func (c *Client) CallAppWithBody(ctx context.Context, name AppName, params *Call
 
 // CallApp Call an app
 //
-// Sends a request to the app's endpoint and answers with the app's JSON body, or
-// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-// does not answer in time a 504.
+// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+// `query_params` as the query string.
+//
+// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+// splits off a query that is merged into `query_params` (which win on the same key).
+//
+// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+// An app that is not active is a 409; one that cannot be reached, answers a binary body
+// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2618,10 +2672,22 @@ type ClientWithResponsesInterface interface {
 
 	// CallAppWithBodyWithResponse Call an app
 	//
-	// Sends a request to the app's endpoint and answers with the app's JSON body, or
-	// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-	// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-	// does not answer in time a 504.
+	// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+	// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+	// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+	// `query_params` as the query string.
+	//
+	// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+	// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+	// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+	// splits off a query that is merged into `query_params` (which win on the same key).
+	//
+	// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+	// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+	// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+	// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+	// An app that is not active is a 409; one that cannot be reached, answers a binary body
+	// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2630,10 +2696,22 @@ type ClientWithResponsesInterface interface {
 
 	// CallAppWithResponse Call an app
 	//
-	// Sends a request to the app's endpoint and answers with the app's JSON body, or
-	// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-	// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-	// does not answer in time a 504.
+	// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+	// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+	// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+	// `query_params` as the query string.
+	//
+	// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+	// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+	// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+	// splits off a query that is merged into `query_params` (which win on the same key).
+	//
+	// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+	// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+	// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+	// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+	// An app that is not active is a 409; one that cannot be reached, answers a binary body
+	// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3084,6 +3162,11 @@ type CallAppResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CallAppResultDefaultHeaders the declared response headers of an HTTP default response for CallApp
+type CallAppResultDefaultHeaders struct {
+	Location *string
+}
+
 type CallAppResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3113,8 +3196,14 @@ type CallAppResult struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
 	ApplicationproblemJSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *json.RawMessage
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CallAppResult401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CallAppResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3180,6 +3269,16 @@ func (r CallAppResult) GetApplicationproblemJSON503() *ServiceUnavailable {
 // GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
 func (r CallAppResult) GetApplicationproblemJSON504() *GatewayTimeout {
 	return r.ApplicationproblemJSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CallAppResult) GetJSONDefault() *json.RawMessage {
+	return r.JSONDefault
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CallAppResult) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4899,10 +4998,22 @@ func (c *ClientWithResponses) ActivateAppWithResponse(ctx context.Context, name 
 
 // CallAppWithBodyWithResponse Call an app
 //
-// Sends a request to the app's endpoint and answers with the app's JSON body, or
-// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-// does not answer in time a 504.
+// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+// `query_params` as the query string.
+//
+// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+// splits off a query that is merged into `query_params` (which win on the same key).
+//
+// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+// An app that is not active is a 409; one that cannot be reached, answers a binary body
+// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4917,10 +5028,22 @@ func (c *ClientWithResponses) CallAppWithBodyWithResponse(ctx context.Context, n
 
 // CallAppWithResponse Call an app
 //
-// Sends a request to the app's endpoint and answers with the app's JSON body, or
-// `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-// body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-// does not answer in time a 504.
+// Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+// body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+// sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+// `query_params` as the query string.
+//
+// `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+// rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+// a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+// splits off a query that is merged into `query_params` (which win on the same key).
+//
+// The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+// followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+// app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+// `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+// An app that is not active is a 409; one that cannot be reached, answers a binary body
+// or more than the backend accepts, a 502; one that does not answer in time, a 504.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5482,6 +5605,12 @@ func ParseCallAppResult(rsp *http.Response) (*CallAppResult, error) {
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5566,6 +5695,20 @@ func ParseCallAppResult(rsp *http.Response) (*CallAppResult, error) {
 		}
 		response.ApplicationproblemJSON504 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && true:
+		var dest json.RawMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/problem+json" && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	switch {
@@ -5579,6 +5722,16 @@ func ParseCallAppResult(rsp *http.Response) (*CallAppResult, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case true:
+		var headers CallAppResultDefaultHeaders
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil

@@ -352,7 +352,7 @@ func TestRuns(t *testing.T) {
 	})
 }
 
-// TestUnsupported: the local backend answers 501 for apps, image builds and model
+// TestUnsupported: the local backend answers 501 for image builds and model
 // prefetches; the prefetch run endpoints answer 404 for runs that are not prefetches.
 func TestUnsupported(t *testing.T) {
 	t.Parallel()
@@ -361,14 +361,6 @@ func TestUnsupported(t *testing.T) {
 	ctx := ctxT(t)
 
 	results := map[string]func() (client.Result, error){
-		"get_app": func() (client.Result, error) { return c.GetAppWithResponse(ctx, "myapp", nil) },
-		"activate_app": func() (client.Result, error) {
-			return c.ActivateAppWithResponse(ctx, "myapp", &client.ActivateAppParams{Wait: ptr(true)})
-		},
-		"deactivate_app": func() (client.Result, error) { return c.DeactivateAppWithResponse(ctx, "myapp", nil) },
-		"call_app": func() (client.Result, error) {
-			return c.CallAppWithResponse(ctx, "myapp", &client.CallAppParams{Path: "/predict"}, client.CallAppRequest{})
-		},
 		"build_image": func() (client.Result, error) {
 			return c.BuildImageWithResponse(ctx, nil, client.BuildImageRequest{PipPackages: &[]string{"requests"}})
 		},

@@ -223,6 +223,7 @@ func (c Config) withDefaults() Config {
 			j.SecretFile, j.PublicKeyFile, j.JWKSFile = c.resolve(j.SecretFile), c.resolve(j.PublicKeyFile), c.resolve(j.JWKSFile)
 		}
 		l.Auth.AllowAnonymous = !*c.RequiresAuth
+		l.WebhookName, l.WebhookPort = c.Name, c.Port // apps may take neither
 	}
 	if f := c.Backend.Flyte; f != nil {
 		f.TLS.CAFile = c.resolve(f.TLS.CAFile)

@@ -38,7 +38,7 @@ var goType = regexp.MustCompile(`\b(main|local|identity|impl|time|yaml)\.([A-Z]|
 // YAML path and line, with the keys allowed there; never by a Go type.
 func TestConfigDecodeErrors(t *testing.T) {
 	t.Parallel()
-	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, max_interruptions, auth"
+	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, max_interruptions, call_timeout, call_max_bytes, auth"
 	cases := []struct{ name, body, want string }{
 		{"top-level key", minimal + "requires_auths: false\n",
 			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},

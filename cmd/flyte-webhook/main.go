@@ -180,7 +180,7 @@ func checkConfigCmd(_ context.Context, args []string, stdout, _ io.Writer, env f
 	}
 	warnings := c.warnings()
 	if l := c.Backend.Local; l != nil && l.Workspace != "" {
-		n, err := local.CheckWorkspace(l.Workspace)
+		n, err := local.CheckWorkspace(l.Config)
 		if err != nil {
 			return fmt.Errorf("config: backend.local.workspace: %w", err)
 		}

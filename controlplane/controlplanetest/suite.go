@@ -14,10 +14,19 @@
 // "0 3 * * *", inputs {name: "nightly"}), initially inactive. Its firing is not checked
 // here: that is backend-specific.
 //
+// A backend declaring Apps also serves, in Harness.Domain and Harness.Project, the app
+//
+//	echo-app  initially not active. Answers GET on its health path with 200, and
+//	          /echo (any method): {"method": M, "path": P, "query": {k: v, ...} (the first
+//	                value of each), "body": <the JSON payload or null>, "authorization":
+//	                <the Authorization header it received, or "">}
+//	          /text: text/plain "hello"
+//	          /status/{code}: that status, with the JSON body {"status": code}
+//
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, triggers.go, capabilities.go); each family a backend does not declare in
-// Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from a
-// declared family fails.
+// runs.go, apps.go, triggers.go, capabilities.go); each family a backend does not declare in
+// Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from a declared
+// family fails.
 package controlplanetest
 
 import (
@@ -101,6 +110,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Runs", s.runs)
 	if s.caps[Triggers] {
 		t.Run("Triggers", s.triggers)
+	}
+	if s.caps[Apps] {
+		t.Run("Apps", s.apps)
 	}
 }
 

@@ -208,14 +208,19 @@ func (b *Backend) CallApp(ctx context.Context, ac controlplane.AppCall) (control
 	if err != nil {
 		return controlplane.AppResponse{}, err
 	}
+	// The HTTP layer applied the rules already (AppPath, MergeQuery); a direct caller may
+	// not have: a path that is not already clean, or that carries a query, is refused here too.
 	path, fromPath, err := controlplane.AppPath(ac.Path)
 	if err != nil {
 		return controlplane.AppResponse{}, err
 	}
-	query, err := controlplane.MergeQuery(fromPath, ac.Query)
-	if err != nil {
-		return controlplane.AppResponse{}, err
+	if len(fromPath) > 0 || path != ac.Path {
+		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "path %q: give the query in RawQuery", ac.Path)
 	}
+	if _, err := url.ParseQuery(ac.RawQuery); err != nil {
+		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "query %q does not parse", ac.RawQuery)
+	}
+	query := ac.RawQuery
 	method := strings.ToUpper(ac.Method)
 	if method == "" {
 		method = http.MethodGet
@@ -235,7 +240,7 @@ func (b *Backend) CallApp(ctx context.Context, ac controlplane.AppCall) (control
 		target += "?" + query
 	}
 	var body io.Reader
-	if ac.Payload != nil {
+	if ac.Payload != nil && (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) {
 		js, err := json.Marshal(ac.Payload) // json.Number keeps large integers as they came
 		if err != nil {
 			return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "payload cannot be written as JSON: %v", err)
@@ -273,7 +278,16 @@ func (b *Backend) CallApp(ctx context.Context, ac controlplane.AppCall) (control
 	if int64(len(data)) > b.cfg.CallAppMaxResponseBytes {
 		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeBadGateway, "app %q answered more than %d bytes", ac.App.Name, b.cfg.CallAppMaxResponseBytes)
 	}
-	return controlplane.AppResponse{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: data}, nil
+	out := controlplane.AppResponse{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: data}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		// A redirect is relayed, not followed; a relative target is made absolute against the
+		// app's public URL, which is where it points (the caller would resolve it against the
+		// webhook's).
+		if u, err := hreq.URL.Parse(loc); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			out.Location = u.String()
+		}
+	}
+	return out, nil
 }
 
 // appEndpoint returns the app's public URL and whether it is active.

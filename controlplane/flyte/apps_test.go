@@ -188,8 +188,7 @@ func TestCallApp(t *testing.T) {
 	ctx := controlplane.WithCredentials(t.Context(), creds)
 
 	res, err := b.CallApp(ctx, controlplane.AppCall{
-		App: appRef("web"), Method: "post", Path: "echo?x=1&y=2",
-		Query:   map[string]any{"y": "3", "z": []any{json.Number("1"), true}},
+		App: appRef("web"), Method: "POST", Path: "/echo", RawQuery: "x=1&y=3&z=1&z=true",
 		Payload: map[string]any{"n": json.Number("9007199254740993")},
 	})
 	if err != nil {
@@ -253,7 +252,9 @@ func TestCallApp(t *testing.T) {
 		{"unknown app", controlplane.AppCall{App: appRef("nope"), Method: "GET", Path: "/"}, controlplane.CodeNotFound},
 		{"another host", controlplane.AppCall{App: appRef("web"), Method: "GET", Path: "//evil.example/x"}, controlplane.CodeInvalidInput},
 		{"dot segments", controlplane.AppCall{App: appRef("web"), Method: "GET", Path: "/a/../../b"}, controlplane.CodeInvalidInput},
-		{"bad query", controlplane.AppCall{App: appRef("web"), Method: "GET", Path: "/echo", Query: map[string]any{"q": map[string]any{}}}, controlplane.CodeInvalidInput},
+		{"bad query", controlplane.AppCall{App: appRef("web"), Method: "GET", Path: "/echo", RawQuery: "q=%zz"}, controlplane.CodeInvalidInput},
+		{"query in the path", controlplane.AppCall{App: appRef("web"), Method: "GET", Path: "/echo?x=1"}, controlplane.CodeInvalidInput},
+		{"path not clean", controlplane.AppCall{App: appRef("web"), Method: "GET", Path: "echo"}, controlplane.CodeInvalidInput},
 		{"bad method", controlplane.AppCall{App: appRef("web"), Method: "GE T", Path: "/echo"}, controlplane.CodeInvalidInput},
 	}
 	for _, c := range cases {

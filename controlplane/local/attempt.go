@@ -135,21 +135,9 @@ func exitText(e *exec.ExitError) string {
 // childEnv is the whole environment of a task's process: nothing of the server's but a few
 // harmless variables, then the task's env and secrets, then ours.
 func (b *Backend) childEnv(t *task, name string, attempt int, inputs, outputs string) ([]string, string) {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range t.Env {
-		env = append(env, k+"="+v)
-	}
-	for _, s := range t.Secrets {
-		v, ok := os.LookupEnv(s)
-		if !ok {
-			return nil, s
-		}
-		env = append(env, s+"="+v)
+	env, missing := smallEnv(t.Env, t.Secrets)
+	if missing != "" {
+		return nil, missing
 	}
 	return append(env,
 		"FLYTE_WEBHOOK_INPUTS="+inputs,
@@ -157,6 +145,30 @@ func (b *Backend) childEnv(t *task, name string, attempt int, inputs, outputs st
 		"FLYTE_WEBHOOK_RUN="+name,
 		"FLYTE_WEBHOOK_ATTEMPT="+strconv.Itoa(attempt),
 	), ""
+}
+
+// smallEnv is the environment every process the server starts (tasks and apps) begins with:
+// PATH, HOME, LANG and TMPDIR from the server, nothing else of its environment; then env, then
+// each secret (the server's environment variable of that name). It returns the name of a
+// secret the server does not have, if any.
+func smallEnv(env map[string]string, secrets []string) ([]string, string) {
+	var out []string
+	for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	for _, s := range secrets {
+		v, ok := os.LookupEnv(s)
+		if !ok {
+			return nil, s
+		}
+		out = append(out, s+"="+v)
+	}
+	return out, ""
 }
 
 const maxOutputsBytes = 8 << 20

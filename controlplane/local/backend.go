@@ -22,7 +22,7 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	// Unimplemented answers 501 for what this backend does not serve yet (apps, image
+	// Unimplemented answers 501 for what this backend does not serve yet (image
 	// builds, model prefetch), after checking the caller's credentials.
 	controlplane.Unimplemented
 
@@ -54,6 +54,7 @@ type Backend struct {
 	chores   sync.WaitGroup // housekeeping, stopped by Close after the workers
 	scratch  *scratch       // attempts' inputs and outputs folders (see scratch.go)
 	sched    *scheduler     // fires the triggers (see scheduler.go)
+	apps     *appSet        // the apps' supervisors (see apps.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,7 +72,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ws, err := loadWorkspace(cfg.Workspace)
+	ws, err := loadWorkspace(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -88,12 +89,12 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	scratch, err := openScratch(cfg, shm, cfg.Logger)
 	if err != nil {
-		lock.Close()
+		_ = unlockDataDir(lock)
 		return nil, err
 	}
 	fail := func(err error) (*Backend, error) {
 		scratch.remove()
-		lock.Close()
+		_ = unlockDataDir(lock)
 		return nil, err
 	}
 	st, err := openStore(filepath.Join(cfg.DataDir, "flyte-webhook.db"))
@@ -123,8 +124,15 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		st.close()
 		return fail(err)
 	}
+	if err := b.openApps(ctx, ws); err != nil {
+		b.stop(errShutdown)
+		b.stopApps()
+		b.waitApps()
+		st.close()
+		return fail(err)
+	}
 	b.log.Info("local control plane open", "workspace", cfg.Workspace, "data_dir", cfg.DataDir,
-		"scratch", scratch.dir, "concurrency", cfg.Concurrency, "task_versions", len(ws.order), "triggers", len(ws.triggers))
+		"scratch", scratch.dir, "concurrency", cfg.Concurrency, "task_versions", len(ws.order), "triggers", len(ws.triggers), "apps", len(ws.apps))
 	for i := 0; i < cfg.Concurrency; i++ {
 		b.workers.Add(1)
 		go b.worker()
@@ -176,8 +184,9 @@ func (b *Backend) recover(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the triggers (a fire in progress is stored first), stops taking runs (RunTask
-// answers CodeUnavailable; queued runs stay queued for the next start) and lets the attempts running finish until ctx ends. Then it stops them
+// Close stops the triggers (a fire in progress is stored first) and the apps, stops taking
+// runs (RunTask answers CodeUnavailable; queued runs stay queued for the next start) and lets
+// the attempts running finish until ctx ends. Then it stops them
 // (SIGTERM to each process group, SIGKILL after AbortGrace), records each as interrupted
 // (its run is queued again for the next start, the interruption counted), and returns
 // ctx's error, as net/http's Server.Shutdown does. A state write that cannot land (a full
@@ -191,6 +200,7 @@ func (b *Backend) Close(ctx context.Context) error {
 func (b *Backend) shutdown(ctx context.Context) error {
 	b.sched.stop() // no fire after this: a fire in progress is stored first
 	b.drain()
+	b.stopApps() // in parallel with the draining attempts; waited for below
 	b.queue.close()
 	n := b.inFlight.Load()
 	b.log.Info(fmt.Sprintf("draining %d attempts", n), "attempts", n)
@@ -210,11 +220,12 @@ func (b *Backend) shutdown(ctx context.Context) error {
 	}
 	b.stop(errShutdown)
 	b.chores.Wait()
+	b.waitApps()
 	b.st.close()
 	// The scratch directory is ours alone and the workers are done: leave nothing behind in
 	// /dev/shm.
 	b.scratch.remove()
-	if cerr := b.lock.Close(); err == nil {
+	if cerr := unlockDataDir(b.lock); err == nil {
 		err = cerr
 	}
 	return err
@@ -247,12 +258,17 @@ func (b *Backend) housekeeping() {
 // definition it was accepted under (until the next restart; then it fails saying so). A
 // version redefined in place applies to the attempts that start after the reload.
 func (b *Backend) Reload() error {
-	ws, err := reloadWorkspace(b.cfg.Workspace)
+	ws, err := reloadWorkspace(b.cfg)
 	if err != nil {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
 	}
 	reg, err := b.st.registerVersions(b.root, ws.order)
+	if err != nil {
+		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
+		return err
+	}
+	appRows, err := b.st.registerApps(b.root, ws.apps)
 	if err != nil {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
@@ -267,7 +283,8 @@ func (b *Backend) Reload() error {
 		b.log.Error("workspace reload failed; keeping the current one", "workspace", b.cfg.Workspace, "error", err.Error())
 		return err
 	}
-	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order), "triggers", len(ws.triggers))
+	b.applyApps(ws.apps, appRows)
+	b.log.Info("workspace reloaded", "workspace", b.cfg.Workspace, "task_versions", len(ws.order), "triggers", len(ws.triggers), "apps", len(ws.apps))
 	return nil
 }
 

@@ -56,9 +56,22 @@ type Config struct {
 	// start; a run interrupted more often ends failed, saying so. Interruptions do not use up
 	// the task's retries. Defaults to 3. At most 100.
 	MaxInterruptions int `yaml:"max_interruptions"`
-	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name. Defaults
-	// to "" (a url relative to the webhook).
+	// CallTimeout bounds one call_app request to an app, from sending it to the last byte of
+	// the answer; a slower app is CodeDeadlineExceeded (504). Defaults to 30s, the Python
+	// app's timeout.
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	// CallMaxBytes caps the body of an app's answer to call_app; a larger one is
+	// CodeBadGateway (502). Defaults to 10 MiB.
+	CallMaxBytes int64 `yaml:"call_max_bytes"`
+	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name, an app's
+	// BaseURL + "/app/" + name. Defaults to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
+	// WebhookName is the webhook's own name: apps may not take it (the API refuses to
+	// address it), and call_app sends User-Agent: flyte-webhook/<WebhookName>, as the Python
+	// app does. Defaults to "flyte-webhook".
+	WebhookName string `yaml:"-"`
+	// WebhookPort is the port the webhook listens on: apps may not declare it. 0: none known.
+	WebhookPort int `yaml:"-"`
 	// Verifier checks every caller, on every method. Nil treats every caller as subject
 	// "anonymous": for tests and embedding, never for a server that requires auth.
 	Verifier Verifier `yaml:"-"`
@@ -66,6 +79,9 @@ type Config struct {
 	Logger *slog.Logger `yaml:"-"`
 	// Clock is the time triggers fire by. Defaults to the wall clock; tests inject their own.
 	Clock Clock `yaml:"-"`
+
+	// appHooks lets tests see and hold the supervisor's restart backoff (export_test.go).
+	appHooks *appHooks
 }
 
 // withDefaults fills in zero fields. Negative values are left for validate to refuse.
@@ -87,6 +103,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInterruptions == 0 {
 		c.MaxInterruptions = 3
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 30 * time.Second
+	}
+	if c.CallMaxBytes == 0 {
+		c.CallMaxBytes = 10 << 20
+	}
+	if c.WebhookName == "" {
+		c.WebhookName = "flyte-webhook"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -115,6 +140,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("local: idempotency_ttl: %s is negative", c.IdempotencyTTL)
 	case c.MaxInterruptions < 0 || c.MaxInterruptions > 100:
 		return fmt.Errorf("local: max_interruptions: %d is not in 1-100", c.MaxInterruptions)
+	case c.CallTimeout < 0:
+		return fmt.Errorf("local: call_timeout: %s is negative", c.CallTimeout)
+	case c.CallMaxBytes < 0:
+		return fmt.Errorf("local: call_max_bytes: %d is negative", c.CallMaxBytes)
 	}
 	return nil
 }

@@ -5,10 +5,9 @@
 //
 // # Workspace
 //
-// The workspace file (Config.Workspace) declares tasks and triggers; see workspaceFile in
-// workspace.go and triggerSpec in workspace_triggers.go for every key. Decoding is strict: an
-// unknown key is an error naming it. The apps key is reserved and refused until this backend
-// serves apps. Relative
+// The workspace file (Config.Workspace) declares tasks, apps and triggers; see workspaceFile
+// in workspace.go, appSpec in workspace_apps.go and triggerSpec in workspace_triggers.go for
+// every key. Decoding is strict: an unknown key is an error naming it. Relative
 // working directories resolve against the workspace file's folder, which is also the default
 // working directory. A task's type defaults to "shell" (get_task's task_type).
 //
@@ -78,6 +77,7 @@
 // No task process outlives its server: on Linux the kernel kills a task's process when the
 // server dies (Pdeathsig), and the next Open kills whatever those tasks had started (found by
 // their FLYTE_WEBHOOK_RUN). Elsewhere a SIGKILLed server can leave task processes behind.
+// Apps are handled the same way (see Apps).
 //
 // # Logs
 //
@@ -114,6 +114,39 @@
 // with its error; a nil Verifier treats every caller as "anonymous" (for tests and embedding
 // only).
 //
-// Apps, image builds and model prefetches are not implemented by this backend yet: those
+// # Apps
+//
+// An app is a long-running HTTP server declared in the workspace (workspace_apps.go). A
+// supervisor goroutine per app (appsup.go) keeps its process in the state it is wanted in:
+// activated, it is started in its own process group with the tasks' small environment plus
+// PORT (a free 127.0.0.1 port at each start for port: auto), FLYTE_WEBHOOK_APP and
+// FLYTE_WEBHOOK_APP_INSTANCE (a random marker per start); status starting until GET on its
+// health_path answers 2xx, then running. A process that exits by itself is a crash (status
+// crashed, the exit and the last lines of its log in last_error), restarted after 1s, 2s,
+// 4s… at most a minute, 1s again after a run of a minute or more; restarts counts them since
+// the last activation. Deactivated, it gets SIGTERM (its group), SIGKILL after AbortGrace.
+// stdout and stderr go to data_dir/logs/app-<name>.{stdout,stderr}.log, capped at
+// LogMaxBytes; the previous process's are kept as app-<name>.prev.*.log.
+//
+// get_app's is_active is wanted active and running the current declaration; is_deactivated
+// is wanted inactive and stopped; both are false in between. revision starts at 1 and goes up
+// each time a load sees the app's declaration change (its hash, in SQLite). The endpoint is
+// http://127.0.0.1:<port> while a process runs; url is BaseURL + "/app/" + name.
+//
+// The wanted state is in SQLite (the apps table, store_apps.go): Open starts the apps that
+// were wanted active, after killing what a killed server's app processes left behind (found by
+// the FLYTE_WEBHOOK_APP_INSTANCE recorded before each start; the app's own process died with
+// the server by Pdeathsig). Close stops every app and leaves the wanted states as they are. A
+// Reload stops an app whose declaration changed and, when it is wanted active, starts it with
+// the new one; it stops an app the file no longer declares and records it as not wanted (so
+// declaring it again does not start it by surprise).
+//
+// CallApp (appcall.go) sends one request to an active app: no redirects followed, a Location
+// on the loopback left out, the answer capped at CallMaxBytes and the whole call at
+// CallTimeout, only Content-Type and User-Agent sent, plus the caller's Authorization and
+// Cookie for an app declared with forward_credentials. The path rules and the query merge are
+// the HTTP layer's (controlplane.AppPath, MergeQuery); CallApp checks the path again.
+//
+// Image builds and model prefetches are not implemented by this backend yet: those
 // methods answer controlplane.CodeUnimplemented.
 package local

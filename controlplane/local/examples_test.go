@@ -93,3 +93,39 @@ func numberText(v any) string {
 	}
 	return ""
 }
+
+// TestExampleApp: the quickstart's app does what the README says: activated, it greets; it
+// takes the name from the query or from a POSTed payload; deactivated, it stops.
+func TestExampleApp(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	b, err := local.Open(context.Background(), local.Config{
+		Workspace:  filepath.Join("..", "..", "examples", "workspace.yaml"),
+		DataDir:    filepath.Join(t.TempDir(), "data"),
+		AbortGrace: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	ctx := context.Background()
+	hello := controlplane.AppRef{Domain: "development", Project: "examples", Name: "hello"}
+	a, err := b.SetAppActive(ctx, controlplane.SetAppActiveRequest{App: hello, Active: true, Wait: true})
+	if err != nil || !a.Active {
+		t.Fatalf("activate: %+v %v", a, err)
+	}
+	for _, c := range []controlplane.AppCall{
+		{App: hello, Method: "GET", Path: "/greet", RawQuery: "name=Ada"},
+		{App: hello, Method: "POST", Path: "/greet", Payload: map[string]any{"name": "Ada"}},
+	} {
+		res, err := b.CallApp(ctx, c)
+		if err != nil || res.Status != 200 || strings.TrimSpace(string(res.Body)) != `{"greeting":"Hello, Ada!"}` {
+			t.Errorf("%s /greet: %d %s %v", c.Method, res.Status, res.Body, err)
+		}
+	}
+	if a, err = b.SetAppActive(ctx, controlplane.SetAppActiveRequest{App: hello, Active: false, Wait: true}); err != nil || !a.Deactivated {
+		t.Fatalf("deactivate: %+v %v", a, err)
+	}
+}

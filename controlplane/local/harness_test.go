@@ -29,6 +29,9 @@ func workspaceYAML(t testing.TB, tasks []helperTask) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(tasks) == 0 {
+		return "tasks: []\n"
+	}
 	var b strings.Builder
 	b.WriteString("tasks:\n")
 	for _, h := range tasks {
@@ -64,19 +67,27 @@ const fixtureTriggers = `triggers:
   - {name: nightly, task: test/conformance/echo, schedule: "0 3 * * *", inputs: {name: nightly}, active: false}
 `
 
-// open starts a backend on a fresh data dir with the given tasks (the fixtures and their
-// triggers when nil).
+// open starts a backend on a fresh data dir with the given tasks (the fixtures, their
+// triggers and the fixture apps when nil).
 func open(t testing.TB, tasks []helperTask, adjust func(*local.Config)) (*local.Backend, local.Config) {
 	t.Helper()
-	var body string
+	return openWithApps(t, tasks, nil, adjust)
+}
+
+// openWithApps is open with apps too (the fixture apps when both tasks and apps are nil).
+func openWithApps(t testing.TB, tasks []helperTask, apps []helperApp, adjust func(*local.Config)) (*local.Backend, local.Config) {
+	t.Helper()
+	triggers := ""
 	if tasks == nil {
-		body = workspaceYAML(t, fixtures) + fixtureTriggers
-	} else {
-		body = workspaceYAML(t, tasks)
+		tasks = fixtures
+		triggers = fixtureTriggers
+		if apps == nil {
+			apps = fixtureApps
+		}
 	}
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "workspace.yaml")
-	if err := os.WriteFile(ws, []byte(body), 0o600); err != nil {
+	if err := os.WriteFile(ws, []byte(workspaceYAML(t, tasks)+appsYAML(t, apps)+triggers), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := local.Config{Workspace: ws, DataDir: filepath.Join(dir, "data"), Concurrency: 4, AbortGrace: 500 * time.Millisecond, BaseURL: "http://127.0.0.1:1"}
@@ -138,7 +149,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Cookie: "session=" + callerToken},
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Triggers},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers},
 		Concurrency:  concurrency,
 	}
 }

@@ -280,8 +280,8 @@ func TestWorkspaceErrorsNameTheKey(t *testing.T) {
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: int}]}]":                 "inputs[0].type",
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], inputs: [{name: a, type: integer, default: x}]}]": "inputs[0].default",
 		"tasks: [{domain: d, project: p, name: 'a b', version: v, command: [x]}]":                                             "name:",
-		"apps: []":     "apps are not supported by the local backend yet",
 		"triggers: {}": "triggers: want a list, got a mapping",
+		"apps: {}":     "apps: want a list, got a mapping",
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], timeout: 5}]":   `want a duration like "30s"`,
 		"tasks: [{domain: d, project: p, name: n, version: v, command: [x], timeout: -1s}]": "timeout: must not be negative",
 	}
@@ -369,7 +369,7 @@ func TestEveryMethodVerifiesTheCaller(t *testing.T) {
 func TestUnsupportedOperationsSay501(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, nil, nil)
-	_, err := b.GetApp(context.Background(), controlplane.AppRef{Name: "a"})
+	_, err := b.BuildImage(context.Background(), controlplane.ImageBuild{})
 	if controlplane.CodeOf(err) != controlplane.CodeUnimplemented || !strings.Contains(controlplane.MessageOf(err), "local backend") {
 		t.Fatalf("%v", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // TestMain doubles as the tasks' program (the helper-process pattern): when FWH_HELPER is set,
@@ -24,6 +26,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("FWH_SERVER") != "" {
 		os.Exit(server())
 	}
+	if os.Getenv("FWH_APP_SERVER") != "" {
+		os.Exit(appServer())
+	}
+	// The call_app tests serve impl's handler: gin prints every route in its debug mode.
+	gin.SetMode(gin.ReleaseMode)
 	os.Exit(m.Run())
 }
 
@@ -46,6 +53,8 @@ func helper(kind string) int {
 		return n
 	}
 	switch kind {
+	case "app":
+		return serveApp()
 	case "echo":
 		parts := make([]string, num("times"))
 		for i := range parts {

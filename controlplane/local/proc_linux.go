@@ -19,10 +19,15 @@ func sysProcAttr() *syscall.SysProcAttr {
 // enough (100 bits) that no other process carries one of ours. Only processes of our own
 // user are readable, which are the only ones we could have started. Returns how many it
 // signalled.
-func killLeftovers(runs map[string]bool) int {
-	if len(runs) == 0 {
+func killLeftovers(runs map[string]bool) int { return killMarked("FLYTE_WEBHOOK_RUN", runs) }
+
+// killMarked SIGKILLs every process of ours whose environment sets key to one of values
+// (random markers, as run names and app instances are), and returns how many it signalled.
+func killMarked(key string, values map[string]bool) int {
+	if len(values) == 0 {
 		return 0
 	}
+	prefix := []byte(key + "=")
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -39,7 +44,7 @@ func killLeftovers(runs map[string]bool) int {
 			continue
 		}
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if name, ok := bytes.CutPrefix(kv, []byte("FLYTE_WEBHOOK_RUN=")); ok && runs[string(name)] {
+			if v, ok := bytes.CutPrefix(kv, prefix); ok && values[string(v)] {
 				if syscall.Kill(pid, syscall.SIGKILL) == nil {
 					killed++
 				}

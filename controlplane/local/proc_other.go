@@ -12,3 +12,6 @@ func sysProcAttr() *syscall.SysProcAttr {
 // killLeftovers finds nothing to kill where there is no /proc: on these systems a task's
 // processes can outlive a server that was killed with SIGKILL.
 func killLeftovers(map[string]bool) int { return 0 }
+
+// killMarked finds nothing to kill where there is no /proc (see killLeftovers).
+func killMarked(string, map[string]bool) int { return 0 }

@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS attempts (
 // new, so CREATE TABLE IF NOT EXISTS makes it); runs of an older database have no attempt
 // records for what they did before.
 func migrate(w *sql.DB) error {
+	if _, err := w.Exec(schemaApps); err != nil { // new tables: made in old databases too
+		return err
+	}
 	if err := migrateTriggers(w); err != nil {
 		return err
 	}

@@ -43,13 +43,11 @@ import (
 // a null one (`tasks:`) is refused, at Open and on Reload (which keeps the current
 // workspace). Those are what a truncated or half-written file looks like, and taking one
 // for "no tasks" would make every task 404 at once. A workspace that really declares no
-// tasks says so: `tasks: []`. The apps key
-// is reserved for the apps this backend will serve; until it does, a workspace that uses it
-// is refused with an error saying so (rather than silently not serving them). Triggers: see
+// tasks says so: `tasks: []`. Apps: see workspace_apps.go. Triggers: see
 // workspace_triggers.go.
 type workspaceFile struct {
-	Tasks    *[]taskSpec   `yaml:"tasks"` // nil: absent or null, refused (see above)
-	Apps     yaml.Node     `yaml:"apps"`
+	Tasks    *[]taskSpec   `yaml:"tasks"`    // nil: absent or null, refused (see above)
+	Apps     []appSpec     `yaml:"apps"`     // see workspace_apps.go
 	Triggers []triggerSpec `yaml:"triggers"` // see workspace_triggers.go
 }
 
@@ -100,6 +98,7 @@ type workspace struct {
 	versions map[taskKey]map[string]*task // name → version → task
 	order    []taskVersionKey             // file order, for registration
 	triggers []*trigger                   // file order (see workspace_triggers.go)
+	apps     map[string]*app              // by name (see workspace_apps.go)
 }
 
 // taskVersionKey names one version of a task.
@@ -114,14 +113,15 @@ var (
 // errNoWorkspace is Reload's refusal when Config.Workspace is empty.
 var errNoWorkspace = errors.New("workspace: no workspace file configured (backend.local.workspace); set one and restart")
 
-// CheckWorkspace loads the workspace file at path as Open and Reload do, and reports how many
-// task versions it declares. It lets a config checker check the file without opening a
+// CheckWorkspace loads the workspace file cfg.Workspace as Open and Reload do (with the
+// webhook's own name and port that cfg carries, which apps may not take), and reports how
+// many task versions it declares. It lets a config checker check the file without opening a
 // backend.
-func CheckWorkspace(path string) (taskVersions int, err error) {
-	if path == "" {
+func CheckWorkspace(cfg Config) (taskVersions int, err error) {
+	if cfg.Workspace == "" {
 		return 0, errNoWorkspace
 	}
-	ws, err := loadWorkspace(path)
+	ws, err := loadWorkspace(cfg.withDefaults())
 	if err != nil {
 		return 0, err
 	}
@@ -130,27 +130,23 @@ func CheckWorkspace(path string) (taskVersions int, err error) {
 
 // reloadWorkspace is loadWorkspace for Reload: without a workspace file there is nothing to
 // re-read, and saying so beats "reloaded, 0 tasks".
-func reloadWorkspace(path string) (*workspace, error) {
-	if path == "" {
+func reloadWorkspace(cfg Config) (*workspace, error) {
+	if cfg.Workspace == "" {
 		return nil, errNoWorkspace
 	}
-	return loadWorkspace(path)
+	return loadWorkspace(cfg)
 }
 
-// loadWorkspace reads and checks a workspace file. Every error names the task and the key.
-// An empty path (no workspace configured) is a workspace without tasks.
-func loadWorkspace(path string) (*workspace, error) {
+// loadWorkspace reads and checks the workspace file cfg.Workspace. Every error names the task
+// (or app) and the key. No workspace configured is a workspace without tasks.
+func loadWorkspace(cfg Config) (*workspace, error) {
+	path := cfg.Workspace
 	if path == "" {
-		return &workspace{versions: map[taskKey]map[string]*task{}}, nil
+		return &workspace{versions: map[taskKey]map[string]*task{}, apps: map[string]*app{}}, nil
 	}
 	var wf workspaceFile
 	if err := boundedfile.DecodeYAML(path, 8<<20, &wf); err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
-	}
-	for key, n := range map[string]yaml.Node{"apps": wf.Apps} {
-		if n.Kind != 0 {
-			return nil, fmt.Errorf("workspace: %s: line %d: %s are not supported by the local backend yet; remove the key", path, n.Line, key)
-		}
 	}
 	if wf.Tasks == nil {
 		return nil, fmt.Errorf("workspace: %s: no tasks key (is the file empty or cut short?); refused so that no task disappears by accident; to declare no tasks write \"tasks: []\"", path)
@@ -175,6 +171,9 @@ func loadWorkspace(path string) (*workspace, error) {
 		}
 		ws.versions[k][t.Ref.Version] = t
 		ws.order = append(ws.order, taskVersionKey{k.domain, k.project, k.name, t.Ref.Version})
+	}
+	if ws.apps, err = loadApps(wf.Apps, dir, cfg); err != nil {
+		return nil, err
 	}
 	if ws.triggers, err = checkTriggers(ws, wf.Triggers); err != nil {
 		return nil, err

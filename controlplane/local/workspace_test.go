@@ -34,7 +34,7 @@ func TestWorkspaceDecodeErrors(t *testing.T) {
 			if err := os.WriteFile(ws, []byte(c.body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := local.CheckWorkspace(ws)
+			_, err := local.CheckWorkspace(local.Config{Workspace: ws})
 			if err == nil || !strings.Contains(err.Error(), ws+c.want) {
 				t.Fatalf("err = %v\nwant it to contain %q", err, c.want)
 			}
@@ -93,7 +93,7 @@ func TestWorkspaceWithoutTasksKey(t *testing.T) {
 		if _, err := b.GetTask(context.Background(), ref("echo")); err == nil {
 			t.Fatal("an explicit tasks: [] still serves the old tasks")
 		}
-		if n, err := local.CheckWorkspace(cfg.Workspace); err != nil || n != 0 {
+		if n, err := local.CheckWorkspace(cfg); err != nil || n != 0 {
 			t.Fatalf("CheckWorkspace: %d %v", n, err)
 		}
 	})
@@ -114,7 +114,7 @@ func TestNoWorkspace(t *testing.T) {
 	if err := b.Reload(); err == nil || !strings.Contains(err.Error(), "no workspace file configured") {
 		t.Fatalf("Reload: %v", err)
 	}
-	if _, err := local.CheckWorkspace(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+	if _, err := local.CheckWorkspace(local.Config{Workspace: filepath.Join(t.TempDir(), "missing.yaml")}); err == nil {
 		t.Fatal("a missing workspace file was accepted")
 	}
 }

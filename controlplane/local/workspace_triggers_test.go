@@ -74,7 +74,7 @@ func TestTriggerLoadChecks(t *testing.T) {
 			if err := os.WriteFile(ws, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := local.CheckWorkspace(ws)
+			_, err := local.CheckWorkspace(local.Config{Workspace: ws})
 			switch {
 			case c.want == ok && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -18,8 +18,8 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"me-believes-anyone": func(b controlplane.Backend) controlplane.Backend { return meBelievesAnyone{b} },
 	// Auth: GetRun answers without looking at the credentials.
 	"getrun-unchecked": func(b controlplane.Backend) controlplane.Backend { return getRunUnchecked{b} },
-	// Capabilities: apps answer as if served.
-	"apps-pretend": func(b controlplane.Backend) controlplane.Backend { return appsPretend{b} },
+	// Capabilities: image builds answer as if served.
+	"builds-pretend": func(b controlplane.Backend) controlplane.Backend { return buildsPretend{b} },
 	// Tasks: the latest version is the first registered.
 	"latest-is-oldest": func(b controlplane.Backend) controlplane.Backend { return latestIsOldest{b} },
 	// Tasks: Idempotency-Keys are shared between callers.
@@ -30,6 +30,8 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"early-outputs": func(b controlplane.Backend) controlplane.Backend { return earlyOutputs{b} },
 	// Triggers: deactivating a trigger leaves it on.
 	"trigger-stays-on": func(b controlplane.Backend) controlplane.Backend { return triggerStaysOn{b} },
+	// Apps: an app's error status is taken for the backend's failure, not relayed.
+	"app-errors-fail": func(b controlplane.Backend) controlplane.Backend { return appErrorsFail{b} },
 }
 
 type meBelievesAnyone struct{ controlplane.Backend }
@@ -47,13 +49,13 @@ func (w getRunUnchecked) GetRun(ctx context.Context, ref controlplane.RunRef) (c
 	return w.Backend.GetRun(ctx, ref)
 }
 
-type appsPretend struct{ controlplane.Backend }
+type buildsPretend struct{ controlplane.Backend }
 
-func (w appsPretend) GetApp(ctx context.Context, ref controlplane.AppRef) (controlplane.App, error) {
+func (w buildsPretend) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
 	if _, err := w.Me(ctx); err != nil {
-		return controlplane.App{}, err
+		return controlplane.ImageBuildResult{}, err
 	}
-	return controlplane.App{}, controlplane.Errorf(controlplane.CodeNotFound, "app %q not found", ref.Name)
+	return controlplane.ImageBuildResult{}, controlplane.Errorf(controlplane.CodeInvalidInput, "base image %q cannot be pulled", req.BaseImage)
 }
 
 type latestIsOldest struct{ controlplane.Backend }
@@ -86,6 +88,16 @@ func (w abortFinishedOK) AbortRun(ctx context.Context, req controlplane.AbortRun
 	return r, err
 }
 
+type appErrorsFail struct{ controlplane.Backend }
+
+func (w appErrorsFail) CallApp(ctx context.Context, call controlplane.AppCall) (controlplane.AppResponse, error) {
+	res, err := w.Backend.CallApp(ctx, call)
+	if err == nil && res.Status >= 400 {
+		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeBadGateway, "app %q answered %d", call.App.Name, res.Status)
+	}
+	return res, err
+}
+
 type earlyOutputs struct{ controlplane.Backend }
 
 func (w earlyOutputs) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
@@ -116,12 +128,13 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 	expect := map[string]string{
 		"me-believes-anyone": "TestConformance/Auth/",
 		"getrun-unchecked":   "TestConformance/Auth/Unauthenticated/GetRun",
-		"apps-pretend":       "TestConformance/Capabilities/GetApp",
+		"builds-pretend":     "TestConformance/Capabilities/BuildImage",
 		"latest-is-oldest":   "TestConformance/Tasks/GetTask",
 		"keys-shared":        "TestConformance/Tasks/IdempotencyPerCaller",
 		"abort-finished-ok":  "TestConformance/Runs/Abort",
 		"early-outputs":      "TestConformance/Runs/",
 		"trigger-stays-on":   "TestConformance/Triggers/Deactivate",
+		"app-errors-fail":    "TestConformance/Apps/Lifecycle",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))

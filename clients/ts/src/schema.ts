@@ -250,10 +250,22 @@ export interface paths {
         put?: never;
         /**
          * Call an app
-         * @description Sends a request to the app's endpoint and answers with the app's JSON body, or
-         *     `{"response": "<text>"}` when the app's answer is not JSON. `payload` is sent as the JSON
-         *     body (not for GET), `query_params` as the query string. A failing app is a 502, one that
-         *     does not answer in time a 504.
+         * @description Sends a request to the app's endpoint and relays its answer: its status, and its JSON
+         *     body as it came, or `{"response": "<text>"}` when the body is not JSON. `payload` is
+         *     sent as the JSON body (for POST, PUT and PATCH, as the Python app sends it),
+         *     `query_params` as the query string.
+         *
+         *     `path` is a path on the app (a leading `/` is optional). Refused with 400, naming the
+         *     rule: `//`, `.` and `..` segments (also percent-encoded), a scheme, a host or userinfo,
+         *     a backslash, an encoded slash, `#`, control characters (CR, LF, NUL). A `?` in `path`
+         *     splits off a query that is merged into `query_params` (which win on the same key).
+         *
+         *     The app's status is relayed: a 2xx or 3xx with the body as above (redirects are not
+         *     followed: a 3xx comes back as it is, its `Location` dropped when it points at the
+         *     app's own address); a 4xx or 5xx as a problem whose `status` is the app's and whose
+         *     `detail` is `Target app returned error: <the app's body>`, as the Python app answers.
+         *     An app that is not active is a 409; one that cannot be reached, answers a binary body
+         *     or more than the backend accepts, a 502; one that does not answer in time, a 504.
          *
          */
         post: operations["call_app"];
@@ -598,6 +610,15 @@ export interface components {
             is_deactivated: boolean;
             /** @description Where to look at the app. */
             url: string;
+            /**
+             * @description What the app's process is doing: started and not yet healthy, serving, exited by itself (restarted after a backoff while wanted active), or not running. An addition to the Python app's answer.
+             * @enum {string}
+             */
+            status?: "starting" | "running" | "crashed" | "stopped";
+            /** @description How often the app was restarted after a crash since it was last activated. An addition to the Python app's answer. */
+            restarts?: number;
+            /** @description Why the app last crashed or is not healthy yet, when it did or is not. An addition to the Python app's answer. */
+            last_error?: string;
         };
         ActivateAppResponse: {
             name: string;
@@ -1150,8 +1171,8 @@ export interface operations {
             query: {
                 /** @description The path to call on the app, e.g. `/predict`. */
                 path: string;
-                /** @description The HTTP method to call the app with. */
-                method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+                /** @description The HTTP method to call the app with: GET, POST, PUT, PATCH, DELETE or HEAD, in any case (`post` is POST, as the Python app takes it). */
+                method?: string;
                 /** @description The app's domain; the backend's default when absent. */
                 domain?: components["parameters"]["AppDomain"];
                 /** @description The app's project; the backend's default when absent. */
@@ -1179,6 +1200,20 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description The app answered 204 No Content; relayed, without a body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The app answered 304 Not Modified; relayed, without a body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -1191,6 +1226,22 @@ export interface operations {
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
+            /** @description The app's own status, relayed. A 2xx or 3xx carries the app's JSON answer or
+             *     `{"response": "<text>"}`, and a 3xx its `Location` unless that pointed at the app's
+             *     own address. A 4xx or 5xx is a problem with the app's status and `detail`
+             *     `Target app returned error: <the app's body>`.
+             *      */
+            default: {
+                headers: {
+                    /** @description Where the app redirects to (a 3xx only; never the app's own address). */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     activate_trigger: {

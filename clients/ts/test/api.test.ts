@@ -160,6 +160,38 @@ describe("flyte-webhook TS client against the real server", () => {
     assert.match(p.detail, /hourly/);
   });
 
+  it("activates the example app, calls it and deactivates it", async () => {
+    const app = { path: { name: "hello" } };
+    const active = await unwrap(api.POST("/app/{name}/activate", { params: { ...app, query: { wait: true } } }));
+    assert.equal(active.is_active, true);
+    assert.match(active.endpoint ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
+    const got = await unwrap(api.GET("/app/{name}", { params: app }));
+    assert.equal(got.status, "running");
+    assert.equal(got.revision, 1);
+
+    const call = { ...app, query: { path: "/greet" } };
+    assert.deepEqual(await unwrap(api.POST("/app/{name}/call", { params: call, body: { query_params: { name: "Ada" } } })), {
+      greeting: "Hello, Ada!",
+    });
+    // A lower-case method, as the Python app takes it; the payload is the JSON body.
+    const post = { ...app, query: { path: "greet", method: "post" } };
+    assert.deepEqual(await unwrap(api.POST("/app/{name}/call", { params: post, body: { payload: { name: "Grace" } } })), {
+      greeting: "Hello, Grace!",
+    });
+    // The app's own error status comes back as a problem carrying its text.
+    const missing = await problemOf(() => unwrap(api.POST("/app/{name}/call", { params: { ...app, query: { path: "/nope" } } })));
+    assert.equal(missing.status, 404);
+    assert.match(missing.detail, /^Target app returned error: .*no route for \/nope/);
+    const trick = await problemOf(() => unwrap(api.POST("/app/{name}/call", { params: { ...app, query: { path: "/../admin" } } })));
+    assert.equal(trick.status, 400);
+
+    const stopped = await unwrap(api.POST("/app/{name}/deactivate", { params: { ...app, query: { wait: true } } }));
+    assert.deepEqual([stopped.is_active, stopped.is_deactivated], [false, true]);
+    await assert.rejects(fetch(active.endpoint ?? ""), "the app still answers after deactivate with wait");
+    const inactive = await problemOf(() => unwrap(api.POST("/app/{name}/call", { params: call })));
+    assert.equal(inactive.status, 409);
+  });
+
   it("the raw openapi-fetch result carries the typed problem; no credentials is a 401", async () => {
     const { data, error, response } = await api.GET("/run/{name}", { params: { path: { name: "r-unknown" } } });
     assert.equal(data, undefined);
