@@ -44,6 +44,7 @@ func run(n, warm, rounds int, bin string) error {
 	}
 	defer fake.Close()
 	var hook, where string
+	ours := rig.SelfCPU // the CPU time of this benchmark's processes
 	if bin == "" {
 		url, stop, err := rig.InProcess(ctx, fake.URL)
 		if err != nil {
@@ -67,6 +68,7 @@ func run(n, warm, rounds int, bin string) error {
 			}
 		}()
 		hook, where = p.URL, "binary "+bin
+		ours = func() time.Duration { return rig.SelfCPU() + p.CPU() }
 	}
 	c := rig.NewClient(4)
 	c.Prepare(fake.URL)
@@ -111,6 +113,7 @@ func run(n, warm, rounds int, bin string) error {
 	sums := make([]summary, len(ops))
 	var hops []time.Duration
 	for r := 1; r <= rounds; r++ {
+		m0, cpu0 := rig.ReadMachine(), ours()
 		// The yardstick: a round trip to the webhook that calls no control plane (GET /health).
 		h, err := sample(n, func() error { return c.Health(ctx, hook) })
 		if err != nil {
@@ -132,6 +135,7 @@ func run(n, warm, rounds int, bin string) error {
 			sums[i].p99 = append(sums[i].p99, wp99-dp99)
 			sums[i].paired = append(sums[i].paired, paired.Quantile(.5))
 		}
+		fmt.Printf("round %d %s\n", r, rig.ReadMachine().Since(m0, ours()-cpu0))
 	}
 	fmt.Printf("RESULT health_p50_us=%s (ranges over %d rounds)\n", span(hops), rounds)
 	for i, op := range ops {

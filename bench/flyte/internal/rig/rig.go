@@ -5,6 +5,7 @@
 package rig
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -155,6 +157,78 @@ func (p *Process) Stop() error {
 		return fmt.Errorf("no exit 30s after SIGTERM")
 	}
 }
+
+// CPU returns the CPU time (user and system) the process has used so far, from
+// /proc/<pid>/stat; 0 where there is no /proc.
+func (p *Process) CPU() time.Duration { return cpuOf(strconv.Itoa(p.cmd.Process.Pid)) }
+
+// SelfCPU is CPU for this process (the control plane and the load generator).
+func SelfCPU() time.Duration { return cpuOf("self") }
+
+func cpuOf(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / userHZ
+}
+
+// Machine is a reading of the machine's CPU counters (/proc/stat): busy and steal time
+// summed over its CPUs, and how many CPUs there are.
+type Machine struct {
+	Busy, Steal time.Duration
+	CPUs        int
+	At          time.Time
+}
+
+// ReadMachine reads /proc/stat; the zero Machine where there is none.
+func ReadMachine() Machine {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return Machine{}
+	}
+	m := Machine{At: time.Now()}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 8 && f[0] == "cpu":
+			// user nice system idle iowait irq softirq steal
+			var v [8]int64
+			for i := range v {
+				v[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+			}
+			m.Busy = time.Duration(v[0]+v[1]+v[2]+v[5]+v[6]) * time.Second / userHZ
+			m.Steal = time.Duration(v[7]) * time.Second / userHZ
+		case len(f) > 0 && strings.HasPrefix(f[0], "cpu"):
+			m.CPUs++
+		}
+	}
+	return m
+}
+
+// Since describes the machine between an earlier reading and now, for a phase in which ours
+// (the CPU time of this benchmark's processes) was used: how many CPUs' worth were busy,
+// how much of it was ours and others', and the hypervisor's steal.
+func (m Machine) Since(earlier Machine, ours time.Duration) string {
+	wall := m.At.Sub(earlier.At).Seconds()
+	if m.CPUs == 0 || wall <= 0 {
+		return "machine: no /proc/stat"
+	}
+	busy := (m.Busy - earlier.Busy).Seconds() / wall
+	mine := ours.Seconds() / wall
+	steal := (m.Steal - earlier.Steal).Seconds() / wall
+	return fmt.Sprintf("machine: %.2f of %d CPUs busy (ours %.2f, others %.2f), steal %.2f", busy, m.CPUs, mine, max(0, busy-mine), steal)
+}
+
+// userHZ is the unit of /proc's CPU times: 100 on every Linux architecture Go supports.
+const userHZ = 100
 
 // Client calls the webhook over HTTP and the control plane directly over Connect, both with
 // the bench caller's token, over keep-alive connections.
