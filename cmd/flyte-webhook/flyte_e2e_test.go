@@ -202,3 +202,13 @@ func TestFlyteConfigRefusedAtStart(t *testing.T) {
 		})
 	}
 }
+
+// TestFlyteExampleConfig: examples/flyte.yaml, which the README points at, stays a config the
+// binary accepts.
+func TestFlyteExampleConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(repoRoot(t), "examples", "flyte.yaml")
+	if code, out, errs := runCLI(t, "check-config", path); code != 0 || !strings.Contains(out, "(flyte backend,") {
+		t.Fatalf("check-config %s: %d %s %s", path, code, out, errs)
+	}
+}
