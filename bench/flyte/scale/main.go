@@ -8,7 +8,7 @@
 // p99 of both and their difference, the control-plane calls per run_task, and checks that K
 // concurrent requests with one Idempotency-Key, spread over the replicas, all get one run.
 //
-//	go run ./bench/flyte/scale -binary bin/flyte-webhook [-replicas 1,2,4] [-clients 16] [-delay 5ms] [-duration 5s]
+//	go run ./bench/flyte/scale -binary bin/flyte-webhook [-replicas 1,2,4] [-clients 4] [-delay 5ms] [-duration 5s]
 //
 // Numbers, never pass/fail, except the Idempotency-Key check (exit status 1 when it fails)
 // and failed requests.
@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ func main() {
 	var replicas string
 	flag.StringVar(&o.bin, "binary", "", "the webhook binary (required)")
 	flag.StringVar(&replicas, "replicas", "1,2,4", "numbers of replicas to measure, in order")
-	flag.IntVar(&o.clients, "clients", 16, "concurrent clients per replica")
+	flag.IntVar(&o.clients, "clients", 4, "concurrent clients per replica")
 	flag.DurationVar(&o.delay, "delay", 5*time.Millisecond, "what the control plane adds to every call")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each phase drives load")
 	flag.IntVar(&o.keys, "keys", 16, "concurrent requests sharing one Idempotency-Key, spread over the replicas")
@@ -129,27 +130,35 @@ func measure(o options, fake *flytetest.Server, n int, dir string, logs *os.File
 	}); err != nil {
 		return 0, err
 	}
-	m0, self0 := rig.ReadMachine(), rig.SelfCPU()
-	direct, err := drive(clients, o.duration, func(int) error {
-		_, err := c.DirectCreateRun(ctx, fake.URL)
-		return err
-	})
-	if err != nil {
-		return 0, err
+	// The two phases alternate in slices, so both meet the same machine: it is shared, and
+	// what the rest of it does changes from second to second.
+	var direct, hook phase
+	var webhooks time.Duration // the replicas' CPU time in the webhook phase
+	before := fake.CallCounts()
+	for range slices(o.duration) {
+		err := direct.run(clients, slice, rig.SelfCPU, func(int) error {
+			_, err := c.DirectCreateRun(ctx, fake.URL)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		r0 := replicasCPU(procs)
+		err = hook.run(clients, slice, func() time.Duration { return rig.SelfCPU() + replicasCPU(procs) }, func(i int) error {
+			_, err := c.RunTask(ctx, procs[i%n].URL, "")
+			return err
+		})
+		webhooks += replicasCPU(procs) - r0
+		if err != nil {
+			return 0, err
+		}
 	}
-	selfDirect := rig.SelfCPU() - self0
-	m1 := rig.ReadMachine()
-	before, self1, hooks0 := fake.CallCounts(), rig.SelfCPU(), replicasCPU(procs)
-	hook, err := drive(clients, o.duration, func(i int) error {
-		_, err := c.RunTask(ctx, procs[i%n].URL, "")
-		return err
-	})
-	if err != nil {
-		return 0, err
+	perProc, calls := rig.Delta(before, fake.CallCounts())
+	// The direct phase's calls are not the webhook's.
+	calls -= direct.ok
+	if perProc[rig.ProcCreateRun] -= direct.ok; perProc[rig.ProcCreateRun] == hook.ok {
+		delete(perProc, rig.ProcCreateRun)
 	}
-	hooksCPU, selfHook := replicasCPU(procs)-hooks0, rig.SelfCPU()-self1
-	m2 := rig.ReadMachine()
-	_, calls := rig.Delta(before, fake.CallCounts())
 	runs, err := sameKey(ctx, c, procs, o.keys)
 	if err != nil {
 		return 0, err
@@ -162,10 +171,45 @@ func measure(o options, fake *flytetest.Server, n int, dir string, logs *os.File
 		float64(calls)/float64(hook.ok), o.keys, runs)
 	// Where the machine's CPU went, per request: in the replicas, and in this process (the
 	// control plane and the load generator) in each phase.
-	fmt.Printf("RESULT replicas=%d cpu_us_per_run_task: webhooks=%s control_plane_and_load=%s | cpu_us_per_direct_create_run=%s\n",
-		n, perReq(hooksCPU, hook.ok), perReq(selfHook, hook.ok), perReq(selfDirect, direct.ok))
-	fmt.Printf("   direct phase %s; webhook phase %s\n", m1.Since(m0, selfDirect), m2.Since(m1, hooksCPU+selfHook))
+	var others []string
+	for p, k := range perProc {
+		others = append(others, fmt.Sprintf("%s %d", p[strings.LastIndex(p, "/")+1:], k))
+	}
+	sort.Strings(others)
+	if len(others) == 0 {
+		others = []string{"none"}
+	}
+	fmt.Printf("   calls besides one CreateRun each in %d run_tasks: %s (cache refreshes, every cache_ttl per replica)\n", hook.ok, strings.Join(others, ", "))
+	fmt.Printf("   cpu_us per run_task %s (webhooks %s, this process %s), per direct CreateRun %s (this process: control plane and load)\n",
+		perReq(hook.cpu, hook.ok), perReq(webhooks, hook.ok), perReq(hook.cpu-webhooks, hook.ok), perReq(direct.cpu, direct.ok))
+	fmt.Printf("   direct phase %s; webhook phase %s\n", direct.usage, hook.usage)
 	return hook.rate(), nil
+}
+
+// slice is how long one phase drives load before the other takes over.
+const slice = 500 * time.Millisecond
+
+func slices(d time.Duration) []struct{} { return make([]struct{}, max(1, int(d/slice))) }
+
+// phase accumulates what the slices of one kind of load did.
+type phase struct {
+	result
+	cpu   time.Duration // ours in its slices
+	usage rig.Usage
+}
+
+// run drives one slice of the phase, adding its numbers; ours is the CPU time of the
+// processes that serve it.
+func (p *phase) run(clients int, d time.Duration, ours func() time.Duration, f func(i int) error) error {
+	m0, c0 := rig.ReadMachine(), ours()
+	r, err := drive(clients, d, f)
+	c1 := ours()
+	p.cpu += c1 - c0
+	p.usage = p.usage.Add(rig.ReadMachine().Since(m0, c1-c0))
+	p.ok += r.ok
+	p.elapsed += r.elapsed
+	p.lat = append(p.lat, r.lat...)
+	return err
 }
 
 // result is what a phase did.

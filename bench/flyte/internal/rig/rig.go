@@ -213,18 +213,32 @@ func ReadMachine() Machine {
 	return m
 }
 
-// Since describes the machine between an earlier reading and now, for a phase in which ours
-// (the CPU time of this benchmark's processes) was used: how many CPUs' worth were busy,
-// how much of it was ours and others', and the hypervisor's steal.
-func (m Machine) Since(earlier Machine, ours time.Duration) string {
-	wall := m.At.Sub(earlier.At).Seconds()
-	if m.CPUs == 0 || wall <= 0 {
+// Usage is how the machine's CPUs were used over a stretch of time, and how much of it was
+// ours (the CPU time of this benchmark's processes).
+type Usage struct {
+	Wall, Busy, Steal, Ours time.Duration
+	CPUs                    int
+}
+
+// Since is the usage between an earlier reading and m, ours being our CPU time in between.
+func (m Machine) Since(earlier Machine, ours time.Duration) Usage {
+	return Usage{Wall: m.At.Sub(earlier.At), Busy: m.Busy - earlier.Busy, Steal: m.Steal - earlier.Steal, Ours: ours, CPUs: m.CPUs}
+}
+
+// Add sums two stretches.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{Wall: u.Wall + v.Wall, Busy: u.Busy + v.Busy, Steal: u.Steal + v.Steal, Ours: u.Ours + v.Ours, CPUs: max(u.CPUs, v.CPUs)}
+}
+
+// String says how many CPUs' worth were busy, how much of it was ours and others', and the
+// hypervisor's steal.
+func (u Usage) String() string {
+	wall := u.Wall.Seconds()
+	if u.CPUs == 0 || wall <= 0 {
 		return "machine: no /proc/stat"
 	}
-	busy := (m.Busy - earlier.Busy).Seconds() / wall
-	mine := ours.Seconds() / wall
-	steal := (m.Steal - earlier.Steal).Seconds() / wall
-	return fmt.Sprintf("machine: %.2f of %d CPUs busy (ours %.2f, others %.2f), steal %.2f", busy, m.CPUs, mine, max(0, busy-mine), steal)
+	busy, ours := u.Busy.Seconds()/wall, u.Ours.Seconds()/wall
+	return fmt.Sprintf("machine: %.2f of %d CPUs busy (ours %.2f, others %.2f), steal %.2f", busy, u.CPUs, ours, max(0, busy-ours), u.Steal.Seconds()/wall)
 }
 
 // userHZ is the unit of /proc's CPU times: 100 on every Linux architecture Go supports.
