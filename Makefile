@@ -10,7 +10,7 @@ CONFIG ?= examples/local.yaml
 export GOFLAGS := $(strip $(GOFLAGS) -tags=nomsgpack)
 BUILDFLAGS := -trimpath -ldflags='-s -w'
 
-.PHONY: help generate check-generate build test test-go test-ts browser lint bench bench-load run clean
+.PHONY: help generate check-generate build test test-go test-ts test-integration browser lint bench bench-load bench-flyte run clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ lint: ## go vet and gofmt
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 ./...
 
+# The tags on the command line replace those of GOFLAGS, so nomsgpack is repeated.
+test-integration: ## The flyte backend against a real Flyte 2 control plane (FLYTE_WEBHOOK_IT_*: README)
+	$(GO) test -tags=nomsgpack,integration -count=1 ./controlplane/flyte/...
+	@if [ -z "$${FLYTE_WEBHOOK_IT_ENDPOINT:-}" ]; then echo "note: FLYTE_WEBHOOK_IT_ENDPOINT is not set, so TestIntegration skipped:" \
+	  "only the tests against the in-test control plane ran (README: Running in front of Flyte 2)"; fi
+
 # Only chromium and what it depends on (25 packages instead of 131 on the Debian 12 machine
 # measured; more on a bare image, still far fewer): headless needs none of the recommended
 # desktop packages, and fontconfig's dependencies bring a font.
@@ -62,6 +68,12 @@ bench: ## Go benchmarks (HTTP stack, local backend)
 
 bench-load: build ## Load test of the real binary with wrk (bench/README.md)
 	bench/load.sh
+
+ROUNDS ?= 3
+bench-flyte: build ## The flyte backend: what the webhook adds per call, and scale-out (bench/README.md)
+	$(GO) run ./bench/flyte/added -rounds $(ROUNDS)
+	$(GO) run ./bench/flyte/added -rounds $(ROUNDS) -binary $(BIN)
+	ROUNDS=$(ROUNDS) bench/flyte-scale.sh
 
 run: build ## Start the server on the example workspace with a fresh development token
 	$(BIN) serve --config $(CONFIG) --dev-token

@@ -72,8 +72,13 @@ type Options struct {
 	AppTransition time.Duration
 	// TLS serves https with HTTP/2, under a certificate of its own (Server.CertificatePEM).
 	TLS bool
-	// Quiet records no calls (for benchmarks, whose calls would pile up).
+	// Quiet records no calls (for benchmarks, whose calls would pile up). Calls are still
+	// counted (CallCounts).
 	Quiet bool
+	// CallDelay is added to every procedure's answer, after the request is read and before
+	// it is handled, as a remote control plane's own latency would be (for load
+	// simulations). Defaults to 0.
+	CallDelay time.Duration
 }
 
 // OAuth2 configures the fake token endpoint.
@@ -107,6 +112,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	calls     []Call
+	counts    map[string]int64 // procedure → requests received, Quiet or not
 	inject    map[string]http.HandlerFunc
 	projects  map[string]bool // "project/domain"
 	tasks     map[string][]*task
@@ -123,6 +129,13 @@ type Server struct {
 // Start starts a server, closed when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
+	s := New(opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New starts a server outside a test (a load program); Close stops it. Tests use Start.
+func New(opts Options) *Server {
 	if opts.QueueDelay == 0 {
 		opts.QueueDelay = 5 * time.Millisecond
 	}
@@ -144,7 +157,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{
 		opts: opts, now: time.Now, inject: map[string]http.HandlerFunc{}, projects: map[string]bool{},
 		tasks: map[string][]*task{}, runs: map[string]*run{}, apps: map[string]*app{},
-		triggers: map[string]*trigger{}, tokens: map[string]time.Time{},
+		triggers: map[string]*trigger{}, tokens: map[string]time.Time{}, counts: map[string]int64{},
 	}
 	s.lag = opts.StatusLag
 	for _, p := range opts.Projects {
@@ -159,9 +172,11 @@ func Start(t testing.TB, opts Options) *Server {
 		s.srv.Start()
 	}
 	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
 	return s
 }
+
+// Close stops the server, closing its connections.
+func (s *Server) Close() { s.srv.Close() }
 
 // CertificatePEM is the server's certificate (with Options.TLS), for a client to trust.
 func (s *Server) CertificatePEM() []byte {
@@ -182,6 +197,18 @@ func (s *Server) CallsTo(procedure string) []Call {
 		if c.Procedure == procedure {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// CallCounts returns how many requests each procedure received so far, counted also with
+// Options.Quiet: a load program compares two of them to count the calls a piece of work made.
+func (s *Server) CallCounts() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.counts))
+	for p, n := range s.counts {
+		out[p] = n
 	}
 	return out
 }
@@ -260,8 +287,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.Quiet {
 		s.calls = append(s.calls, Call{Procedure: r.URL.Path, Header: r.Header.Clone(), Body: body, Proto: r.Proto, RemoteAddr: r.RemoteAddr})
 	}
+	s.counts[r.URL.Path]++
 	injected := s.inject[r.URL.Path]
 	s.mu.Unlock()
+	if d := s.opts.CallDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 
 	service, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	for _, u := range s.opts.Unmounted {

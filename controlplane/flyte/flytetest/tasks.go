@@ -3,6 +3,7 @@ package flytetest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -38,23 +39,31 @@ type taskIDJSON struct {
 // credentials of token. bodies are DeployTaskRequest JSON texts.
 func (s *Server) Deploy(t testing.TB, token string, bodies ...string) {
 	t.Helper()
+	if err := s.DeployTasks(token, bodies...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DeployTasks is Deploy outside a test (a load program), returning the first failure.
+func (s *Server) DeployTasks(token string, bodies ...string) error {
 	for _, b := range bodies {
 		req, err := http.NewRequest(http.MethodPost, s.URL+"/flyteidl2.task.TaskService/DeployTask", bytes.NewReader([]byte(b)))
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := s.srv.Client().Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return fmt.Errorf("DeployTask: %w", err)
 		}
 		msg, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK {
-			t.Fatalf("DeployTask: %s: %s", res.Status, msg)
+			return fmt.Errorf("DeployTask: %s: %s", res.Status, msg)
 		}
 	}
+	return nil
 }
 
 func (s *Server) deployTask(_ *User, body []byte) (any, error) {
