@@ -2,8 +2,11 @@ package flyte_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,12 +77,11 @@ func conformanceHarness() controlplanetest.Harness {
 	const concurrency = 4
 	return controlplanetest.Harness{
 		New: func(t *testing.T) controlplane.Backend {
-			// Apps and triggers are not declared yet (the suite has no cases for them): the
-			// fake does not mount their services, as a control plane without them would not.
-			s := startFake(t, flytetest.Options{
-				Concurrency: concurrency,
-				Unmounted:   []string{"flyteidl2.app.AppService", "flyteidl2.trigger.TriggerService"},
-			})
+			s := startFake(t, flytetest.Options{Concurrency: concurrency})
+			// The suite's fixture app, served by a real HTTP server as its public URL, and
+			// its fixture trigger (see the controlplanetest package doc).
+			s.AddApp(project, domain, "echo-app", echoApp(t), false)
+			s.AddTrigger(project, domain, "echo", "nightly", false)
 			return open(t, s, nil)
 		},
 		Domain:      domain,
@@ -92,9 +94,45 @@ func conformanceHarness() controlplanetest.Harness {
 			{Authorization: "Basic " + callerToken},
 			{Cookie: "session=" + callerToken},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers},
 		Concurrency:  concurrency,
 	}
+}
+
+// echoApp serves the suite's echo-app fixture on 127.0.0.1 and returns its URL.
+func echoApp(t testing.TB) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		query := map[string]string{}
+		for k, v := range r.URL.Query() {
+			query[k] = v[0]
+		}
+		var body any
+		if data, _ := io.ReadAll(r.Body); len(data) > 0 {
+			body = json.RawMessage(data)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": query,
+			"body": body, "authorization": r.Header.Get("Authorization")})
+	})
+	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "hello")
+	})
+	mux.HandleFunc("/status/{code}", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.PathValue("code"))
+		if err != nil || code < 200 || code > 599 {
+			code = http.StatusBadRequest
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]int{"status": code})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestConformance(t *testing.T) {
