@@ -436,6 +436,12 @@ type Project = string
 // RunName defines model for RunName.
 type RunName = string
 
+// ScopeDomain defines model for ScopeDomain.
+type ScopeDomain = string
+
+// ScopeProject defines model for ScopeProject.
+type ScopeProject = string
+
 // TaskName defines model for TaskName.
 type TaskName = string
 
@@ -577,10 +583,43 @@ type PrefetchHfModelParams struct {
 	Force *int `form:"force,omitempty" json:"force,omitempty"`
 }
 
+// GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
+type GetPrefetchHfModelParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
 	// Reason Why the run is aborted; recorded with the run.
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
+type GetPrefetchHfModelIoParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // RunTaskParams defines parameters for RunTask.
@@ -592,16 +631,73 @@ type RunTaskParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// GetRunParams defines parameters for GetRun.
+type GetRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
 	// Reason Why the run is aborted; recorded with the run.
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// GetRunIoParams defines parameters for GetRunIo.
+type GetRunIoParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // GetTaskParams defines parameters for GetTask.
 type GetTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
+}
+
+// ActivateTriggerParams defines parameters for ActivateTrigger.
+type ActivateTriggerParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
+// DeactivateTriggerParams defines parameters for DeactivateTrigger.
+type DeactivateTriggerParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // CallAppJSONRequestBody defines body for CallApp for application/json ContentType.
@@ -644,34 +740,34 @@ type ServerInterface interface {
 	PrefetchHfModel(c *gin.Context, params PrefetchHfModelParams)
 	// GetPrefetchHfModel Follow a model prefetch
 	// (GET /prefetch/hf-model/{run_name})
-	GetPrefetchHfModel(c *gin.Context, runName PrefetchRunName)
+	GetPrefetchHfModel(c *gin.Context, runName PrefetchRunName, params GetPrefetchHfModelParams)
 	// AbortPrefetchHfModel Abort a model prefetch
 	// (POST /prefetch/hf-model/{run_name}/abort)
 	AbortPrefetchHfModel(c *gin.Context, runName PrefetchRunName, params AbortPrefetchHfModelParams)
 	// GetPrefetchHfModelIo Read a model prefetch's inputs and outputs
 	// (GET /prefetch/hf-model/{run_name}/io)
-	GetPrefetchHfModelIo(c *gin.Context, runName PrefetchRunName)
+	GetPrefetchHfModelIo(c *gin.Context, runName PrefetchRunName, params GetPrefetchHfModelIoParams)
 	// RunTask Run a task
 	// (POST /run-task/{domain}/{project}/{name})
 	RunTask(c *gin.Context, domain Domain, project Project, name TaskName, params RunTaskParams)
 	// GetRun Follow a run
 	// (GET /run/{name})
-	GetRun(c *gin.Context, name RunName)
+	GetRun(c *gin.Context, name RunName, params GetRunParams)
 	// AbortRun Abort a run
 	// (POST /run/{name}/abort)
 	AbortRun(c *gin.Context, name RunName, params AbortRunParams)
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
-	GetRunIo(c *gin.Context, name RunName)
+	GetRunIo(c *gin.Context, name RunName, params GetRunIoParams)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(c *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams)
 	// ActivateTrigger Switch a trigger on
 	// (POST /trigger/{task_name}/{trigger_name}/activate)
-	ActivateTrigger(c *gin.Context, taskName TriggerTaskName, triggerName TriggerName)
+	ActivateTrigger(c *gin.Context, taskName TriggerTaskName, triggerName TriggerName, params ActivateTriggerParams)
 	// DeactivateTrigger Switch a trigger off
 	// (POST /trigger/{task_name}/{trigger_name}/deactivate)
-	DeactivateTrigger(c *gin.Context, taskName TriggerTaskName, triggerName TriggerName)
+	DeactivateTrigger(c *gin.Context, taskName TriggerTaskName, triggerName TriggerName, params DeactivateTriggerParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1114,6 +1210,25 @@ func (siw *ServerInterfaceWrapper) GetPrefetchHfModel(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPrefetchHfModelParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1121,7 +1236,7 @@ func (siw *ServerInterfaceWrapper) GetPrefetchHfModel(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.GetPrefetchHfModel(c, runName)
+	siw.Handler.GetPrefetchHfModel(c, runName, params)
 }
 
 // AbortPrefetchHfModel operation middleware
@@ -1141,6 +1256,22 @@ func (siw *ServerInterfaceWrapper) AbortPrefetchHfModel(c *gin.Context) {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params AbortPrefetchHfModelParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
 
 	// ------------- Optional query parameter "reason" -------------
 
@@ -1175,6 +1306,25 @@ func (siw *ServerInterfaceWrapper) GetPrefetchHfModelIo(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPrefetchHfModelIoParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1182,7 +1332,7 @@ func (siw *ServerInterfaceWrapper) GetPrefetchHfModelIo(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.GetPrefetchHfModelIo(c, runName)
+	siw.Handler.GetPrefetchHfModelIo(c, runName, params)
 }
 
 // RunTask operation middleware
@@ -1275,6 +1425,25 @@ func (siw *ServerInterfaceWrapper) GetRun(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRunParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1282,7 +1451,7 @@ func (siw *ServerInterfaceWrapper) GetRun(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.GetRun(c, name)
+	siw.Handler.GetRun(c, name, params)
 }
 
 // AbortRun operation middleware
@@ -1302,6 +1471,22 @@ func (siw *ServerInterfaceWrapper) AbortRun(c *gin.Context) {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params AbortRunParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
 
 	// ------------- Optional query parameter "reason" -------------
 
@@ -1336,6 +1521,25 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRunIoParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1343,7 +1547,7 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.GetRunIo(c, name)
+	siw.Handler.GetRunIo(c, name, params)
 }
 
 // GetTask operation middleware
@@ -1424,6 +1628,25 @@ func (siw *ServerInterfaceWrapper) ActivateTrigger(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ActivateTriggerParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1431,7 +1654,7 @@ func (siw *ServerInterfaceWrapper) ActivateTrigger(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.ActivateTrigger(c, taskName, triggerName)
+	siw.Handler.ActivateTrigger(c, taskName, triggerName, params)
 }
 
 // DeactivateTrigger operation middleware
@@ -1458,6 +1681,25 @@ func (siw *ServerInterfaceWrapper) DeactivateTrigger(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeactivateTriggerParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1465,7 +1707,7 @@ func (siw *ServerInterfaceWrapper) DeactivateTrigger(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.DeactivateTrigger(c, taskName, triggerName)
+	siw.Handler.DeactivateTrigger(c, taskName, triggerName, params)
 }
 
 // GinServerOptions provides options for the Gin server.
@@ -2980,6 +3222,7 @@ func (response PrefetchHfModel504ApplicationProblemPlusJSONResponse) VisitPrefet
 
 type GetPrefetchHfModelRequestObject struct {
 	RunName PrefetchRunName `json:"run_name"`
+	Params  GetPrefetchHfModelParams
 }
 
 type GetPrefetchHfModelResponseObject interface {
@@ -3335,6 +3578,7 @@ func (response AbortPrefetchHfModel504ApplicationProblemPlusJSONResponse) VisitA
 
 type GetPrefetchHfModelIoRequestObject struct {
 	RunName PrefetchRunName `json:"run_name"`
+	Params  GetPrefetchHfModelIoParams
 }
 
 type GetPrefetchHfModelIoResponseObject interface {
@@ -3724,7 +3968,8 @@ func (response RunTask504ApplicationProblemPlusJSONResponse) VisitRunTaskRespons
 }
 
 type GetRunRequestObject struct {
-	Name RunName `json:"name"`
+	Name   RunName `json:"name"`
+	Params GetRunParams
 }
 
 type GetRunResponseObject interface {
@@ -4079,7 +4324,8 @@ func (response AbortRun504ApplicationProblemPlusJSONResponse) VisitAbortRunRespo
 }
 
 type GetRunIoRequestObject struct {
-	Name RunName `json:"name"`
+	Name   RunName `json:"name"`
+	Params GetRunIoParams
 }
 
 type GetRunIoResponseObject interface {
@@ -4422,6 +4668,7 @@ func (response GetTask504ApplicationProblemPlusJSONResponse) VisitGetTaskRespons
 type ActivateTriggerRequestObject struct {
 	TaskName    TriggerTaskName `json:"task_name"`
 	TriggerName TriggerName     `json:"trigger_name"`
+	Params      ActivateTriggerParams
 }
 
 type ActivateTriggerResponseObject interface {
@@ -4592,6 +4839,7 @@ func (response ActivateTrigger504ApplicationProblemPlusJSONResponse) VisitActiva
 type DeactivateTriggerRequestObject struct {
 	TaskName    TriggerTaskName `json:"task_name"`
 	TriggerName TriggerName     `json:"trigger_name"`
+	Params      DeactivateTriggerParams
 }
 
 type DeactivateTriggerResponseObject interface {
@@ -5152,10 +5400,11 @@ func (sh *strictHandler) PrefetchHfModel(ctx *gin.Context, params PrefetchHfMode
 }
 
 // GetPrefetchHfModel operation middleware
-func (sh *strictHandler) GetPrefetchHfModel(ctx *gin.Context, runName PrefetchRunName) {
+func (sh *strictHandler) GetPrefetchHfModel(ctx *gin.Context, runName PrefetchRunName, params GetPrefetchHfModelParams) {
 	var request GetPrefetchHfModelRequestObject
 
 	request.RunName = runName
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetPrefetchHfModel(ctx, request.(GetPrefetchHfModelRequestObject))
@@ -5205,10 +5454,11 @@ func (sh *strictHandler) AbortPrefetchHfModel(ctx *gin.Context, runName Prefetch
 }
 
 // GetPrefetchHfModelIo operation middleware
-func (sh *strictHandler) GetPrefetchHfModelIo(ctx *gin.Context, runName PrefetchRunName) {
+func (sh *strictHandler) GetPrefetchHfModelIo(ctx *gin.Context, runName PrefetchRunName, params GetPrefetchHfModelIoParams) {
 	var request GetPrefetchHfModelIoRequestObject
 
 	request.RunName = runName
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetPrefetchHfModelIo(ctx, request.(GetPrefetchHfModelIoRequestObject))
@@ -5283,10 +5533,11 @@ func (sh *strictHandler) RunTask(ctx *gin.Context, domain Domain, project Projec
 }
 
 // GetRun operation middleware
-func (sh *strictHandler) GetRun(ctx *gin.Context, name RunName) {
+func (sh *strictHandler) GetRun(ctx *gin.Context, name RunName, params GetRunParams) {
 	var request GetRunRequestObject
 
 	request.Name = name
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetRun(ctx, request.(GetRunRequestObject))
@@ -5336,10 +5587,11 @@ func (sh *strictHandler) AbortRun(ctx *gin.Context, name RunName, params AbortRu
 }
 
 // GetRunIo operation middleware
-func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName) {
+func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunIoParams) {
 	var request GetRunIoRequestObject
 
 	request.Name = name
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetRunIo(ctx, request.(GetRunIoRequestObject))
@@ -5391,11 +5643,12 @@ func (sh *strictHandler) GetTask(ctx *gin.Context, domain Domain, project Projec
 }
 
 // ActivateTrigger operation middleware
-func (sh *strictHandler) ActivateTrigger(ctx *gin.Context, taskName TriggerTaskName, triggerName TriggerName) {
+func (sh *strictHandler) ActivateTrigger(ctx *gin.Context, taskName TriggerTaskName, triggerName TriggerName, params ActivateTriggerParams) {
 	var request ActivateTriggerRequestObject
 
 	request.TaskName = taskName
 	request.TriggerName = triggerName
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ActivateTrigger(ctx, request.(ActivateTriggerRequestObject))
@@ -5418,11 +5671,12 @@ func (sh *strictHandler) ActivateTrigger(ctx *gin.Context, taskName TriggerTaskN
 }
 
 // DeactivateTrigger operation middleware
-func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTaskName, triggerName TriggerName) {
+func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTaskName, triggerName TriggerName, params DeactivateTriggerParams) {
 	var request DeactivateTriggerRequestObject
 
 	request.TaskName = taskName
 	request.TriggerName = triggerName
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeactivateTrigger(ctx, request.(DeactivateTriggerRequestObject))
@@ -5449,135 +5703,137 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39cxs3suC/guJ7VaZyI0qW5X0bqa6uFMeO/dZxXLZy3ipTxwFnmiRWQ2ACYERxvfrfr9ANzAc5ww/b",
-	"cvI2+kkiOQM0Gt2N/sanXqLmuZIgremdferlXPM5WND46WKstH0H3CjpPqZgEi1yK9zH3ofZktkZMF1I",
-	"Jgzj7llIz5mGROkUUrYQdhaeGPSinnBv/VaAXvainuRz6J31NA0e9UwygzmnWSa8yGzvjKaHlN0IzhYw",
-	"nil1zS7evupFvTm/fQ1yame9s8fHJ6dRzy5zN5yxWshp7+4u6l3k+Y9qzkUL5JczYDzPHxmW4hPnCOWY",
-	"J9cgU/ctQcAWM5CMjw1I2wU/DdCAvwbbydOnUW8uZAlrB6BvcLBuMN1kJQQ5t7MKAPwT9TT8VggNae/M",
-	"6gK+EJy3Wv0DErsJopwe+QLM+RG+CHWbNthyc13ucMRgMB2wOIUbyFQ+B2njDoSWO/r1UPpWwwRsMntX",
-	"yO6dzv1Djlv8lkeMm/L70WwymqsUMqbBFlpCyoTtWIMu5OirE8ZGqvDY9pvaAVa15V8Pqo04XUGlQ4sD",
-	"dAcMfnXsXXJz3Q2oR9+35HMH0P8FbYTawEDshp4gPs+4BWOZhqkwFjSkTEnYhdf9KF/E65daTKegN+CQ",
-	"HtiMRv/Q1+cOD97mbXazMjVBZCJ6bQU3G0Om5NQwq7pg5+b66wP+gYsWnr6QZgGaKZktmZIJIKQ8z9nM",
-	"8RHwZAYpne3wWwHGndLGcgtdFLBws7Se8hOeGSgBGyuVAZe9OweaBpMraQB1kR94+hO3sOBL9ylR0oJE",
-	"wHmeZyLhDvCjXKtxBvP/9Q+vsVTz/aeGSe+s9x9Hlb5zRL+ao7f0Fk26vmtuLq0ylmdcAlMa153wLIMU",
-	"UTLlN8A4G2t1DdL9PuEiE3LKOCJx0LuLHPTvCFPfGnq/QU5FW0CWsYnSc0jZuLC4jhueFeCOSfnIsomw",
-	"rI8npZB5YQ2zM25rvwW6jRiXuHSHBcaFG5C7n3ESUtSENZBNDnD1z5ScZCL55mu3XE8Bly6VZUIyTlRK",
-	"6+JZphaGoKZVczYRUhhH27qQB5HbTC7ZqxTmubIgk+Xh32DJFsgDhQk6rrIz0B5luN4XSo9FmoL8/Ras",
-	"CmtECo09eWRozZkwNioJuUHdGiaFAVOROJGv57xLMQdV2D8aA6YixQ0mfnP7bIU7Ae6i3itpQUuePdda",
-	"6W8J93s1BztzUsBJA6dqSL8fwAzoG9AD5taWguUiYxJuQLOEay3AMOGhZuDAZhZu7Tn7rVAW6jJ3JFJc",
-	"4xtlX6hCpr8TsaUKiL/gVhgbIHo1zzNwejakvwO5TMS0cPqJt0wqGE2R50p7UaVy0AgHAv2WLzPF00ul",
-	"XruF/V5yeqzSpWPgzAHhSJ3LGtEwniSQezHzHvSNSOBXyW+4yPg4g9+XMxMuHY7HUGoISqMsugHtUAvp",
-	"ObN6yfiUC4naJEmXXyUv7Exp8c9vSyxvFEs0pCCt4JnpkIgl6RDm3RNzp+XMgKfeTfLhw4fDi8LO3EAJ",
-	"t9AEblXlusMV51olYIzbtOfSCrv8veitXN/MqTFIaTOe+4MjVUnhmJjR+2Mw5yxGoWRiZvjSOO1fA+My",
-	"ZYsZd9x/F7S8ugeJ9Dh0MGnHdVaQUie9qryCoyj4hc4+9eCWO1Gy0R209ro75QvTfB0dVKNSX+21KcOV",
-	"Wv0xWFx+qBKkq/I9NUZr9i7qXSRW3HALF3nevVaQaa4E7a4sMs+vpL6vLUCYEXeD1rFT6sZRN94KnbXR",
-	"XOvKqjmiCjgaonWRuy6u02dUjDORsPBoRJajsGhTKIm2w5ciRphRCtxvR9r+TMaNHUFQCNqdmk6tcM+x",
-	"RHNTSTLkE+CZnS3ZEmpLcCpI+ciAXUjG01S4QZlVOOLbpZ0p6VERLIOWBW5gCWO5JjdtE+iXasHUxIIs",
-	"QScNFZ93OtLEupOD1sKMcPacsPgQrrHE12cA7lSVKWgC8EYEd4KzMril3/9y2vp4xaOrW8BtWAi5lJyg",
-	"ZCiNhJyesXJZktS+JZSbEuExKeQ0ctqIe2i89JYI668jxKkHajJhi5nIgC24xB+RvEj5d8PrQkohp/vg",
-	"BmQxd4yG87nti3p+lF7U8xSFokXlOaQ1bvO7HfVuD90YhzdcO3owbrCLPH9fjee4sRzyIs+flaPic37g",
-	"SiKs4thJbatY5oRohe/BrlKx3OuG6KhLlBVO7JYrPxQiS1/N+RRqFnJTuvDcjnKeXPMpfRYW5qbN2bHG",
-	"NHN++4oefnp8XP7OteZL93Mu8q0DP3188hkDZ9w6Huga9C+nG8f86+qId1sQ1yWXOzG3NvnqCsbcwEi4",
-	"0Vsfx19GYwfCSBdy1H7whOc6hVrnBmyBb4Uq26BpzN1Yz8q0URNLbTT6zKmz78E65jPrWB7DjN+IcJ6E",
-	"8FUqUL3rtSrObkAW3mP92D8cRyzmhVWxkz6xU5y1SCE+OGflE3Tm1OIuNeuGL1H8lDpPBcK6igRa8Ez8",
-	"E1qlA3k0UtJoM6cSJ4XWThPUhTRswYVlE6XRAcwlOkBqsqN22HrX7ygspV1BIHT4Z2mBcUBO7ER/hYod",
-	"tIQV4ih3pwWaOh7aNz7LUPHpkEw5GY3Iav5s4Nnb2iME4IpvwOGRk5Plv9//8oZsPu8XTniW1VBZgYIe",
-	"1REGaM3nz4ejMMLUlinbZM6PpUjfqA5+BS3tq6u4Ox9IL1GX6F5cm3Hh9Y+tx6d/t23aV+g/3G9nL7m5",
-	"Dr7a8RLjC+fM2d7k1y1jDcscqqBDCknGNZhWKvsZtltrbfybZRh6SYXJM74sQzA16y3l7LW6gYwn7fKo",
-	"GHeHF8vx/VOBmpum+rVUC+NjetXEhQF9+Pjkyfa98RB42mvbo59VyjMR8LEOJwZoHxn31z8XIs8fhz0L",
-	"t3bYu6LA8/46weO/rB/Sb2fcbIx95u4BDH6+yJaWIlCIIhabIkkAUkjdmUNOSjx9yMp2/1oxh3SkChuj",
-	"rh1rSJzghDRmXAObCMmzurr7WwEFcpY7HoScjiZKjzQYVegEz1khhUVhu6oT57wwpBIHoHpRj2ByxzOB",
-	"5DYwQIQqqIdmXX+uxdxf/bJBSu3EcR2HTUUUnZJKFfarTJCHXd7o7sGHOuQgjRCFFVegtRF5cBy1BAXZ",
-	"uxfP2PenT/+LeZ8U5lRYLrLSHcQtW7jzZqGVnDIh2ULp1LA5cEkqQz20EK3sCI3VYRNWw0Z+IGGCG6vJ",
-	"8rqQbNjTh3ycDHuoGU3QQd5CJ+TMWp/xhdLs9OQkImlKnnyMGjmrmdZW5TdVMJR8vYNnjmISLaq3kMZy",
-	"mXQxtnfc5dzOmss+0oU8wlW3rbSKGmwc95FhIo0Yz4xipqY4/P3QK0GHr1JGzk9y+2lhLUiMupRu6keG",
-	"ZWo62OyaWwfh5eXlW0YPsESlzRPk9Pi0zY1ghc06MFUbyR0dM3T8w+0KsbxRlr3oIg/6Yo0R2K/vXjlZ",
-	"SlQB7FrI1B22nivOUYwW9myccXld09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/z",
-	"pFYsuKnLfZ+mEEL+RBzO5FLpslU4dysSZf5hmbejNOOkJaOXAeN73vuCanM/PrqNzxnMc7ss5QsFUUIE",
-	"OtrkX24TNE0WJ4Vi82ZgxljpG+l0FL8r5JcfSOtYK6P1lI3p4A+uLreCDSbT1zvFujQQ//o5cxCwQlqR",
-	"BZ9vedjvAGCHfr/LefaukBscJNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3cOjUlzZqTJXc",
-	"YIa7afEAd4ZwqXStW0wg0z3n3eIEd2slJazh6N7otq4dwof/NXnCv09Oxo9bRes+Wg3FlNIiKxfYIu39",
-	"Exj8b2RWTRzVONngl8HLXwKX1LKUd8Ocf3EvbPtJd0gN89ChvrECIutX0PvHic+caXewtkC/XdWuSDGd",
-	"2WzZBt8+hnVQKMnRhvTbwXrORP0ck7LK3TxnhaGARS2hvAwjmRXVbwvV7e4O9/SwGR20/k570S0e7fr1",
-	"lZd+wk9dAr3Kp45YrgGVMUzIW4mbsX7shCf6yXiZgq0m7gBkaiEj1IDRwz82IBOkMyXhYMBekdwyaM/B",
-	"LXeWtWVO6Bnxz6b69XhdRN8eTtWhX/M/jJKDd3zxMxhDPtby10NzLfJDldPJceiPcRpkNTTdGQxCjKAA",
-	"LNm4dGg4dWpHoeR403Rpx7SpXWK4zB6eFwaTHKbiBqEQxkPX93siVdiFg3ZJ3a5V1jcePTb9mOBztrg/",
-	"YdBWzxS37h8/ovs3Ewa/ItJz/zlR5FaL/xeU5xKXOQ5Vyr5aSJrNIeugyUzhWNsxKOQ10vKXLo74BQ/r",
-	"NpbYhRLoqGfCfAEZTDWAD6TtqPJfljP73YkQYSnLxDUwLsPONRFYxvN2x18X0rplKDrPtx2kzQgGsh1S",
-	"6AjhHnE9bVGB3qC3yB8z9ZTQGaW8luJJSO9VRDJjSjvrsO8txypI6kOkhtLJ/dv40NxAdgMkh4R05O4m",
-	"i5v0+NGz71W0Rxyr0qk70+79ytoWEZWHjtC47Saq4Hbmb21Qs7MDoDoWWgDeRRHvXIp/pnUte4HnebQF",
-	"vkC4e9CMw6EqbEUxDVC2bqGBRIPdNpd/qpIHmMjap8xK2kBKdj7Yb3ZMuw9CoWLtHKm6TYDcVFUVO7F9",
-	"VR1RTbWK5lZ+jTzrVxhqFR6kCm4wgTZEaqqag1ZU1aspti63Xr+wUofhQbhqM/sMJIUWdvneUWeIt3IN",
-	"+qKws3WaiC98LiFS/hn7AZ9lw+L4+Eli1TVI/Nedizk3BjVrrYrpLOR0NGIKg1C0gHjBoaotn1mbo8mn",
-	"1LWAdnAuWPwMf46902y3aTE3OFMJz8oorwaeEnXHk2xpYeRz4Ea4qJgRFGUBBn2sKjBa3qlWwnPxN1hS",
-	"qqCQE9W2DtwHYO+ev79kF29fUfhXJzMw1kuZhdLXZ6icu6023nuCIiBiE5VlakHhY+6XQ2w5lF5MuK+9",
-	"AIuonhSPhqhUy4/KVCV2xKpgHjuiQgT0PWJKuImYWQibzIbSU5rTlGmCySRimCmAKOdCgmaYF0AAlHV4",
-	"L4vpVMjpC574uI4ZDOVQfhAaDp3Q5FaMM6BFYnDlkQlHXYyfPxCuL/L8ubwRWkksOzwje57bmYnYHOxM",
-	"pSYaytLx5UM0hCJiWTYRkKV0OFLlQp4/MgP2S8hfpp+mWhU5pTxZPh3KfqI0RL5gQxcycu9FwTT0SIjK",
-	"BR+co3zOM7XElE+QTtc3NKwZyn4cTK4RfRUfOG3SCDnNoMqlNqx60MQHEa6kmUxqZmphyJSxMxhKmgmr",
-	"yQjH331XS6cVSg6++449vwG9rKbBApaYwq4xkwCpqSfznjEuh3JnWRAc2uhsXGFY1rfdvDiUm5jxYMCe",
-	"VTDhJu3A/E6vFY50U0hECoYtZqoWNWHC608hB5ZOOGOVpsKNucchunnNd9/hvHFXQnHM+iGoc4BiZ8l4",
-	"tuBLg9UIyyq+0zeKJZlwmsJQBq9/cLhWOp6Hnvg7Hvi3I3YNkKOEEHJ6gMFFS+ku5LjGeOMyh3goiWCA",
-	"xVXEInaIogII1Pk15Aoz4RivfO6cnZ6cMGcJhThU6ccVjhh83vJg6ARfJhLwp6EXkBe5O0wPTwbHtbAC",
-	"ic1Dj+raYX3Wezw4pkdVDpLnonfWezI4HjzBcKad4UF1xPP86JOb4M59nAJaPSURv0qdLQJ2xPMcX6uK",
-	"7z+2q2jVI0ehbvwu2uVRXyq928Oh1PfuaqUI7+T4eEOe+n756fUEko4cdcxIvIt6pzRt22gleEe1Ejt8",
-	"5fH2VxqFB/jSk+0vVcVd+Mbp9jfKAh33wsnJLnCtlwfcRb2nu6ChWfGEbz3eCcR6xQ6+drITzkNRJr6y",
-	"A/pailbw1R3wuFKFhsphMZ9zveyd9V57HYEqE1GZnmLerPt0FfVuD8vaN1R4cny/xqBHQZ1ADVmZFtcc",
-	"5t+aMlmWfXBnf7zgwv5vqwuI6ReqQksU2ib12llhQnoy63u5iYl0mNXgNJ+IPT0+RfOkKSICZH9YObH9",
-	"aSwzvl950pKY1i1X8HCoEt//3aTM8ffbXyirch/E0v2JpUCVXyCXnNq3QSaBdKZBmRbiNUoqSQiKuDcn",
-	"Mso7CKUKZ/g/6V+kp7vP//3+lzdDiRF0jlkKSYjDx5+GJfsOe2ds2POaNNxaUqSHvbt6frIvZZTK4qgD",
-	"Fvt82ZgJM5SmNQ+273TKt7+8v4zY218vEay3F5fPXkZs3Z9ocPHCHkRDGdcTZOO2fFfUi2OnnPlYifvX",
-	"2YVBQPc5y4CnTkDHR/hMiFocDNg7LI32Jd+nx8dRLQFkKHWRwRmLj46cIjvwCXODQcwMTB31GtbHlJoc",
-	"dALSHoJMVAqps48YORjcfzNlrMN0YUA7OzwaSqpSMRk3Myy79y8y/038H3FUmg/JjGueOHnL+s/eRez1",
-	"i4i9+fX1wYBdsPj/xOhZxeUPpckzDA9NJox7JKFpKQybg55iwbJVbAWpfdLtF0IGtBk+B3YNywNEblXs",
-	"5TNdMEMr40tIzxhnJ7e3bnVPbm+rWF4gND5WN8D6GlKhIbFkLUllh5I8BzSCe5VOVocVT6DCREi58WtF",
-	"J0fMUo0VMGWojMxRH9obSoJRLbCiR4MxaPyeEnhPb28RoGBZOPvLQGmouDVVHEaVj8o4SzBYSsKw+JKK",
-	"ox1Vld1m0AA5C+ZnOYTDQOmT6vSZD4bygr4I+0RFqVbcAFHz6fH35xgPxAfWinGjMBLjbCwk10uaWSrN",
-	"5opcC826Al9r7Ajz6fFJbeyqJrZRcU8PnpKB1dRgnAz7Yu2lLV3Iog2N7p+KkUPS7VHuyCmp9XpabUJF",
-	"mUu7dVM5Pv3r1nYqnVlt5OkpYS0L9YSdnbGfnjthF0ReFOTdj89fP7987kjy5fOLHzHKwuWSJdwA68fu",
-	"OEBaoxfXCcfya8z1PehaPcHU0Xztp+eXZMm6c7t31vt//Y8/Ta8+Poerj5f26l8f3+ZXH39RVx/fm9oX",
-	"vxa1DxccP3x8llx9fDm7+tfHH1N6/3VWjuP+/sv9il+4N35Mrw7+s9eK2nu1cvH0/EGly6+mkK7Ujtyt",
-	"97TZV/3tqqzFw9PzYnVms76jFvwNAx8Hex/ivki0PL97m2P+3dp2E8Y94EDF/IS0sHY9noaElJ0cn7I3",
-	"ij0jZJ6HcyeqRZ+cvMMRn+w04hMc0bKfVSomgnobdo/5pzYfHu8A02qDjQez46uaHVE9pejfR6RE998K",
-	"o9IGgy3k+dzpzTWdNbTnsa1YUnood8ME2VqkzK7orYXMwPgkC0qUSlm9HH4oa0qrA6+ms4qGzhr064Y6",
-	"jlaJV1OH8jOVVNLvav1PAvib0sdpjqDbW+VsLbd+JbPlOSuD9GxdMx80FJT1bioNc/sZNiT7bFO7iilu",
-	"cgKqfH8fYEh5psr8dRdfNfODk28DJ7fXn25x89XKPh9O6ocT934cfRVl7it/MA5/WLZa2Bh64JJyFXwG",
-	"gy7kgL2gzIqNCdJNYUONEspmCE1J05KUijNa5SdVX9Iwu9GGodXObuu3sW5YezvXh2ODwf9k8Pik29jH",
-	"V0ZbmtE+OdnRrMfIMHv/49/KvgVWMSzdo6quNhAoV2ALBH853RECRONqv9uVGUMXq87+sFtnukDqyjUc",
-	"asiAG2ChVUZ3a2/Yr9frPRng651lvoINvuuEm48m4qRaoda/3cH0YBH+sc4npE3GV5PeaqcU0uT6OSWV",
-	"JDvsiLKtaoksbT2jDTs5PvYdtWp9K4VhRT5gbzBRSzYaLw5YeDN++fzix5hZpSjpCoMLXpcOHhdnMDlj",
-	"5ICKwOdKCqt0MJm0GkO9arN57vkF3KMEWOkd0sH9DZx8LuXWUmN7Zx+v6ntNULBkBsl1bYMTpaFjf92X",
-	"zqLzVTlutymlt3Wn8fDB7bPLlj4cBsBUpf61BDjM1G4W7Tc3yNfP3tPm/LxVLNdaHn+WYH2QQBsk0IeZ",
-	"YnzOXu1GkUiDITf1aDY5xBzc7Qoy5R9TlGoh3fFCxjrdnTHRao4f69m9L4txVVROmeeUTklp2E7a+Foj",
-	"LPmKQgTQgetoemu3lyaRr93osYsOHjrLaMiVcRJvGeJdL4txmBYzEcVhoubzQgq7PJrmtlsfdkN9zasE",
-	"PrXPwhejlFs+8rG2DbG1HUfk2ooJT+zoc3Tb9gGTmbCQ2EJ/oa5c3ynKu6aNccRwOAXpyaBzS9w7HfE4",
-	"XljVvPlonyVSl7ORL1Tez/BoDR26RYZSlS/eAGzNMaqjsmPQjsuethVUU3kMm6ksDR076vyPOdtdWzKb",
-	"UE736BqWHVvz8sXo8pe/PX/z+duT5EXH2CfNQTus0/bo7lzpLpD/+pP47IFT0UmkT493HHe1Ebc8/Cdo",
-	"VRPZ1CMcbkBW+UQkwoVhPNPAU1Q9dKflO1E66bBDj9cbN9yXDVrrGHbPxme9zUWHelO/Y+rB+HwwPr+Z",
-	"6he6sTG+XlZVUwcDfe6lEh59Ctedba6x2EHt2hLeWL3H7V4jHXuy8+Ch6OFPyFfe9c/90Vjyzy4sVfKD",
-	"LuR21jrCesy6+bVSooC3K9wDj+0Qo6zdUnq/FQaNyyy6go5Yt0oN+P1VE4OHCOIDM+9QKoCU8y14Waj9",
-	"TsqRUH/sw7Kl2+sOZ2bV+qNWef5wkP4Zee8d8HSN9Vrp4zP5URfy0HJzffSJLhi+O/rkr8O9qxUI7+Da",
-	"rF8fWsb7qRWVv4GwdFoGP6VfhPdsUlvMoezHn4a922HvjD25iw/O600kG23CaZay6c2cL9kYWAYTSyWL",
-	"dA2Lr+OwQ8mzDMsbufRNOZWEA+z/a1j86S6OmFEsTgqdscO/Y/J67LtC+EVhtUVAfJZhs6GhDAAM2AXN",
-	"Fcog0AlQNuXyvUL9WvunJyd0PeNCGDigEgYsO/LhpKHEen8UQYeXyxxiKllx1GB80dIrD4oGiqhASt4J",
-	"U12I+cjf2TfhCVDrgUJeY6oeriNypCWMEXLKgrsVQcF+A41W7VSvjg25fFHHcaPOCMfDWpv3WKIhWbxy",
-	"PWXZt8AqNufXwDRYTFs0fAJnjaKdioDwG7cSKr+v9e0Rkp2cspkqtPFJglUjTPd3IjTeCUzVZ96hcN6Y",
-	"ZiiJhMRkAniHRGi45KtW2gpGQre1vc+d3XPb9khsK6/13fHZcLFySzaFrN++8Nht0snTp/XKrcTRv8Qu",
-	"HjPwHRdKH1fZW9c7uVb2/gtuWN7b/1W2Qio7KCyUztLeXbTjoe0vPOi8XbLWmysKtxsM2MWYGiFqL10q",
-	"wTLo3bN7rdGGretaPe9Zo9opSFkf+clQQCllaaH5OFsePCQiPvjo/mAqUCH9EVxTcfDjmnqD3wa1Zr2/",
-	"ybbLKLBk0l8xZOliNwkD9lZhYZwwvkt07L6mcktdADVfotYyTlsQtqxnnCh95kF/ZIgDG40hsUFn223I",
-	"/sALK2P90+MnDXVhJd2yHw6+McyETFktj/KRGcq45Rqq+ICAqT3q4Aktj5zuEsoBmsonvjaUa7aYe7t/",
-	"enxag5M0PlxqtRZKqZ9hAyGcHLXYakAwZ/X8HBNaWzjlyyPY6YmUZSMVtu4xOYbLuLluO7Kd6ej03X1P",
-	"7D+KO/XBi/pn96IS9QbZ5z6tib66QVc2jll1ja6ofOa67bYiq6oed5TI7bh6QpZTMB+wbdvp8fflZWu+",
-	"/apxYouCoOHK+gcB+UcXkP4G4i8RkQ/e8Adv+J/LG/6ZMrnh4t77xpSqG05oqNwo4gv3loTO+0M5honS",
-	"lW5b3gmNt3LS4wcPAvp/iAb7OeGOb6XEbo9wPAQ2HsToWmCjiyh2Fq3bYxedstZLNbo0wc7CJZT+gpLS",
-	"H+6B68eNzufxge/a7BkbPcm8DAewfrzeGD0+oH5QdKuw8ZcesNBXVrZ1jRcW+8UPZWvD+PJCAqqg98iL",
-	"fff/MeB0tQgAXhpYv8sjGsqmyyMskiBtFFBWN7tUx1ANq12C69/AW36fsnMX5y2eCw9i8s/cPXZfB6jv",
-	"pn70qbzd4O7oU/12g/a+sh39XcMVYfuysb/jYS/Go1fuX2lZvX+ii/f8jWXCSb4HJvwzMuF7vLKhdnud",
-	"qpt+gTfWmdH/sCs/tjd56WzH8sCTyJOTyQNTPjAl3jo52Y8rm4XKzdt7Pl45tqhfoPPxylG+H37tTtZa",
-	"YXOpz1PRLt5bTSXJg1phldJtvUPDcU/31GBzZEpnmdcvrRmsFOatj/OiutQmqt1owzZfaFMbF+2rLvCi",
-	"skF5VL/txo26et9NbUjsK7M2ZLWN3hoL1+L0w72p5qB2RU596WEj18b8ofUWndqr1FGgpXlL9x077YW4",
-	"ZAj5K4QqD8+g0XOEcvHuru7+fwAAAP//",
+	"7H1rc9u4suBfQeneqsiztOw4zrln7Nra8uQxyT2ZJJV4NrfK8ooQ2ZJwTAEcALSsyfF/30I3wIdESnJe",
+	"M2fiT7YkEmg0uhv9xsdeoua5kiCt6Z187OVc8zlY0PjpbKy0fQfcKOk+pmASLXIr3Mfeh9mS2RkwXUgm",
+	"DOPuWUhPmYZE6RRSthB2Fp4Y9KKecG/9VoBe9qKe5HPonfQ0DR71TDKDOadZJrzIbO+EpoeUXQvOFjCe",
+	"KXXFzt6+7EW9Ob95BXJqZ72Th4dHx1HPLnM3nLFayGnv9jbqneX5UzXnogXy8xkwnucPDEvxiVOEcsyT",
+	"K5Cp+5YgYIsZSMbHBqTtgp8GaMBfg+3o8eOoNxeyhLUD0Nc4WDeYbrISgpzbWQUA/ol6Gn4rhIa0d2J1",
+	"AZ8Jzlut/gmJ3QRRTo98Bub8CJ+Fuk0bbLm5Knc4YjCYDlicwjVkKp+DtHEHQssd/XIofathAjaZvStk",
+	"907n/iHHLX7LI8ZN+f1oNhnNVQoZ02ALLSFlwnasQRdy9MUJYyNVeGz7Te0Aq9ryLwfVRpyuoNKhxQG6",
+	"Awa/OPbeJyqHTfRKdFdKVKWZ1WI6Bc0ycQ2G7SSmWJ/LoeRpKtzIzCp85e3SzpR0nBuxxUwkM5YpdeWG",
+	"xJ/9zMKyBXej5plaOtzIvQFzkGUq4dlQ+onZjBumJCBaTc4TYFymTEyl0g5MOxjKrycsEY0bKdET2VdG",
+	"ZB017PMx8yWE4Tk3V92s4Bn0W54kDqD/C9oItUFEs2t6gvYk4xaMZRqmwljQkCI+dzhN/Cifh0Aikw04",
+	"pAc2o9E/9OXlrwdv8za7WZmaIDIRvbaCm40hU3JqmFVdsHNz9eUB/8BFC6+eSbMAzZTMlkzJBBBSnufI",
+	"RRp4MoOUmBh+K8A4PdBYbqGLAhZullY9csIzAyVgY6Uy4LJ360DTYHIlDaC2+xNPf+YWFnzpPiVKWpAI",
+	"OM/zTCTcAX6QazXOYP6//ul14mq+/9Qw6Z30/uOg0qgP6Fdz8JbeoknXd83NpVXG8oxLQInlvuRZBimi",
+	"ZMqvgXE21uoKUKJNuMiEnDKOSBz0biMH/TvC1LeG3m+QMwIWkGVsovQcUjYuSAhf86wAp4jJB5ZNhGV9",
+	"1MWEzAtrmJ1xW/st0G3EOMpZxALjwg3I3c84CZkCwhrIJnu4+idKTjKRfPO1W66ngEuXyroDlROV0rp4",
+	"lqmFIahp1ZxNhBTG0bYu5F7kNpNL9jKFea4syGS5/w9Y4kGsoTDBilJ2BtqjDNf7XOmxSFOQf9yCVWGN",
+	"SKGxJw8MrTkTxkYlITeoW8OkMGAqEify9Zx3LuagCvtnY8BUpLjBxG+oOAl3AtxGvZfSgpY8e6a10t8S",
+	"7vdqDnbmpICTBqiw+f0AZkBfgyYdJQXLRcYkXINmCddaoBJEUDNwYDMLN/aU/VYoC3WZOxIprvG1ss9V",
+	"IdM/iNhSBcRfcCOMDRC9nOcZOEsO0j+AXCZiWjj9JOh+JYymyHOlvahSOWiEA4F+y5eZ4um5Uq/cwv4o",
+	"OT1W6dIxcOaAcKTOZY1oGE8SyL2YeQ/6WiTwq+TXXGR8nMEfy5kJlw7HYyg1BKVRFl2DdqiF9JRZvWR8",
+	"6iwap02SdPlV8sLOlBa/f1tiea1YoiEFaQXPTIdELEmHMO+emDstZwY89Y64Dx8+7J8VduYGSriFJnCr",
+	"KtctrjjXKgFj3KY9k1bY5R9Fb+X6Zk6NQUqb8dwfHKlKCsfEjN4fgzllMQolEzPDl8Zp/5osqcWMO+6/",
+	"DVpe3UdJehy6MLXjOitIqZNeVV7BURQ8jycfe3DDnSjZ6HBce92d8oVpvo4u0FGpr/balOFKrb4IFpcf",
+	"qgTpsnxPjdEqvI16Z4kV19zCWZ53rxVkmitBuyuLzPMrqe9rCxBmxN2gdeyUunHUjbdCZ20017qyao6o",
+	"Ao6GaF3krovr9EoW40wkLDwakeUobLDMHVd9LmKEGaXA/Xak7c9k3NgRBIWg3W3u1Ar3HEs0N5UkQz4B",
+	"ntnZki2htgSngpSPDNiZZN3eCaeGecugZYEbWMJYrikQ0AT6hVowNbEgS9BJQ8XnnY40se7koLUwI5w9",
+	"5/1JuMYSX58AuFNVpqAJwGsR3AnOyuCWfv/bcevjFY+ubgG3YSHktHSCkqE0EnJ6wsplSVL7llBuSoTH",
+	"pJDTyGkj7qHx0lsirL+OEKceqMmELWYiA7bgEn9E8iLl3w2vCymFnN4FNyCLuWM0nM9tX9Tzo/Sinqco",
+	"FC0qzyGtcZvf7ah3s+/G2L/mGt1VbrCzPH9fjee4sRzyLM+flKPic37gSiKs4thJbavQ1cgqfA92lYrl",
+	"XjdER12irHBit1z5qRBZ+nLOp1CzkJvShed2lPPkik/ps7AwN23OjjWmmfObl/Tw48PD8neuNV+6n3OR",
+	"bx348cOjTxg449bxQNegfzveOObfV0e83YK4Lrncibm1yVdXMOYGRsKN3vo4/jIaOxBGupCj9oMnPNcp",
+	"1Do3YAt8K1TZBk1j7sZ6VqaNmlhqo9EnTp19D9Yxn1nH8hhm/FqE8yQESFOB6l2vVXF2A7LwHuvH/uE4",
+	"YjEvrIqd9Imd4qxFCvHeKSufoDOn5iOvWTd8ieKn1HkqENZVJNCCZ+J3aJUO5NFISaPNnEqcFFo7TVAX",
+	"0rAFF5ZNlEYHMJfoAKnJjtph612/o7CUdgWB0OGfpQXGATmxE/0VKnbQElaIo9ydFmjqeGjf+CxDxadD",
+	"MuVkNCKr+bOBZ29rjxCAK74Bh0dOTpb/fv/mNdl83i+c8CyrobICBT2qI0wBMJ8+H47CCFNbpmyTOU9L",
+	"kb5RHfwCWtoXV3F3PpBeoC7Rvbg248LrH1uPT/9u27Qv0X94t5095+Yq+GrHS4wvnDJne5Nft4w1LHOo",
+	"gg4pJBnXYFqp7BfYbq218W+WYeglFSbP+LIMwdSst5SzV+oaMp60y6Ni3B02LMf3TwVqbprqV1ItjI8a",
+	"VxMXBvT+w6NH2/fGQ+Bpr22PflEpz0TAxzqcmALwwLi//rmQ23Ax7Fm4scPeJaU23F0nePi39UP67Yyb",
+	"jdH13D2A4fXn2dL64KdDEYtNkSQAKaTuzCEnJZ4+ZGW7f62YQzpShY1R1441JE5wQhozroFNhORZXd39",
+	"rYACOcsdD0JORxOlRxqMKnSC56yQwqKwXdWJc14YUokDUL2oRzC545lAchsYIEIV1EOzrj/Xsjpevtkg",
+	"pXbiuI7DpiKKTkmlCvtFJsjDLm909+BDHXKQRojCiivQ2og8OI5agoLs3fMn7Mfjx//FvE8Ks3YsF1np",
+	"DuKWLdx5s9BKTpmQbKF0atgcuCSVoR5aiFZ2hMbqsAmrYSM/kDDBjdVkeV1INuzpfT5Ohj3UjCboIG+h",
+	"E3Jmrc/4XGl2fHQUkTQlTz5GjZzVTGurMugqGEq+3sEzRzGJFtVbSGO5TLoY2zvucm5nzWUf6EIe4Krb",
+	"VlpFDTaO+8AwkUaMZ0YxU1Mc/mffK0H7L1NGzk9y+2lhLciQrkJu6geGZWo62OyaWwfhxfn5W0YPsESl",
+	"zRPk+PC4zY1ghc06MFUbyR0dM3T8w80KsbxWlj3vIg/6Yo0R2K/vXjpZSlQB7ErI1B22nitOUYwW9mSc",
+	"cXlV09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/zpFYsuKnLfZ+mEEL+RBzO5FLp",
+	"slU4dysSZYZrmRmmNOOkJaOXAeN73vuCanM/PriJTxnMc7ss5QsFUUIEOtrkX24TNE0WJ4Vi82Zg4lTp",
+	"G+l0FL8r5OcfSOtYK6P1lFTl4A+uLreCDSbTlzvFujQQ//opcxCwQlqRBZ9vedjvAGCHfr/LefaukBsc",
+	"JNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3sO/UlzZqTJXcYIa7afEAd4ZwqXStW0wg0zvO",
+	"u8UJ7tZKSljD0b3RbV07hPf/a/KI/5gcjR+2ita7aDUUU0qLrFxgi7T3T2Dwv5FZNXFU42SDXwYvfwlc",
+	"UsuD3w1z/sU7YdtPukNqmIcO9Y0VEFm/gt4/TnzmTLu9tQX67ap2RYrpzGbLNvjuYlgHhZIcbUi/Hazn",
+	"TNRPMSmr7OBTVhgKWNRKFsowkllR/bZQ3e7ucE8Pm9FB6++0F93i0a5fX3npJ/zYJdCr3NeI5RpQGcOE",
+	"vJW4GevHTniin4yX6bJq4g5AphYyQg0YPfxjAzJBOlMS9gbsJcktg/Yc3HBnWVvmhJ4RvzfVr4frIvpm",
+	"f6r2/Zr/aZQcvOOLX8AY8rGWv+6bK5Hvq5xOjn1/jNMgq6HpzmAQYgQFYMnGpUPDqVM7CiXHm6ZLO6ZN",
+	"7RLDZX76vDCY5DAV1wiFMB66vt8TqcIu7LVL6natsr7x6LHpxwSfs8X9CYO2eqa4df/4Ed2/mTD4FZGe",
+	"+8+JIrda/L+gPJe4zHGo0qvVQtJsDll7TWYKx9qOQSGvkZa/dHHEGzys21hiF0qgo54J8xlkMNUAPpC2",
+	"o8p/Xs7sdydChKUsE1fAuAw710RgGc/bHX9dSOuWoeg833aQNiMYyHZIoSOEe8T1tEUFeo3eIn/M1FNC",
+	"Z5TyWoonIb1XEcmMKe2sw763HKsgqQ+RGkon92/jQ3MD2TWQHBLSkbubLG7S44Vn38voDnGsSqfuTLv3",
+	"K2tbRFQeOkLjtpuogtuZv7VBzc4OgOpYaAF4F0W8cyn+mda13Ak8z6Mt8AXCvQPNOByqwlYU0wBl6xYa",
+	"SDTYbXP5pyp5gImsfcqspA2kZOe9u82OafdBKFSsnSNVtwmQ66qqYie2r6ojqqlW0dzKr5Fn/QpDrcKD",
+	"VMENJtCGSE1Vc9CKqno1xdbl1usXVuowPAiXbWafgaTQwi7fO+oM8VauQZ8VdrZOE/GZzyVEyj9hP+Gz",
+	"bFgcHj5KrLoCif+6czHnxqBmrVUxnYWcjkZMYRCKFhAvOFS15TNrczT5lLoS0A7OGYuf4M+xd5rtNm1L",
+	"/ZIGnhJ1x5NsaWHkc+BGuKiYERRlAQZ9rCowWt6pVsJz8Q9YUqqgkBPVtg7cB2Dvnr0/Z2dvX1L4Vycz",
+	"MNZLmYXSVyeonLutNt57giIgYhOVZWpB4WPul0NsOZReTLivvQCLqGIZj4aoVMsPylQldsCqYB47oEIE",
+	"9D1iSriJmFkIm8yG0lOa05RpgskkYpgpgCjnQoJmmBdAAJSVni+K6VTI6XOe+LiOGQzlUH4QGvad0ORW",
+	"jDOgRWJw5YEJR12Mnz8Qrs/y/Jm8FlpJLGw9IXue25mJ2BzsTKUmGsrS8eVDNIQiYlk2EZCldDhS5UKe",
+	"PzAD9ibkL9NPU62KnFKeLJ8OZT9RGiJfsKELGVGNoUeIR0JULnjvFOVznqklpnyCdLq+oWHNUPbjYHKN",
+	"6Kt4z2mTRshpBlUutWHVgybei3AlzWRSM1MLQ6aMncFQ0kxYTUY4/uGHWjqtUHLwww/s2TXoZTUNFrDE",
+	"FHaNmQRITT2Z94RxOZQ7y4Lg0EZn4wrDsr7t5sWh3MSMewP2pIIJN2kH5vdloEOZQiJSMGwxU7WoCRNe",
+	"fwo5sHTCGYt1jJieTDhEN6/54QecN+5KKI5ZPwR1qGxyyXi24EuD1QjLKr7TN4olmXCawlAGr39wuK4X",
+	"sSJ/xwP/dsSuAHKUEEJO9zC4aCndhRzXGG9c5hAPJREMsLiKWMQOUVQAgTq/hlxhJhzjlc+ds+OjI+Ys",
+	"oRCHKv24whGDz1umOs9MJOBPQy8gz3J3mO4fDQ5rYQUSm/se1bXD+qT3cHBIj6ocJM9F76T3aHA4eITh",
+	"TDvDg+qA5/nBRzfBrfs4BbR6SiJ+mTpbBOyI5zm+VrV3uGhX0apHDkJngttol0d9cfNuD4cS3tvLlSK8",
+	"o8PDDXnqd8tPryeQdOSoY0bibdQ7pmnbRivBO6iV2OErD7e/0ig8wJcebX+pKu7CN463v1EW6LgXjo52",
+	"gWu9POA26j3eBQ3Niid86+FOINYrdvC1o51wHooy8ZUd0NdStIKv7oDHlSo0VA6L+ZzrZe+k98rrCFSZ",
+	"iMr0FPNm3afLqHezX9a+ocKT4/s1Bj0I6gRqyMq0uOYw/9aUybLsgzv74wUX9n9bXUBMv1AVWqLQNqnX",
+	"zgoT0pNZ38tNTKTDrAan+UTs8eExmidNEREg+9PKie1PY5nx15UnLYlp3XIFD4cq8f2vJmUOf9z+QlmV",
+	"ey+Wvp5YClT5GXLJqX0bZBJIZxqUaSFeo6SShKCIe3Mio7yDUKpwgv+T/kV6uvv83+/fvB5KjKBzzFJI",
+	"Qhw+/jgs2XfYO2HDntek4caSIj3s3dbzk30po1QWRx2w2OfLxkyYoTStebB9p1O+ffP+PGJvfz1HsN6e",
+	"nT95EbF1f6LBxQu7Fw1lXE+QjdvyXVEvjp1y5mMl7l9nFwYB3ecsA546AR0f4DMharE3YO+wNNqXfB8f",
+	"Hka1BJCh1EUGJyw+OHCK7MAnzA0GMTMwddRrWB9TanLQCUi7DzJRKaTOPmLkYHD/zZSxDtOFAe3s8Ggo",
+	"qUrFZNzMsOzev8j8N/F/xFFpPiQzrnni5C3rP3kXsVfPI/b611d7A3bG4v8To2cVlz+UJs8wPDSZMO6R",
+	"hKalMGwOeooFy1axFaT2SbdfCBnQZvgc2BUs9xC5VbGXz3TBDK2MLyE9YZwd3dy41T26ualieYHQ+Fhd",
+	"A+trSIWGxJK1JJUdSvIc0AjuVTpZHVY8gQoTIeXGrxSdHDFLNVbAlKEyMkd9aG8oCUa1wIoeDcag8XtM",
+	"4D2+uUGAgmXh7C8DpaHi1lRxGFU+KuMswWApCcPicyqOdlRV9jNCA+QkmJ/lEA4DpU+q02c+GMoz+iLs",
+	"ExWlWnENRM3Hhz+eYjwQH1grxo3CSIyzsZBcL2lmqTSbK3ItNOsKfK2xI8zHh0e1saua2EbFPT14TAZW",
+	"U4NxMuyztZe2dCGLNjS6fypGDkm3B7kjp6TWTWy1sw9lLu3WTeXw+O9b26l0ZrWRp6eEtSzUE3Z2wn5+",
+	"5oRdEHlRkHdPn716dv7MkeSLZ2dPMcrC5ZIl3ADrx+44QFqjF9cJx/IrzPXd61o9wdTR3u/nZ+dkybpz",
+	"u3fS+3/9i5+nlxfP4PLi3F7+6+JtfnnxRl1evDe1L34tah/OOH64eJJcXryYXf7r4mlK77/KynHc33+5",
+	"X/EL98bT9HLvP3utqP2qVi6enj+pdPnFFNKV2pHb9Z42d1V/uypr8fD0vFid2azvqAV/w8DH3p0PcV8k",
+	"Wp7fvc0x/25tuwnjHeBAxfyItLB2PZ6GhJQdHR6z14o9IWSehnMnqkWfnLzDER/tNOIjHNGyX1QqJoK6",
+	"Z3aP+V2bDw93gGm1wca92fFFzY6onlL01xEp0ddvhVFpg8EW8nzu9Oaazhra89hWLCk9lLthgmwtUmZX",
+	"9NZCZmB8kgUlSqWsXg4/lDWl1YFX01lFQ2cN+nVDHUerxKupQ/mJSirpd7X+JwH8TenjNEfQ7a1ytpZb",
+	"v5LZ8pSVQXq2rpkPGgrKejeVhrn9BBuSfbKpXcUUNzkBVX53H2BIeabK/HUXXzXzvZNvAye3159ucfPV",
+	"yj7vT+r7E/frOPoqyryr/ME4/H7ZamFj6IFLylXwGQy6kAP2nDIrNiZIN4UNNUoomyE0JU1LUirOaJWf",
+	"VH1OS/ZGG4ZWO7ut38a6Ye3tXB+ODQb/o8HDo25jH18ZbWlG++hoR7MeI8Ps/dN/lH0LrGJYukdVXW0g",
+	"UK7AFgj+drwjBIjG1X63KzOGLlad/WG3znSG1JVr2NeQATfAQquM7ubxcLder1/JAF/vLPMFbPBdJ9x8",
+	"NBEn1Qq1/nIH071F+Oc6n5A2GV9NequdUkiT6+eUVJLssAPKtqolsrT1jDbs6PDQd9Sq9a0UhhX5gL3G",
+	"RC3ZaLw4YOHN+MWzs6cxs0pR0hUGF7wuHTwuzmByxsgeFYHPlRRW6WAyaTWGetVm89zzC/iKEmCld0gH",
+	"9zdw8qmUW0uN7Z1cXNb3mqBgyQySq9oGJ0pDx/66L51F56ty3G5TSm/rTuPhg9tnly19OAyAqUr9awlw",
+	"mKndLNpvbpCvn/1Km/PLVrFca3n8SYL1XgJtkEAfZorxOXu5G0UiDYbc1IPZZB9zcLcryJR/TFGqhXTH",
+	"CxnrdDvLRKs5fqxn974oxlVROWWeUzolpWE7aeNrjbDkKwoRQAeuo+mt3V6aRL52Z8wuOnjoLKMhV8ZJ",
+	"vGWId70oxmFazEQU+4mazwsp7PJgmttufdgN9SWvEvjYPgtfjFJu+cjH2jbE1nYckWsrJjyxo0/RbdsH",
+	"TGbCQmIL/Zm6cn2nKO+aNsYRw/4UpCeDzi1x73TE43hhVfNurbsskbqcjXyh8t0Mj9bQoVtkKFX57A3A",
+	"1hyjOio7Bu24TmxbQTWVx7CZytLQsaPO/5iz3bUlswnldI+uYNmxNS+ej87f/OPZ60/fniQvOsY+ag7a",
+	"YZ22R3fnSneB/PefxScPnIpOIn18uOO4q4245f7voFVNZFOPcLgGWeUTkQgXhvFMA09R9dCdlu9E6aTD",
+	"Dj1cb9zwtWzQWsewr2x81ttcdKg39VvM7o3Pe+Pzm6l+oRsb4+tlVTV1MNDnnVTCg4/hQr3NNRY7qF1b",
+	"whurNwXuEBFp3Ii26/MhPHP555EWg/uaiu+QbX1kgfuTt2TPXTi2ZDddyO2ce4DlnnXrbqUCAi9v+Pdj",
+	"4R0irLVbfL9ufUTjKo6ukClW3dL1Af6ijMF9/PNeVuxQ6ICU8y1EhVB3O+dHQn3XR31LK9wdTvyqL0qt",
+	"LP9eDfgeWfsd8HSNs1vp4xPZXRdy33JzdfCRLiG+Pfjo79y9rVVP7+D3rd+tWiZDUJ8ufz1j6dENTly/",
+	"CO/2pZ6hQ9mPPw57N8PeCXt0G++d1jtsNnqo0yxlR6A5X7IxsAwmluo56Y4aX+Rih5JnGdZ+cuk7lioJ",
+	"e9gc2bD4420cMaNYnBQ6Y/v/g5n9sW+Z4ReFpSgB8VmGnZiGMgAwYGc0V6gRQQ9J2bHMN1L1a+0fHx3R",
+	"3ZULYWCP6juwJsvH2oYSmyGgCNo/X+YQUz2PowbjK7peelA0ULgJUnLdmOq20Af+QsMJT4D6MhTyCvMY",
+	"cR2RIy1hjJBTFnzRCAo2Y2j0sadifuxW5iteDhtFWDgeFiK9x/oVyeKVuzvLpg5WsTm/AqbBYk6n4RM4",
+	"aVQ0VQSE37iVUG+CWlMjIdnRMZupQhufQVl1CXV/J0LjhclUmue9LaeNaYaSSEhMJoAXbIRuVL6kp62a",
+	"JrSiu/OxtrtaeoeDrLzzeMdnw63TLakmsn41xUO3SUePH9fL2hJH/xJbnMzAt6MoHYBl42HvAVzZ+8+4",
+	"fvrOzsGyT1TZXmKhdJb2bqMdD21/G0Tn1Zu1xmVRuPphwM7oenSlvXSpBMug95V9j40edV13Dnq3IxWW",
+	"Qcr6yE+Gom0pSwvNx9ly7z5L896B+SdTgQrpj+CaioMf19Qb/DaoNevNX7bd1IH1pP7+JUu33kkYsLcK",
+	"qwaF8S20Y/c11aLqAqgzFfXdcdqCsGWx50TpEw/6A0Mc2Oiaid1L266K9gdeWBnrHx8+aqgLK7mo/XDw",
+	"jWEmZMpqSaYPzFDGLXd0xXsETO1RB0/oB+V0l1Ar0VQ+8bWhXDP13Nv948PjGpyk8eFSq7VQvcEMuyvh",
+	"5KjFVgOCOaknL5nQ98MpXx7BTk+kFCSpsK+RyTGWyM1V25HtLFOn7971xP5OfM33Lubv3cVMzBFEq/u0",
+	"Jlnr9mLZtGfVb7yiUZqrtpuirKr6C1ISvRMaEzLMgnWCLfOOD38sL7rzrW+Nk4oUgJ4IKcwM0nv5+2eX",
+	"v/725z+xBL4PFdyHCr6vUMEnivyG///Ol+FUjY5Cr+xGfWa4kiZcqjCUY5goXWnm5XXfeOEqPb53L///",
+	"TfTvT4kF/UVU8O3hn/uoz72UXov6dBHFzpJ7e2CnU5R7oUnXbdhZuL7UX21TBgs8cP240TM/3vP9vr3c",
+	"QDc7L2MlrB+vt9SP96iTGN1Hbfx1GSx0JJZt9w0IizcNDGXrVQPlVRbUe8EjL/b3RowBp6uFR/C6yfot",
+	"MNFQNv1BYZEEaaP0troTqDrlaljtkot/gVDC15Sdu3i28di5F5Pfc9/hu3qHfR/+g4/lvRi3Bx/r92K0",
+	"dyTu6AwcLpe7Kxv720HuxHj0yr+9TrR6MUoXa/ur9IQTrPc8/j3y+Hu8S6R2raKqG66B9dZ53f+wK7u3",
+	"dx/q7BN0z/LfguUnk3uev+d5vG11cjembxboN2+turh0bFG/OOri0lG+H37tLuJaQX9pjVCxOt7XTqX4",
+	"g1pBodJtPXODskL3M2FTcMpUmtcvaxqsFKSuj/O8uswpqt3kxDZf5FQbF63DLvCisjF/VL/lyY26es9T",
+	"bUjsp7Q2ZLWN3pYM10H1w33BZq92NVR96WEj18b8qfX2qNqr1EmjpWlR991S7QXoZMb5q7Mq99eg0WuH",
+	"0ixvL2//fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

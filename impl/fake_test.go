@@ -160,6 +160,7 @@ func (f *fakeBackend) GetRun(ctx context.Context, ref controlplane.RunRef) (cont
 	if err := f.record(ctx, "GetRun"); err != nil {
 		return controlplane.Run{}, err
 	}
+	f.keep("GetRunRef", ref)
 	return f.getRun(ref.Name)
 }
 
@@ -167,6 +168,7 @@ func (f *fakeBackend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (co
 	if err := f.record(ctx, "GetRunIO"); err != nil {
 		return controlplane.RunIO{}, err
 	}
+	f.keep("GetRunIORef", ref)
 	r, err := f.getRun(ref.Name)
 	if err != nil {
 		return controlplane.RunIO{}, err
@@ -183,6 +185,7 @@ func (f *fakeBackend) AbortRun(ctx context.Context, req controlplane.AbortRunReq
 	if err := f.record(ctx, "AbortRun:"+req.Reason); err != nil {
 		return controlplane.Run{}, err
 	}
+	f.keep("AbortRunRef", req.Run)
 	f.keep("AbortRun", req.Reason)
 	r, err := f.getRun(name)
 	if err != nil {
@@ -266,6 +269,7 @@ func (f *fakeBackend) SetTriggerActive(ctx context.Context, req controlplane.Set
 	if err := f.record(ctx, "SetTriggerActive"); err != nil {
 		return controlplane.Trigger{}, err
 	}
+	f.keep("TriggerRef", ref)
 	if ref.Name == "missing" {
 		return controlplane.Trigger{}, controlplane.Errorf(controlplane.CodeNotFound, "trigger %s/%s not found", ref.TaskName, ref.Name)
 	}

@@ -31,30 +31,39 @@ const (
 )
 
 // policy is how the guard checks an operation: the path parameters it reads, in order, and
-// the check over their values. A nil check guards nothing.
+// the check over their values and the request's scope (the optional project and domain
+// query parameters that say where a run lives). A nil check guards nothing.
 type policy struct {
 	params []string
-	check  func(s *Server, ctx context.Context, v [maxPolicyParams]string) (*controlplane.Run, error)
+	check  func(s *Server, ctx context.Context, v [maxPolicyParams]string, scope scope) (*controlplane.Run, error)
+}
+
+// scope is the optional project and domain a request names a run in ("" for the backend's
+// defaults).
+type scope struct{ project, domain string }
+
+func (sc scope) run(name string) controlplane.RunRef {
+	return controlplane.RunRef{Name: name, Project: sc.project, Domain: sc.domain}
 }
 
 const maxPolicyParams = 3
 
 var policies = map[string]policy{
 	policyNone: {},
-	policyTask: {params: []string{"domain", "project", "name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string) (*controlplane.Run, error) {
+	policyTask: {params: []string{"domain", "project", "name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
 		return nil, s.lists.checkTask(v[0], v[1], v[2])
 	}},
-	policyRun: {params: []string{"name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string) (*controlplane.Run, error) {
-		return s.checkRun(ctx, v[0])
+	policyRun: {params: []string{"name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
+		return s.checkRun(ctx, sc.run(v[0]))
 	}},
-	policyApp: {params: []string{"name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string) (*controlplane.Run, error) {
+	policyApp: {params: []string{"name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
 		return nil, s.lists.checkApp(s.cfg.Name, v[0])
 	}},
-	policyTrigger: {params: []string{"task_name", "trigger_name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string) (*controlplane.Run, error) {
+	policyTrigger: {params: []string{"task_name", "trigger_name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
 		return nil, s.lists.checkTrigger(v[0], v[1])
 	}},
-	policyPrefetchRun: {params: []string{"run_name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string) (*controlplane.Run, error) {
-		return s.checkPrefetchRun(ctx, v[0])
+	policyPrefetchRun: {params: []string{"run_name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
+		return s.checkPrefetchRun(ctx, sc.run(v[0]))
 	}},
 }
 
@@ -146,7 +155,8 @@ func (s *Server) guard(next gen.StrictHandlerFunc, operation string) gen.StrictH
 		for i, name := range g.params {
 			v[i] = c.Param(name)
 		}
-		run, err := g.check(s, requestContext(c), v)
+		// The query was validated, and the generated binder reads the same first value.
+		run, err := g.check(s, requestContext(c), v, scope{project: c.Query("project"), domain: c.Query("domain")})
 		if err != nil {
 			return nil, err
 		}
@@ -160,12 +170,12 @@ func (s *Server) guard(next gen.StrictHandlerFunc, operation string) gen.StrictH
 type checkedRunKey struct{}
 
 // getRun returns the run the guard already fetched for this request, else asks the backend.
-func (s *Server) getRun(ctx context.Context, name string) (controlplane.Run, error) {
+func (s *Server) getRun(ctx context.Context, ref controlplane.RunRef) (controlplane.Run, error) {
 	ctx = requestContext(ctx)
-	if run, ok := ctx.Value(checkedRunKey{}).(controlplane.Run); ok && run.Name == name {
+	if run, ok := ctx.Value(checkedRunKey{}).(controlplane.Run); ok && run.Name == ref.Name {
 		return run, nil
 	}
-	return s.backend.GetRun(ctx, controlplane.RunRef{Name: name})
+	return s.backend.GetRun(ctx, ref)
 }
 
 // checkRun is the run policy. A run the server started itself has no workspace task, so it
@@ -174,11 +184,12 @@ func (s *Server) getRun(ctx context.Context, name string) (controlplane.Run, err
 // the task allowlist never hides either. Any other run is judged by its task against the
 // task allowlist (the seed checks only run_task and get_task; a restricted webhook must not
 // read or abort other tasks' runs). When nothing could refuse, the lookup is skipped.
-func (s *Server) checkRun(ctx context.Context, name string) (*controlplane.Run, error) {
+func (s *Server) checkRun(ctx context.Context, ref controlplane.RunRef) (*controlplane.Run, error) {
 	if s.lists.tasks == nil && s.enabled[opBuildImage] && s.enabled[opPrefetch] {
 		return nil, nil
 	}
-	run, err := s.backend.GetRun(ctx, controlplane.RunRef{Name: name})
+	name := ref.Name
+	run, err := s.backend.GetRun(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -201,8 +212,9 @@ func (s *Server) checkRun(ctx context.Context, name string) (*controlplane.Run, 
 }
 
 // checkPrefetchRun makes the prefetch endpoints answer only for model prefetch runs.
-func (s *Server) checkPrefetchRun(ctx context.Context, name string) (*controlplane.Run, error) {
-	run, err := s.backend.GetRun(ctx, controlplane.RunRef{Name: name})
+func (s *Server) checkPrefetchRun(ctx context.Context, ref controlplane.RunRef) (*controlplane.Run, error) {
+	name := ref.Name
+	run, err := s.backend.GetRun(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.G
 
 // GetRun describes a run.
 func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.GetRunResponseObject, error) {
-	run, err := s.getRun(ctx, r.Name)
+	run, err := s.getRun(ctx, controlplane.RunRef{Name: r.Name, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)})
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.Get
 
 // GetRunIo returns a run's inputs and outputs.
 func (s *Server) GetRunIo(ctx context.Context, r gen.GetRunIoRequestObject) (gen.GetRunIoResponseObject, error) {
-	io, err := s.backend.GetRunIO(requestContext(ctx), controlplane.RunRef{Name: r.Name})
+	io, err := s.backend.GetRunIO(requestContext(ctx), controlplane.RunRef{Name: r.Name, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)})
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (s *Server) GetRunIo(ctx context.Context, r gen.GetRunIoRequestObject) (gen
 // AbortRun asks for a run to be aborted.
 func (s *Server) AbortRun(ctx context.Context, r gen.AbortRunRequestObject) (gen.AbortRunResponseObject, error) {
 	reason := orDefault(r.Params.Reason, s.def.abortReason)
-	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.Name}, Reason: reason})
+	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.Name, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)}, Reason: reason})
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestOb
 // ActivateTrigger switches a trigger on.
 func (s *Server) ActivateTrigger(ctx context.Context, r gen.ActivateTriggerRequestObject) (gen.ActivateTriggerResponseObject, error) {
 	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.SetTriggerActiveRequest{
-		Trigger: controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, Active: true})
+		Trigger: controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)}, Active: true})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Server) ActivateTrigger(ctx context.Context, r gen.ActivateTriggerReque
 // DeactivateTrigger switches a trigger off.
 func (s *Server) DeactivateTrigger(ctx context.Context, r gen.DeactivateTriggerRequestObject) (gen.DeactivateTriggerResponseObject, error) {
 	t, err := s.backend.SetTriggerActive(requestContext(ctx), controlplane.SetTriggerActiveRequest{
-		Trigger: controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName}, Active: false})
+		Trigger: controlplane.TriggerRef{TaskName: r.TaskName, Name: r.TriggerName, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)}, Active: false})
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func (s *Server) PrefetchHfModel(ctx context.Context, r gen.PrefetchHfModelReque
 
 // GetPrefetchHfModel describes a model prefetch run.
 func (s *Server) GetPrefetchHfModel(ctx context.Context, r gen.GetPrefetchHfModelRequestObject) (gen.GetPrefetchHfModelResponseObject, error) {
-	run, err := s.getRun(ctx, r.RunName)
+	run, err := s.getRun(ctx, controlplane.RunRef{Name: r.RunName, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)})
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (s *Server) GetPrefetchHfModel(ctx context.Context, r gen.GetPrefetchHfMode
 
 // GetPrefetchHfModelIo returns a model prefetch run's inputs and outputs.
 func (s *Server) GetPrefetchHfModelIo(ctx context.Context, r gen.GetPrefetchHfModelIoRequestObject) (gen.GetPrefetchHfModelIoResponseObject, error) {
-	io, err := s.backend.GetRunIO(requestContext(ctx), controlplane.RunRef{Name: r.RunName})
+	io, err := s.backend.GetRunIO(requestContext(ctx), controlplane.RunRef{Name: r.RunName, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)})
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func (s *Server) GetPrefetchHfModelIo(ctx context.Context, r gen.GetPrefetchHfMo
 // AbortPrefetchHfModel aborts a model prefetch run.
 func (s *Server) AbortPrefetchHfModel(ctx context.Context, r gen.AbortPrefetchHfModelRequestObject) (gen.AbortPrefetchHfModelResponseObject, error) {
 	reason := orDefault(r.Params.Reason, s.def.prefetchAbortReason)
-	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.RunName}, Reason: reason})
+	run, err := s.backend.AbortRun(requestContext(ctx), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: r.RunName, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)}, Reason: reason})
 	if err != nil {
 		return nil, err
 	}

@@ -430,6 +430,12 @@ type Project = string
 // RunName defines model for RunName.
 type RunName = string
 
+// ScopeDomain defines model for ScopeDomain.
+type ScopeDomain = string
+
+// ScopeProject defines model for ScopeProject.
+type ScopeProject = string
+
 // TaskName defines model for TaskName.
 type TaskName = string
 
@@ -571,10 +577,43 @@ type PrefetchHfModelParams struct {
 	Force *int `form:"force,omitempty" json:"force,omitempty"`
 }
 
+// GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
+type GetPrefetchHfModelParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
 	// Reason Why the run is aborted; recorded with the run.
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
+type GetPrefetchHfModelIoParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // RunTaskParams defines parameters for RunTask.
@@ -586,16 +625,73 @@ type RunTaskParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// GetRunParams defines parameters for GetRun.
+type GetRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
 	// Reason Why the run is aborted; recorded with the run.
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// GetRunIoParams defines parameters for GetRunIo.
+type GetRunIoParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // GetTaskParams defines parameters for GetTask.
 type GetTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
+}
+
+// ActivateTriggerParams defines parameters for ActivateTrigger.
+type ActivateTriggerParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
+// DeactivateTriggerParams defines parameters for DeactivateTrigger.
+type DeactivateTriggerParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // CallAppJSONRequestBody defines body for CallApp for application/json ContentType.
@@ -804,7 +900,7 @@ type ClientInterface interface {
 	// GetPrefetchHfModel Follow a model prefetch
 	//
 	// Corresponds with GET /prefetch/hf-model/{run_name} (the `GetPrefetchHfModel` operationId).
-	GetPrefetchHfModel(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetPrefetchHfModel(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AbortPrefetchHfModel Abort a model prefetch
 	//
@@ -814,7 +910,7 @@ type ClientInterface interface {
 	// GetPrefetchHfModelIo Read a model prefetch's inputs and outputs
 	//
 	// Corresponds with GET /prefetch/hf-model/{run_name}/io (the `GetPrefetchHfModelIo` operationId).
-	GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelIoParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RunTaskWithBody Run a task
 	//
@@ -865,7 +961,7 @@ type ClientInterface interface {
 	// prefetches: the server starts those runs itself, for no workspace task.
 	//
 	// Corresponds with GET /run/{name} (the `GetRun` operationId).
-	GetRun(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetRun(ctx context.Context, name RunName, params *GetRunParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AbortRun Abort a run
 	//
@@ -893,7 +989,7 @@ type ClientInterface interface {
 	// prefetches: the server starts those runs itself, for no workspace task.
 	//
 	// Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
-	GetRunIo(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetRunIo(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetTask Look at a task
 	//
@@ -908,12 +1004,12 @@ type ClientInterface interface {
 	// ActivateTrigger Switch a trigger on
 	//
 	// Corresponds with POST /trigger/{task_name}/{trigger_name}/activate (the `ActivateTrigger` operationId).
-	ActivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ActivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *ActivateTriggerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeactivateTrigger Switch a trigger off
 	//
 	// Corresponds with POST /trigger/{task_name}/{trigger_name}/deactivate (the `DeactivateTrigger` operationId).
-	DeactivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeactivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *DeactivateTriggerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetApp Look at an app
@@ -1146,8 +1242,8 @@ func (c *Client) PrefetchHfModel(ctx context.Context, params *PrefetchHfModelPar
 // GetPrefetchHfModel Follow a model prefetch
 //
 // Corresponds with GET /prefetch/hf-model/{run_name} (the `GetPrefetchHfModel` operationId).
-func (c *Client) GetPrefetchHfModel(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetPrefetchHfModelRequest(c.Server, runName)
+func (c *Client) GetPrefetchHfModel(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPrefetchHfModelRequest(c.Server, runName, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1176,8 +1272,8 @@ func (c *Client) AbortPrefetchHfModel(ctx context.Context, runName PrefetchRunNa
 // GetPrefetchHfModelIo Read a model prefetch's inputs and outputs
 //
 // Corresponds with GET /prefetch/hf-model/{run_name}/io (the `GetPrefetchHfModelIo` operationId).
-func (c *Client) GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetPrefetchHfModelIoRequest(c.Server, runName)
+func (c *Client) GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelIoParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPrefetchHfModelIoRequest(c.Server, runName, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1257,8 +1353,8 @@ func (c *Client) RunTask(ctx context.Context, domain Domain, project Project, na
 // prefetches: the server starts those runs itself, for no workspace task.
 //
 // Corresponds with GET /run/{name} (the `GetRun` operationId).
-func (c *Client) GetRun(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetRunRequest(c.Server, name)
+func (c *Client) GetRun(ctx context.Context, name RunName, params *GetRunParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRunRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1305,8 +1401,8 @@ func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunPar
 // prefetches: the server starts those runs itself, for no workspace task.
 //
 // Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
-func (c *Client) GetRunIo(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetRunIoRequest(c.Server, name)
+func (c *Client) GetRunIo(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRunIoRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1340,8 +1436,8 @@ func (c *Client) GetTask(ctx context.Context, domain Domain, project Project, na
 // ActivateTrigger Switch a trigger on
 //
 // Corresponds with POST /trigger/{task_name}/{trigger_name}/activate (the `ActivateTrigger` operationId).
-func (c *Client) ActivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewActivateTriggerRequest(c.Server, taskName, triggerName)
+func (c *Client) ActivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *ActivateTriggerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateTriggerRequest(c.Server, taskName, triggerName, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1355,8 +1451,8 @@ func (c *Client) ActivateTrigger(ctx context.Context, taskName TriggerTaskName, 
 // DeactivateTrigger Switch a trigger off
 //
 // Corresponds with POST /trigger/{task_name}/{trigger_name}/deactivate (the `DeactivateTrigger` operationId).
-func (c *Client) DeactivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeactivateTriggerRequest(c.Server, taskName, triggerName)
+func (c *Client) DeactivateTrigger(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *DeactivateTriggerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateTriggerRequest(c.Server, taskName, triggerName, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2093,7 +2189,7 @@ func NewPrefetchHfModelRequestWithBody(server string, params *PrefetchHfModelPar
 }
 
 // NewGetPrefetchHfModelRequest constructs an http.Request for the GetPrefetchHfModel method
-func NewGetPrefetchHfModelRequest(server string, runName PrefetchRunName) (*http.Request, error) {
+func NewGetPrefetchHfModelRequest(server string, runName PrefetchRunName, params *GetPrefetchHfModelParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2116,6 +2212,45 @@ func NewGetPrefetchHfModelRequest(server string, runName PrefetchRunName) (*http
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2161,6 +2296,30 @@ func NewAbortPrefetchHfModelRequest(server string, runName PrefetchRunName, para
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Reason != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", *params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -2188,7 +2347,7 @@ func NewAbortPrefetchHfModelRequest(server string, runName PrefetchRunName, para
 }
 
 // NewGetPrefetchHfModelIoRequest constructs an http.Request for the GetPrefetchHfModelIo method
-func NewGetPrefetchHfModelIoRequest(server string, runName PrefetchRunName) (*http.Request, error) {
+func NewGetPrefetchHfModelIoRequest(server string, runName PrefetchRunName, params *GetPrefetchHfModelIoParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2211,6 +2370,45 @@ func NewGetPrefetchHfModelIoRequest(server string, runName PrefetchRunName) (*ht
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2325,7 +2523,7 @@ func NewRunTaskRequestWithBody(server string, domain Domain, project Project, na
 }
 
 // NewGetRunRequest constructs an http.Request for the GetRun method
-func NewGetRunRequest(server string, name RunName) (*http.Request, error) {
+func NewGetRunRequest(server string, name RunName, params *GetRunParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2348,6 +2546,45 @@ func NewGetRunRequest(server string, name RunName) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2393,6 +2630,30 @@ func NewAbortRunRequest(server string, name RunName, params *AbortRunParams) (*h
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Reason != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", *params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -2420,7 +2681,7 @@ func NewAbortRunRequest(server string, name RunName, params *AbortRunParams) (*h
 }
 
 // NewGetRunIoRequest constructs an http.Request for the GetRunIo method
-func NewGetRunIoRequest(server string, name RunName) (*http.Request, error) {
+func NewGetRunIoRequest(server string, name RunName, params *GetRunIoParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2443,6 +2704,45 @@ func NewGetRunIoRequest(server string, name RunName) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2529,7 +2829,7 @@ func NewGetTaskRequest(server string, domain Domain, project Project, name TaskN
 }
 
 // NewActivateTriggerRequest constructs an http.Request for the ActivateTrigger method
-func NewActivateTriggerRequest(server string, taskName TriggerTaskName, triggerName TriggerName) (*http.Request, error) {
+func NewActivateTriggerRequest(server string, taskName TriggerTaskName, triggerName TriggerName, params *ActivateTriggerParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2561,6 +2861,45 @@ func NewActivateTriggerRequest(server string, taskName TriggerTaskName, triggerN
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -2570,7 +2909,7 @@ func NewActivateTriggerRequest(server string, taskName TriggerTaskName, triggerN
 }
 
 // NewDeactivateTriggerRequest constructs an http.Request for the DeactivateTrigger method
-func NewDeactivateTriggerRequest(server string, taskName TriggerTaskName, triggerName TriggerName) (*http.Request, error) {
+func NewDeactivateTriggerRequest(server string, taskName TriggerTaskName, triggerName TriggerName, params *DeactivateTriggerParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2600,6 +2939,45 @@ func NewDeactivateTriggerRequest(server string, taskName TriggerTaskName, trigge
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
@@ -2786,7 +3164,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /prefetch/hf-model/{run_name} (the `GetPrefetchHfModel` operationId).
-	GetPrefetchHfModelWithResponse(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelResult, error)
+	GetPrefetchHfModelWithResponse(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelParams, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelResult, error)
 
 	// AbortPrefetchHfModelWithResponse Abort a model prefetch
 	//
@@ -2800,7 +3178,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /prefetch/hf-model/{run_name}/io (the `GetPrefetchHfModelIo` operationId).
-	GetPrefetchHfModelIoWithResponse(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelIoResult, error)
+	GetPrefetchHfModelIoWithResponse(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelIoParams, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelIoResult, error)
 
 	// RunTaskWithBodyWithResponse Run a task
 	//
@@ -2853,7 +3231,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /run/{name} (the `GetRun` operationId).
-	GetRunWithResponse(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*GetRunResult, error)
+	GetRunWithResponse(ctx context.Context, name RunName, params *GetRunParams, reqEditors ...RequestEditorFn) (*GetRunResult, error)
 
 	// AbortRunWithResponse Abort a run
 	//
@@ -2885,7 +3263,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
-	GetRunIoWithResponse(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*GetRunIoResult, error)
+	GetRunIoWithResponse(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*GetRunIoResult, error)
 
 	// GetTaskWithResponse Look at a task
 	//
@@ -2904,14 +3282,14 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /trigger/{task_name}/{trigger_name}/activate (the `ActivateTrigger` operationId).
-	ActivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*ActivateTriggerResult, error)
+	ActivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *ActivateTriggerParams, reqEditors ...RequestEditorFn) (*ActivateTriggerResult, error)
 
 	// DeactivateTriggerWithResponse Switch a trigger off
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /trigger/{task_name}/{trigger_name}/deactivate (the `DeactivateTrigger` operationId).
-	DeactivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*DeactivateTriggerResult, error)
+	DeactivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *DeactivateTriggerParams, reqEditors ...RequestEditorFn) (*DeactivateTriggerResult, error)
 }
 
 // GetAppResult401Headers the declared response headers of an HTTP 401 response for GetApp
@@ -5166,8 +5544,8 @@ func (c *ClientWithResponses) PrefetchHfModelWithResponse(ctx context.Context, p
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /prefetch/hf-model/{run_name} (the `GetPrefetchHfModel` operationId).
-func (c *ClientWithResponses) GetPrefetchHfModelWithResponse(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelResult, error) {
-	rsp, err := c.GetPrefetchHfModel(ctx, runName, reqEditors...)
+func (c *ClientWithResponses) GetPrefetchHfModelWithResponse(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelParams, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelResult, error) {
+	rsp, err := c.GetPrefetchHfModel(ctx, runName, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5192,8 +5570,8 @@ func (c *ClientWithResponses) AbortPrefetchHfModelWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /prefetch/hf-model/{run_name}/io (the `GetPrefetchHfModelIo` operationId).
-func (c *ClientWithResponses) GetPrefetchHfModelIoWithResponse(ctx context.Context, runName PrefetchRunName, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelIoResult, error) {
-	rsp, err := c.GetPrefetchHfModelIo(ctx, runName, reqEditors...)
+func (c *ClientWithResponses) GetPrefetchHfModelIoWithResponse(ctx context.Context, runName PrefetchRunName, params *GetPrefetchHfModelIoParams, reqEditors ...RequestEditorFn) (*GetPrefetchHfModelIoResult, error) {
+	rsp, err := c.GetPrefetchHfModelIo(ctx, runName, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5263,8 +5641,8 @@ func (c *ClientWithResponses) RunTaskWithResponse(ctx context.Context, domain Do
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /run/{name} (the `GetRun` operationId).
-func (c *ClientWithResponses) GetRunWithResponse(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*GetRunResult, error) {
-	rsp, err := c.GetRun(ctx, name, reqEditors...)
+func (c *ClientWithResponses) GetRunWithResponse(ctx context.Context, name RunName, params *GetRunParams, reqEditors ...RequestEditorFn) (*GetRunResult, error) {
+	rsp, err := c.GetRun(ctx, name, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5307,8 +5685,8 @@ func (c *ClientWithResponses) AbortRunWithResponse(ctx context.Context, name Run
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
-func (c *ClientWithResponses) GetRunIoWithResponse(ctx context.Context, name RunName, reqEditors ...RequestEditorFn) (*GetRunIoResult, error) {
-	rsp, err := c.GetRunIo(ctx, name, reqEditors...)
+func (c *ClientWithResponses) GetRunIoWithResponse(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*GetRunIoResult, error) {
+	rsp, err := c.GetRunIo(ctx, name, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5338,8 +5716,8 @@ func (c *ClientWithResponses) GetTaskWithResponse(ctx context.Context, domain Do
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /trigger/{task_name}/{trigger_name}/activate (the `ActivateTrigger` operationId).
-func (c *ClientWithResponses) ActivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*ActivateTriggerResult, error) {
-	rsp, err := c.ActivateTrigger(ctx, taskName, triggerName, reqEditors...)
+func (c *ClientWithResponses) ActivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *ActivateTriggerParams, reqEditors ...RequestEditorFn) (*ActivateTriggerResult, error) {
+	rsp, err := c.ActivateTrigger(ctx, taskName, triggerName, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5351,8 +5729,8 @@ func (c *ClientWithResponses) ActivateTriggerWithResponse(ctx context.Context, t
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /trigger/{task_name}/{trigger_name}/deactivate (the `DeactivateTrigger` operationId).
-func (c *ClientWithResponses) DeactivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, reqEditors ...RequestEditorFn) (*DeactivateTriggerResult, error) {
-	rsp, err := c.DeactivateTrigger(ctx, taskName, triggerName, reqEditors...)
+func (c *ClientWithResponses) DeactivateTriggerWithResponse(ctx context.Context, taskName TriggerTaskName, triggerName TriggerName, params *DeactivateTriggerParams, reqEditors ...RequestEditorFn) (*DeactivateTriggerResult, error) {
+	rsp, err := c.DeactivateTrigger(ctx, taskName, triggerName, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

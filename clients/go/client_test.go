@@ -181,7 +181,7 @@ func TestTasks(t *testing.T) {
 		if run.Phase != client.Succeeded || !run.Done {
 			t.Fatalf("run: %+v", run)
 		}
-		io, err := c.GetRunIoWithResponse(ctx, name)
+		io, err := c.GetRunIoWithResponse(ctx, name, nil)
 		mustOK(t, io, err)
 		if io.JSON200.Inputs == nil || (*io.JSON200.Inputs)["name"] != "Ada" {
 			t.Errorf("inputs: %s", io.Body)
@@ -197,7 +197,7 @@ func TestTasks(t *testing.T) {
 		if _, err := client.WaitForRun(ctx, c, res.JSON200.Name, 50*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		io, err := c.GetRunIoWithResponse(ctx, res.JSON200.Name)
+		io, err := c.GetRunIoWithResponse(ctx, res.JSON200.Name, nil)
 		mustOK(t, io, err)
 		if !strings.Contains(string(io.Body), `9007199254740994`) {
 			t.Errorf("sum: %s", io.Body)
@@ -213,7 +213,7 @@ func TestTasks(t *testing.T) {
 		if run.Phase != client.Failed || run.Error == nil || *run.Error == "" {
 			t.Fatalf("run: %+v", run)
 		}
-		io, err := c.GetRunIoWithResponse(ctx, res.JSON200.Name)
+		io, err := c.GetRunIoWithResponse(ctx, res.JSON200.Name, nil)
 		mustOK(t, io, err)
 		if io.JSON200.Outputs != nil {
 			t.Errorf("outputs of a failed run: %s", io.Body)
@@ -253,7 +253,7 @@ func TestTasks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io, err := c.GetRunIoWithResponse(ctx, run.Name)
+		io, err := c.GetRunIoWithResponse(ctx, run.Name, nil)
 		mustOK(t, io, err)
 		if run.Phase != client.Succeeded || io.JSON200.Outputs == nil || (*io.JSON200.Outputs)["greeting"] != "Hello, world!" {
 			t.Errorf("run %+v, io %s", run, io.Body)
@@ -300,12 +300,12 @@ func TestRuns(t *testing.T) {
 	ctx := ctxT(t)
 
 	t.Run("unknown run is 404", func(t *testing.T) {
-		get, err := c.GetRunWithResponse(ctx, "r-unknown")
+		get, err := c.GetRunWithResponse(ctx, "r-unknown", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantProblem(t, get, http.StatusNotFound, "r-unknown")
-		io, err := c.GetRunIoWithResponse(ctx, "r-unknown")
+		io, err := c.GetRunIoWithResponse(ctx, "r-unknown", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,12 +400,12 @@ func TestUnsupported(t *testing.T) {
 		run, err := c.RunTaskWithResponse(ctx, dom, proj, "noop", nil, client.Inputs{})
 		mustOK(t, run, err)
 		for _, name := range []string{run.JSON200.Name, "r-unknown"} {
-			get, err := c.GetPrefetchHfModelWithResponse(ctx, name)
+			get, err := c.GetPrefetchHfModelWithResponse(ctx, name, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantProblem(t, get, http.StatusNotFound, name)
-			io, err := c.GetPrefetchHfModelIoWithResponse(ctx, name)
+			io, err := c.GetPrefetchHfModelIoWithResponse(ctx, name, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -446,12 +446,12 @@ func TestAllowlists(t *testing.T) {
 			return rc.RunTaskWithResponse(ctx, dom, proj, "sum", nil, client.Inputs{"a": 1, "b": 2})
 		},
 		"get_task":   func() (client.Result, error) { return rc.GetTaskWithResponse(ctx, dom, proj, "sum", nil) },
-		"get_run":    func() (client.Result, error) { return rc.GetRunWithResponse(ctx, name) },
-		"get_run_io": func() (client.Result, error) { return rc.GetRunIoWithResponse(ctx, name) },
+		"get_run":    func() (client.Result, error) { return rc.GetRunWithResponse(ctx, name, nil) },
+		"get_run_io": func() (client.Result, error) { return rc.GetRunIoWithResponse(ctx, name, nil) },
 		"abort_run":  func() (client.Result, error) { return rc.AbortRunWithResponse(ctx, name, nil) },
 		"get_app":    func() (client.Result, error) { return rc.GetAppWithResponse(ctx, "other-app", nil) },
 		"activate_trigger": func() (client.Result, error) {
-			return rc.ActivateTriggerWithResponse(ctx, "sum", "hourly")
+			return rc.ActivateTriggerWithResponse(ctx, "sum", "hourly", nil)
 		},
 	}
 	for op, call := range forbidden {

@@ -39,7 +39,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	io, err := c.GetRunIoWithResponse(ctx, run.Name)
+	io, err := c.GetRunIoWithResponse(ctx, run.Name, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,25 +17,25 @@ func TestTriggers(t *testing.T) {
 	ctx := ctxT(t)
 
 	for i := range 2 { // switching to the state it has is not an error
-		on, err := c.ActivateTriggerWithResponse(ctx, "greet", "every-minute")
+		on, err := c.ActivateTriggerWithResponse(ctx, "greet", "every-minute", nil)
 		mustOK(t, on, err)
 		if got := *on.JSON200; got != (client.TriggerResponse{TaskName: "greet", TriggerName: "every-minute", Active: true}) {
 			t.Fatalf("activate #%d: %+v", i+1, got)
 		}
 	}
 	for i := range 2 {
-		off, err := c.DeactivateTriggerWithResponse(ctx, "greet", "every-minute")
+		off, err := c.DeactivateTriggerWithResponse(ctx, "greet", "every-minute", nil)
 		mustOK(t, off, err)
 		if got := *off.JSON200; got != (client.TriggerResponse{TaskName: "greet", TriggerName: "every-minute", Active: false}) {
 			t.Fatalf("deactivate #%d: %+v", i+1, got)
 		}
 	}
-	unknown, err := c.ActivateTriggerWithResponse(ctx, "greet", "hourly")
+	unknown, err := c.ActivateTriggerWithResponse(ctx, "greet", "hourly", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, unknown, http.StatusNotFound, "hourly")
-	noTask, err := c.DeactivateTriggerWithResponse(ctx, "nope", "every-minute")
+	noTask, err := c.DeactivateTriggerWithResponse(ctx, "nope", "every-minute", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func WaitForRun(ctx context.Context, c ClientWithResponsesInterface, name string
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		res, err := c.GetRunWithResponse(ctx, name)
+		res, err := c.GetRunWithResponse(ctx, name, nil)
 		if err != nil {
 			return nil, fmt.Errorf("get_run %s: %w", name, err)
 		}

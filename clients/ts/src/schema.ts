@@ -794,6 +794,15 @@ export interface components {
         AppDomain: string;
         /** @description The app's project; the backend's default when absent. */
         AppProject: string;
+        /** @description The domain the run or trigger lives in; the backend's default when absent (an
+         *     addition to the Python app, which looks in the domain it was deployed in). The local
+         *     backend has one namespace and ignores it.
+         *      */
+        ScopeDomain: string;
+        /** @description The project the run or trigger lives in; the backend's default when absent (an
+         *     addition to the Python app). The local backend has one namespace and ignores it.
+         *      */
+        ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
         Wait: boolean;
         /** @description The name of the task the trigger belongs to. */
@@ -948,7 +957,17 @@ export interface operations {
     };
     get_run: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
             header?: never;
             path: {
                 /** @description The run's name, as run_task returned it. */
@@ -980,7 +999,17 @@ export interface operations {
     };
     get_run_io: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
             header?: never;
             path: {
                 /** @description The run's name, as run_task returned it. */
@@ -1013,6 +1042,15 @@ export interface operations {
     abort_run: {
         parameters: {
             query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
                 reason?: components["parameters"]["AbortReason"];
             };
@@ -1246,7 +1284,17 @@ export interface operations {
     };
     activate_trigger: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
             header?: never;
             path: {
                 /** @description The name of the task the trigger belongs to. */
@@ -1280,7 +1328,17 @@ export interface operations {
     };
     deactivate_trigger: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
             header?: never;
             path: {
                 /** @description The name of the task the trigger belongs to. */
@@ -1413,7 +1471,17 @@ export interface operations {
     };
     get_prefetch_hf_model: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
             header?: never;
             path: {
                 /** @description The prefetch run's name, as prefetch_hf_model returned it. */
@@ -1445,7 +1513,17 @@ export interface operations {
     };
     get_prefetch_hf_model_io: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
             header?: never;
             path: {
                 /** @description The prefetch run's name, as prefetch_hf_model returned it. */
@@ -1478,6 +1556,15 @@ export interface operations {
     abort_prefetch_hf_model: {
         parameters: {
             query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). The local
+                 *     backend has one namespace and ignores it.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
                 reason?: components["parameters"]["AbortReason"];
             };
