@@ -166,37 +166,41 @@ func (a *Allowlists) AllowsTrigger(taskName, triggerName string) bool {
 // RestrictsTasks reports whether a can refuse a task at all.
 func (a *Allowlists) RestrictsTasks() bool { return a != nil && a.Tasks != nil }
 
-// UnionAllowlists returns the allowlists that allow what any of lists allows: per kind, one
-// that leaves it unrestricted makes the union unrestricted, else the entries add up. No lists
-// allow nothing of any kind. A single list is returned as it is.
-func UnionAllowlists(lists ...*Allowlists) *Allowlists {
-	if len(lists) == 1 {
+// MergeAllowlists merges the allowlists of several grants (say, the claim allowlists a token
+// matches): per kind, the entries of the lists that restrict it add up, and a list that
+// leaves a kind unrestricted says nothing about that kind (an entry that narrows only tasks
+// must not un-narrow apps another entry narrows). A kind no list restricts stays
+// unrestricted. A single list is returned as it is; no lists, nil.
+func MergeAllowlists(lists ...*Allowlists) *Allowlists {
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
 		return lists[0]
 	}
-	u := &Allowlists{
-		Tasks:    &TaskAllowlist{full: map[[3]string]bool{}, projectName: map[[2]string]bool{}, name: map[string]bool{}},
-		Apps:     &AppAllowlist{name: map[string]bool{}},
-		Triggers: &TriggerAllowlist{full: map[[2]string]bool{}, name: map[string]bool{}},
-	}
+	u := &Allowlists{}
 	for _, l := range lists {
 		if l == nil {
-			return nil
+			continue
 		}
-		if l.Tasks == nil {
-			u.Tasks = nil
-		} else if u.Tasks != nil {
+		if l.Tasks != nil {
+			if u.Tasks == nil {
+				u.Tasks = &TaskAllowlist{full: map[[3]string]bool{}, projectName: map[[2]string]bool{}, name: map[string]bool{}}
+			}
 			addAll(u.Tasks.full, l.Tasks.full)
 			addAll(u.Tasks.projectName, l.Tasks.projectName)
 			addAll(u.Tasks.name, l.Tasks.name)
 		}
-		if l.Apps == nil {
-			u.Apps = nil
-		} else if u.Apps != nil {
+		if l.Apps != nil {
+			if u.Apps == nil {
+				u.Apps = &AppAllowlist{name: map[string]bool{}}
+			}
 			addAll(u.Apps.name, l.Apps.name)
 		}
-		if l.Triggers == nil {
-			u.Triggers = nil
-		} else if u.Triggers != nil {
+		if l.Triggers != nil {
+			if u.Triggers == nil {
+				u.Triggers = &TriggerAllowlist{full: map[[2]string]bool{}, name: map[string]bool{}}
+			}
 			addAll(u.Triggers.full, l.Triggers.full)
 			addAll(u.Triggers.name, l.Triggers.name)
 		}

@@ -98,9 +98,11 @@ type JWTConfig struct {
 	Conditions map[string]ClaimValues `yaml:"conditions"`
 	// Allowlists narrow the webhook's allowlists per token: a token may reach what the
 	// entries whose when holds for it allow together (both these and the webhook's
-	// allowlists must allow). When set, a token that no entry's when matches may reach
-	// nothing (403 on every guarded endpoint): a typo in a claim value never widens access.
-	// Defaults to none: the issuer's tokens are not narrowed.
+	// allowlists must allow). Per kind, the lists of the matching entries that set it add
+	// up; an entry that leaves a kind out says nothing about it, and a kind no matching entry
+	// sets is not narrowed. When set, a token that no entry's when matches may reach nothing
+	// (403 on every guarded endpoint): a typo in a claim value never widens access. Defaults
+	// to none: the issuer's tokens are not narrowed.
 	Allowlists []ClaimAllowlist `yaml:"allowlists"`
 
 	// Timeout bounds each request to a discovered issuer (discovery document, key set),
@@ -138,7 +140,8 @@ func (v *ClaimValues) UnmarshalYAML(n *yaml.Node) error {
 
 // ClaimAllowlist is one entry of JWTConfig.Allowlists: the allowlists, in the seed's syntax
 // (the webhook's own task_allowlist, app_allowlist and trigger_allowlist), for the tokens
-// When holds for. A list left out does not narrow its kind; an empty one allows nothing of it.
+// When holds for. A list left out says nothing about its kind; an empty one allows nothing
+// of it.
 type ClaimAllowlist struct {
 	// When are conditions on claims, as in JWTConfig.Conditions; all must hold. Empty: every
 	// token of the issuer.

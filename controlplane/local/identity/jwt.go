@@ -194,7 +194,8 @@ func mustNothing() *controlplane.Allowlists {
 }
 
 // allowlists returns the narrowing the issuer's allowlists entries give these claims: nil
-// without entries, the union of the matching entries' lists, nothing when none matches.
+// without entries, the matching entries' lists merged (controlplane.MergeAllowlists),
+// nothing when none matches.
 func (is *issuer) allowlists(raw map[string]json.RawMessage) *controlplane.Allowlists {
 	if len(is.grants) == 0 {
 		return nil
@@ -215,7 +216,7 @@ func (is *issuer) allowlists(raw map[string]json.RawMessage) *controlplane.Allow
 	if len(matched) == 0 {
 		return nothing
 	}
-	return controlplane.UnionAllowlists(matched...)
+	return controlplane.MergeAllowlists(matched...)
 }
 
 // holds reports whether the claim has one of the accepted values: a string by equality, a

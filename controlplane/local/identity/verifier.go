@@ -252,7 +252,7 @@ func refuse(reason error) error {
 			Code:       controlplane.CodeUnavailable,
 			Message:    "the token's issuer cannot be reached to check it yet; try again later",
 			Cause:      reason,
-			RetryAfter: unavailable.retryAfter,
+			RetryAfter: max(unavailable.retryAfter, time.Second),
 		}
 	}
 	msg := "invalid or expired credentials"
