@@ -36,6 +36,16 @@ type Config struct {
 	// Logger receives what happens with discovered issuers (unreachable, ready, keys
 	// refreshed). Set by cmd. Defaults to discarding.
 	Logger *slog.Logger `yaml:"-"`
+	// Prefix names this block in errors ("auth.issuers[0].audience: required"). Set by cmd
+	// where the block sits elsewhere. Defaults to "auth".
+	Prefix string `yaml:"-"`
+}
+
+func (c Config) prefix() string {
+	if c.Prefix == "" {
+		return "auth"
+	}
+	return c.Prefix
 }
 
 // Token is one API token. The token itself is never in the config, only its SHA-256.
@@ -195,12 +205,12 @@ func (c Config) validate() error {
 	var errs []error
 	seen := map[string]int{}
 	for i, t := range c.Tokens {
-		key := fmt.Sprintf("auth.tokens[%d]", i)
+		key := fmt.Sprintf("%s.tokens[%d]", c.prefix(), i)
 		h := strings.ToLower(strings.TrimSpace(t.SHA256))
 		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
 			errs = append(errs, fmt.Errorf("%s.sha256: want 64 hex characters (the SHA-256 of the token, as printed by `flyte-webhook token`)", key))
 		} else if j, dup := seen[h]; dup {
-			errs = append(errs, fmt.Errorf("%s.sha256: same token as auth.tokens[%d]", key, j))
+			errs = append(errs, fmt.Errorf("%s.sha256: same token as %s.tokens[%d]", key, c.prefix(), j))
 		} else {
 			seen[h] = i
 		}
@@ -217,13 +227,13 @@ func (c Config) validate() error {
 		issuers[j.Issuer] = key
 	}
 	if c.JWT != nil {
-		checkIssuer("auth.jwt", *c.JWT, true)
+		checkIssuer(c.prefix()+".jwt", *c.JWT, true)
 	}
 	for i, j := range c.Issuers {
-		checkIssuer(fmt.Sprintf("auth.issuers[%d]", i), j, false)
+		checkIssuer(fmt.Sprintf("%s.issuers[%d]", c.prefix(), i), j, false)
 	}
 	if len(c.Tokens) == 0 && c.JWT == nil && len(c.Issuers) == 0 && !c.AllowAnonymous {
-		errs = append(errs, errors.New("auth: no tokens and no jwt configured, and no issuers, while requires_auth is true: no caller could authenticate"))
+		errs = append(errs, fmt.Errorf("%s: no tokens and no jwt configured, and no issuers, while requires_auth is true: no caller could authenticate", c.prefix()))
 	}
 	return errors.Join(errs...)
 }

@@ -116,12 +116,12 @@ func New(cfg Config) (*Verifier, error) {
 		return nil
 	}
 	if cfg.JWT != nil {
-		if err := add("auth.jwt", *cfg.JWT); err != nil {
+		if err := add(cfg.prefix()+".jwt", *cfg.JWT); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range cfg.Issuers {
-		if err := add(fmt.Sprintf("auth.issuers[%d]", i), c); err != nil {
+		if err := add(fmt.Sprintf("%s.issuers[%d]", cfg.prefix(), i), c); err != nil {
 			return nil, err
 		}
 	}
