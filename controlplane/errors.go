@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is the kind of an error, a closed set. The zero value is CodeInternal.
@@ -50,6 +51,10 @@ type Error struct {
 	Code    Code
 	Message string
 	Cause   error
+	// RetryAfter, when positive, is how long the caller should wait before trying again;
+	// impl writes it as a Retry-After header (whole seconds, rounded up) on a 503. Zero says
+	// nothing.
+	RetryAfter time.Duration
 }
 
 // Errorf returns an *Error with a caller-facing message.
@@ -103,6 +108,16 @@ func CodeOf(err error) Code {
 		return CodeDeadlineExceeded
 	}
 	return CodeInternal
+}
+
+// RetryAfterOf returns the RetryAfter of the first *Error in err's chain, zero when there is
+// none.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // MessageOf returns the caller-facing message of the first *Error in err's chain, "" when

@@ -6,6 +6,11 @@ import "time"
 type Identity struct {
 	Subject string
 	Name    string
+	// Allowlists, when not nil, narrow what this caller may reach: the webhook allows a
+	// target only when both its own allowlists and these do (for example, the allowlists a
+	// CI token's claims select; see package identity). Nil narrows nothing. A pointer, so
+	// an Identity stays comparable.
+	Allowlists *Allowlists
 }
 
 // TaskRef names a task. Version "" means the latest registered version.

@@ -42,6 +42,10 @@ const (
 //
 // Without credentials and with requires_auth false, the backend is asked as well: it
 // decides whether anonymous callers are welcome.
+//
+// With Config.Verifier set, credentials it calls its own (a token of an issuer configured on
+// the webhook) are judged by it instead of Me, and a refusal is the answer (401, or 503 while
+// the issuer's keys are not known); the backend still checks them on every call.
 func (s *Server) auth(r api.Route) gin.HandlerFunc {
 	if r.Open {
 		return func(*gin.Context) {}
@@ -74,13 +78,24 @@ func (s *Server) auth(r api.Route) gin.HandlerFunc {
 	}
 }
 
-// identify returns who creds stand for: from the cache, else from the backend's Me.
+// identify returns who creds stand for: from the cache, else from the webhook's own
+// Verifier when the credentials are its own (Config.Verifier), else from the backend's Me.
 func (s *Server) identify(ctx context.Context, creds controlplane.Credentials) (controlplane.Identity, error) {
 	key := credentialsKey(creds)
 	if id, ok := s.ids.get(key); ok {
 		return id, nil
 	}
-	id, err := s.backend.Me(ctx)
+	var (
+		id  controlplane.Identity
+		own bool
+		err error
+	)
+	if s.cfg.Verifier != nil {
+		id, own, err = s.cfg.Verifier.VerifyOwn(ctx, creds)
+	}
+	if !own {
+		id, err = s.backend.Me(ctx)
+	}
 	if err != nil {
 		return controlplane.Identity{}, err
 	}

@@ -1,9 +1,10 @@
 package impl
 
 import (
-	"fmt"
+	"context"
 	"log/slog"
-	"strings"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
 
 // Defaults of Config, exported so a command line can show and check the effective values
@@ -41,8 +42,22 @@ type Config struct {
 	TriggerAllowlist *[]string
 	// MaxBodyBytes bounds request bodies (413 beyond). Defaults to DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+	// Verifier, when set, verifies on the webhook's side the credentials that are its own
+	// (tokens of an issuer it is configured for), before the backend's Me is asked; other
+	// credentials go to Me as before. For a backend that verifies tokens itself (Flyte), so
+	// that claim conditions hold there too. The credentials are still passed on to the
+	// backend. Defaults to nil: the backend alone decides.
+	Verifier Verifier
 	// Logger receives the access log and error logs. Defaults to discarding.
 	Logger *slog.Logger
+}
+
+// Verifier verifies credentials on the webhook's side (see Config.Verifier).
+type Verifier interface {
+	// VerifyOwn judges the credentials when they are its own: it returns own true and the
+	// identity, or own true and the refusal (a *controlplane.Error: CodeUnauthenticated, or
+	// CodeUnavailable while it cannot tell yet). own false leaves them to the backend.
+	VerifyOwn(ctx context.Context, c controlplane.Credentials) (id controlplane.Identity, own bool, err error)
 }
 
 func (c Config) withDefaults() Config {
@@ -58,39 +73,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// allowlists are the parsed allowlists; a nil field is unrestricted.
-type allowlists struct {
-	tasks    *TaskAllowlist
-	apps     map[string]bool
-	triggers *TriggerAllowlist
-}
+// allowlists are the webhook's parsed allowlists; a nil field is unrestricted.
+type allowlists struct{ *controlplane.Allowlists }
 
 func (c Config) allowlists() (allowlists, error) {
-	var a allowlists
-	if c.TaskAllowlist != nil {
-		t, err := ParseTaskAllowlist(*c.TaskAllowlist)
-		if err != nil {
-			return a, err
-		}
-		a.tasks = t
-	}
-	if c.AppAllowlist != nil {
-		a.apps = map[string]bool{}
-		for i, e := range *c.AppAllowlist {
-			if e == "" || strings.ContainsAny(e, "/ \t") {
-				return a, fmt.Errorf("app_allowlist[%d]: %q is not an app name", i, e)
-			}
-			a.apps[e] = true
-		}
-	}
-	if c.TriggerAllowlist != nil {
-		t, err := ParseTriggerAllowlist(*c.TriggerAllowlist)
-		if err != nil {
-			return a, err
-		}
-		a.triggers = t
-	}
-	return a, nil
+	a, err := controlplane.ParseAllowlists(c.TaskAllowlist, c.AppAllowlist, c.TriggerAllowlist)
+	return allowlists{a}, err
 }
 
 // Validate checks the allowlists' entries, naming the first malformed one. NewHandler

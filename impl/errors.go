@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -80,6 +82,13 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	} else if status >= 500 && status != http.StatusNotImplemented {
 		s.log.LogAttrs(ctx, slog.LevelError, "request failed",
 			slog.String("request_id", id), slog.Int("status", status), slog.String("error", err.Error()))
+	}
+	if status == http.StatusServiceUnavailable {
+		if d := controlplane.RetryAfterOf(err); d > 0 {
+			// A CI job reads 401 as a bad token and gives up; 503 with Retry-After says
+			// "the same request will work later".
+			c.Header("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+		}
 	}
 	api.Fail(c, status, detail)
 }

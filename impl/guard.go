@@ -50,17 +50,17 @@ const maxPolicyParams = 3
 
 var policies = map[string]policy{
 	policyNone: {},
-	policyTask: {params: []string{"domain", "project", "name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
-		return nil, s.lists.checkTask(v[0], v[1], v[2])
+	policyTask: {params: []string{"domain", "project", "name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, _ scope) (*controlplane.Run, error) {
+		return nil, s.lists.checkTask(ctx, v[0], v[1], v[2])
 	}},
 	policyRun: {params: []string{"name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
 		return s.checkRun(ctx, sc.run(v[0]))
 	}},
-	policyApp: {params: []string{"name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
-		return nil, s.lists.checkApp(s.cfg.Name, v[0])
+	policyApp: {params: []string{"name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, _ scope) (*controlplane.Run, error) {
+		return nil, s.lists.checkApp(ctx, s.cfg.Name, v[0])
 	}},
-	policyTrigger: {params: []string{"task_name", "trigger_name"}, check: func(s *Server, _ context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
-		return nil, s.lists.checkTrigger(v[0], v[1])
+	policyTrigger: {params: []string{"task_name", "trigger_name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, _ scope) (*controlplane.Run, error) {
+		return nil, s.lists.checkTrigger(ctx, v[0], v[1])
 	}},
 	policyPrefetchRun: {params: []string{"run_name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
 		return s.checkPrefetchRun(ctx, sc.run(v[0]))
@@ -183,9 +183,10 @@ func (s *Server) getRun(ctx context.Context, ref controlplane.RunRef) (controlpl
 // prefetch when prefetch_hf_model is (404 otherwise: this webhook does not serve them), and
 // the task allowlist never hides either. Any other run is judged by its task against the
 // task allowlist (the seed checks only run_task and get_task; a restricted webhook must not
-// read or abort other tasks' runs). When nothing could refuse, the lookup is skipped.
+// read or abort other tasks' runs), and so by the caller's own allowlists (Identity.Allowlists).
+// When nothing could refuse, the lookup is skipped.
 func (s *Server) checkRun(ctx context.Context, ref controlplane.RunRef) (*controlplane.Run, error) {
-	if s.lists.tasks == nil && s.enabled[opBuildImage] && s.enabled[opPrefetch] {
+	if !s.lists.RestrictsTasks() && !callerLists(ctx).RestrictsTasks() && s.enabled[opBuildImage] && s.enabled[opPrefetch] {
 		return nil, nil
 	}
 	name := ref.Name
@@ -204,7 +205,7 @@ func (s *Server) checkRun(ctx context.Context, ref controlplane.RunRef) (*contro
 		}
 	default:
 		t := run.Task
-		if err := s.lists.checkTask(t.Domain, t.Project, t.Name); err != nil {
+		if err := s.lists.checkTask(ctx, t.Domain, t.Project, t.Name); err != nil {
 			return nil, err
 		}
 	}

@@ -76,7 +76,18 @@ type BackendConfig struct {
 	Type  string       `yaml:"type"`
 	Local *LocalConfig `yaml:"local"`
 	// Flyte configures the Flyte 2 backend (backend.type: flyte).
-	Flyte *flyte.Config `yaml:"flyte"`
+	Flyte *FlyteConfig `yaml:"flyte"`
+}
+
+// FlyteConfig configures the Flyte 2 backend, and the token issuers the webhook verifies
+// itself in front of it.
+type FlyteConfig struct {
+	flyte.Config `yaml:",inline"`
+	// Issuers are token issuers (as backend.local.auth.issuers) whose tokens the webhook
+	// verifies itself before Flyte sees them, so that their claim conditions and allowlists
+	// hold on this backend too; the token is still forwarded to Flyte, which verifies it as
+	// well. Other credentials go to Flyte alone. Defaults to none.
+	Issuers []identity.JWTConfig `yaml:"issuers"`
 }
 
 // LocalConfig configures the embedded control plane and who may call it.
@@ -220,12 +231,18 @@ func (c Config) withDefaults() Config {
 			l.ScratchDir = c.resolve(l.ScratchDir)
 		}
 		if j := l.Auth.JWT; j != nil {
-			j.SecretFile, j.PublicKeyFile, j.JWKSFile = c.resolve(j.SecretFile), c.resolve(j.PublicKeyFile), c.resolve(j.JWKSFile)
+			c.resolveKeys(j)
+		}
+		for i := range l.Auth.Issuers {
+			c.resolveKeys(&l.Auth.Issuers[i])
 		}
 		l.Auth.AllowAnonymous = !*c.RequiresAuth
 		l.WebhookName, l.WebhookPort = c.Name, c.Port // apps may take neither
 	}
 	if f := c.Backend.Flyte; f != nil {
+		for i := range f.Issuers {
+			c.resolveKeys(&f.Issuers[i])
+		}
 		f.TLS.CAFile = c.resolve(f.TLS.CAFile)
 		if si := f.ServiceIdentity; si != nil {
 			si.ClientSecretFile = c.resolve(si.ClientSecretFile)
@@ -247,6 +264,16 @@ func joinHostPort(host string, port int) string {
 		host = "[" + host + "]"
 	}
 	return host + ":" + strconv.Itoa(port)
+}
+
+// resolveKeys resolves the key files of an issuer.
+func (c Config) resolveKeys(j *identity.JWTConfig) {
+	j.SecretFile, j.PublicKeyFile, j.JWKSFile = c.resolve(j.SecretFile), c.resolve(j.PublicKeyFile), c.resolve(j.JWKSFile)
+}
+
+// issuerConfig is the identity config of the issuers the webhook verifies in front of Flyte.
+func (f *FlyteConfig) issuerConfig() identity.Config {
+	return identity.Config{Issuers: f.Issuers, Prefix: "backend.flyte"}
 }
 
 // resolve makes a relative path relative to the config file's directory.
@@ -306,7 +333,7 @@ func (c Config) validate() error {
 		if err := c.Backend.Local.Config.Validate(); err != nil {
 			return fmt.Errorf("config: backend.%w", err)
 		}
-		if a := c.Backend.Local.Auth; len(a.Tokens) == 0 && a.JWT == nil && !a.AllowAnonymous {
+		if a := c.Backend.Local.Auth; len(a.Tokens) == 0 && a.JWT == nil && len(a.Issuers) == 0 && !a.AllowAnonymous {
 			return errNoAuth
 		}
 		if _, err := identity.New(c.Backend.Local.Auth); err != nil {
@@ -321,6 +348,11 @@ func (c Config) validate() error {
 		}
 		if err := c.Backend.Flyte.Validate(); err != nil {
 			return fmt.Errorf("config: backend.%w", err)
+		}
+		if len(c.Backend.Flyte.Issuers) > 0 {
+			if _, err := identity.New(c.Backend.Flyte.issuerConfig()); err != nil {
+				return fmt.Errorf("config: %w", err)
+			}
 		}
 	default:
 		return fmt.Errorf("config: backend.type: %q is not one of local, flyte", c.Backend.Type)

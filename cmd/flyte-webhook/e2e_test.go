@@ -111,7 +111,6 @@ func startServer(t *testing.T, dataDir, extra string, args ...string) *proc {
 
 func startServerOn(t *testing.T, workspace, dataDir, extra string, args ...string) *proc {
 	t.Helper()
-	bin := buildBinary(t)
 	port := freePort(t)
 	sum := sha256.Sum256([]byte(e2eToken))
 	cfg := fmt.Sprintf(`port: %d
@@ -122,11 +121,20 @@ backend:
     auth:
       tokens: [{sha256: %s, subject: e2e, name: E2E}]
 %s`, port, workspace, dataDir, hex.EncodeToString(sum[:]), extra)
+	p := startConfigured(t, port, cfg, args...)
+	p.token = e2eToken
+	return p
+}
+
+// startConfigured starts the binary on port with the config cfg, and waits until it answers.
+func startConfigured(t *testing.T, port int, cfg string, args ...string) *proc {
+	t.Helper()
+	bin := buildBinary(t)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), token: e2eToken, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--config", path}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

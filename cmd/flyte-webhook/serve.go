@@ -48,6 +48,19 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	hc := c.handlerConfig()
 	hc.Logger = log
+	if f := c.Backend.Flyte; f != nil && len(f.Issuers) > 0 {
+		// Flyte verifies tokens itself; the webhook verifies its issuers' tokens too, so
+		// their claim conditions and allowlists hold here as well.
+		ic := f.issuerConfig()
+		ic.Logger = log.With("component", "identity")
+		v, err := identity.New(ic)
+		if err != nil {
+			closeWithin(closeBackend, c.ShutdownTimeout, log)
+			return fmt.Errorf("config: %w", err)
+		}
+		v.Start(ctx)
+		hc.Verifier = v
+	}
 	handler, err := impl.NewHandler(hc, backend)
 	if err != nil {
 		closeWithin(closeBackend, c.ShutdownTimeout, log)
@@ -132,10 +145,15 @@ func openBackend(ctx context.Context, c Config, log *slog.Logger) (controlplane.
 	switch c.Backend.Type {
 	case "local":
 		lc := c.Backend.Local
-		verifier, err := identity.New(lc.Auth)
+		ac := lc.Auth
+		ac.Logger = log.With("component", "identity")
+		verifier, err := identity.New(ac)
 		if err != nil {
 			return nil, nil, fmt.Errorf("config: backend.local.auth: %w", err)
 		}
+		// Discovered issuers are looked up in the background: an unreachable one is logged
+		// and retried, its tokens get 503 meanwhile, and start-up goes on.
+		verifier.Start(ctx)
 		lcfg := lc.Config
 		lcfg.BaseURL = c.PublicURL
 		lcfg.Verifier = verifier
@@ -146,7 +164,7 @@ func openBackend(ctx context.Context, c Config, log *slog.Logger) (controlplane.
 		}
 		backend = b
 	case "flyte":
-		fcfg := *c.Backend.Flyte
+		fcfg := c.Backend.Flyte.Config
 		fcfg.Name = c.Name
 		fcfg.BaseURL = c.PublicURL
 		fcfg.Logger = log.With("component", "flyte")
@@ -255,7 +273,8 @@ func (c Config) logValue() slog.Value {
 			slog.String("workspace", l.Workspace),
 			slog.String("data_dir", l.DataDir),
 			slog.Int("tokens", len(l.Auth.Tokens)),
-			slog.Bool("jwt", l.Auth.JWT != nil))
+			slog.Bool("jwt", l.Auth.JWT != nil),
+			slog.Any("issuers", issuerURLs(l.Auth.Issuers)))
 	}
 	if f := c.Backend.Flyte; f != nil {
 		// The service identity's secret is named by a file or a variable, never logged.
@@ -263,7 +282,18 @@ func (c Config) logValue() slog.Value {
 			slog.String("flyte_endpoint", f.Endpoint),
 			slog.String("flyte_project", f.Project),
 			slog.String("flyte_domain", f.Domain),
-			slog.Bool("flyte_service_identity", f.ServiceIdentity != nil))
+			slog.Bool("flyte_service_identity", f.ServiceIdentity != nil),
+			slog.Any("flyte_issuers", issuerURLs(f.Issuers)))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// issuerURLs names the configured issuers for the start-up line (their keys are files or
+// discovered, never inline).
+func issuerURLs(issuers []identity.JWTConfig) []string {
+	out := []string{}
+	for _, i := range issuers {
+		out = append(out, i.Issuer)
+	}
+	return out
 }

@@ -16,4 +16,5 @@ var (
 	ErrIssuer        = errIssuer
 	ErrAudience      = errAudience
 	ErrClaims        = errClaims
+	ErrCondition     = errCondition
 )

@@ -76,3 +76,49 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyIssuers does the same with several issuers, where the unverified iss picks whose
+// keys check a token: whatever the token names, only identities the issuers' own keys signed
+// come out, with the allowlists of their entries.
+func FuzzVerifyIssuers(f *testing.F) {
+	rk, _ := rsaKeys(f)
+	ek, _ := ecKeys(f)
+	secret := []byte(testSecret)
+	const other = "https://other.test/"
+	v := mustNew(f, identity.Config{Issuers: []identity.JWTConfig{
+		{Issuer: testIssuer, Audience: testAudience, SecretFile: writeFile(f, "s", secret),
+			Conditions: map[string]identity.ClaimValues{"repository": {"org/repo"}}},
+		{Issuer: other, Audience: testAudience, JWKSFile: jwksFile(f, rsaJWK(&rk.PublicKey, "r"), ecJWK(&ek.PublicKey, "e")),
+			Allowlists: []identity.ClaimAllowlist{{When: map[string]identity.ClaimValues{"repository": {"org/repo"}}, TaskAllowlist: &[]string{"greet"}}}},
+	}})
+	ok := claims("alice", map[string]any{"repository": "org/repo"})
+	otherOK := claims("alice", map[string]any{"repository": "org/repo", "iss": other})
+	for _, tok := range []string{
+		signJWT(f, hdr("HS256", ""), ok, secret),
+		signJWT(f, hdr("RS256", "r"), otherOK, rk),
+		signJWT(f, hdr("ES256", "e"), otherOK, ek),
+		signJWT(f, hdr("HS256", "r"), otherOK, secret),
+		signJWT(f, hdr("RS256", "r"), ok, rk),
+		signJWT(f, hdr("HS256", ""), claims("alice", map[string]any{"repository": "org/x"}), secret),
+		signJWT(f, hdr("HS256", ""), map[string]any{"iss": []string{testIssuer}}, secret),
+		"e30.eyJpc3MiOiJodHRwczovL290aGVyLnRlc3QvIn0.e30",
+	} {
+		f.Add("Bearer " + tok)
+	}
+	f.Fuzz(func(t *testing.T, authorization string) {
+		id, err := v.Verify(context.Background(), controlplane.Credentials{Authorization: authorization})
+		if err != nil {
+			if controlplane.CodeOf(err) != controlplane.CodeUnauthenticated {
+				t.Fatalf("Verify: code %v: %v", controlplane.CodeOf(err), err)
+			}
+			return
+		}
+		if id.Subject != "alice" || id.Name != "Name of alice" {
+			t.Fatalf("Verify = %+v, not an identity these issuers signed", id)
+		}
+		// Only the second issuer has allowlists, and its one entry allows greet alone.
+		if id.Allowlists != nil && (!id.Allowlists.AllowsTask("d", "p", "greet") || id.Allowlists.AllowsTask("d", "p", "other")) {
+			t.Fatalf("Verify = %+v: allowlists not the entry's", id)
+		}
+	})
+}

@@ -2,27 +2,21 @@ package identity
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/hmac"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
+	"context"
 	"encoding/json"
-	"math/big"
-	"strconv"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
 
-// jwtVerifier verifies compact JWS tokens (RFC 7515, 7519) against configured keys.
-type jwtVerifier struct {
-	cfg  JWTConfig // with defaults
-	keys []key
-	now  func() time.Time // nil: time.Now
-}
+// jwsAlgs are the only algorithms a token may name; each issuer then accepts only its keys'.
+var jwsAlgs = []jose.SignatureAlgorithm{algHS256, algRS256, algES256}
 
 // looksLikeJWT reports whether token has the compact shape header.payload.signature with
 // base64url parts; anything else is not worth parsing as a JWT.
@@ -40,52 +34,90 @@ func looksLikeJWT(token string) bool {
 	return true
 }
 
-type jwtHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
+// parseJWS parses a compact JWS with go-jose, refusing before any key is looked at: an empty
+// part, an alg other than HS256, RS256 or ES256 ("none" included: errAlgorithm), and a crit
+// or b64 header (RFC 7515 §4.1.11: extensions we do not understand make the token invalid).
+func parseJWS(token string) (*jose.JSONWebSignature, error) {
+	h, rest, _ := strings.Cut(token, ".")
+	p, s, _ := strings.Cut(rest, ".")
+	if h == "" || p == "" || s == "" {
+		return nil, errMalformed
+	}
+	jws, err := jose.ParseSignedCompact(token, jwsAlgs)
+	if err != nil {
+		var alg *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &alg) && alg.Got != "" {
+			return nil, errAlgorithm
+		}
+		return nil, errMalformed
+	}
+	hdr := jws.Signatures[0].Protected
+	for _, name := range []jose.HeaderKey{"crit", "b64"} {
+		if _, ok := hdr.ExtraHeaders[name]; ok {
+			return nil, errMalformed
+		}
+	}
+	return jws, nil
 }
 
-func (j *jwtVerifier) verify(token string) (controlplane.Identity, error) {
-	h64, rest, _ := strings.Cut(token, ".")
-	p64, s64, _ := strings.Cut(rest, ".")
-	if h64 == "" || p64 == "" || s64 == "" {
-		return controlplane.Identity{}, errMalformed
+// unverifiedIssuer returns the iss claim of a parsed token whose signature is not checked
+// yet: it only picks which issuer's keys will check it, and iss is checked again once they
+// have. A payload that is not a JSON object is errMalformed.
+func unverifiedIssuer(jws *jose.JSONWebSignature) (string, error) {
+	var cl struct {
+		Iss any `json:"iss"`
 	}
-	hb, err1 := base64.RawURLEncoding.Strict().DecodeString(h64)
-	pb, err2 := base64.RawURLEncoding.Strict().DecodeString(p64)
-	sig, err3 := base64.RawURLEncoding.Strict().DecodeString(s64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return controlplane.Identity{}, errMalformed
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &cl); err != nil {
+		return "", errMalformed
 	}
-	var hdr jwtHeader
-	if err := json.Unmarshal(hb, &hdr); err != nil || hdr.Alg == "" {
-		return controlplane.Identity{}, errMalformed
+	s, _ := cl.Iss.(string)
+	return s, nil
+}
+
+// issuer verifies the tokens of one configured issuer.
+type issuer struct {
+	cfg        JWTConfig // with defaults
+	keys       []key     // its own key source; nil when discovered
+	remote     *remote   // discovery and its key set; nil with a key source of its own
+	conditions []condition
+	grants     []grant
+}
+
+// verify checks the signature of a parsed token with this issuer's keys, then its claims.
+func (is *issuer) verify(ctx context.Context, token string, jws *jose.JSONWebSignature, now time.Time) (controlplane.Identity, error) {
+	var payload []byte
+	if is.remote != nil {
+		p, err := is.remote.verify(ctx, token, jws)
+		if err != nil {
+			return controlplane.Identity{}, err
+		}
+		payload = p
+	} else {
+		hdr := jws.Signatures[0].Header
+		k, err := pickKey(is.keys, hdr.KeyID, jose.SignatureAlgorithm(hdr.Algorithm))
+		if err != nil {
+			return controlplane.Identity{}, err
+		}
+		if payload, err = jws.Verify(k.pub); err != nil {
+			if errors.Is(err, jose.ErrUnsupportedCriticalHeader) {
+				return controlplane.Identity{}, errMalformed
+			}
+			return controlplane.Identity{}, errSignature
+		}
 	}
-	if len(hdr.Crit) > 0 {
-		// RFC 7515 §4.1.11: extensions we do not understand make the token invalid.
-		return controlplane.Identity{}, errMalformed
-	}
-	k, err := j.pickKey(hdr)
-	if err != nil {
-		return controlplane.Identity{}, err
-	}
-	if !k.verify([]byte(token[:len(h64)+1+len(p64)]), sig) {
-		return controlplane.Identity{}, errSignature
-	}
-	// Only a signed payload is looked at.
-	return j.claims(pb)
+	// Only a signed payload is looked at from here on.
+	return is.claims(payload, now)
 }
 
 // pickKey returns the key for the token's kid, refusing any alg but the key's own.
-func (j *jwtVerifier) pickKey(hdr jwtHeader) (key, error) {
+func pickKey(keys []key, kid string, alg jose.SignatureAlgorithm) (key, error) {
 	var k *key
-	if len(j.keys) == 1 && (hdr.Kid == "" || j.keys[0].kid == "" || j.keys[0].kid == hdr.Kid) {
-		k = &j.keys[0]
+	if len(keys) == 1 && (kid == "" || keys[0].kid == "" || keys[0].kid == kid) {
+		k = &keys[0]
 	} else {
-		for i := range j.keys {
-			if hdr.Kid != "" && j.keys[i].kid == hdr.Kid {
-				k = &j.keys[i]
+		for i := range keys {
+			if kid != "" && keys[i].kid == kid {
+				k = &keys[i]
 				break
 			}
 		}
@@ -93,107 +125,135 @@ func (j *jwtVerifier) pickKey(hdr jwtHeader) (key, error) {
 	if k == nil {
 		return key{}, errNoKey
 	}
-	if hdr.Alg != k.alg {
+	if alg != k.alg {
 		return key{}, errAlgorithm
 	}
 	return *k, nil
 }
 
-// verify checks sig over signed with k, using k's algorithm only.
-func (k key) verify(signed, sig []byte) bool {
-	switch k.alg {
-	case algHS256:
-		m := hmac.New(sha256.New, k.secret)
-		m.Write(signed)
-		return hmac.Equal(m.Sum(nil), sig)
-	case algRS256:
-		d := sha256.Sum256(signed)
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, d[:], sig) == nil
-	case algES256:
-		// RFC 7518 §3.4: R and S as two 32-byte big-endian integers, not ASN.1.
-		if len(sig) != 64 {
-			return false
-		}
-		d := sha256.Sum256(signed)
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(k.ec, d[:], r, s)
-	}
-	return false
-}
-
-// claims checks the registered claims of a verified payload and maps it to an identity.
-func (j *jwtVerifier) claims(payload []byte) (controlplane.Identity, error) {
-	var cl map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&cl); err != nil || cl == nil || dec.More() {
+// claims checks the registered claims of a verified payload with go-jose's jwt package, then
+// the issuer's conditions, and maps the payload to an identity.
+func (is *issuer) claims(payload []byte, now time.Time) (controlplane.Identity, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
 		return controlplane.Identity{}, errMalformed
 	}
-	now := time.Now
-	if j.now != nil {
-		now = j.now
+	var cl jwt.Claims
+	if err := json.Unmarshal(payload, &cl); err != nil {
+		if errors.Is(err, jwt.ErrUnmarshalAudience) {
+			return controlplane.Identity{}, errAudience
+		}
+		return controlplane.Identity{}, errClaims
 	}
-	t := now()
-	leeway := j.cfg.Leeway.Seconds()
-	nowSec := float64(t.UnixNano()) / 1e9
-
-	exp, ok, err := numericDate(cl, "exp")
-	if err != nil || !ok {
+	if cl.Expiry == nil {
 		return controlplane.Identity{}, errClaims // exp is required
 	}
-	if nowSec >= exp+leeway {
-		return controlplane.Identity{}, errExpired
-	}
-	if nbf, ok, err := numericDate(cl, "nbf"); err != nil {
-		return controlplane.Identity{}, errClaims
-	} else if ok && nowSec+leeway < nbf {
-		return controlplane.Identity{}, errNotYetValid
-	}
-	if iat, ok, err := numericDate(cl, "iat"); err != nil {
-		return controlplane.Identity{}, errClaims
-	} else if ok && nowSec+leeway < iat {
-		return controlplane.Identity{}, errNotYetValid
-	}
-
-	iss, ok := stringClaim(cl, "iss")
-	if !ok || iss != j.cfg.Issuer {
+	err := cl.ValidateWithLeeway(jwt.Expected{Issuer: is.cfg.Issuer, AnyAudience: []string{is.cfg.Audience}, Time: now}, is.cfg.Leeway)
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrInvalidIssuer):
 		return controlplane.Identity{}, errIssuer
-	}
-	if !audienceHas(cl["aud"], j.cfg.Audience) {
+	case errors.Is(err, jwt.ErrInvalidAudience):
 		return controlplane.Identity{}, errAudience
+	case errors.Is(err, jwt.ErrExpired):
+		return controlplane.Identity{}, errExpired
+	case errors.Is(err, jwt.ErrNotValidYet), errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return controlplane.Identity{}, errNotYetValid
+	default:
+		return controlplane.Identity{}, errClaims
 	}
 
-	sub, ok := stringClaim(cl, j.cfg.SubjectClaim)
+	sub, ok := stringClaim(raw, is.cfg.SubjectClaim)
 	if !ok || strings.TrimSpace(sub) == "" {
 		return controlplane.Identity{}, errClaims
 	}
-	name, _ := stringClaim(cl, j.cfg.NameClaim)
+	for _, c := range is.conditions {
+		if !c.holds(raw) {
+			return controlplane.Identity{}, &conditionError{claim: c.claim}
+		}
+	}
+	name, _ := stringClaim(raw, is.cfg.NameClaim)
 	if name == "" {
-		name, _ = stringClaim(cl, "email")
+		name, _ = stringClaim(raw, "email")
 	}
 	if name == "" {
 		name = sub
 	}
-	return controlplane.Identity{Subject: sub, Name: name}, nil
+	return controlplane.Identity{Subject: sub, Name: name, Allowlists: is.allowlists(raw)}, nil
 }
 
-// numericDate reads a NumericDate claim (RFC 7519 §2: seconds, possibly fractional).
-// ok is false when the claim is absent; err is set when it is not a number.
-func numericDate(cl map[string]json.RawMessage, name string) (sec float64, ok bool, err error) {
-	raw, present := cl[name]
-	if !present {
-		return 0, false, nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return 0, true, errClaims
-	}
-	f, err := strconv.ParseFloat(n.String(), 64)
+// nothing is what a token that no allowlists entry matches may reach.
+var nothing = mustNothing()
+
+func mustNothing() *controlplane.Allowlists {
+	a, err := controlplane.ParseAllowlists(&[]string{}, &[]string{}, &[]string{})
 	if err != nil {
-		return 0, true, errClaims
+		panic(err)
 	}
-	return f, true, nil
+	return a
+}
+
+// allowlists returns the narrowing the issuer's allowlists entries give these claims: nil
+// without entries, the matching entries' lists merged (controlplane.MergeAllowlists),
+// nothing when none matches.
+func (is *issuer) allowlists(raw map[string]json.RawMessage) *controlplane.Allowlists {
+	if len(is.grants) == 0 {
+		return nil
+	}
+	var matched []*controlplane.Allowlists
+	for _, g := range is.grants {
+		all := true
+		for _, c := range g.when {
+			if !c.holds(raw) {
+				all = false
+				break
+			}
+		}
+		if all {
+			matched = append(matched, g.lists)
+		}
+	}
+	if len(matched) == 0 {
+		return nothing
+	}
+	return controlplane.MergeAllowlists(matched...)
+}
+
+// holds reports whether the claim has one of the accepted values: a string by equality, a
+// number or boolean by its JSON text, a list when any element does.
+func (c condition) holds(raw map[string]json.RawMessage) bool {
+	v, ok := raw[c.claim]
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	var x any
+	if dec.Decode(&x) != nil {
+		return false
+	}
+	if list, ok := x.([]any); ok {
+		for _, e := range list {
+			if s, ok := scalarText(e); ok && c.values[s] {
+				return true
+			}
+		}
+		return false
+	}
+	s, ok := scalarText(x)
+	return ok && c.values[s]
+}
+
+func scalarText(x any) (string, bool) {
+	switch v := x.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return fmt.Sprint(v), true
+	}
+	return "", false
 }
 
 // stringClaim reads a string claim; ok is false when absent or not a string.
@@ -207,25 +267,4 @@ func stringClaim(cl map[string]json.RawMessage, name string) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-// audienceHas reports whether aud (a string or an array of strings) contains want.
-func audienceHas(raw json.RawMessage, want string) bool {
-	if len(raw) == 0 {
-		return false
-	}
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
-		return one == want
-	}
-	var many []string
-	if err := json.Unmarshal(raw, &many); err != nil {
-		return false
-	}
-	for _, a := range many {
-		if a == want {
-			return true
-		}
-	}
-	return false
 }

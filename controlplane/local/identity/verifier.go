@@ -6,8 +6,13 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
@@ -42,14 +47,26 @@ var (
 	errIssuer        = errors.New("identity: jwt issuer mismatch")
 	errAudience      = errors.New("identity: jwt audience mismatch")
 	errClaims        = errors.New("identity: jwt claims invalid")
+	errCondition     = errors.New("identity: jwt claims do not meet the issuer's conditions")
 )
 
-// Verifier tells who presented some credentials. It is immutable once built by New and safe
-// for concurrent use.
+// conditionError says which condition a token failed (errCondition), never the value.
+type conditionError struct{ claim string }
+
+func (e *conditionError) Error() string {
+	return fmt.Sprintf("%v: claim %q", errCondition, e.claim)
+}
+
+func (e *conditionError) Unwrap() error { return errCondition }
+
+// Verifier tells who presented some credentials. It is immutable once built by New (the keys
+// of discovered issuers aside, which it keeps current) and safe for concurrent use.
 type Verifier struct {
 	tokens         []staticToken
-	jwt            *jwtVerifier
+	issuers        []*issuer
+	byIssuer       map[string]*issuer
 	allowAnonymous bool
+	now            func() time.Time
 }
 
 type staticToken struct {
@@ -58,13 +75,17 @@ type staticToken struct {
 }
 
 // New validates cfg, naming the first bad key of each problem (for example
-// "auth.tokens[1].sha256: want 64 hex characters"), reads the JWT key source and returns a
-// Verifier.
+// "auth.tokens[1].sha256: want 64 hex characters"), reads the key sources and returns a
+// Verifier. It makes no network request: discovered issuers are looked up by Start.
 func New(cfg Config) (*Verifier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{allowAnonymous: cfg.AllowAnonymous}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	v := &Verifier{allowAnonymous: cfg.AllowAnonymous, byIssuer: map[string]*issuer{}, now: time.Now}
 	for _, t := range cfg.Tokens {
 		var st staticToken
 		// validate checked that this decodes to 32 bytes.
@@ -75,28 +96,67 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		v.tokens = append(v.tokens, st)
 	}
+	add := func(prefix string, c JWTConfig) error {
+		jc := c.withDefaults()
+		is := &issuer{cfg: jc}
+		// validate checked these.
+		is.conditions, _ = parseConditions(prefix+".conditions", jc.Conditions)
+		is.grants, _ = parseGrants(prefix, jc.Allowlists)
+		if jc.discovered() {
+			is.remote = newRemote(jc, log, v.clock)
+		} else {
+			keys, err := loadKeys(prefix, jc)
+			if err != nil {
+				return err
+			}
+			is.keys = keys
+		}
+		v.issuers = append(v.issuers, is)
+		v.byIssuer[jc.Issuer] = is
+		return nil
+	}
 	if cfg.JWT != nil {
-		jc := cfg.JWT.withDefaults()
-		keys, err := loadKeys(jc)
-		if err != nil {
+		if err := add(cfg.prefix()+".jwt", *cfg.JWT); err != nil {
 			return nil, err
 		}
-		v.jwt = &jwtVerifier{cfg: jc, keys: keys}
+	}
+	for i, c := range cfg.Issuers {
+		if err := add(fmt.Sprintf("%s.issuers[%d]", cfg.prefix(), i), c); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }
 
-// Verify returns the identity c stands for. ctx is unused today; it is there for key sources
-// that may one day block.
+func (v *Verifier) clock() time.Time { return v.now() }
+
+// Start looks up the keys of every discovered issuer (an issuer without a key source of its
+// own) in the background and returns at once: an unreachable issuer never blocks start-up.
+// Each is tried again, with a growing pause (RetryInterval, doubling up to 1m) and a warning
+// in the log, until it answers or ctx ends. Until then its tokens are refused with
+// CodeUnavailable and a RetryAfter (503 with Retry-After); tokens of other issuers and API
+// tokens work meanwhile. Calling Start again does nothing.
+func (v *Verifier) Start(ctx context.Context) {
+	for _, is := range v.issuers {
+		if is.remote != nil {
+			is.remote.start(ctx)
+		}
+	}
+}
+
+// Verify returns the identity c stands for. ctx bounds what a discovered issuer's key
+// refresh may wait for.
 //
 // The token comes from the Authorization header (Bearer scheme only, case-insensitive) or,
 // when there is no Authorization header, from the flyte_webhook_token cookie; two such
 // cookies are refused, whatever else the request carries. It is checked
-// against the configured token hashes first, then, when it has the shape of a JWT and JWT is
-// configured, verified as one. Without any token, the caller is Anonymous when allowed.
+// against the configured token hashes first, then, when it has the shape of a JWT and an
+// issuer is configured, verified as one. Without any token, the caller is Anonymous when
+// allowed.
 //
 // Every refusal is a *controlplane.Error with CodeUnauthenticated, a generic message and the
-// reason as its Cause.
+// reason as its Cause; but a token of a discovered issuer whose keys cannot be had yet gets
+// CodeUnavailable with a RetryAfter.
 func (v *Verifier) Verify(ctx context.Context, c controlplane.Credentials) (controlplane.Identity, error) {
 	token, err := bearer(c)
 	if errors.Is(err, errNoCredentials) && v.allowAnonymous {
@@ -108,8 +168,8 @@ func (v *Verifier) Verify(ctx context.Context, c controlplane.Credentials) (cont
 	if id, ok := v.matchToken(token); ok {
 		return id, nil
 	}
-	if v.jwt != nil && looksLikeJWT(token) {
-		id, err := v.jwt.verify(token)
+	if len(v.issuers) > 0 && looksLikeJWT(token) {
+		id, err := v.verifyJWT(ctx, token, nil)
 		if err != nil {
 			return controlplane.Identity{}, refuse(err)
 		}
@@ -118,18 +178,95 @@ func (v *Verifier) Verify(ctx context.Context, c controlplane.Credentials) (cont
 	return controlplane.Identity{}, refuse(errUnknownToken)
 }
 
+// verifyJWT verifies a JWT-shaped token. With one issuer configured, that issuer judges every
+// token (and a wrong iss is errIssuer once the signature holds); with several, the token's
+// unverified iss picks the one whose keys check it. jws is the token already parsed, or nil.
+func (v *Verifier) verifyJWT(ctx context.Context, token string, jws *jose.JSONWebSignature) (controlplane.Identity, error) {
+	if jws == nil {
+		var err error
+		if jws, err = parseJWS(token); err != nil {
+			return controlplane.Identity{}, err
+		}
+	}
+	is := v.issuers[0]
+	if len(v.issuers) > 1 {
+		iss, err := unverifiedIssuer(jws)
+		if err != nil {
+			return controlplane.Identity{}, err
+		}
+		if is = v.byIssuer[iss]; is == nil {
+			return controlplane.Identity{}, errIssuer
+		}
+	}
+	return is.verify(ctx, token, jws, v.now())
+}
+
+// VerifyOwn verifies the credentials that come from a configured issuer, for a webhook in
+// front of a backend that verifies tokens itself (impl.Verifier): every JWT among c (the
+// bearer token, every cookie value) whose unverified iss is one of the configured issuers
+// must verify, claims conditions included. own is false when there is none: the credentials
+// are the backend's to judge. The identity is the bearer token's when it is one of ours,
+// else the first such cookie's.
+func (v *Verifier) VerifyOwn(ctx context.Context, c controlplane.Credentials) (controlplane.Identity, bool, error) {
+	var candidates []string
+	if scheme, tok, ok := strings.Cut(strings.TrimSpace(c.Authorization), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		candidates = append(candidates, strings.TrimSpace(tok))
+	}
+	if c.Cookie != "" && len(c.Cookie) <= maxCookieHeader {
+		if cookies, err := http.ParseCookie(c.Cookie); err == nil {
+			for _, ck := range cookies {
+				candidates = append(candidates, ck.Value)
+			}
+		}
+	}
+	var first controlplane.Identity
+	own := false
+	for _, tok := range candidates {
+		if len(tok) > maxTokenBytes || !looksLikeJWT(tok) {
+			continue
+		}
+		jws, err := parseJWS(tok)
+		if err != nil {
+			continue // not a token any issuer of ours made
+		}
+		iss, err := unverifiedIssuer(jws)
+		if err != nil || v.byIssuer[iss] == nil {
+			continue
+		}
+		id, err := v.byIssuer[iss].verify(ctx, tok, jws, v.now())
+		if err != nil {
+			return controlplane.Identity{}, true, refuse(err)
+		}
+		if !own {
+			first, own = id, true
+		}
+	}
+	return first, own, nil
+}
+
 // refuse turns a reason into the error Verify returns.
 func refuse(reason error) error {
+	var unavailable *unavailableError
+	if errors.As(reason, &unavailable) {
+		return &controlplane.Error{
+			Code:       controlplane.CodeUnavailable,
+			Message:    "the token's issuer cannot be reached to check it yet; try again later",
+			Cause:      reason,
+			RetryAfter: max(unavailable.retryAfter, time.Second),
+		}
+	}
 	msg := "invalid or expired credentials"
-	switch reason {
-	case errNoCredentials:
+	switch {
+	case reason == errNoCredentials:
 		msg = "credentials required"
-	case errScheme:
+	case reason == errScheme:
 		msg = "unsupported authorization scheme: use Bearer"
-	case errExpired:
+	case reason == errExpired:
 		msg = "credentials expired"
-	case errDuplicate:
+	case reason == errDuplicate:
 		msg = "ambiguous credentials: more than one " + CookieName + " cookie"
+	case errors.Is(reason, errCondition):
+		msg = "credentials not accepted: the token's claims do not meet the conditions set for its issuer"
 	}
 	return controlplane.Wrap(controlplane.CodeUnauthenticated, reason, msg)
 }
