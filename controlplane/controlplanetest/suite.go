@@ -57,6 +57,8 @@ const (
 	Builds Capability = "builds"
 	// Prefetch: PrefetchModel.
 	Prefetch Capability = "prefetch"
+	// Lists: ListRuns, and the run metadata it filters on (labels, callers).
+	Lists Capability = "lists"
 )
 
 // Caller is a caller the backend accepts: the credentials it presents and the subject the
