@@ -73,10 +73,12 @@ func TestFilterKey(t *testing.T) {
 		t.Error("the order of phases, the limit, the token or the visibility changed the filter key")
 	}
 	for name, change := range map[string]func(*controlplane.ListRunsRequest){
-		"task version": func(r *controlplane.ListRunsRequest) { r.Task = &controlplane.TaskRef{Domain: "d", Project: "p", Name: "n", Version: "v1"} },
-		"no task":      func(r *controlplane.ListRunsRequest) { r.Task = nil },
-		"phase":        func(r *controlplane.ListRunsRequest) { r.Phases = r.Phases[:1] },
-		"label value":  func(r *controlplane.ListRunsRequest) { r.Labels = map[string]string{"a": "1", "b": "3"} },
+		"task version": func(r *controlplane.ListRunsRequest) {
+			r.Task = &controlplane.TaskRef{Domain: "d", Project: "p", Name: "n", Version: "v1"}
+		},
+		"no task":     func(r *controlplane.ListRunsRequest) { r.Task = nil },
+		"phase":       func(r *controlplane.ListRunsRequest) { r.Phases = r.Phases[:1] },
+		"label value": func(r *controlplane.ListRunsRequest) { r.Labels = map[string]string{"a": "1", "b": "3"} },
 		// Lengths are part of the key: "a"+"12" is not "a1"+"2".
 		"label split": func(r *controlplane.ListRunsRequest) { r.Labels = map[string]string{"a1": "", "b": "2"} },
 		"trigger":     func(r *controlplane.ListRunsRequest) { r.Trigger = "nightly" },
