@@ -113,6 +113,27 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
+// Defines values for RunResponseKind.
+const (
+	ImageBuild RunResponseKind = "image_build"
+	Prefetch   RunResponseKind = "prefetch"
+	Task       RunResponseKind = "task"
+)
+
+// Valid indicates whether the value is a known member of the RunResponseKind enum.
+func (e RunResponseKind) Valid() bool {
+	switch e {
+	case ImageBuild:
+		return true
+	case Prefetch:
+		return true
+	case Task:
+		return true
+	default:
+		return false
+	}
+}
+
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -213,6 +234,11 @@ type HealthResponse struct {
 // Inputs Task inputs by name; each value of the type the task declares.
 type Inputs map[string]interface{}
 
+// Label A label, `key=value`.
+//
+// Example: ci-job=1234
+type Label = string
+
 // MeResponse defines model for MeResponse.
 type MeResponse struct {
 	// Name The caller's display name.
@@ -301,10 +327,24 @@ type RunIOResponse struct {
 	Outputs *map[string]interface{} `json:"outputs"`
 }
 
+// RunListResponse defines model for RunListResponse.
+type RunListResponse struct {
+	// NextPageToken Send it as `page_token` (with the same filters) for the next page; absent on the last page.
+	NextPageToken *string `json:"next_page_token,omitempty"`
+
+	// Runs The page's runs, newest first.
+	Runs []RunResponse `json:"runs"`
+}
+
 // RunResponse defines model for RunResponse.
 type RunResponse struct {
 	// Attempts How many attempts the run has had.
-	Attempts  *int       `json:"attempts,omitempty"`
+	Attempts *int `json:"attempts,omitempty"`
+
+	// Caller The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+	//
+	// Example: ci
+	Caller    *string    `json:"caller,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Done Whether the phase is final.
@@ -313,6 +353,14 @@ type RunResponse struct {
 
 	// Error Why the run failed, when it did.
 	Error *string `json:"error,omitempty"`
+
+	// Kind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+	Kind *RunResponseKind `json:"kind,omitempty"`
+
+	// Labels The labels the run was started with, when it has any.
+	//
+	// Example: {"ci-job":"1234"}
+	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name Example: r-7f3a9c2b1d
 	Name string `json:"name"`
@@ -324,12 +372,18 @@ type RunResponse struct {
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 
+	// Task The task (and its version) a run runs.
+	Task *TaskRef `json:"task,omitempty"`
+
 	// Trigger The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
 	//
 	// Example: nightly
 	Trigger *string `json:"trigger,omitempty"`
 	Url     string  `json:"url"`
 }
+
+// RunResponseKind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
@@ -376,6 +430,14 @@ type TaskOutput struct {
 	//
 	// Example: string
 	Type string `json:"type"`
+}
+
+// TaskRef The task (and its version) a run runs.
+type TaskRef struct {
+	Domain  string `json:"domain"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Version string `json:"version"`
 }
 
 // TaskResponse defines model for TaskResponse.
@@ -427,11 +489,17 @@ type AppProject = string
 // Domain defines model for Domain.
 type Domain = string
 
+// LabelFilter defines model for LabelFilter.
+type LabelFilter = []Label
+
 // PrefetchRunName defines model for PrefetchRunName.
 type PrefetchRunName = string
 
 // Project defines model for Project.
 type Project = string
+
+// RunLabel defines model for RunLabel.
+type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
@@ -627,6 +695,12 @@ type RunTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
 
+	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+	// digit (they are valid Kubernetes labels).
+	Label *RunLabel `form:"label,omitempty" json:"label,omitempty"`
+
 	// IdempotencyKey Any string of 1 to 255 characters chosen by the client.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -660,6 +734,48 @@ type AbortRunParams struct {
 
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
+// ListRunsParams defines parameters for ListRuns.
+type ListRunsParams struct {
+	// Task Only runs of this task, written `domain/project/name`.
+	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// TaskVersion Only runs of this version of `task` (which it needs).
+	TaskVersion *string `form:"task_version,omitempty" json:"task_version,omitempty"`
+
+	// Phase Only runs in one of these phases (repeat the parameter for several).
+	Phase *[]Phase `form:"phase,omitempty" json:"phase,omitempty"`
+
+	// Trigger Only runs this trigger (of the run's task) started.
+	Trigger *string `form:"trigger,omitempty" json:"trigger,omitempty"`
+
+	// Caller Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`).
+	Caller *string `form:"caller,omitempty" json:"caller,omitempty"`
+
+	// Label Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all).
+	Label *LabelFilter `form:"label,omitempty" json:"label,omitempty"`
+
+	// CreatedSince Only runs created at or after this time.
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedUntil Only runs created before this time.
+	CreatedUntil *time.Time `form:"created_until,omitempty" json:"created_until,omitempty"`
+
+	// Limit The most runs a page holds.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken The `next_page_token` of the page before; absent for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
 	// Project The project the run or trigger lives in; the backend's default when absent (an
 	// addition to the Python app). The local backend has one namespace and ignores it.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
@@ -759,6 +875,9 @@ type ServerInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(c *gin.Context, name RunName, params GetRunIoParams)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(c *gin.Context, params ListRunsParams)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(c *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams)
@@ -1379,6 +1498,14 @@ func (siw *ServerInterfaceWrapper) RunTask(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	headers := c.Request.Header
 
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -1548,6 +1675,121 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 	}
 
 	siw.Handler.GetRunIo(c, name, params)
+}
+
+// ListRuns operation middleware
+func (siw *ServerInterfaceWrapper) ListRuns(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRunsParams
+
+	// ------------- Optional query parameter "task" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task", c.Request.URL.Query(), &params.Task, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "task_version" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task_version", c.Request.URL.Query(), &params.TaskVersion, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task_version: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "phase" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "phase", c.Request.URL.Query(), &params.Phase, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter phase: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "trigger" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trigger", c.Request.URL.Query(), &params.Trigger, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trigger: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "caller" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "caller", c.Request.URL.Query(), &params.Caller, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter caller: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_since", c.Request.URL.Query(), &params.CreatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_since: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_until", c.Request.URL.Query(), &params.CreatedUntil, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_until: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", c.Request.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter page_token: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListRuns(c, params)
 }
 
 // GetTask operation middleware
@@ -1744,6 +1986,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/run/:name", wrapper.GetRun)
 	router.GET(options.BaseURL+"/run/:name/io", wrapper.GetRunIo)
 	router.POST(options.BaseURL+"/run/:name/abort", wrapper.AbortRun)
+	router.GET(options.BaseURL+"/runs", wrapper.ListRuns)
 	router.GET(options.BaseURL+"/app/:name", wrapper.GetApp)
 	router.POST(options.BaseURL+"/app/:name/activate", wrapper.ActivateApp)
 	router.POST(options.BaseURL+"/app/:name/deactivate", wrapper.DeactivateApp)
@@ -4493,6 +4736,175 @@ func (response GetRunIo504ApplicationProblemPlusJSONResponse) VisitGetRunIoRespo
 	return err
 }
 
+type ListRunsRequestObject struct {
+	Params ListRunsParams
+}
+
+type ListRunsResponseObject interface {
+	VisitListRunsResponse(w http.ResponseWriter) error
+}
+
+type ListRuns200JSONResponse RunListResponse
+
+func (response ListRuns200JSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns400ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns401ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns403ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns422ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns500ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns501ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns502ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns503ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns504ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTaskRequestObject struct {
 	Domain  Domain   `json:"domain"`
 	Project Project  `json:"project"`
@@ -5054,6 +5466,9 @@ type StrictServerInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(ctx context.Context, request GetRunIoRequestObject) (GetRunIoResponseObject, error)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(ctx context.Context, request ListRunsRequestObject) (ListRunsResponseObject, error)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
@@ -5613,6 +6028,32 @@ func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunI
 	}
 }
 
+// ListRuns operation middleware
+func (sh *strictHandler) ListRuns(ctx *gin.Context, params ListRunsParams) {
+	var request ListRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRuns(ctx, request.(ListRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListRunsResponseObject); ok {
+		if err := validResponse.VisitListRunsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetTask operation middleware
 func (sh *strictHandler) GetTask(ctx *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams) {
 	var request GetTaskRequestObject
@@ -5703,137 +6144,160 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQeneqsiztOw4zrln7Nra8uQxyT2ZJJV4NrfK8ooQ2ZJwTAEcALSsyfF/30I3wIdESnJe",
-	"M2fiT7YkEmg0uhv9xsdeoua5kiCt6Z187OVc8zlY0PjpbKy0fQfcKOk+pmASLXIr3Mfeh9mS2RkwXUgm",
-	"DOPuWUhPmYZE6RRSthB2Fp4Y9KKecG/9VoBe9qKe5HPonfQ0DR71TDKDOadZJrzIbO+EpoeUXQvOFjCe",
-	"KXXFzt6+7EW9Ob95BXJqZ72Th4dHx1HPLnM3nLFayGnv9jbqneX5UzXnogXy8xkwnucPDEvxiVOEcsyT",
-	"K5Cp+5YgYIsZSMbHBqTtgp8GaMBfg+3o8eOoNxeyhLUD0Nc4WDeYbrISgpzbWQUA/ol6Gn4rhIa0d2J1",
-	"AZ8Jzlut/gmJ3QRRTo98Bub8CJ+Fuk0bbLm5Knc4YjCYDlicwjVkKp+DtHEHQssd/XIofathAjaZvStk",
-	"907n/iHHLX7LI8ZN+f1oNhnNVQoZ02ALLSFlwnasQRdy9MUJYyNVeGz7Te0Aq9ryLwfVRpyuoNKhxQG6",
-	"Awa/OPbeJyqHTfRKdFdKVKWZ1WI6Bc0ycQ2G7SSmWJ/LoeRpKtzIzCp85e3SzpR0nBuxxUwkM5YpdeWG",
-	"xJ/9zMKyBXej5plaOtzIvQFzkGUq4dlQ+onZjBumJCBaTc4TYFymTEyl0g5MOxjKrycsEY0bKdET2VdG",
-	"ZB017PMx8yWE4Tk3V92s4Bn0W54kDqD/C9oItUFEs2t6gvYk4xaMZRqmwljQkCI+dzhN/Cifh0Aikw04",
-	"pAc2o9E/9OXlrwdv8za7WZmaIDIRvbaCm40hU3JqmFVdsHNz9eUB/8BFC6+eSbMAzZTMlkzJBBBSnufI",
-	"RRp4MoOUmBh+K8A4PdBYbqGLAhZullY9csIzAyVgY6Uy4LJ360DTYHIlDaC2+xNPf+YWFnzpPiVKWpAI",
-	"OM/zTCTcAX6QazXOYP6//ul14mq+/9Qw6Z30/uOg0qgP6Fdz8JbeoknXd83NpVXG8oxLQInlvuRZBimi",
-	"ZMqvgXE21uoKUKJNuMiEnDKOSBz0biMH/TvC1LeG3m+QMwIWkGVsovQcUjYuSAhf86wAp4jJB5ZNhGV9",
-	"1MWEzAtrmJ1xW/st0G3EOMpZxALjwg3I3c84CZkCwhrIJnu4+idKTjKRfPO1W66ngEuXyroDlROV0rp4",
-	"lqmFIahp1ZxNhBTG0bYu5F7kNpNL9jKFea4syGS5/w9Y4kGsoTDBilJ2BtqjDNf7XOmxSFOQf9yCVWGN",
-	"SKGxJw8MrTkTxkYlITeoW8OkMGAqEify9Zx3LuagCvtnY8BUpLjBxG+oOAl3AtxGvZfSgpY8e6a10t8S",
-	"7vdqDnbmpICTBqiw+f0AZkBfgyYdJQXLRcYkXINmCddaoBJEUDNwYDMLN/aU/VYoC3WZOxIprvG1ss9V",
-	"IdM/iNhSBcRfcCOMDRC9nOcZOEsO0j+AXCZiWjj9JOh+JYymyHOlvahSOWiEA4F+y5eZ4um5Uq/cwv4o",
-	"OT1W6dIxcOaAcKTOZY1oGE8SyL2YeQ/6WiTwq+TXXGR8nMEfy5kJlw7HYyg1BKVRFl2DdqiF9JRZvWR8",
-	"6iwap02SdPlV8sLOlBa/f1tiea1YoiEFaQXPTIdELEmHMO+emDstZwY89Y64Dx8+7J8VduYGSriFJnCr",
-	"KtctrjjXKgFj3KY9k1bY5R9Fb+X6Zk6NQUqb8dwfHKlKCsfEjN4fgzllMQolEzPDl8Zp/5osqcWMO+6/",
-	"DVpe3UdJehy6MLXjOitIqZNeVV7BURQ8jycfe3DDnSjZ6HBce92d8oVpvo4u0FGpr/balOFKrb4IFpcf",
-	"qgTpsnxPjdEqvI16Z4kV19zCWZ53rxVkmitBuyuLzPMrqe9rCxBmxN2gdeyUunHUjbdCZ20017qyao6o",
-	"Ao6GaF3krovr9EoW40wkLDwakeUobLDMHVd9LmKEGaXA/Xak7c9k3NgRBIWg3W3u1Ar3HEs0N5UkQz4B",
-	"ntnZki2htgSngpSPDNiZZN3eCaeGecugZYEbWMJYrikQ0AT6hVowNbEgS9BJQ8XnnY40se7koLUwI5w9",
-	"5/1JuMYSX58AuFNVpqAJwGsR3AnOyuCWfv/bcevjFY+ubgG3YSHktHSCkqE0EnJ6wsplSVL7llBuSoTH",
-	"pJDTyGkj7qHx0lsirL+OEKceqMmELWYiA7bgEn9E8iLl3w2vCymFnN4FNyCLuWM0nM9tX9Tzo/Sinqco",
-	"FC0qzyGtcZvf7ah3s+/G2L/mGt1VbrCzPH9fjee4sRzyLM+flKPic37gSiKs4thJbavQ1cgqfA92lYrl",
-	"XjdER12irHBit1z5qRBZ+nLOp1CzkJvShed2lPPkik/ps7AwN23OjjWmmfObl/Tw48PD8neuNV+6n3OR",
-	"bx348cOjTxg449bxQNegfzveOObfV0e83YK4Lrncibm1yVdXMOYGRsKN3vo4/jIaOxBGupCj9oMnPNcp",
-	"1Do3YAt8K1TZBk1j7sZ6VqaNmlhqo9EnTp19D9Yxn1nH8hhm/FqE8yQESFOB6l2vVXF2A7LwHuvH/uE4",
-	"YjEvrIqd9Imd4qxFCvHeKSufoDOn5iOvWTd8ieKn1HkqENZVJNCCZ+J3aJUO5NFISaPNnEqcFFo7TVAX",
-	"0rAFF5ZNlEYHMJfoAKnJjtph612/o7CUdgWB0OGfpQXGATmxE/0VKnbQElaIo9ydFmjqeGjf+CxDxadD",
-	"MuVkNCKr+bOBZ29rjxCAK74Bh0dOTpb/fv/mNdl83i+c8CyrobICBT2qI0wBMJ8+H47CCFNbpmyTOU9L",
-	"kb5RHfwCWtoXV3F3PpBeoC7Rvbg248LrH1uPT/9u27Qv0X94t5095+Yq+GrHS4wvnDJne5Nft4w1LHOo",
-	"gg4pJBnXYFqp7BfYbq218W+WYeglFSbP+LIMwdSst5SzV+oaMp60y6Ni3B02LMf3TwVqbprqV1ItjI8a",
-	"VxMXBvT+w6NH2/fGQ+Bpr22PflEpz0TAxzqcmALwwLi//rmQ23Ax7Fm4scPeJaU23F0nePi39UP67Yyb",
-	"jdH13D2A4fXn2dL64KdDEYtNkSQAKaTuzCEnJZ4+ZGW7f62YQzpShY1R1441JE5wQhozroFNhORZXd39",
-	"rYACOcsdD0JORxOlRxqMKnSC56yQwqKwXdWJc14YUokDUL2oRzC545lAchsYIEIV1EOzrj/Xsjpevtkg",
-	"pXbiuI7DpiKKTkmlCvtFJsjDLm909+BDHXKQRojCiivQ2og8OI5agoLs3fMn7Mfjx//FvE8Ks3YsF1np",
-	"DuKWLdx5s9BKTpmQbKF0atgcuCSVoR5aiFZ2hMbqsAmrYSM/kDDBjdVkeV1INuzpfT5Ohj3UjCboIG+h",
-	"E3Jmrc/4XGl2fHQUkTQlTz5GjZzVTGurMugqGEq+3sEzRzGJFtVbSGO5TLoY2zvucm5nzWUf6EIe4Krb",
-	"VlpFDTaO+8AwkUaMZ0YxU1Mc/mffK0H7L1NGzk9y+2lhLciQrkJu6geGZWo62OyaWwfhxfn5W0YPsESl",
-	"zRPk+PC4zY1ghc06MFUbyR0dM3T8w80KsbxWlj3vIg/6Yo0R2K/vXjpZSlQB7ErI1B22nitOUYwW9mSc",
-	"cXlV09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/zpFYsuKnLfZ+mEEL+RBzO5FLp",
-	"slU4dysSZYZrmRmmNOOkJaOXAeN73vuCanM/PriJTxnMc7ss5QsFUUIEOtrkX24TNE0WJ4Vi82Zg4lTp",
-	"G+l0FL8r5OcfSOtYK6P1lFTl4A+uLreCDSbTlzvFujQQ//opcxCwQlqRBZ9vedjvAGCHfr/LefaukBsc",
-	"JNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3sO/UlzZqTJXcYIa7afEAd4ZwqXStW0wg0zvO",
-	"u8UJ7tZKSljD0b3RbV07hPf/a/KI/5gcjR+2ita7aDUUU0qLrFxgi7T3T2Dwv5FZNXFU42SDXwYvfwlc",
-	"UsuD3w1z/sU7YdtPukNqmIcO9Y0VEFm/gt4/TnzmTLu9tQX67ap2RYrpzGbLNvjuYlgHhZIcbUi/Hazn",
-	"TNRPMSmr7OBTVhgKWNRKFsowkllR/bZQ3e7ucE8Pm9FB6++0F93i0a5fX3npJ/zYJdCr3NeI5RpQGcOE",
-	"vJW4GevHTniin4yX6bJq4g5AphYyQg0YPfxjAzJBOlMS9gbsJcktg/Yc3HBnWVvmhJ4RvzfVr4frIvpm",
-	"f6r2/Zr/aZQcvOOLX8AY8rGWv+6bK5Hvq5xOjn1/jNMgq6HpzmAQYgQFYMnGpUPDqVM7CiXHm6ZLO6ZN",
-	"7RLDZX76vDCY5DAV1wiFMB66vt8TqcIu7LVL6natsr7x6LHpxwSfs8X9CYO2eqa4df/4Ed2/mTD4FZGe",
-	"+8+JIrda/L+gPJe4zHGo0qvVQtJsDll7TWYKx9qOQSGvkZa/dHHEGzys21hiF0qgo54J8xlkMNUAPpC2",
-	"o8p/Xs7sdydChKUsE1fAuAw710RgGc/bHX9dSOuWoeg833aQNiMYyHZIoSOEe8T1tEUFeo3eIn/M1FNC",
-	"Z5TyWoonIb1XEcmMKe2sw763HKsgqQ+RGkon92/jQ3MD2TWQHBLSkbubLG7S44Vn38voDnGsSqfuTLv3",
-	"K2tbRFQeOkLjtpuogtuZv7VBzc4OgOpYaAF4F0W8cyn+mda13Ak8z6Mt8AXCvQPNOByqwlYU0wBl6xYa",
-	"SDTYbXP5pyp5gImsfcqspA2kZOe9u82OafdBKFSsnSNVtwmQ66qqYie2r6ojqqlW0dzKr5Fn/QpDrcKD",
-	"VMENJtCGSE1Vc9CKqno1xdbl1usXVuowPAiXbWafgaTQwi7fO+oM8VauQZ8VdrZOE/GZzyVEyj9hP+Gz",
-	"bFgcHj5KrLoCif+6czHnxqBmrVUxnYWcjkZMYRCKFhAvOFS15TNrczT5lLoS0A7OGYuf4M+xd5rtNm1L",
-	"/ZIGnhJ1x5NsaWHkc+BGuKiYERRlAQZ9rCowWt6pVsJz8Q9YUqqgkBPVtg7cB2Dvnr0/Z2dvX1L4Vycz",
-	"MNZLmYXSVyeonLutNt57giIgYhOVZWpB4WPul0NsOZReTLivvQCLqGIZj4aoVMsPylQldsCqYB47oEIE",
-	"9D1iSriJmFkIm8yG0lOa05RpgskkYpgpgCjnQoJmmBdAAJSVni+K6VTI6XOe+LiOGQzlUH4QGvad0ORW",
-	"jDOgRWJw5YEJR12Mnz8Qrs/y/Jm8FlpJLGw9IXue25mJ2BzsTKUmGsrS8eVDNIQiYlk2EZCldDhS5UKe",
-	"PzAD9ibkL9NPU62KnFKeLJ8OZT9RGiJfsKELGVGNoUeIR0JULnjvFOVznqklpnyCdLq+oWHNUPbjYHKN",
-	"6Kt4z2mTRshpBlUutWHVgybei3AlzWRSM1MLQ6aMncFQ0kxYTUY4/uGHWjqtUHLwww/s2TXoZTUNFrDE",
-	"FHaNmQRITT2Z94RxOZQ7y4Lg0EZn4wrDsr7t5sWh3MSMewP2pIIJN2kH5vdloEOZQiJSMGwxU7WoCRNe",
-	"fwo5sHTCGYt1jJieTDhEN6/54QecN+5KKI5ZPwR1qGxyyXi24EuD1QjLKr7TN4olmXCawlAGr39wuK4X",
-	"sSJ/xwP/dsSuAHKUEEJO9zC4aCndhRzXGG9c5hAPJREMsLiKWMQOUVQAgTq/hlxhJhzjlc+ds+OjI+Ys",
-	"oRCHKv24whGDz1umOs9MJOBPQy8gz3J3mO4fDQ5rYQUSm/se1bXD+qT3cHBIj6ocJM9F76T3aHA4eITh",
-	"TDvDg+qA5/nBRzfBrfs4BbR6SiJ+mTpbBOyI5zm+VrV3uGhX0apHDkJngttol0d9cfNuD4cS3tvLlSK8",
-	"o8PDDXnqd8tPryeQdOSoY0bibdQ7pmnbRivBO6iV2OErD7e/0ig8wJcebX+pKu7CN463v1EW6LgXjo52",
-	"gWu9POA26j3eBQ3Niid86+FOINYrdvC1o51wHooy8ZUd0NdStIKv7oDHlSo0VA6L+ZzrZe+k98rrCFSZ",
-	"iMr0FPNm3afLqHezX9a+ocKT4/s1Bj0I6gRqyMq0uOYw/9aUybLsgzv74wUX9n9bXUBMv1AVWqLQNqnX",
-	"zgoT0pNZ38tNTKTDrAan+UTs8eExmidNEREg+9PKie1PY5nx15UnLYlp3XIFD4cq8f2vJmUOf9z+QlmV",
-	"ey+Wvp5YClT5GXLJqX0bZBJIZxqUaSFeo6SShKCIe3Mio7yDUKpwgv+T/kV6uvv83+/fvB5KjKBzzFJI",
-	"Qhw+/jgs2XfYO2HDntek4caSIj3s3dbzk30po1QWRx2w2OfLxkyYoTStebB9p1O+ffP+PGJvfz1HsN6e",
-	"nT95EbF1f6LBxQu7Fw1lXE+QjdvyXVEvjp1y5mMl7l9nFwYB3ecsA546AR0f4DMharE3YO+wNNqXfB8f",
-	"Hka1BJCh1EUGJyw+OHCK7MAnzA0GMTMwddRrWB9TanLQCUi7DzJRKaTOPmLkYHD/zZSxDtOFAe3s8Ggo",
-	"qUrFZNzMsOzev8j8N/F/xFFpPiQzrnni5C3rP3kXsVfPI/b611d7A3bG4v8To2cVlz+UJs8wPDSZMO6R",
-	"hKalMGwOeooFy1axFaT2SbdfCBnQZvgc2BUs9xC5VbGXz3TBDK2MLyE9YZwd3dy41T26ualieYHQ+Fhd",
-	"A+trSIWGxJK1JJUdSvIc0AjuVTpZHVY8gQoTIeXGrxSdHDFLNVbAlKEyMkd9aG8oCUa1wIoeDcag8XtM",
-	"4D2+uUGAgmXh7C8DpaHi1lRxGFU+KuMswWApCcPicyqOdlRV9jNCA+QkmJ/lEA4DpU+q02c+GMoz+iLs",
-	"ExWlWnENRM3Hhz+eYjwQH1grxo3CSIyzsZBcL2lmqTSbK3ItNOsKfK2xI8zHh0e1saua2EbFPT14TAZW",
-	"U4NxMuyztZe2dCGLNjS6fypGDkm3B7kjp6TWTWy1sw9lLu3WTeXw+O9b26l0ZrWRp6eEtSzUE3Z2wn5+",
-	"5oRdEHlRkHdPn716dv7MkeSLZ2dPMcrC5ZIl3ADrx+44QFqjF9cJx/IrzPXd61o9wdTR3u/nZ+dkybpz",
-	"u3fS+3/9i5+nlxfP4PLi3F7+6+JtfnnxRl1evDe1L34tah/OOH64eJJcXryYXf7r4mlK77/KynHc33+5",
-	"X/EL98bT9HLvP3utqP2qVi6enj+pdPnFFNKV2pHb9Z42d1V/uypr8fD0vFid2azvqAV/w8DH3p0PcV8k",
-	"Wp7fvc0x/25tuwnjHeBAxfyItLB2PZ6GhJQdHR6z14o9IWSehnMnqkWfnLzDER/tNOIjHNGyX1QqJoK6",
-	"Z3aP+V2bDw93gGm1wca92fFFzY6onlL01xEp0ddvhVFpg8EW8nzu9Oaazhra89hWLCk9lLthgmwtUmZX",
-	"9NZCZmB8kgUlSqWsXg4/lDWl1YFX01lFQ2cN+nVDHUerxKupQ/mJSirpd7X+JwH8TenjNEfQ7a1ytpZb",
-	"v5LZ8pSVQXq2rpkPGgrKejeVhrn9BBuSfbKpXcUUNzkBVX53H2BIeabK/HUXXzXzvZNvAye3159ucfPV",
-	"yj7vT+r7E/frOPoqyryr/ME4/H7ZamFj6IFLylXwGQy6kAP2nDIrNiZIN4UNNUoomyE0JU1LUirOaJWf",
-	"VH1OS/ZGG4ZWO7ut38a6Ye3tXB+ODQb/o8HDo25jH18ZbWlG++hoR7MeI8Ps/dN/lH0LrGJYukdVXW0g",
-	"UK7AFgj+drwjBIjG1X63KzOGLlad/WG3znSG1JVr2NeQATfAQquM7ubxcLder1/JAF/vLPMFbPBdJ9x8",
-	"NBEn1Qq1/nIH071F+Oc6n5A2GV9NequdUkiT6+eUVJLssAPKtqolsrT1jDbs6PDQd9Sq9a0UhhX5gL3G",
-	"RC3ZaLw4YOHN+MWzs6cxs0pR0hUGF7wuHTwuzmByxsgeFYHPlRRW6WAyaTWGetVm89zzC/iKEmCld0gH",
-	"9zdw8qmUW0uN7Z1cXNb3mqBgyQySq9oGJ0pDx/66L51F56ty3G5TSm/rTuPhg9tnly19OAyAqUr9awlw",
-	"mKndLNpvbpCvn/1Km/PLVrFca3n8SYL1XgJtkEAfZorxOXu5G0UiDYbc1IPZZB9zcLcryJR/TFGqhXTH",
-	"CxnrdDvLRKs5fqxn974oxlVROWWeUzolpWE7aeNrjbDkKwoRQAeuo+mt3V6aRL52Z8wuOnjoLKMhV8ZJ",
-	"vGWId70oxmFazEQU+4mazwsp7PJgmttufdgN9SWvEvjYPgtfjFJu+cjH2jbE1nYckWsrJjyxo0/RbdsH",
-	"TGbCQmIL/Zm6cn2nKO+aNsYRw/4UpCeDzi1x73TE43hhVfNurbsskbqcjXyh8t0Mj9bQoVtkKFX57A3A",
-	"1hyjOio7Bu24TmxbQTWVx7CZytLQsaPO/5iz3bUlswnldI+uYNmxNS+ej87f/OPZ60/fniQvOsY+ag7a",
-	"YZ22R3fnSneB/PefxScPnIpOIn18uOO4q4245f7voFVNZFOPcLgGWeUTkQgXhvFMA09R9dCdlu9E6aTD",
-	"Dj1cb9zwtWzQWsewr2x81ttcdKg39VvM7o3Pe+Pzm6l+oRsb4+tlVTV1MNDnnVTCg4/hQr3NNRY7qF1b",
-	"whurNwXuEBFp3Ii26/MhPHP555EWg/uaiu+QbX1kgfuTt2TPXTi2ZDddyO2ce4DlnnXrbqUCAi9v+Pdj",
-	"4R0irLVbfL9ufUTjKo6ukClW3dL1Af6ijMF9/PNeVuxQ6ICU8y1EhVB3O+dHQn3XR31LK9wdTvyqL0qt",
-	"LP9eDfgeWfsd8HSNs1vp4xPZXRdy33JzdfCRLiG+Pfjo79y9rVVP7+D3rd+tWiZDUJ8ufz1j6dENTly/",
-	"CO/2pZ6hQ9mPPw57N8PeCXt0G++d1jtsNnqo0yxlR6A5X7IxsAwmluo56Y4aX+Rih5JnGdZ+cuk7lioJ",
-	"e9gc2bD4420cMaNYnBQ6Y/v/g5n9sW+Z4ReFpSgB8VmGnZiGMgAwYGc0V6gRQQ9J2bHMN1L1a+0fHx3R",
-	"3ZULYWCP6juwJsvH2oYSmyGgCNo/X+YQUz2PowbjK7peelA0ULgJUnLdmOq20Af+QsMJT4D6MhTyCvMY",
-	"cR2RIy1hjJBTFnzRCAo2Y2j0sadifuxW5iteDhtFWDgeFiK9x/oVyeKVuzvLpg5WsTm/AqbBYk6n4RM4",
-	"aVQ0VQSE37iVUG+CWlMjIdnRMZupQhufQVl1CXV/J0LjhclUmue9LaeNaYaSSEhMJoAXbIRuVL6kp62a",
-	"JrSiu/OxtrtaeoeDrLzzeMdnw63TLakmsn41xUO3SUePH9fL2hJH/xJbnMzAt6MoHYBl42HvAVzZ+8+4",
-	"fvrOzsGyT1TZXmKhdJb2bqMdD21/G0Tn1Zu1xmVRuPphwM7oenSlvXSpBMug95V9j40edV13Dnq3IxWW",
-	"Qcr6yE+Gom0pSwvNx9ly7z5L896B+SdTgQrpj+CaioMf19Qb/DaoNevNX7bd1IH1pP7+JUu33kkYsLcK",
-	"qwaF8S20Y/c11aLqAqgzFfXdcdqCsGWx50TpEw/6A0Mc2Oiaid1L266K9gdeWBnrHx8+aqgLK7mo/XDw",
-	"jWEmZMpqSaYPzFDGLXd0xXsETO1RB0/oB+V0l1Ar0VQ+8bWhXDP13Nv948PjGpyk8eFSq7VQvcEMuyvh",
-	"5KjFVgOCOaknL5nQ98MpXx7BTk+kFCSpsK+RyTGWyM1V25HtLFOn7971xP5OfM33Lubv3cVMzBFEq/u0",
-	"Jlnr9mLZtGfVb7yiUZqrtpuirKr6C1ISvRMaEzLMgnWCLfOOD38sL7rzrW+Nk4oUgJ4IKcwM0nv5+2eX",
-	"v/725z+xBL4PFdyHCr6vUMEnivyG///Ol+FUjY5Cr+xGfWa4kiZcqjCUY5goXWnm5XXfeOEqPb53L///",
-	"TfTvT4kF/UVU8O3hn/uoz72UXov6dBHFzpJ7e2CnU5R7oUnXbdhZuL7UX21TBgs8cP240TM/3vP9vr3c",
-	"QDc7L2MlrB+vt9SP96iTGN1Hbfx1GSx0JJZt9w0IizcNDGXrVQPlVRbUe8EjL/b3RowBp6uFR/C6yfot",
-	"MNFQNv1BYZEEaaP0troTqDrlaljtkot/gVDC15Sdu3i28di5F5Pfc9/hu3qHfR/+g4/lvRi3Bx/r92K0",
-	"dyTu6AwcLpe7Kxv720HuxHj0yr+9TrR6MUoXa/ur9IQTrPc8/j3y+Hu8S6R2raKqG66B9dZ53f+wK7u3",
-	"dx/q7BN0z/LfguUnk3uev+d5vG11cjembxboN2+turh0bFG/OOri0lG+H37tLuJaQX9pjVCxOt7XTqX4",
-	"g1pBodJtPXODskL3M2FTcMpUmtcvaxqsFKSuj/O8uswpqt3kxDZf5FQbF63DLvCisjF/VL/lyY26es9T",
-	"bUjsp7Q2ZLWN3pYM10H1w33BZq92NVR96WEj18b8qfX2qNqr1EmjpWlR991S7QXoZMb5q7Mq99eg0WuH",
-	"0ixvL2//fwAAAP//",
+	"7H17c9u2lvhXwWh3JlKXlh3H6b21584dN02abNMkk7jbnZ/lNSHySEJNASwAWlZz/d1/g3MAPiRSkvNo",
+	"c1v/k1gSCRw8zvv1vpeoea4kSGt6x+97Odd8DhY0fjodK23fAjdKuo8pmESL3Ar3sffzbMnsDJguJBOG",
+	"cfcspCdMQ6J0CilbCDsLTwx7UU+4t34tQC97UU/yOfSOe5oGj3ommcGc0ywTXmS2d0zTQ8quBWcLGM+U",
+	"umKnb170ot6c37wEObWz3vHDg8OjqGeXuRvOWC3ktHd7G/VO8/w7NeeiBfKzGTCe5w8MS/GJE4RyzJMr",
+	"kKn7liBgixlIxscGpO2CnwZowF+D7fDx46g3F7KEtQPQVzhYN5hushKCnNtZBQD+F/U0/FoIDWnv2OoC",
+	"PhKcN1r9AondBFFOj3zEzvkRPmrrNh2w5eaqPOGIwXA6ZHEK15CpfA7Sxh0bWp7op9vSl3wM2TORWdDr",
+	"sL6W2dJhiGF2xi1LuNYOr4RhmXstYvEVLP9xzbMCYtbXkAO3uOslqrKJ0szANWienTCOCDkvTDUWzBnP",
+	"soFbMNzkmUohrKntYHDaxrEIC3OkB/+pYdI77v3HfkU09ukxs4+L7N0ibr6gFx5+Xe4G15ov3a/GLjP3",
+	"xUTpufv8RsMEbDJ7W8huLMj9Q25pHh0ixk35/eVscjlXKWRMgy20hJQJ23G+upCXnxxpNmKMv4n+wneA",
+	"VaHDp4PqbSHpVNbAOqXLxaxiVwA5UzIQ6jvet4hxy+bKWPbw65FEip+KyQQ0SMuuYGkGQ3bq/nAs4uHe",
+	"149Yphag9xJugGVgHaeJWCqmwpqIxXtxxOLLmHGZsngYnzA+kgiKf3f7C2NlZ2wMUyHxO5CeD3H/MlN6",
+	"JPF11rczWDKugV3zTKTsh2IMWoIFj3pmMBzJLxFnNuLKCoq46+4u4A6Y8cmx4l2icthEo4nWllKE0sxq",
+	"MZ2CZpm4BsN2Ys2sz+VI8jQVbmR3pd0rb5Z2pqTjVhFbzEQyY5lSV25I/NnPLCxbcDdqnqml2xs5GDIH",
+	"WaYSno2kn5jNuGFKAm6ryXkCeLnEVCrtwLR0UT6TgIDbuJHCeOLxmTeyvjXs43fmUwgAZ9xcdaOCJ7y/",
+	"p/TkAPof0EaoDWIJu6Yn6EwybsFYpmEqjAUNKe7nDhKUH+XjNpCuyYY9pAc2b6N/6NPzVQ/e5mN2szI1",
+	"wc3E7bUV3GwMmZJTw6zqgp2bq08P+M9ctODqqTQLx4KcyKdkAggpz3PEIg08mUFKSAy/FmCc7mMst9B1",
+	"AxZullbdacIzAyVgY6Uy4LJ360DTYHIlDSB3+pan33MLC750nxIlLUgEnOd5JhLuAN/PtRpnMP+vX7we",
+	"WM23ibm9obdo0vVTc3NplbE84xKQYrkveZZBilsy5dfAOBtrdQVI0SZcZEJOGcdNHDpG+C1P39JO/d7Q",
+	"+wNyUs0CssyJRHNI2bggIowyi1M+5APLJk7WQP1DyLywXtCvfgv3NmIc6SzuAuPCDYiyF05C6q+wBrLJ",
+	"AFf/RMlJJpLffe2W6yng0qWyjqFyuqW0Lp5lamEIalo1ZxMhhXF3WxdyELnD5JK9SGGeKwsyWe79AEtk",
+	"xBoKEywHys5A+y3D9T5TeizSFOQft2BVWCNSaJzJA0NrzoSxUXmRG7dbw6QwYKorTtfXY96ZmIMq7JeG",
+	"gKlI8YAJ31BwEo4D3Ea9F9KCljx7qrXSvyfc79Qc7MxRAUcNUGDz5wHMgL4GTTJKCpaLjEmnpKAaLFAI",
+	"IqgZOLCZhRt7wn4tlIU6zb0UKa7xlbLPVCHTP+iypQoIv+BGGBsgejHPM5iDtJD+AddlIqaFk0+C7FfC",
+	"aIo8V9qTKpWDRjgQ6Dd8mSmenin10i3sj6LTY5WiCpo5INxV57J2aRhPEsg9mXkH+lok8JPk11xkfJzB",
+	"H4uZCZduj8dQSghKIy26Bu22FtITZvWS8anTaJw0SdTlJ8kLO1Na/Pb7XpZXiiUaUpBW8Mx0UMTy6tDO",
+	"o5HKSTkz4Kk3Pv/88897p4WduYESbqEJ3KrIdYsrzrVKwBh3aE+lFXb5R923cn0zJ8bgTZvx3DOOVCWF",
+	"Q2JG74/BnLAYiZKJmeFL46R/TZrUYsYd9t8GKa9ulyc5Ds322mGdFSTUSS8qr+xRFKztx+97cMMdKdlo",
+	"ZF973XH5wjRfR7P/ZSmv9tqE4UqsPg8alx+qBOmifE+NUSu8jXqniRXX3MJpnnevFWSaK0GnK4vM4yuJ",
+	"72sLEOaSu0Hru1PKxlH3vhU6a7tzrSur5ogq4GiI1kXuurhOS3wxzkTCwqMRaY7CBs3cYdXHbowwlylw",
+	"fxxp+zMZN/YSgkDQ7ipyYoV7jiWam4qSIZ4Az+xsyZZQW4ITQcpHhuxUsm7rhBPDvGbQssANKGEs1+T8",
+	"agL9XC2YmliQJegkoeLzTkaaWMc5aC3MCKfPeXsSrrHcrw8A3IkqU9AE4LUI5gSnZXBLv3991Pp4haOr",
+	"R+DNuKX/xhFKhtRIyOkxK5clSexbQnkoEbJJIaeRk0bcQ+Ol10RYf31DnHigJhO2mIkM2IJL/BGvFwn/",
+	"bnhdSCnk9C57A7KYO0TD+dzxRT0/Si/q+RuFpEXlOaQ1bPOnHfVu9twYe9dco7nKDXaa5++q8Rw2lkOe",
+	"5vmTclR8zg9cUYTVPXZU2yo0NbJqv4e7UsXyrBuko05RVjCxm658W4gsfTHnU6hpyE3qwnN7mfPkik/p",
+	"c2myXjV2rCFNZa5+fHCwbq/ORb514McPDz9g4IxbNIJ3DPr10cYx/7464u2Wjeuiy507tzb56grG3MCl",
+	"cKO3Po6/XI4dCJe6kJftjCc810nUOg9gC3wrt7INmsbcjfWsTBs1d6ntjj5x4uw7sA75zPouj2HGr0Xg",
+	"JyEoIBUo3vVaBWc3IAvvsX7sH44jFvPCqthRn9gJzlqkEA9OWPkE8Zyajbym3fAluU6DzFOBsC4igRY8",
+	"E79BK3Ugi0ZKEm3mROKk0OgqQwfwgguLzjUlnfCHBpAa7agxW2/6vQxLaRcQaDv8s7TAOGxO7Eh/tRU7",
+	"SAkrl6M8nRZo6vvQfvBZhoJPB2XKSWlEVPO8gWdvao8QgCu2AbePnIws//3u9SvS+bxdOOFZVtvKChS0",
+	"qF6ib9N8+Hw4CqOd2jJlG835riTpG8XBTyClfXIRd2eG9Bxlie7FtSkXXv7Yyj79u23TvkD74d1O9oyb",
+	"q2CrHS/Rv3DCnO5Ndt3S17DMoXI6pJBkXINpvWWb3fANn3uT1CRi7xc1/sfDw0dHK2FPh3+Lejm3FrQb",
+	"6f/O+d5vB3vfXPTP9+ivy+HF+4Po64e34ZfBP/9xfrr3/6rnyg/Vo9Xvg3/+Zxt9+xG2q51thCjL0IeU",
+	"CpNnfFn6kmpqaMrZS3UNGU/aCWsx7vZ/luP7pwJaNm0OV1ItjHd/VxMXBvTew8NH2y+Zh8AjUdtl+1Gl",
+	"PBNhP9bhxBiVB8b9758LgUnno56FGzvqXVBc0t2Fm7bAgTczbjaGCeTuAYwTeJYtrffiui1isSmSBCCF",
+	"1DFPsrYiGyVzgfvTijmkl6qwPvxCQ+I4AKQxBlVMhORZXW7/tYACSYTjc0JOLydKX2owqtAJCgxCCotc",
+	"Y1W4z3lhSLYPQPWiHsHk5AwCyR1ggAhlaQ/NuiJQCzt68XoDud2JdHRwzepSdJJcVdhPMkEeTnmj3Qof",
+	"6iDoNEIUVlyB1nbJgwWsxbvJ3j57wr45evw35o1rGHJnuchKuxa3bOEY50IrOWVCsoXSqWFz4JJkn7qP",
+	"JFo5ERqrQ7mtho38QMIEe1wT5XUh2ain9/g4GfVQxJugpb/lnpBVbn3GZ0qzo8PDiNgCuSTQ/eXUf1pb",
+	"Ff5awbBTVJDfYHKutOgQQhrLZdKF2N4CmXM7ay57XxdyH1fdttLK/bFx3AeGiTRiPDOKmZoE9L97Xprb",
+	"e5EysuKS/VILa0GGuBuytz8wLFPT4WYb4zoIz8/O3jB6gCUqbXKQo4OjNnuIFTbr2KnaSI51zNCDATcr",
+	"l+WVsuxZ1/WgL9bZ+k9vXzhaSrcC2JWQqZMaPFacIBkt7PE44/Kqpnp4iBBVBLpSm7DU3trKrvDXsP6a",
+	"wdXj0AbMLr16q+Sw0+IxA3/nST5acFOn+z7eIsQu0OVwuqNKl63EuVuQKGMQyxA3pRkncR/NJeio9GYk",
+	"lP/78f5NfMJgnttlSV/IGxRc6dEmQ3kboWmiOAkUmw8DI8BKI0+nxfttIT+eIa3vWhl2QNFhDv5gs3Mr",
+	"2KD7fTou1iWB+NdPmIOAFdKKLBivS2a/A4Adisou/OxtIV8Ks8mdAjf2MudTuLTqClpuxTuQKeKrYXH1",
+	"XMz6JQswfO4EosyCNoPyGrqBmXvhJETg+ThctB+7H9ovZyFNF3pMHSlzD0RMwsLxgYnQd+A9bwtZbsQ2",
+	"8xDC0bGjG2xn1jpk7DC4z7lcsvBIeWPdbZjxtN1ATsJCB4n3+oCasMVMlbc+jNuPfZjY8ag4OHiUOEUO",
+	"/4J9/wX9TN/FeHC8FhJH4SxrlqN2RSMRbYeZaHCK8yW3DQN/yi3sOXG27Z1UyQ32JYzVdgIdE6YSwtdN",
+	"ASDTO867xbvjdpSE8oYHp/UOO464wUlBOUUtW+tY44k7AwrtxIB1TnpVlSVA8UVolWRovaxzI/cmCpb0",
+	"cK9hdG1lRxQM3k3gWoji+k2kQTppcNNtx2XT4vje2wF6xz20BNxuINA1MXfvb5NH/JvkcPywVXi5i95A",
+	"7ue0yMor04Js/gmME2oEYU4cyXDY45dZ4tAqRrpV73YX/Yt3ur949FvWe8bN1VuY4OME4w5Bp34xqACs",
+	"0Zhqsf5xYnwOmMHafnh8qQ5RiunMZsu25dzFZBc0PDLhIwHpoNy0AXe38VR5ByesMOQKrSUAlg5qs6KL",
+	"bbmkuzva/PXZvB20/k4Djls8WgzXV156IN53SVhVVH3kaJFn6Nly1SPP+rGTZtACz8tAfDVxEilTCxmh",
+	"Soq+QycVJHjPlITBkL0gtmfQwAI3PLFu9Y5nGvFbUx96uC4z3exN1Z5f8y9GyeFbvvgRjCHvTfnrnrkS",
+	"+Z7KidLtebmaBlmlbZ0UHHcEOVCJ9aWp1BHxjV766no4VDZd6iodahcfLDNfMBduDGwqrhEKYTx0fX8m",
+	"UoVTGLSzynY1r37waAvuxwRfHLHYCyhoPMsUt+4PP6L7MxMGv6Kr5/5ylMutFv8uKIIuLqOnqsQNtZA0",
+	"m9usQROZglS0o7vZq4jlL10Y8Rql5zaU2OUmkOzdZOd3vQZTDeBd9Dvq4GflzP50ItywlGXiClA8oJNr",
+	"bmAZKbD7/nVtmmMi3RkgfcySsSZ45wY+b9PJ1C12rzKHavfAlrxKGFr77brKUNm80DJ7qUrW8WsPQ3Qv",
+	"v4uFoFdyGxtuuoaR6iCCXuKxXXI9bVEgXqH12nPZeqz9jHIJSuospHfXIJYxpVPQrO8tWVX0iY89MZSn",
+	"49/Gh+YGsmsgMiykw3Y3WdxEx3NPvS6iOwQIVDp+Zz6TX1nbIqKS5wqNt95EFdzuytUGNTsrhRVXbAF4",
+	"F8NA51L8M61ruRN4nkS1wBeu8x3ujNtDVdjqxjRA2XqEBhINdttc/qmKHGKGQJ9C1ukAKYtkcLfZMZ8p",
+	"0MSKsuV4q9vo587EYAXz61OtbnMrvkYe9asdaiUeJAlvMCBscIFXyVytW1VPU9u63Hpi2EqCmwfhos0M",
+	"ZSAptLDLd+52hkAWrkGfFna2fifiUx+kjTf/mH2LzzJvflBXIL3xIWI5NwYVC62K6SwEyzV8nMOQDYb7",
+	"gkNVRz6zNkeTg1JXAtrBOWXxE/w59kb83aZtSQzVwFO63fEkW1q49MHFwThGUJSZbfSxSm1readaCc/F",
+	"D7CkGGwhJ6ptHXgOwN4+fXfGTt+8oLganczAWE9lFkpfHSPXdUdtvDUXSUDEJirL1ILicrhfDqHlSHoy",
+	"4b72BCyi8ifIGqJSK9kvY0DZPquiJNg+ZXihLwRzbUzEzELYZDaS/qY5RYEmmEwiMmLglnMhQZNpgwAo",
+	"jR7Pi+lUyOkznng/sxmO5Ej+LDTsOaLJrRhnQItEZ+8DE1hdjJ9/pr0+zfOn8lpoJbFKxrHP/bczE7E5",
+	"2JlKTTSSVTEAchnTFhHKsomALCXmSClhef7ADNnrkBhCP021KnKKJbV8OpL9RGmIfCYcGXbyPAqasd+E",
+	"qFzw4ATpc56pJcbSg3SqjqFhzUj246BxXtJX8cAJ00bIaQZVkoph1YMmHkS4kmaUvpmphSFNzs5gJGkm",
+	"TNOlPf7qq1qeglBy+NVX7Ok16GU1DWYGxhTPEjMJkJp6lsQx43Ikd6YFwcGG5sgVhMWyBl24OJKbkHEw",
+	"ZE8qmPCQdkB+n18/kikkIgWDltbKi8uEl59CcgFxOGMxQRzzPmgP0e1kvvoK5427MjVi1g9OZspHXzKe",
+	"LfjS+Gonpb+5bxRLMuEkhZEMXshgeV+vDoD4HQ/92xGVxXAUQsjpAIMdLMURkiMN4x+WOcQjSRcGWFx5",
+	"UGO3UZRZhiqPhlxhiDHjlQ+Qs6PDQ+YUweAXL/1Kwl0GnxBCCfSZSMBzQ08gT3PHTPcOhwc1NyeRzT2/",
+	"1TVmfdx7ODygR1UOkueid9x7NDwYPsLwCjtDRrXP83z/vZvg1n2cAqoP5SV+kTpVDOwlz3N8raoVdd4u",
+	"olWP7IcyR7fRLo/6qhG7PRxqI9xerGQ3Hx4cbEgAulviTz0yryP5B0O9b6PeEU3bNloJ3n4tdxlfebj9",
+	"lUZGF770aPtLVdYsvnG0/Y0y89G9cHi4C1zreVe3Ue/xLtvQTCXFtx7uBGI9FRJfO9xpz0O2O76yw/a1",
+	"ZAPiqzvs40p6LwqHxXzO9bJ33HvpZQRK+UZheooJCe7TRdS72SuTilHgyfH9GoLuB3ECJWRlWiyTmNhg",
+	"yiwE9rPj/fGCC/sPqwuI6RdK700U6ib1ogTChLwP1vd0EyOUMcrKST4Re3xwhOpJk0QEyL5YOrH9aazf",
+	"8HnpSUvEbzddQeZQZRT92ajMwTfbXyjLHdyTpc9HlsKt/Ai65MS+DTQJpFMNyjA1L1FSrlcQxL06kVEc",
+	"VMgBO8a/Sf4iOd19/u93r1+NJEb0cIyaSkJcUPx+VKLvqHfMRj0vScONJUF61LutJ374HHGpLI46ZLFP",
+	"RIiZMCNpWhMM+k6mfPP63VnE3vx0hmC9OT178jxi6/ZEg4sXdhCNZFzPPIjbEglQLo6dcOZdRe7PECLi",
+	"hutzlgFPHYGO9/GZ4LQZDNlbrDnha2kcHRxEtYC0kdRFBscs3t93guww1E8bxszA1N1ew/oY4peDTkDa",
+	"PZCJSiF1+hEjA4P7a6aMdTtdGNBOD49GktL/TMbNDOuZ+BeZ/yb+jzgq1YdkxjVPHL1l/SdvI/byWcRe",
+	"/fQSS8bF/4zRsorLH0mTZ+gdm0wY95uEqqUwbA56ipUgrGIrm9on2X4hZNg2DMS5guUAN7fKovWRdxgx",
+	"mvElpMeMs8ObG7e6Rzc3lSszXDQ+VtfA+hpSoSGxpC1JZUeSLAc0gnuVOKvbFX9BhYnw5sYvFXGOmKUa",
+	"UwtLTyGpo96zOZIEo1pgqqQGY1D5PSLwHt/cIEBBs3D6l4FSUXFrqjCMUsqVcZpg0JSEYfEZVZ1wt6os",
+	"FIcKyHFQP8sh3A6UNqlOm/lwJE/pi3BOlO1vxTXQbT46+OYE3aG+7uVKlYMojMQ4GwvJ9ZJmlkqzuSLT",
+	"QjM2xBdxcBfz8cFhbeyq2ECjlAk9eEQKVlOCcTTso6WXtvgsizo0mn8qRA5JAPu5u05JrTTpask0iqTc",
+	"rUzVwdHft9ap6oyyJUtPCWuZAS3s7Jh9/9QRu0DyokDvvnv68unZU3clnz89/Q69LFwuGZZ67MeOHeBd",
+	"oxfXL47lV5h7MOhaPcHUUSv4+6dnvUZCTP/8++nF+VO4OD+zF/86f5NfnL9WF+fvTO2Ln4rah1OOH86f",
+	"JBfnz2cX/zr/LqX3X2blOO7/f7lf8Qv3xnfpxeA/e61b+1m1XOSe36p0+ckE0pWkvNv1YmF3FX+7ShYg",
+	"8/S4WPFs1ne3BX9Dx8fgzkzcZ9+X/Lu3OeShW9puwngHOFAwPyQprF2OpyEhZYcHR+yVYk9oM08C34lq",
+	"3idH73DERzuN+AhHtOxHlYqJoFLc3WP+pdWHhzvAtFq56F7t+KRqR1SPqPrzkJTo89cYqqTBoAt5PHdy",
+	"c01mDXXPbOsuKT2Su+0E6VokzK7IrYXMwPggC4oTS1m9zshI1oRWB15NZhUNmTXI1w1xHLUSL6aO5AcK",
+	"qSTf1QpLBfA3pbPQHEG2t8rpWm79SmbLE1Y66dm6ZD5sCCjrZaoa6vYTrPT4wap25VPcZARU+d1tgCEF",
+	"g0qerJv4qpnvjXwbMLk9sX+Lma+WT3/Pqe857ucx9FU38670B/3we2UNm42uh2YaBoZos2cUWbExPrxJ",
+	"bKgCTVllpklpWmJycUar/KTqY/q7NOrbtOrZbYWM1hVrr+d6d2xQ+B8NHx52K/v4yuWWKt+PDndU69Ez",
+	"zN5990NZEMYqhqnElGXaBgLFCmyB4OujHSHAbVwtJL4yYygP2Fl4e+tMp3i7cg17GjLgBlioQdTdiQbu",
+	"VkT7Myng6yW7PoEOvuuEm1kTYVItaelPx5juNcIviz/h3WR8NeitxqXKhL0mn5JKkh62T9FWtUCWtmL8",
+	"hh0eHPhShbWCwMKwIh+yVxioJRsVbYcsvBk/f3r6XcysUhR0hc4FL0sHi4tTmJwyMqCiFHMlhVU6qExa",
+	"jaGeRd7ke34Bn5ECrBRl6sD+xp586M2thcb2js8v6mdNULBkBslV7YATpaHjfN2XTqPzSUnutCmkt/Wk",
+	"kfng8dllS10gA2Cq0iO1ADiM1G4WEWkekM/n/0yH8+NWslyrJf9BhPWeAm2gQD/PFONz9mK3G4l3MMSm",
+	"7s8mexiDu11Apvhj8lItpGMvpKxTSvNEqzl+rEf3Pi/GVZELijyncEoKw3bUxqdaYcZbFDyADlx3p7dW",
+	"n2pe8rUma7vI4KHSlYZcGUfxlsHf9bwYh2kxElHsJWo+L6Swy/1pbrvlYTfUp+zR8r59Fr64TLnll97X",
+	"tsG3tuOIXFsx4Ym9/BDZtn3AZCYsJLbQHykr10+K4q7pYNxl2JuC9Neg80h8Ln2bP44XVjUr1t1liVQ+",
+	"8tKndd9N8Wh1HbpFhlSVjz4ALBV0Wd/KjkE7epNuyyen9Bg2U1kaKgjV8R9jtruOZDahmO7LK1h2HM3z",
+	"Z5dnr394+urDjyfJi46xD5uDdmin7d7dudJdIP/9e/HBA6ei85I+Pthx3NUOB3LvN9CqRrKp+QJcg6zi",
+	"iYiEC8N4poGnKHroTs13onTSoYcerJc9+Vw6aK2C4WdWPhuVZtrFm3rbz3vl8175/N1Ev1AdkvH1tKqa",
+	"OFjWkLmLSLj/PnSg3ZxjsYPYtcW9sdpadwePSKPV5K7PB/fMxZdDLYb3ORV/QbT1noXVelA7YWyJbrqQ",
+	"2zF3H9M969rdSgYEdsX590PhHTys1HoISxh+3vyIRo+jLpcpZt1SXxbfgWh47/+8pxU7JDrgzfk9SIVQ",
+	"d+Pzl0L9pVl9S2nuHTh+VRellpZ/Lwb8FVH7LfB0DbNb78cHorsu5J7l5mr/PdVHut1/7+sj3dayp3ew",
+	"+9abVpfBEFSmzPe9LS26wYjrF+HNvlTDeCT78ftR72bUO2aPbuPBSb3ib6M5Bc1SVgSa8yUbA8tgYimf",
+	"k5p/+SQXO5I8yzD3k0tfQVlJGGCxdsPi97dxxIxicVLojO39L0b2x75khl8UpqKEjc8yrMQ0kgGAITul",
+	"uUKOCFpIyoJtvrCzX2v/6PCQmgIvhIEB5XdgTpb3tY0kFkNAErR3tswhpnwedxuMz+h64UHRQO4mSMl0",
+	"Y6o2zA98p9gJT4DqMhTyCuMYcR1Yb1QYI+SUBVs0goLFGBoNQiiZH4u1+YyXg0YSFo6HiUhYQZhLFq80",
+	"RS6LOljF5vwKmAaLMZ2GT+C4kdHEmsWGsZQt1iaoFTUSkh0esZkqtPERlFVFUvc/1gouU/O8teWkMc1I",
+	"0hUSkwlg56JQjcqn9FDSGlY7/UfV1IT1NeTArUPyAdZWMKEiqncL6EIeM8cPHSwObId9l3iXzEwtRpJK",
+	"qzR/mQiZUrljrCIygznrx98/PWMORc0/CYpaC5V40JbsEwoF3pnr7i4134HPlr3ud3z2f3x0zg6Pvy0k",
+	"NaJpiZqR9fZFD919O3z8uJ6hlzhUln6ffWWN0pZZ1nT3xsyVa9z7cDfNne2ctaK5oUu+0lnau412lD98",
+	"x6DO9sy1GmxRaA80ZKe+gLf2hLKikcPeZzajNsrtdfWl9RZUypGD1BcgNOQ4TFlaaD7OloP7gNN7W+wX",
+	"Js0V0ksTNWkNP65JavhtkNDW69hsa4KEqbG+R5+lzqgShuyNwgRIYXx3gth9TWm1ugAqskUlhBwfErbM",
+	"W50ofdwoVb5S/xTr0Pr29cKE+kjeFYuyF62M9Y8OHjUkn5Ww2n7g4WOYCZmyWrzsAzOScUsfx3hAwNQe",
+	"dfCE0lZODAtpHyvF1d1rI7mmtbq3+0cHRzU4SXjFpVZrodSJGRaKwslRIK8GBHNcj8MyoYSJkyP9BjuR",
+	"l6KppMISTSZHtyg3V23s3QsVd+bufxGz+b21/K9uLSfkCKTVfVqjrHXVt6w/tGoCX5EozVVbEz6rqlKJ",
+	"lA/giMaEdMygaGH1v6ODb8pmqL6Kr3FUkXzpEyGFmUF6T3+/dPpLvpAvmQLfez3uvR5/La/HB5L8hivj",
+	"zn3GqppNoex3I9U0dPsK7TFGcgwTpSvJPDQUoqbc9Pjgnv7/m8jfH+LW+pOI4Ns9WfcOrHsqvebA6roU",
+	"d6HcZpv9w2cizbmjLYBFq6lPYUgeqLcRjFAYzx2x4o6NWDGHYxZnYi5sPJLk+bFsrhzRDFm2jw+i8svH",
+	"BweDE6J88UpbxZjoca0eQYT18kZS2LJ62oe1VxyyN1gv3Vi+ZInSGhI7kpTzJSEUeddaXMOxo2nUfQ79",
+	"DJAyuxAJeM+YRCptrgRWRWCntBdzvsRg7ZGcwII6DxkqT+a3BsuOuLeJphsrvCuM8fV9OK6SNUCmxgEK",
+	"9W3xLYskmZ5e+7LkYdKKkbEstJfwhbgNADq+aF0R9Y/KsJpdcLwsVOGW4SfyGzk/JiaCM5BHb41/rvGZ",
+	"fiiLHXqzYymQQVRnnGYHHtjkfmA28D8sG+jAiB2mlIBVMHkf1aPy4HDD2Zyn4NY6ksg7w0UqfXa4z6fs",
+	"yQv2ixoTunjflZNlcFf6cXAitTmdvJ8K/VMUKO5u7khudFW1sdLS87UtBQdvBUIWctgovSPUQY/Jcb3v",
+	"3db7TryLm62QUriGTOWOiu77b80+9mHaNRmk5uj529d/axRnO/+//Yv/2q/921FCbduqQiq7moST9yUf",
+	"haUi+4NNqSvbMtt3yyLqghGLTgZfsPE9OU3whPq2CqGLgkM148gvz3wToTxTadm5rTVt3bf0q0Dfrbt4",
+	"aOg45zcv6IWHBy1NbOwy82kJ896mZdLt8u0L++stDqug/Y6D8F0WP8sZBPUDvZaOcvt+sP14DjGzkGWG",
+	"LVWhqadova+rIfp8twaxnbfN96j9qDVuEWjRs/sMSdfG8/INZx1LVprxiQXfKt8x8074fZdaI+RKksou",
+	"nTd3AYd0vd0hQV/MJ4CEUuCMDWEryBccM+8sF4EsvT1R5/EBopWYF3P34QBPlT49bMnhaQVmXS7yOIWQ",
+	"0TaV/aKDqEOBG6FjdHvp0LJ/dcct/PvDbw4//hp+yXpYo813iybmpQI1ae2g/WU7xu91sc/Up0F42rCD",
+	"1nWJf6LqtT08sFMp8/Yq6llpfWqoCf1hy5Azrxf240bntXjgu0Z5kw2qSLyMuGP9eL0xWzygetTYnY0Z",
+	"33SRBQFetnWtExb71Y1ka8O6siEiVfDzemvsuw+OAaerBdkBT2aNVqoRaj01V3xYJEHaKOBUNdatDIy1",
+	"Xe0ySf0JIr4+J7ncJagILX73Fqq/cveauwbmeHl5/33ZXfF2/329u2J7X5uO/jKV7nA3NPY9Ju+EePTK",
+	"v705erW9Zhdqe4VOOMJ6j+N/RRx/hx0pK72YqbrPMKDeOq77H3ZF9/Yatp3VZu9R/vdA+cnkHufvcd7h",
+	"/GRyN6Rvlnlr9j4+v3BoUW8/fH7hbr4fflUZqpeFY6vuhLKg27BmG1K6rfNKEFaoyy+2lqJ8l3m95e9w",
+	"xZK9Ps6zqiVwVOsHzDa3A66Ni465LvCisr1bVO8V7EZd7RZcGxKr8q4NWR2j1yVDU+G+owlpkYEZ1BoM",
+	"D9etsetjftvag7j2KtVjbCl9292huL2MGalxvgFzFXkwbFRspWS924vb/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
