@@ -24,7 +24,7 @@
 //	          /status/{code}: that status, with the JSON body {"status": code}
 //
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, apps.go, triggers.go, capabilities.go); each family a backend does not declare in
+// runs.go, apps.go, triggers.go, lists.go, capabilities.go); each family a backend does not declare in
 // Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from a declared
 // family fails.
 package controlplanetest
@@ -89,6 +89,10 @@ type Harness struct {
 	Concurrency int
 	// Wait bounds how long the suite waits for a run to reach a phase. Defaults to 30s.
 	Wait time.Duration
+	// ListAllowlistsNeedTask says the backend lists runs under a task allowlist only for one
+	// task at a time (ListRunsRequest.Task), refusing other lists with CodeInvalidInput
+	// naming task, rather than filtering them.
+	ListAllowlistsNeedTask bool
 }
 
 // Run runs the suite.
@@ -115,6 +119,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if s.caps[Apps] {
 		t.Run("Apps", s.apps)
+	}
+	if s.caps[Lists] {
+		t.Run("Lists", s.lists)
 	}
 }
 
