@@ -100,6 +100,44 @@ func (s *suite) wantListed(t *testing.T, b controlplane.Backend, req controlplan
 	return got
 }
 
+// settled waits (bounded by the harness's Wait) until the list shows each of runs, finished
+// runs all, as GetRun does: a backend's list may lag GetRun for a moment (Flyte's listed
+// status lags its attempts, which GetRun reads). It returns the runs as GetRun shows them.
+func (s *suite) settled(t *testing.T, b controlplane.Backend, runs []controlplane.Run) []controlplane.Run {
+	t.Helper()
+	deadline := time.Now().Add(s.h.Wait)
+	for {
+		var want []controlplane.Run
+		byName := map[string]controlplane.Run{}
+		for _, r := range runs {
+			got, err := b.GetRun(s.ctx(), run(r.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, got)
+		}
+		page, err := b.ListRuns(s.ctx(), controlplane.ListRunsRequest{Limit: controlplane.MaxListLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Runs {
+			byName[r.Name] = r
+		}
+		ok := true
+		for _, w := range want {
+			l, listed := byName[w.Name]
+			ok = ok && listed && l.Phase == w.Phase && l.EndedAt.Equal(w.EndedAt)
+		}
+		if ok {
+			return want
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the list never showed the runs as GetRun does: %+v, want %+v", page.Runs, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
@@ -129,12 +167,17 @@ func (s *suite) listMetadata(t *testing.T) {
 			t.Errorf("%s: kind %q, created %s", where, got.Kind, got.CreatedAt)
 		}
 	}
+	if r.Caller != "" && r.Caller != s.h.Caller.Subject { // the answer to RunTask may not know it yet
+		t.Errorf("RunTask: caller %q, want %q", r.Caller, s.h.Caller.Subject)
+	}
+	r.Caller = s.h.Caller.Subject
 	check("RunTask", r)
 	final := s.waitFor(t, b, r.Name, done)
 	check("GetRun", final)
 	if final.StartedAt.IsZero() || final.EndedAt.IsZero() || final.Attempts < 1 {
 		t.Errorf("GetRun: started %s, ended %s, attempts %d", final.StartedAt, final.EndedAt, final.Attempts)
 	}
+	final = s.settled(t, b, []controlplane.Run{final})[0]
 	listed := s.list(t, b, controlplane.ListRunsRequest{})
 	if len(listed) != 1 || listed[0].Name != r.Name {
 		t.Fatalf("listed %v, want the one run %s", names(listed), r.Name)
@@ -202,6 +245,7 @@ func (s *suite) listFilters(t *testing.T) {
 	for _, r := range started {
 		all = append(all, s.waitFor(t, b, r.Name, done))
 	}
+	all = s.settled(t, b, all)
 	echo := &controlplane.TaskRef{Domain: s.h.Domain, Project: s.h.Project, Name: "echo"}
 	cases := map[string]controlplane.ListRunsRequest{
 		"everything":            {},
