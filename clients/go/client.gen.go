@@ -109,19 +109,19 @@ func (e ProblemErrorIn) Valid() bool {
 
 // Defines values for RunResponseKind.
 const (
-	ImageBuild RunResponseKind = "image_build"
-	Prefetch   RunResponseKind = "prefetch"
-	Task       RunResponseKind = "task"
+	RunKindImageBuild RunResponseKind = "image_build"
+	RunKindPrefetch   RunResponseKind = "prefetch"
+	RunKindTask       RunResponseKind = "task"
 )
 
 // Valid indicates whether the value is a known member of the RunResponseKind enum.
 func (e RunResponseKind) Valid() bool {
 	switch e {
-	case ImageBuild:
+	case RunKindImageBuild:
 		return true
-	case Prefetch:
+	case RunKindPrefetch:
 		return true
-	case Task:
+	case RunKindTask:
 		return true
 	default:
 		return false
