@@ -6296,9 +6296,9 @@ var swaggerSpec = []string{
 	"WaOVaoRaT80VHxZJkDYKOFWNdSsDY21Xu0xSf4KIr89JLncJKkKL372F6q/cveaugTleXt5/X3ZXvN1/",
 	"X++u2N7XpqO/TKU73A2NfY/JOyEevfJvb45eba/ZhdpeoROOsN7j+F8Rx99hR8pKL2aq7jMMqLeO6/6H",
 	"XdG9vYZtZ7XZe5T/PVB+MrnH+Xucdzg/mdwN6Ztl3pq9j88vHFrU2w+fX7ib74dfVYbqZeHYqjuhLOg2",
-	"rNmGlG7rvBKEFeryi62lKN9lXm/5O1yxZK+P86xqCRzV+gGzze2Aa+OiY64LvKhs7xbVewW7UVe7BdeG",
-	"xKq8a0NWx+h1ydBUuO9oQlpkYAa1BsPDdWvs+pjftvYgrr1K9RhbSt92dyhuL2NGapxvwFxFHgwbFVsp",
-	"We/24vb/BwAA//8=",
+	"rNmGlG7rvBKEFeryi62lKN9lXm/5O1yxZK+P86xqCRzV+gGzbe2AQ84KTYntbs1VFMKOy/62tLKIfAv4",
+	"Etq6sFKrN4iFGlWF7F5mVLaJi+o9h3G8la7DtSGxuu/akNV18DppaE7cd7QlLTIwg1qj4uG6VXd9zG9b",
+	"exnXXqW6ji0ldLs7HbeXQ6Od942cqwiGYaPyKyX93V7c/v8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
