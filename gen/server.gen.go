@@ -166,11 +166,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -557,6 +563,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -1033,6 +1048,30 @@ func (siw *ServerInterfaceWrapper) BuildImage(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pre", c.Request.URL.Query(), &params.Pre, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pre: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "pip_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pip_packages", c.Request.URL.Query(), &params.PipPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pip_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "apt_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "apt_packages", c.Request.URL.Query(), &params.AptPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter apt_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform", c.Request.URL.Query(), &params.Platform, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -5703,137 +5742,149 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQeneqsiztOw4zrln7Nra8uQxyT2ZJJV4NrfK8ooQ2ZJwTAEcALSsyfF/30I3wIdESnJe",
-	"M2fiT7YkEmg0uhv9xsdeoua5kiCt6Z187OVc8zlY0PjpbKy0fQfcKOk+pmASLXIr3Mfeh9mS2RkwXUgm",
-	"DOPuWUhPmYZE6RRSthB2Fp4Y9KKecG/9VoBe9qKe5HPonfQ0DR71TDKDOadZJrzIbO+EpoeUXQvOFjCe",
-	"KXXFzt6+7EW9Ob95BXJqZ72Th4dHx1HPLnM3nLFayGnv9jbqneX5UzXnogXy8xkwnucPDEvxiVOEcsyT",
-	"K5Cp+5YgYIsZSMbHBqTtgp8GaMBfg+3o8eOoNxeyhLUD0Nc4WDeYbrISgpzbWQUA/ol6Gn4rhIa0d2J1",
-	"AZ8Jzlut/gmJ3QRRTo98Bub8CJ+Fuk0bbLm5Knc4YjCYDlicwjVkKp+DtHEHQssd/XIofathAjaZvStk",
-	"907n/iHHLX7LI8ZN+f1oNhnNVQoZ02ALLSFlwnasQRdy9MUJYyNVeGz7Te0Aq9ryLwfVRpyuoNKhxQG6",
-	"Awa/OPbeJyqHTfRKdFdKVKWZ1WI6Bc0ycQ2G7SSmWJ/LoeRpKtzIzCp85e3SzpR0nBuxxUwkM5YpdeWG",
-	"xJ/9zMKyBXej5plaOtzIvQFzkGUq4dlQ+onZjBumJCBaTc4TYFymTEyl0g5MOxjKrycsEY0bKdET2VdG",
-	"ZB017PMx8yWE4Tk3V92s4Bn0W54kDqD/C9oItUFEs2t6gvYk4xaMZRqmwljQkCI+dzhN/Cifh0Aikw04",
-	"pAc2o9E/9OXlrwdv8za7WZmaIDIRvbaCm40hU3JqmFVdsHNz9eUB/8BFC6+eSbMAzZTMlkzJBBBSnufI",
-	"RRp4MoOUmBh+K8A4PdBYbqGLAhZullY9csIzAyVgY6Uy4LJ360DTYHIlDaC2+xNPf+YWFnzpPiVKWpAI",
-	"OM/zTCTcAX6QazXOYP6//ul14mq+/9Qw6Z30/uOg0qgP6Fdz8JbeoknXd83NpVXG8oxLQInlvuRZBimi",
-	"ZMqvgXE21uoKUKJNuMiEnDKOSBz0biMH/TvC1LeG3m+QMwIWkGVsovQcUjYuSAhf86wAp4jJB5ZNhGV9",
-	"1MWEzAtrmJ1xW/st0G3EOMpZxALjwg3I3c84CZkCwhrIJnu4+idKTjKRfPO1W66ngEuXyroDlROV0rp4",
-	"lqmFIahp1ZxNhBTG0bYu5F7kNpNL9jKFea4syGS5/w9Y4kGsoTDBilJ2BtqjDNf7XOmxSFOQf9yCVWGN",
-	"SKGxJw8MrTkTxkYlITeoW8OkMGAqEify9Zx3LuagCvtnY8BUpLjBxG+oOAl3AtxGvZfSgpY8e6a10t8S",
-	"7vdqDnbmpICTBqiw+f0AZkBfgyYdJQXLRcYkXINmCddaoBJEUDNwYDMLN/aU/VYoC3WZOxIprvG1ss9V",
-	"IdM/iNhSBcRfcCOMDRC9nOcZOEsO0j+AXCZiWjj9JOh+JYymyHOlvahSOWiEA4F+y5eZ4um5Uq/cwv4o",
-	"OT1W6dIxcOaAcKTOZY1oGE8SyL2YeQ/6WiTwq+TXXGR8nMEfy5kJlw7HYyg1BKVRFl2DdqiF9JRZvWR8",
-	"6iwap02SdPlV8sLOlBa/f1tiea1YoiEFaQXPTIdELEmHMO+emDstZwY89Y64Dx8+7J8VduYGSriFJnCr",
-	"KtctrjjXKgFj3KY9k1bY5R9Fb+X6Zk6NQUqb8dwfHKlKCsfEjN4fgzllMQolEzPDl8Zp/5osqcWMO+6/",
-	"DVpe3UdJehy6MLXjOitIqZNeVV7BURQ8jycfe3DDnSjZ6HBce92d8oVpvo4u0FGpr/balOFKrb4IFpcf",
-	"qgTpsnxPjdEqvI16Z4kV19zCWZ53rxVkmitBuyuLzPMrqe9rCxBmxN2gdeyUunHUjbdCZ20017qyao6o",
-	"Ao6GaF3krovr9EoW40wkLDwakeUobLDMHVd9LmKEGaXA/Xak7c9k3NgRBIWg3W3u1Ar3HEs0N5UkQz4B",
-	"ntnZki2htgSngpSPDNiZZN3eCaeGecugZYEbWMJYrikQ0AT6hVowNbEgS9BJQ8XnnY40se7koLUwI5w9",
-	"5/1JuMYSX58AuFNVpqAJwGsR3AnOyuCWfv/bcevjFY+ubgG3YSHktHSCkqE0EnJ6wsplSVL7llBuSoTH",
-	"pJDTyGkj7qHx0lsirL+OEKceqMmELWYiA7bgEn9E8iLl3w2vCymFnN4FNyCLuWM0nM9tX9Tzo/Sinqco",
-	"FC0qzyGtcZvf7ah3s+/G2L/mGt1VbrCzPH9fjee4sRzyLM+flKPic37gSiKs4thJbavQ1cgqfA92lYrl",
-	"XjdER12irHBit1z5qRBZ+nLOp1CzkJvShed2lPPkik/ps7AwN23OjjWmmfObl/Tw48PD8neuNV+6n3OR",
-	"bx348cOjTxg449bxQNegfzveOObfV0e83YK4Lrncibm1yVdXMOYGRsKN3vo4/jIaOxBGupCj9oMnPNcp",
-	"1Do3YAt8K1TZBk1j7sZ6VqaNmlhqo9EnTp19D9Yxn1nH8hhm/FqE8yQESFOB6l2vVXF2A7LwHuvH/uE4",
-	"YjEvrIqd9Imd4qxFCvHeKSufoDOn5iOvWTd8ieKn1HkqENZVJNCCZ+J3aJUO5NFISaPNnEqcFFo7TVAX",
-	"0rAFF5ZNlEYHMJfoAKnJjtph612/o7CUdgWB0OGfpQXGATmxE/0VKnbQElaIo9ydFmjqeGjf+CxDxadD",
-	"MuVkNCKr+bOBZ29rjxCAK74Bh0dOTpb/fv/mNdl83i+c8CyrobICBT2qI0wBMJ8+H47CCFNbpmyTOU9L",
-	"kb5RHfwCWtoXV3F3PpBeoC7Rvbg248LrH1uPT/9u27Qv0X94t5095+Yq+GrHS4wvnDJne5Nft4w1LHOo",
-	"gg4pJBnXYFqp7BfYbq218W+WYeglFSbP+LIMwdSst5SzV+oaMp60y6Ni3B02LMf3TwVqbprqV1ItjI8a",
-	"VxMXBvT+w6NH2/fGQ+Bpr22PflEpz0TAxzqcmALwwLi//rmQ23Ax7Fm4scPeJaU23F0nePi39UP67Yyb",
-	"jdH13D2A4fXn2dL64KdDEYtNkSQAKaTuzCEnJZ4+ZGW7f62YQzpShY1R1441JE5wQhozroFNhORZXd39",
-	"rYACOcsdD0JORxOlRxqMKnSC56yQwqKwXdWJc14YUokDUL2oRzC545lAchsYIEIV1EOzrj/Xsjpevtkg",
-	"pXbiuI7DpiKKTkmlCvtFJsjDLm909+BDHXKQRojCiivQ2og8OI5agoLs3fMn7Mfjx//FvE8Ks3YsF1np",
-	"DuKWLdx5s9BKTpmQbKF0atgcuCSVoR5aiFZ2hMbqsAmrYSM/kDDBjdVkeV1INuzpfT5Ohj3UjCboIG+h",
-	"E3Jmrc/4XGl2fHQUkTQlTz5GjZzVTGurMugqGEq+3sEzRzGJFtVbSGO5TLoY2zvucm5nzWUf6EIe4Krb",
-	"VlpFDTaO+8AwkUaMZ0YxU1Mc/mffK0H7L1NGzk9y+2lhLciQrkJu6geGZWo62OyaWwfhxfn5W0YPsESl",
-	"zRPk+PC4zY1ghc06MFUbyR0dM3T8w80KsbxWlj3vIg/6Yo0R2K/vXjpZSlQB7ErI1B22nitOUYwW9mSc",
-	"cXlV09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/zpFYsuKnLfZ+mEEL+RBzO5FLp",
-	"slU4dysSZYZrmRmmNOOkJaOXAeN73vuCanM/PriJTxnMc7ss5QsFUUIEOtrkX24TNE0WJ4Vi82Zg4lTp",
-	"G+l0FL8r5OcfSOtYK6P1lFTl4A+uLreCDSbTlzvFujQQ//opcxCwQlqRBZ9vedjvAGCHfr/LefaukBsc",
-	"JNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3sO/UlzZqTJXcYIa7afEAd4ZwqXStW0wg0zvO",
-	"u8UJ7tZKSljD0b3RbV07hPf/a/KI/5gcjR+2ita7aDUUU0qLrFxgi7T3T2Dwv5FZNXFU42SDXwYvfwlc",
-	"UsuD3w1z/sU7YdtPukNqmIcO9Y0VEFm/gt4/TnzmTLu9tQX67ap2RYrpzGbLNvjuYlgHhZIcbUi/Hazn",
-	"TNRPMSmr7OBTVhgKWNRKFsowkllR/bZQ3e7ucE8Pm9FB6++0F93i0a5fX3npJ/zYJdCr3NeI5RpQGcOE",
-	"vJW4GevHTniin4yX6bJq4g5AphYyQg0YPfxjAzJBOlMS9gbsJcktg/Yc3HBnWVvmhJ4RvzfVr4frIvpm",
-	"f6r2/Zr/aZQcvOOLX8AY8rGWv+6bK5Hvq5xOjn1/jNMgq6HpzmAQYgQFYMnGpUPDqVM7CiXHm6ZLO6ZN",
-	"7RLDZX76vDCY5DAV1wiFMB66vt8TqcIu7LVL6natsr7x6LHpxwSfs8X9CYO2eqa4df/4Ed2/mTD4FZGe",
-	"+8+JIrda/L+gPJe4zHGo0qvVQtJsDll7TWYKx9qOQSGvkZa/dHHEGzys21hiF0qgo54J8xlkMNUAPpC2",
-	"o8p/Xs7sdydChKUsE1fAuAw710RgGc/bHX9dSOuWoeg833aQNiMYyHZIoSOEe8T1tEUFeo3eIn/M1FNC",
-	"Z5TyWoonIb1XEcmMKe2sw763HKsgqQ+RGkon92/jQ3MD2TWQHBLSkbubLG7S44Vn38voDnGsSqfuTLv3",
-	"K2tbRFQeOkLjtpuogtuZv7VBzc4OgOpYaAF4F0W8cyn+mda13Ak8z6Mt8AXCvQPNOByqwlYU0wBl6xYa",
-	"SDTYbXP5pyp5gImsfcqspA2kZOe9u82OafdBKFSsnSNVtwmQ66qqYie2r6ojqqlW0dzKr5Fn/QpDrcKD",
-	"VMENJtCGSE1Vc9CKqno1xdbl1usXVuowPAiXbWafgaTQwi7fO+oM8VauQZ8VdrZOE/GZzyVEyj9hP+Gz",
-	"bFgcHj5KrLoCif+6czHnxqBmrVUxnYWcjkZMYRCKFhAvOFS15TNrczT5lLoS0A7OGYuf4M+xd5rtNm1L",
-	"/ZIGnhJ1x5NsaWHkc+BGuKiYERRlAQZ9rCowWt6pVsJz8Q9YUqqgkBPVtg7cB2Dvnr0/Z2dvX1L4Vycz",
-	"MNZLmYXSVyeonLutNt57giIgYhOVZWpB4WPul0NsOZReTLivvQCLqGIZj4aoVMsPylQldsCqYB47oEIE",
-	"9D1iSriJmFkIm8yG0lOa05RpgskkYpgpgCjnQoJmmBdAAJSVni+K6VTI6XOe+LiOGQzlUH4QGvad0ORW",
-	"jDOgRWJw5YEJR12Mnz8Qrs/y/Jm8FlpJLGw9IXue25mJ2BzsTKUmGsrS8eVDNIQiYlk2EZCldDhS5UKe",
-	"PzAD9ibkL9NPU62KnFKeLJ8OZT9RGiJfsKELGVGNoUeIR0JULnjvFOVznqklpnyCdLq+oWHNUPbjYHKN",
-	"6Kt4z2mTRshpBlUutWHVgybei3AlzWRSM1MLQ6aMncFQ0kxYTUY4/uGHWjqtUHLwww/s2TXoZTUNFrDE",
-	"FHaNmQRITT2Z94RxOZQ7y4Lg0EZn4wrDsr7t5sWh3MSMewP2pIIJN2kH5vdloEOZQiJSMGwxU7WoCRNe",
-	"fwo5sHTCGYt1jJieTDhEN6/54QecN+5KKI5ZPwR1qGxyyXi24EuD1QjLKr7TN4olmXCawlAGr39wuK4X",
-	"sSJ/xwP/dsSuAHKUEEJO9zC4aCndhRzXGG9c5hAPJREMsLiKWMQOUVQAgTq/hlxhJhzjlc+ds+OjI+Ys",
-	"oRCHKv24whGDz1umOs9MJOBPQy8gz3J3mO4fDQ5rYQUSm/se1bXD+qT3cHBIj6ocJM9F76T3aHA4eITh",
-	"TDvDg+qA5/nBRzfBrfs4BbR6SiJ+mTpbBOyI5zm+VrV3uGhX0apHDkJngttol0d9cfNuD4cS3tvLlSK8",
-	"o8PDDXnqd8tPryeQdOSoY0bibdQ7pmnbRivBO6iV2OErD7e/0ig8wJcebX+pKu7CN463v1EW6LgXjo52",
-	"gWu9POA26j3eBQ3Niid86+FOINYrdvC1o51wHooy8ZUd0NdStIKv7oDHlSo0VA6L+ZzrZe+k98rrCFSZ",
-	"iMr0FPNm3afLqHezX9a+ocKT4/s1Bj0I6gRqyMq0uOYw/9aUybLsgzv74wUX9n9bXUBMv1AVWqLQNqnX",
-	"zgoT0pNZ38tNTKTDrAan+UTs8eExmidNEREg+9PKie1PY5nx15UnLYlp3XIFD4cq8f2vJmUOf9z+QlmV",
-	"ey+Wvp5YClT5GXLJqX0bZBJIZxqUaSFeo6SShKCIe3Mio7yDUKpwgv+T/kV6uvv83+/fvB5KjKBzzFJI",
-	"Qhw+/jgs2XfYO2HDntek4caSIj3s3dbzk30po1QWRx2w2OfLxkyYoTStebB9p1O+ffP+PGJvfz1HsN6e",
-	"nT95EbF1f6LBxQu7Fw1lXE+QjdvyXVEvjp1y5mMl7l9nFwYB3ecsA546AR0f4DMharE3YO+wNNqXfB8f",
-	"Hka1BJCh1EUGJyw+OHCK7MAnzA0GMTMwddRrWB9TanLQCUi7DzJRKaTOPmLkYHD/zZSxDtOFAe3s8Ggo",
-	"qUrFZNzMsOzev8j8N/F/xFFpPiQzrnni5C3rP3kXsVfPI/b611d7A3bG4v8To2cVlz+UJs8wPDSZMO6R",
-	"hKalMGwOeooFy1axFaT2SbdfCBnQZvgc2BUs9xC5VbGXz3TBDK2MLyE9YZwd3dy41T26ualieYHQ+Fhd",
-	"A+trSIWGxJK1JJUdSvIc0AjuVTpZHVY8gQoTIeXGrxSdHDFLNVbAlKEyMkd9aG8oCUa1wIoeDcag8XtM",
-	"4D2+uUGAgmXh7C8DpaHi1lRxGFU+KuMswWApCcPicyqOdlRV9jNCA+QkmJ/lEA4DpU+q02c+GMoz+iLs",
-	"ExWlWnENRM3Hhz+eYjwQH1grxo3CSIyzsZBcL2lmqTSbK3ItNOsKfK2xI8zHh0e1saua2EbFPT14TAZW",
-	"U4NxMuyztZe2dCGLNjS6fypGDkm3B7kjp6TWTWy1sw9lLu3WTeXw+O9b26l0ZrWRp6eEtSzUE3Z2wn5+",
-	"5oRdEHlRkHdPn716dv7MkeSLZ2dPMcrC5ZIl3ADrx+44QFqjF9cJx/IrzPXd61o9wdTR3u/nZ+dkybpz",
-	"u3fS+3/9i5+nlxfP4PLi3F7+6+JtfnnxRl1evDe1L34tah/OOH64eJJcXryYXf7r4mlK77/KynHc33+5",
-	"X/EL98bT9HLvP3utqP2qVi6enj+pdPnFFNKV2pHb9Z42d1V/uypr8fD0vFid2azvqAV/w8DH3p0PcV8k",
-	"Wp7fvc0x/25tuwnjHeBAxfyItLB2PZ6GhJQdHR6z14o9IWSehnMnqkWfnLzDER/tNOIjHNGyX1QqJoK6",
-	"Z3aP+V2bDw93gGm1wca92fFFzY6onlL01xEp0ddvhVFpg8EW8nzu9Oaazhra89hWLCk9lLthgmwtUmZX",
-	"9NZCZmB8kgUlSqWsXg4/lDWl1YFX01lFQ2cN+nVDHUerxKupQ/mJSirpd7X+JwH8TenjNEfQ7a1ytpZb",
-	"v5LZ8pSVQXq2rpkPGgrKejeVhrn9BBuSfbKpXcUUNzkBVX53H2BIeabK/HUXXzXzvZNvAye3159ucfPV",
-	"yj7vT+r7E/frOPoqyryr/ME4/H7ZamFj6IFLylXwGQy6kAP2nDIrNiZIN4UNNUoomyE0JU1LUirOaJWf",
-	"VH1OS/ZGG4ZWO7ut38a6Ye3tXB+ODQb/o8HDo25jH18ZbWlG++hoR7MeI8Ps/dN/lH0LrGJYukdVXW0g",
-	"UK7AFgj+drwjBIjG1X63KzOGLlad/WG3znSG1JVr2NeQATfAQquM7ubxcLder1/JAF/vLPMFbPBdJ9x8",
-	"NBEn1Qq1/nIH071F+Oc6n5A2GV9NequdUkiT6+eUVJLssAPKtqolsrT1jDbs6PDQd9Sq9a0UhhX5gL3G",
-	"RC3ZaLw4YOHN+MWzs6cxs0pR0hUGF7wuHTwuzmByxsgeFYHPlRRW6WAyaTWGetVm89zzC/iKEmCld0gH",
-	"9zdw8qmUW0uN7Z1cXNb3mqBgyQySq9oGJ0pDx/66L51F56ty3G5TSm/rTuPhg9tnly19OAyAqUr9awlw",
-	"mKndLNpvbpCvn/1Km/PLVrFca3n8SYL1XgJtkEAfZorxOXu5G0UiDYbc1IPZZB9zcLcryJR/TFGqhXTH",
-	"CxnrdDvLRKs5fqxn974oxlVROWWeUzolpWE7aeNrjbDkKwoRQAeuo+mt3V6aRL52Z8wuOnjoLKMhV8ZJ",
-	"vGWId70oxmFazEQU+4mazwsp7PJgmttufdgN9SWvEvjYPgtfjFJu+cjH2jbE1nYckWsrJjyxo0/RbdsH",
-	"TGbCQmIL/Zm6cn2nKO+aNsYRw/4UpCeDzi1x73TE43hhVfNurbsskbqcjXyh8t0Mj9bQoVtkKFX57A3A",
-	"1hyjOio7Bu24TmxbQTWVx7CZytLQsaPO/5iz3bUlswnldI+uYNmxNS+ej87f/OPZ60/fniQvOsY+ag7a",
-	"YZ22R3fnSneB/PefxScPnIpOIn18uOO4q4245f7voFVNZFOPcLgGWeUTkQgXhvFMA09R9dCdlu9E6aTD",
-	"Dj1cb9zwtWzQWsewr2x81ttcdKg39VvM7o3Pe+Pzm6l+oRsb4+tlVTV1MNDnnVTCg4/hQr3NNRY7qF1b",
-	"whurNwXuEBFp3Ii26/MhPHP555EWg/uaiu+QbX1kgfuTt2TPXTi2ZDddyO2ce4DlnnXrbqUCAi9v+Pdj",
-	"4R0irLVbfL9ufUTjKo6ukClW3dL1Af6ijMF9/PNeVuxQ6ICU8y1EhVB3O+dHQn3XR31LK9wdTvyqL0qt",
-	"LP9eDfgeWfsd8HSNs1vp4xPZXRdy33JzdfCRLiG+Pfjo79y9rVVP7+D3rd+tWiZDUJ8ufz1j6dENTly/",
-	"CO/2pZ6hQ9mPPw57N8PeCXt0G++d1jtsNnqo0yxlR6A5X7IxsAwmluo56Y4aX+Rih5JnGdZ+cuk7lioJ",
-	"e9gc2bD4420cMaNYnBQ6Y/v/g5n9sW+Z4ReFpSgB8VmGnZiGMgAwYGc0V6gRQQ9J2bHMN1L1a+0fHx3R",
-	"3ZULYWCP6juwJsvH2oYSmyGgCNo/X+YQUz2PowbjK7peelA0ULgJUnLdmOq20Af+QsMJT4D6MhTyCvMY",
-	"cR2RIy1hjJBTFnzRCAo2Y2j0sadifuxW5iteDhtFWDgeFiK9x/oVyeKVuzvLpg5WsTm/AqbBYk6n4RM4",
-	"aVQ0VQSE37iVUG+CWlMjIdnRMZupQhufQVl1CXV/J0LjhclUmue9LaeNaYaSSEhMJoAXbIRuVL6kp62a",
-	"JrSiu/OxtrtaeoeDrLzzeMdnw63TLakmsn41xUO3SUePH9fL2hJH/xJbnMzAt6MoHYBl42HvAVzZ+8+4",
-	"fvrOzsGyT1TZXmKhdJb2bqMdD21/G0Tn1Zu1xmVRuPphwM7oenSlvXSpBMug95V9j40edV13Dnq3IxWW",
-	"Qcr6yE+Gom0pSwvNx9ly7z5L896B+SdTgQrpj+CaioMf19Qb/DaoNevNX7bd1IH1pP7+JUu33kkYsLcK",
-	"qwaF8S20Y/c11aLqAqgzFfXdcdqCsGWx50TpEw/6A0Mc2Oiaid1L266K9gdeWBnrHx8+aqgLK7mo/XDw",
-	"jWEmZMpqSaYPzFDGLXd0xXsETO1RB0/oB+V0l1Ar0VQ+8bWhXDP13Nv948PjGpyk8eFSq7VQvcEMuyvh",
-	"5KjFVgOCOaknL5nQ98MpXx7BTk+kFCSpsK+RyTGWyM1V25HtLFOn7971xP5OfM33Lubv3cVMzBFEq/u0",
-	"Jlnr9mLZtGfVb7yiUZqrtpuirKr6C1ISvRMaEzLMgnWCLfOOD38sL7rzrW+Nk4oUgJ4IKcwM0nv5+2eX",
-	"v/725z+xBL4PFdyHCr6vUMEnivyG///Ol+FUjY5Cr+xGfWa4kiZcqjCUY5goXWnm5XXfeOEqPb53L///",
-	"TfTvT4kF/UVU8O3hn/uoz72UXov6dBHFzpJ7e2CnU5R7oUnXbdhZuL7UX21TBgs8cP240TM/3vP9vr3c",
-	"QDc7L2MlrB+vt9SP96iTGN1Hbfx1GSx0JJZt9w0IizcNDGXrVQPlVRbUe8EjL/b3RowBp6uFR/C6yfot",
-	"MNFQNv1BYZEEaaP0troTqDrlaljtkot/gVDC15Sdu3i28di5F5Pfc9/hu3qHfR/+g4/lvRi3Bx/r92K0",
-	"dyTu6AwcLpe7Kxv720HuxHj0yr+9TrR6MUoXa/ur9IQTrPc8/j3y+Hu8S6R2raKqG66B9dZ53f+wK7u3",
-	"dx/q7BN0z/LfguUnk3uev+d5vG11cjembxboN2+turh0bFG/OOri0lG+H37tLuJaQX9pjVCxOt7XTqX4",
-	"g1pBodJtPXODskL3M2FTcMpUmtcvaxqsFKSuj/O8uswpqt3kxDZf5FQbF63DLvCisjF/VL/lyY26es9T",
-	"bUjsp7Q2ZLWN3pYM10H1w33BZq92NVR96WEj18b8qfX2qNqr1EmjpWlR991S7QXoZMb5q7Mq99eg0WuH",
-	"0ixvL2//fwAAAP//",
+	"7H3tchs3luiroLhbZTG3RcmynJ1INbWlOHbsHcdx2cp6q0xdNth9yMaoCXQAtCiOR1X3ae6D3Se5hXOA",
+	"/iC7KcofSSbWL4lkN3AAnO8vfBgkalEoCdKawcmHQcE1X4AFjZ/OpkrbN8CNku5jCibRorDCfRy8y1bM",
+	"ZsB0KZkwjLtnIT1lGhKlU0jZUtgsPDEaRAPh3vq1BL0aRAPJFzA4GWgaPBqYJIMFp1lmvMzt4ISmh5Rd",
+	"Cc6WMM2UumRnr18MosGCX78EObfZ4OTh4dFxNLCrwg1nrBZyPri5iQZnRfGDWnDRAfl5BowXxQPDUnzi",
+	"FKGc8uQSZOq+JQjYMgPJ+NSAtH3w0wAt+BuwHT1+HA0WQlaw9gD6CgfrB9NNVkFQcJvVAOCfaKDh11Jo",
+	"SAcnVpfwieC81urvkNhtEBX0yCfsnB/hk7Zu2wFbbi6rE44YjOYjFqdwBbkqFiBt3LOh1Yl+vi19rWEG",
+	"NsnelLL/pAv/kKMWf+QR46b6fpLNJguVQs402FJLSJmwPWvQpZx8dsTYihV+t/2h9oBVH/nng2rrnq5t",
+	"pdsWB+gOO/jZd+9togrYhq+EdxVHVZpZLeZz0CwXV2DYTmyK7XE5ljxNhRuZWYWvvF7ZTElHuRFbZiLJ",
+	"WK7UpRsSf/YzC8uW3I1a5Grl9kYOR8xBlquE52PpJ2YZN0xJwG01BU+AcZkyMZdKOzDtaCy/HLPEbdyK",
+	"iR7JvvBGNreGffrOfA5meM7NZT8peAL9LSWJA+i/QRuhtrBodkVP0Jnk3IKxTMNcGAsaUtzPHaSJH+XT",
+	"NpDQZMse0gPbt9E/9Pn5rwdv+zG7WZma4Wbi9toabjaFXMm5YVb1wc7N5ecH/B0XHbR6Js0SNFMyXzEl",
+	"E0BIeVEgFWngSQYpETH8WoJxeqCx3EIfBizdLJ165IznBirApkrlwOXgxoGmwRRKGkBt93ue/sgtLPnK",
+	"fUqUtCARcF4UuUi4A/yg0Gqaw+J//d3rxPV8/65hNjgZ/NtBrVEf0K/m4DW9RZNunpqbS6ucFTmXgBzL",
+	"fcnzHFLckjm/AsbZVKtLQI424yIXcs44buJocBM56N/QTv3W0PsDckbAEvKczZReQMqmJTHhK56X4BQx",
+	"+cCymbBsD3UxIYvSGmYzbhu/BbyNGEc+i7vAuHADcvczTkKmgLAG8tkQV/9EyVkukt987ZbrOeDSpbJO",
+	"oHLCUloXz3O1NAQ1rZqzmZDCONzWpRxG7jC5ZC9SWBTKgkxW+3+DFQpiDaUJVpSyGWi/ZbjeZ0pPRZqC",
+	"/P0WrEprRAqtM3lgaM25MDaqELmF3RpmpQFTozihr6e8c7EAVdo/GgGmIsUDJnpDxUk4CXATDV5IC1ry",
+	"/KnWSv+WcL9VC7CZ4wKOG6DC5s8DmAF9BZp0lBQsFzmTcAWaJVxrgUoQQc3Agc0sXNtT9mupLDR57kSk",
+	"uMZXyj5TpUx/J2RLFRB9wbUwNkD0YlHk4Cw5SH8HdJmJeen0k6D7VTCasiiU9qxKFaARDgT6NV/liqfn",
+	"Sr10C/u9+PRUpStHwLkDwqE6lw2kYTxJoPBs5i3oK5HAL5JfcZHzaQ6/L2UmXLo9nkKlISiNvOgKtNta",
+	"SE+Z1SvG586icdokcZdfJC9tprT4x2+LLK8USzSkIK3guenhiBXq0M67JxZOy8mAp94R9+7du/2z0mZu",
+	"oIRbaAO3rnLd4IoLrRIwxh3aU2mFXf1e+FatL3NqDGJaxgsvOFKVlI6IGb0/BXPKYmRKJmaGr4zT/jVZ",
+	"UsuMO+q/CVpe00dJehy6MLWjOitIqZNeVV7boyh4Hk8+DOCaO1ay1eG48bqT8qVpv44u0Emlrw66lOFa",
+	"rX4fLC4/VAXSRfWemqJVeBMNzhIrrriFs6LoXyvItFCCTleWuadXUt83FiDMhLtBm7tT6cZR/76VOu/C",
+	"uc6V1XNENXA0ROcid11cr1eynOYiYeHRiCxHYYNl7qjqUzdGmEkK3B9H2v1Mzo2dQFAIut3mTq1wz7FE",
+	"c1NzMqQT4LnNVmwFjSU4FaR6ZMTOJOv3Tjg1zFsGHQvcQhLGck2BgDbQz9WSqZkFWYFOGio+73SkmXWS",
+	"g9bCjHD2nPcn4Rqr/foIwJ2qMgdNAF6J4E5wVga39Pu3x52P1zS6fgTchoWQ09IxSobcSMj5CauWJUnt",
+	"W0F1KBGKSSHnkdNG3EPTlbdE2N7mhjj1QM1mbJmJHNiSS/wR0YuUfze8LqUUcn6XvQFZLhyh4Xzu+KKB",
+	"H2UQDTxGIWtRRQFpg9r8aUeD6303xv4V1+iucoOdFcXbejxHjdWQZ0XxpBoVn/MD1xxhfY8d17YKXY2s",
+	"3u/RrlyxOusW62hylDVK7Ocr35ciT18s+BwaFnKbu/DCTgqeXPI5fRYWFqbL2bFBNAt+/YIefnx4WP3O",
+	"teYr93MhilsHfvzw6CMGzrl1NNA36LfHW8f8y/qIN7dsXB9f7t25jcnXVzDlBibCjd7N0/EnNi1FbpmS",
+	"UY/TFtUYSDs5HY4wcSOkE13KSSemuql+efMyeM3w6QcmBC17xpS9HjiCuhqJLfglGLbnvpiVee7sX9Ag",
+	"E4iY5XMmZJKXKaRDYvQN4wt9eegAPWVOaLUkgVQWQxptFuEZhJ+Ooh+qtN7RAhLNPx+1DWDQBg93Eo29",
+	"yHzLWa9ReNextDa2hRtr00ZtjOui9yfONHgL1jEys4mxU8j4lQiyOQSbU4Gq8qDTCHEDsvAe24v9w3HE",
+	"Yl5aFTtOHjsjRIsU4uEpq56oj3XTUuQrZOWV/liDsKlughY8F/+ATk5L3qGUrIPcmRdJqbXTqnUpDVty",
+	"YdlMaXSmc4nOpAZuNxQX70afhKV0ozhth3+WFhiHzYmdGK23Yge0WkOO6nQ6oGnuQ/fB5zkqkT1cviAD",
+	"HNmWl7M8f914hABc87O4ffSk9l9vf35F9rPnFgnP88ZW1qCgd3qC6RTm4+fDURjt1C1TdvHvHyrxuFW1",
+	"/gwa72c3F3YW7s9RL+tfXJeh5nW5W1UR/27XtC/QF3u3kz3n5jL4vacr5O+nDHiSkY+8itusCqgDOCkk",
+	"OddgOrHsJ7jd8u2i3zzHMFYqTJHzVRXOaljCKWcv1RXkPOnmR+W0PwRbje+fCtjcdntcSrU0PgJfT1wa",
+	"0PsPjx7dfjYeAo97XWf0k0p5LsJ+bMKJ6RQPjPvrnwt5Iu/HAwvXdjy4oDSRu+tXD7/dVHheZ9xszVQo",
+	"3AMo15/lK+sDyW6LWGzKJAFIIXUyhxy+KH3IY+H+tWIB6USVNka7JdaQOMYJacy4BjYTkudN0+HXEkqk",
+	"LCcehJxPZkpPNBhV6gTlrJDCIrNdty8KXhoyLwJQg2hAMDnxTCC5AwwQoTrvodm0RRoZMi9+3sKldqK4",
+	"HmFTI0Uvp/KK0idPUIRT3uo6w4d6+CCNEIUV16B1IXlwwnUEWNmbZ0/Yd8eP/4N5/x5mQFku8sq1xi1b",
+	"Onmz1Eo6ZZQtlU4NWwCXpDI0wzTR2onQWD32dT1s5AcSJqi2bZLXpWTjgd7n02Q8QM1ohsGGDjwhx+Dm",
+	"jM+UZsdHRxFxU4qKYARuyY1fW52NWMNQ0fUOXk6K73SYMUIay2XSR9hemS+4zdrLPtClPMBVd620jsBs",
+	"HfeBYSKNGM+NYqahOPzPvleC9l+kjBzJ5ELVwlpnRjRd/g8My9V8tN3NuQnC8/Pz14weYIlK2xLk+PC4",
+	"yyVjhc17dqoxkhMdGQZR4HoNWV4py571oQd9sUEI7Jc3LxwvJawAdilk6oStp4pTZKOlPZnmXF42NHYP",
+	"EZKKwGhuG5bGW7eKK/w1rL/h8/U0tIWyq8DiOjvsdbpk4HGe1IolN02+71M+QvoEIYczuVS66mTO/YpE",
+	"lS1cZdkpzThpyeixwVip92Sh2rwXH1zHpwwWhV1V/IUCUiGaH23z1XcxmjaJk0Kx/TAwCa3yM/U63d+U",
+	"8tMFUoeHIGQ+UIKagz+4Dd0KtphMn0+K9Wkg/nXvcSilFXnwn1fCfgcAe/T7XeTZm1JucTZZ61Cnx0O9",
+	"4HLFwiPV/jrYM552e5QTDc6+mHDb8imn3MK+U1+6sDFVcosZ7qZFAe4M4Urp2rSYQKZ3nPeWgIJbKylh",
+	"raDB1hBAQwjv/8fsEf8uOZo+7GStd9FqKD6Xlnm1wA5u75/ARIpWltrMYY3jDX4ZvPolUEmjpmC3nfMv",
+	"3mm3/aQ7pNl56FDfWAOR7dXQ+8eJzpxpN9xYoD+u+lSkmGc2X3XBdxfDOiiU5GhD/O0hPWeifoxJWWda",
+	"n7LSUPCnUf5RheTMmup3C9btHlrodteubQetv9dedItHu35z5ZWf8EMfQ69d0hErNKAyhsmNazFIthc7",
+	"5ol+Ml55sdXMCUCmljJCDRijJVODDlo1c+8NR+wF8S2D9hxcc2dZW+aYnhH/aKtfDzdZ9PX+XO37Nf/d",
+	"KDl6w5c/gTHkY61+3TeXothXBUmOfS/GaZD1MH9vYA13BBlgRcaVQ8OpUzsyJUebpk87pkPtY8NVrv+i",
+	"NJgwMhdXCIUwHro9fyZShVMYdnPqbq2yefDosdmLCT5ni3sJg7Z6rrh1//gR3b+5MPgVoZ77z7Eit1r8",
+	"v6ScobjKF6mjHmopaTa3WcM2MQWxtmOAzWuk1S99FPEzCusuktgFE0jUM2E+AQ3mGsAHJXdU+c+rmf3p",
+	"RD6akotLYFyGk2tvYBUb3X3/+jatn4ei8/w2QdqOYCDZIYZOEO4J1/MOFegVeou8mGmm12aUPlyxJyG9",
+	"VxHRjCntrMO93mgSpeb7t/GhhYH8CogPCenQ3U0Wt/HxvSffi+gOMcFap+4tYfAr61pEVAkdofHYTVTD",
+	"7czfxqBmZwdALRY6AN5FEe9dSojNda3lTuB5Gu2ALyDuHXDG7aEqbY0xLVBuPUIDiQZ721z+qZofYFLw",
+	"HmWp0gFS4vjwbrNjCUNgCjVpF4jVXQzkqq5Q2Yns60qTeqr1be6k18iTfr1DncyDVMEtJtCWSE1dv9G5",
+	"Vc3KlFuX26wFWatp8SBcdJl9BpJSC7t667AzxFu5Bn1W2mwTJ+Izn5eJmH/Cvsdn2bg8PHyUWHUJEv91",
+	"crHgxqBmrVU5z0J+TCumMAoFILgvOFR95Jm1BZp8Sl0K6AbnjMVP8OfYO812m7ajFkwDTwm741m+sjDx",
+	"+YQTXFTMCIqqmIU+1tUsHe/UK+GF+BusKO1SyJnqWgeeA7A3T9+es7PXLyj8q5MMjPVcZqn05Qkq5+6o",
+	"jfeeIAuI2EzluVpS+Jj75RBZjqVnE+5rz8Aiqv5G0RBVavlBlfbFDlgdzGMHVNSBvkdMrzcRM0thk2ws",
+	"PaY5TZkmmM0in0jhtpwLCZpSLAiAqmr2eTmfCzl/xhMf1zGjsRzLd0LDvmOa3IppDrRIDK48MEHUxfj5",
+	"He31WVE8lVdCK4lFwidkz3ObmYgtwGYqNdFYVo4vH6KhLSKSZTMBeUrCkapAiuKBGbGfQy44/TTXqiwo",
+	"fczy+VjuJUpjToi5jNy+R1Sv6TfEb0JULXh4ivy5yNUK02dBOl3f0LBmLPfiYHJN6Kt46LRJI+Q8hzov",
+	"3bD6QRMPI1xJOzHXZGppyJSxGYwlzYSJKbTH33zTSE0WSo6++YY9vQK9qqfBYqCYwq4xkwCpaSZGnzAu",
+	"x3JnXhAc2uhsXCNYSn3pocWx3EaMwxF7UsOEh7QD8fuS2rFMIREpGLbMVCNqwoTXn0I+MUk4Y7EmFFO9",
+	"aQ/RzWu++QbnjfuSs2O2F4I6VIK6Yjxf8pXxqT1VfGfPKJbkwmkKYxm8/sHhulkQjPQdj/zbEbsEKJBD",
+	"CDkfYnDRUroLOa4x3rgqIB5LQhhgcR2xiN1GUTEJ6vwaCoVZhYzXPnfOjo+OmLOEQhyq8uMKhww+B5xq",
+	"ZnORgJeGnkGeFU6Y7h+NDhthBWKb+36rG8L6ZPBwdEiPqgIkL8TgZPBodDh6hOFMm6GgOuBFcfDBTXDj",
+	"Ps4BrZ4KiV+kzhYBO+FFga/VrTLed6to9SMHocvDTbTLo75QfLeHQzn0zcVaQePR4eGWnP+75fo3E0h6",
+	"8v0xu/MmGhzTtF2jVeAdNMoV8ZWHt7/SKuLAlx7d/lJdKIdvHN/+RlXs5F44OtoFrs1Si5to8HiXbWhX",
+	"j+FbD3cCsVn9hK8d7bTnocAVX9lh+zoKgPDVHfZxraIPlcNyseB6NTgZvPQ6AlV5ojI9xxxk9+kiGlzv",
+	"V3WEqPAU+H6DQA+COoEasjIdrjnMZTZV4jF752R/vOTC/tXqEmL6hSr6EoW2SbMOWZiQ6s32PN/ERDrM",
+	"anCaT8QeHx6jedJmEQGyPyyfuP1pLNn+svykIzGtn6+gcKiLCP5sXObwu9tfqCqc79nSl2NLASs/gS85",
+	"tW8LTwLpTIMqLcRrlFTeERRxb07klHcQyj5O8H/Sv0hPd5//6+3Pr8YSI+gcsxSSEIePP4wr8h0PTth4",
+	"4DVpuLakSI8HN838ZF8WKpXFUUcs9vmyMRNmLE1nHuye0ylf//z2PGKvfzlHsF6fnT953pWdbnDxwg6j",
+	"sYybCbJxV74r6sWxU858rMT96+zCwKD3OMuBp45Bxwf4TIhaDEfsDZaZ+/L548PDqJEAMpa6zOGExQcH",
+	"TpEd+YS50ShmBuYOew3bw5SaAnQC0u6DTFQKqbOPGDkY3H+ZMtbtdGlAOzs8Gkuq+DE5Nxm2MPAvMv9N",
+	"/G9xVJkPScY1Tyzm6z95E7GXzyL26peXwxE7Y/F/xuhZxeWPpSlyDA/NZoz7TULTUhi2AD3H4m+r2Nqm",
+	"7pFuvxQybJvhC2CXsBri5taFcz7TBTO0cr6C9IRxdnR97Vb36Pq6juUFRONTdQVsT0MqNCSWrCWp7FiS",
+	"54BGcK+SZHW74hFUmAgxN36pSHLELNVYTVSFysgc9aG9sSQY1RKrozQYg8bvMYH3+PoaAQqWhbO/DFSG",
+	"iltTTWFURaqMswSDpSQMi8+p0NxhVdUbCg2Qk2B+VkO4Hah8Ur0+89FYntEX4ZyowNeKKyBsPj787hTj",
+	"gfjARmFzVNVycDYVkusVzSyVZgtFroV2XYGv23aI+fjwqDF2XV/c6l5ADx6TgdXWYBwP+2TtpStdyKIN",
+	"je6fmpBD0u1B4dApaXRmW++SRJlLu3WmOTz+y62taXqz2sjTU8FaFT0Km52wH586ZhdYXhT43Q9PXz49",
+	"f+pQ8vnTsx8wysLliiXcANuLnThAXKMXNxHHYp2QoCBk1+oJpp5WiT8+PSdL1sntwcngf++9/3F+8f4p",
+	"XLw/txf/fP+6uHj/s7p4/9Y0vvilbHw44/jh/ZPk4v3z7OKf739I6f2XeTWO+/tP9yt+4d74Ib0Y/vug",
+	"c2u/qJWL0vN7la4+m0K6Vjtys9kf6K7qb1+VMgpPT4u1zGZ7DlvwNwx8DO8sxH3BbSW/B9tj/v3adhvG",
+	"O8CBivkRaWHdejwNCSk7OjxmrxR7Qpt5GuRO1Ig+OX6HIz7aacRHOKJlP6lUzAR1Iu0f86s2Hx7uANN6",
+	"s5J7s+Ozmh1RM6Xoz8NSoi/fVqTWBoMt5Onc6c0NnTW0OrKdu6T0WO62E2RrkTK7preWMgfjkywoUSpl",
+	"zdYCY9lQWh14DZ1VtHTWoF+31HG0SryaOpYfqaSSftfoJRPA35Y+TnME3d4qZ2u59SuZr05ZFaRnm5r5",
+	"qKWgbHamaZnbT7C520eb2nVMcZsTUBV39wGGlGfqcrDp4qtnvnfybaHk7vrTW9x8jbLPe0l9L3G/jKOv",
+	"xsy78h+Mw+9XbSu2hh64bDSxwI6PI/aMMit6E6TZXtzRHyEeS2Ea+eO/vHk5PGFzsBNMFfD/TITyqRju",
+	"k3egNZonYMVoo3uCd3yFViJUKIqh4JlWi7anL9isY9lqSZNxmeag6xj7wsvL3CgaRUOBNRbeb1UzoIhU",
+	"FZQfY+lztbyT0A3E9uL/bEL/V1kuChRrR9+2vi+4TLmJh6cY4MYSwJCbn2mAaCwr19VSSEOqzVTZDJOC",
+	"qTHzWFLKApVMCcOSDJJLJ8/nXEhjsbGnFglW8jmaYVOYKWxMtqJ6Q8yV2Ts+PGx5GjEZZHjCPLA+X4Sa",
+	"enpvZdVJIVHSWM0JC6TyD2DlTca4Gct4f1/IFK73S53/9f/9n/9LfSf2lfs3YlI5tDARw97TJmISlrmQ",
+	"TqZpZjLIc7YAy2u34zAi9BzLqhuIiQI0JmIBLwyLlTngOsneH1xxLbi0F3HlQYTFFNK0boXo1I+A7k5v",
+	"wCbcMyq6a2A2pbqMpVkZCwunKqZlgjKmQWFDGspvGP7Ps4gVKl1wbISbquQS9CmiUchL0kAHHnzsFZ3V",
+	"qaDUM4awHyeKo66uKDSuT3Iay+pRT6EC665TMQdK564ylGaCkiUQYEoDD0ndEwOJkqmJnXKeOvosTQap",
+	"17fpQyPPJLSZpI7YeoXOYdpe1DpnXOQGszVMWAmlZKwBw7DBe7WWLqcf8Zuq50pboentc6M8NOpTbtFo",
+	"dXvpdOd1tUja9N95zuQxOPgVH40eHvX7FPGVyS39wx8d7eg9xAQU9vaHv1VEbRXDCmEqHu0CgVKSboHg",
+	"2+MdIcBtXG9RvjZjaDzY29L71pnOUIgVGvY15MANBAZn+u/7gLu1596YsxBFNUtUi5W9+I5CIgiDB4a1",
+	"pWNDOmC1SO9S2v2I6jV9puZem0v/AaaCy47Vt1fTlu07rqbVTum21XxED7QONCVDthIv7cP03/41F7K8",
+	"PuCL9NvjjVOrFJZdTyw0S7ttfXfumvaFvNGbLes+g0N61wm322nE7xtVy386K+3ePfrHMtYQNxlfzwBv",
+	"mGyIk5tGm1SSnJIHlHrcyOrsuozCsKPDQ9+qs9EQWxhWFiP2CrOWZauj84iFN+PnT89+iJlVijKQMdLu",
+	"HUsh/OAUMMfChtQRZaGksEoH/6FWU2i2MGhrZ34BX5ADrDXS6qH+1p58LOY26kQGJ+8vmmdNUJD11Tjg",
+	"RGnoOV/3ZQbch4PxtKm+pfOkUUXC47OrjqZUBsDUfW8a2eBoULY72LQPyDeT+EKH89OtbLlxl8JHMdZ7",
+	"DrSFA73LFOML9mI3jEQcDIUaB9lsHwtSbvcWUTEOpWwspRMv5PKha98ql0yz1OV5Oa07rFAZFtUWUE0S",
+	"OW5q/SgK6TAOXIfTt7Y+ayP5xmV0u1iKoc2ahkIZx/FWIfnjeTkN02JavthP1GJRSmFXB/PC9lttbqjP",
+	"eUfRh+5Z+HKScssnPvFkS6LJjiNybcWMJ3byMRZY94BJJiwkttSfaNE1T4qKkOhgHDLsz0F6NOg9EvdO",
+	"T3IKL61qX9p5lyVSy8+J79pxN/O4M4/GLTLUbX7yAWCfqklzK3sG7bmn9LbuIlQryjKVp6F9VZP+sYCp",
+	"70iyGRU4TS5h1XM0z59Nzn/+29NXH388SVH2jH3UHrTHh9Kd6rRQug/kv/woPnrgVPQi6ePDHcddv+FD",
+	"7v8DtGqwbLp8BK5A1sm1xMKFYTzXwFNUPXSvf2amdNLjLTnc7GL0pWzQRvvML2x8Nns+9ag3zetR743P",
+	"e+PzN1P9QmtSxjdrjBvqYMDPO6mEBx/CTb3bCw53ULtuifWvX0G8Q3pA66rVXZ8PuQoXfxxuMbovMPwK",
+	"ydaH2bmXvBV57kKxFbnpUt5OuQcYcG9ad2vlgBiP/9cj4R3SjejqLeyf+WWLBVt3fPXlD2ELCrqXyN/A",
+	"NbpPBrrnFTtU/SHm/BasQqi7yfmJUF+1qO/oC7+DxK+bhDV61NyrAV8jab8Bnm5Qdid+fCS561LuW24u",
+	"Dz6kSA83Bx/8Zf43jVYiO/h9m5e2VxlL1LTS3/tceXSDE9cvwrt9qYH2WO7FH8aD6/HghD26iYenzXbT",
+	"rQtFaJYqJ2rBV2wKLIeZpeYGdPmdr/i0Y8nzHBshcOnbdysJQ7wpwLD4w00cMaNYnJQ6Z/v/g2Vuse8f",
+	"5ReFdZlh4/Mc2xKOZQAAE5tUWhe2ooekat/pu4r7te4dHx3RpdhLYWBIxY5YoOxjbWOJnYGQBe2frwqI",
+	"qbjVYYPx5c0vqnyxjWQ/22w3aEHPeALUpKiUl5jUj+uIHGoJYzD9z/uiERTsTNS61IU622DrTl/+2c4T",
+	"xPEwp+4tFnNKFq9dCl51OLIKLxVjGiwWOBg+g5NWeW+NQPgNJdphxXjd4U9IdnTMMlVq48sJ6pbZeFmZ",
+	"0MZWOXTe23LammYsCYXEDLPmbNWa0de3dmWZhb6sdxZru6uldxBk59xc7iok3bP/7ZO0OhKiZPOepofu",
+	"kI4eP27WeCcO/yX2+8rA92aqHIBVF37vAVw7+8HHxzbu7BysmiZWvZaWSufp4CbaUWj7q5F67/RudPGM",
+	"wj1II3Y2pZbJ2nOXmrGMBl/Y99hq2Np3mbF3O1KVNaSYvok9YqxyVJ+Wmk/z1fC+ZOHegfkHU4FK6UVw",
+	"Q8XBjxvqDX4b1JrNTmi3XVuFzRX8ZYSWrtOVMGKvFZbQC+Pvk4jd19SYQZdAbRqpCZ3TFoStOh/MlD7x",
+	"oNOFnGstpLGVtxGpv0rct33z8UtUWGhlbO/48FFLXVgrzAjXZbIpZEKmrJEK/aDK+14ryPAXdjYedfCE",
+	"5ohOdwmFg23lE18byw1Tz729d3x43ICTND5car0WKr7LsNWgT47HRPIwIJiTZvKSCU2wnPLlN9jpiZSC",
+	"JBU2+cOCAZyoS2T74pI7S+yvxNd872L+2l3MRByBtbpPG5y1aS9WHezW/cZrGqW57Lo20aq62S5VlDmm",
+	"MSPDLFgnWBR2fPhddeur7wNvHFekAPRMSGEySO/57x+d/1YFfX9YDnwfKrgPFXxdoYKPZPkt//+db4ar",
+	"u/6FiyNazQrC/WzhhqGxpBLVSjNv3h4fHt/gxVVZITbOoVZvCIHS1Pp0LFVpfclhA5bQSbq+Yt4nDUKK",
+	"XX6qWsThvcT5F9H4Pyb69CdR+m8PON3Hme7lwkacqQ8pdpYVt4eSeoWHZ5p025XNQqsBf7NcFZ7wwO3F",
+	"rStr4qG/bsPzDXTs8yo6w/bizRtt4iE18sRrbZjxt1WxcCGA7LruR1i86GcsO2/6qW6Sosp8v3mxv7Zp",
+	"Cr7MvwrIYKuH5iVs0Vi2PVBhkQRpqyS9vpKvlquNXe3ji3+C4MWX5J27+NJR7Nyzya+57f9d/dH+GpyD",
+	"D9W1VDcHH5rXUnVfCNDTmD/c7XpXMvaXc92J8OiVf3mdaP1esj7S9jfZCsdY72n8a6Txt3iVV+NWY9U0",
+	"lQPpbdK6/2FXcu9u/tfbpu+e5H8Lkp/N7mn+nubxsvPZ3Yi+3RKgfWnk+wtHFs17G99fOMz3w68bQ80W",
+	"ApU1QuXxzjjzxf+jRgmj0l0t64OyQtcj4p0clBu1aN6VOForgd0c51l9l2LUuEiRbb9HsTEuWod94EXV",
+	"vThR85JFN+r6NYujZtOfomPI+hi9LRluY9wL1/WbYeNmxubSw0FujPl95+WNjVepd0dHM6/+qx27S97J",
+	"jPM3V9bur1GrBxUldt5c3Pz/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
