@@ -95,7 +95,12 @@ func (c BuildConfig) validate() error {
 	}
 	if c.BaseImageAllowlist != nil {
 		for i, e := range *c.BaseImageAllowlist {
-			if !controlplane.ValidImageRef(strings.TrimSuffix(e, "*")) && e != "*" {
+			// A prefix is checked as the start of a reference ("…/python:" + "x").
+			prefix, isPrefix := strings.CutSuffix(e, "*")
+			if isPrefix && (prefix == "" || controlplane.ValidImageRef(prefix+"x")) {
+				continue
+			}
+			if !controlplane.ValidImageRef(e) {
 				return fmt.Errorf("local: builds.base_image_allowlist[%d]: %q is not an image reference (or a prefix of one ending in *)", i, e)
 			}
 		}
