@@ -877,9 +877,9 @@ type ClientInterface interface {
 	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 	// references, versions, platforms `os/arch[/variant]`.
 	//
-	// The embedded backend's build run (a run of kind image_build, task
-	// system/production/build-image) builds with buildah, podman or docker; its inputs are
-	// the request with the defaults applied and `image`, the reference built; its outputs
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
 	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
 	// and `containerfile` in its outputs.
@@ -904,9 +904,9 @@ type ClientInterface interface {
 	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 	// references, versions, platforms `os/arch[/variant]`.
 	//
-	// The embedded backend's build run (a run of kind image_build, task
-	// system/production/build-image) builds with buildah, podman or docker; its inputs are
-	// the request with the defaults applied and `image`, the reference built; its outputs
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
 	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
 	// and `containerfile` in its outputs.
@@ -1196,9 +1196,9 @@ func (c *Client) DeactivateApp(ctx context.Context, name AppName, params *Deacti
 // `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 // references, versions, platforms `os/arch[/variant]`.
 //
-// The embedded backend's build run (a run of kind image_build, task
-// system/production/build-image) builds with buildah, podman or docker; its inputs are
-// the request with the defaults applied and `image`, the reference built; its outputs
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
 // `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 // `pushed` when pushed to the configured registry). A build that fails keeps `image`
 // and `containerfile` in its outputs.
@@ -1233,9 +1233,9 @@ func (c *Client) BuildImageWithBody(ctx context.Context, params *BuildImageParam
 // `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 // references, versions, platforms `os/arch[/variant]`.
 //
-// The embedded backend's build run (a run of kind image_build, task
-// system/production/build-image) builds with buildah, podman or docker; its inputs are
-// the request with the defaults applied and `image`, the reference built; its outputs
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
 // `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 // `pushed` when pushed to the configured registry). A build that fails keeps `image`
 // and `containerfile` in its outputs.
@@ -3245,9 +3245,9 @@ type ClientWithResponsesInterface interface {
 	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 	// references, versions, platforms `os/arch[/variant]`.
 	//
-	// The embedded backend's build run (a run of kind image_build, task
-	// system/production/build-image) builds with buildah, podman or docker; its inputs are
-	// the request with the defaults applied and `image`, the reference built; its outputs
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
 	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
 	// and `containerfile` in its outputs.
@@ -3272,9 +3272,9 @@ type ClientWithResponsesInterface interface {
 	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 	// references, versions, platforms `os/arch[/variant]`.
 	//
-	// The embedded backend's build run (a run of kind image_build, task
-	// system/production/build-image) builds with buildah, podman or docker; its inputs are
-	// the request with the defaults applied and `image`, the reference built; its outputs
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
 	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
 	// and `containerfile` in its outputs.
@@ -5626,9 +5626,9 @@ func (c *ClientWithResponses) DeactivateAppWithResponse(ctx context.Context, nam
 // `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 // references, versions, platforms `os/arch[/variant]`.
 //
-// The embedded backend's build run (a run of kind image_build, task
-// system/production/build-image) builds with buildah, podman or docker; its inputs are
-// the request with the defaults applied and `image`, the reference built; its outputs
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
 // `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 // `pushed` when pushed to the configured registry). A build that fails keeps `image`
 // and `containerfile` in its outputs.
@@ -5659,9 +5659,9 @@ func (c *ClientWithResponses) BuildImageWithBodyWithResponse(ctx context.Context
 // `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
 // references, versions, platforms `os/arch[/variant]`.
 //
-// The embedded backend's build run (a run of kind image_build, task
-// system/production/build-image) builds with buildah, podman or docker; its inputs are
-// the request with the defaults applied and `image`, the reference built; its outputs
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
 // `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
 // `pushed` when pushed to the configured registry). A build that fails keeps `image`
 // and `containerfile` in its outputs.

@@ -78,7 +78,8 @@ type job interface {
 // jobKind is one kind of run the server executes itself.
 type jobKind struct {
 	// task is the run's Task: a synthetic reference, named as the Flyte backend's defaults
-	// for the same service (system/production/build-image, …/prefetch-hf-model), so a run
+	// for the same service (project system, domain production, name build-image or
+	// prefetch-hf-model: the run accepted line shows production/system/build-image), so a run
 	// reads the same on both backends. Its Version is the version of the stored inputs'
 	// format (decode can tell an older one).
 	task controlplane.TaskRef

@@ -334,9 +334,9 @@ export interface paths {
          *     `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
          *     references, versions, platforms `os/arch[/variant]`.
          *
-         *     The embedded backend's build run (a run of kind image_build, task
-         *     system/production/build-image) builds with buildah, podman or docker; its inputs are
-         *     the request with the defaults applied and `image`, the reference built; its outputs
+         *     The embedded backend's build run (a run of kind image_build, task build-image in
+         *     project system, domain production) builds with buildah, podman or docker; its inputs
+         *     are the request with the defaults applied and `image`, the reference built; its outputs
          *     `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
          *     `pushed` when pushed to the configured registry). A build that fails keeps `image`
          *     and `containerfile` in its outputs.
