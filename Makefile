@@ -59,15 +59,26 @@ browser: ## Make sure Debian's chromium is there for the browser check (installs
 
 # buildah for the image build tests against a real builder (daemonless: vfs storage, chroot
 # isolation, so no OCI runtime is needed and recommended packages are left out), and
-# busybox-static for their base image (examples/builds/make-base.sh). Without root and
-# without them, those tests skip, saying why.
-builder: ## Make sure Debian's buildah and busybox-static are there for the image build tests (installs them as root)
+# busybox-static for their base image (examples/builds/make-base.sh). Debian's
+# docker-registry for the push test is unpacked into $(REGISTRY_DIR), not installed, so no
+# registry service is started on the machine (the test starts its own on 127.0.0.1). Without
+# root and without them, those tests skip, saying why.
+REGISTRY_DIR := .cache/docker-registry
+builder: ## Make sure Debian's buildah, busybox-static (installed as root) and docker-registry (unpacked) are there for the image build tests
 	@if ! command -v buildah >/dev/null || [ ! -x /bin/busybox ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian's buildah and busybox-static (without recommended packages) for the image build tests"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah busybox-static >/dev/null; \
 	  else echo "note: the image build tests against buildah will skip: sudo apt-get install -y --no-install-recommends buildah busybox-static"; fi; fi
+	@if [ ! -x $(REGISTRY_DIR)/usr/bin/docker-registry ] && command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then \
+	  echo "unpacking Debian's docker-registry into $(REGISTRY_DIR) for the image push test"; \
+	  tmp=$$(mktemp -d); \
+	  if (cd $$tmp && apt-get download -qq docker-registry >log 2>&1 || \
+	      { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq docker-registry >log 2>&1; }); then \
+	    mkdir -p $(REGISTRY_DIR) && dpkg-deb -x $$tmp/docker-registry_*.deb $(REGISTRY_DIR); \
+	  else echo "note: the image push test will skip: apt-get download docker-registry failed:"; cat $$tmp/log; fi; \
+	  rm -rf $$tmp; fi
 
 BASE_IMAGE ?= localhost/flyte-webhook-example-base:1
 example-base: ## Build the example base image for build_image (needs buildah; see examples/builds/)
@@ -99,4 +110,4 @@ run: build example-base ## Start the server on the example workspace with a fres
 	$(BIN) serve --config $(CONFIG) --dev-token
 
 clean: ## Remove build output and local state
-	rm -rf bin .flyte-webhook
+	rm -rf bin .flyte-webhook .cache

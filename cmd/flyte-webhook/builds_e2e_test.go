@@ -22,23 +22,7 @@ import (
 // (the builder target); without them the test skips saying so.
 func TestBuildImageWithBuildah(t *testing.T) {
 	t.Parallel()
-	buildah, err := exec.LookPath("buildah")
-	if err != nil {
-		t.Skip("buildah is not on PATH (make builder installs it, with busybox-static, as root): the real-builder test cannot run")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("not root: buildah without root needs subordinate uid and gid ranges set up; CI runs as root")
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("/bin/busybox is missing (apt-get install busybox-static): the example base image cannot be made")
-	}
-	store := t.TempDir()
-	flags := []string{"--storage-driver", "vfs", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "runroot")}
-	const base = "localhost/flyte-webhook-example-base:1"
-	mk := exec.Command("sh", append([]string{filepath.Join(repoRoot(t), "examples", "builds", "make-base.sh")}, flags...)...)
-	if out, err := mk.CombinedOutput(); err != nil {
-		t.Fatalf("make-base.sh: %v\n%s", err, out)
-	}
+	buildah, flags := buildahStore(t)
 
 	dataDir := t.TempDir()
 	port := freePort(t)
@@ -57,14 +41,14 @@ backend:
       build_flags: ["--isolation", "chroot", "--pull=never"]
       base_image: %s
       timeout: 5m
-`, port, dataDir, hex.EncodeToString(sum[:]), quoted(flags), base))
+`, port, dataDir, hex.EncodeToString(sum[:]), quoted(flags), exampleBase))
 	p.token = e2eToken
 
 	platform := runtime.GOOS + "/" + runtime.GOARCH
 	status, res := p.do(t, "POST", "/build-image?name=e2e/app&flyte_version=2.0.0",
 		`{"pip_packages": ["numpy==1.26.4", "pandas>=2,<3"], "apt_packages": ["curl", "git"], "platform": ["`+platform+`"]}`)
 	image, _ := res["image_name"].(string)
-	if status != 200 || !strings.HasPrefix(image, "localhost/e2e/app:") || res["base_image"] != base {
+	if status != 200 || !strings.HasPrefix(image, "localhost/e2e/app:") || res["base_image"] != exampleBase {
 		t.Fatalf("build_image: %d %v", status, res)
 	}
 	name := runOf(t, res)
@@ -74,7 +58,7 @@ backend:
 	_, io := p.do(t, "GET", "/run/"+name+"/io", "")
 	outputs, _ := io["outputs"].(map[string]any)
 	cf, _ := outputs["containerfile"].(string)
-	for _, step := range []string{"FROM " + base + "\n",
+	for _, step := range []string{"FROM " + exampleBase + "\n",
 		"RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends 'curl' 'git' && rm -rf /var/lib/apt/lists/*\n",
 		"RUN pip install --no-cache-dir 'flyte==2.0.0' 'numpy==1.26.4' 'pandas>=2,<3'\n"} {
 		if !strings.Contains(cf, step) {
@@ -118,6 +102,32 @@ backend:
 		out, err := exec.Command("buildah", append(append([]string{"containers"}, flags...), "--quiet")...).Output()
 		return err == nil && strings.TrimSpace(string(out)) == ""
 	})
+}
+
+const exampleBase = "localhost/flyte-webhook-example-base:1"
+
+// buildahStore skips the test without buildah (as root) and busybox-static; else it makes a
+// temporary buildah store holding the example base image, and returns buildah's path and the
+// flags that select the store.
+func buildahStore(t *testing.T) (string, []string) {
+	t.Helper()
+	buildah, err := exec.LookPath("buildah")
+	if err != nil {
+		t.Skip("buildah is not on PATH (make builder installs it, with busybox-static, as root): the real-builder test cannot run")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("not root: buildah without root needs subordinate uid and gid ranges set up; CI runs as root")
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("/bin/busybox is missing (apt-get install busybox-static): the example base image cannot be made")
+	}
+	store := t.TempDir()
+	flags := []string{"--storage-driver", "vfs", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "runroot")}
+	mk := exec.Command("sh", append([]string{filepath.Join(repoRoot(t), "examples", "builds", "make-base.sh")}, flags...)...)
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make-base.sh: %v\n%s", err, out)
+	}
+	return buildah, flags
 }
 
 func runOf(t *testing.T, res map[string]any) string {
