@@ -586,24 +586,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -613,12 +615,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -634,24 +637,26 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -661,12 +666,13 @@ type AbortRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -679,24 +685,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -5703,137 +5711,137 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQeneqsiztOw4zrln7Nra8uQxyT2ZJJV4NrfK8ooQ2ZJwTAEcALSsyfF/30I3wIdESnJe",
-	"M2fiT7YkEmg0uhv9xsdeoua5kiCt6Z187OVc8zlY0PjpbKy0fQfcKOk+pmASLXIr3Mfeh9mS2RkwXUgm",
-	"DOPuWUhPmYZE6RRSthB2Fp4Y9KKecG/9VoBe9qKe5HPonfQ0DR71TDKDOadZJrzIbO+EpoeUXQvOFjCe",
-	"KXXFzt6+7EW9Ob95BXJqZ72Th4dHx1HPLnM3nLFayGnv9jbqneX5UzXnogXy8xkwnucPDEvxiVOEcsyT",
-	"K5Cp+5YgYIsZSMbHBqTtgp8GaMBfg+3o8eOoNxeyhLUD0Nc4WDeYbrISgpzbWQUA/ol6Gn4rhIa0d2J1",
-	"AZ8Jzlut/gmJ3QRRTo98Bub8CJ+Fuk0bbLm5Knc4YjCYDlicwjVkKp+DtHEHQssd/XIofathAjaZvStk",
-	"907n/iHHLX7LI8ZN+f1oNhnNVQoZ02ALLSFlwnasQRdy9MUJYyNVeGz7Te0Aq9ryLwfVRpyuoNKhxQG6",
-	"Awa/OPbeJyqHTfRKdFdKVKWZ1WI6Bc0ycQ2G7SSmWJ/LoeRpKtzIzCp85e3SzpR0nBuxxUwkM5YpdeWG",
-	"xJ/9zMKyBXej5plaOtzIvQFzkGUq4dlQ+onZjBumJCBaTc4TYFymTEyl0g5MOxjKrycsEY0bKdET2VdG",
-	"ZB017PMx8yWE4Tk3V92s4Bn0W54kDqD/C9oItUFEs2t6gvYk4xaMZRqmwljQkCI+dzhN/Cifh0Aikw04",
-	"pAc2o9E/9OXlrwdv8za7WZmaIDIRvbaCm40hU3JqmFVdsHNz9eUB/8BFC6+eSbMAzZTMlkzJBBBSnufI",
-	"RRp4MoOUmBh+K8A4PdBYbqGLAhZullY9csIzAyVgY6Uy4LJ360DTYHIlDaC2+xNPf+YWFnzpPiVKWpAI",
-	"OM/zTCTcAX6QazXOYP6//ul14mq+/9Qw6Z30/uOg0qgP6Fdz8JbeoknXd83NpVXG8oxLQInlvuRZBimi",
-	"ZMqvgXE21uoKUKJNuMiEnDKOSBz0biMH/TvC1LeG3m+QMwIWkGVsovQcUjYuSAhf86wAp4jJB5ZNhGV9",
-	"1MWEzAtrmJ1xW/st0G3EOMpZxALjwg3I3c84CZkCwhrIJnu4+idKTjKRfPO1W66ngEuXyroDlROV0rp4",
-	"lqmFIahp1ZxNhBTG0bYu5F7kNpNL9jKFea4syGS5/w9Y4kGsoTDBilJ2BtqjDNf7XOmxSFOQf9yCVWGN",
-	"SKGxJw8MrTkTxkYlITeoW8OkMGAqEify9Zx3LuagCvtnY8BUpLjBxG+oOAl3AtxGvZfSgpY8e6a10t8S",
-	"7vdqDnbmpICTBqiw+f0AZkBfgyYdJQXLRcYkXINmCddaoBJEUDNwYDMLN/aU/VYoC3WZOxIprvG1ss9V",
-	"IdM/iNhSBcRfcCOMDRC9nOcZOEsO0j+AXCZiWjj9JOh+JYymyHOlvahSOWiEA4F+y5eZ4um5Uq/cwv4o",
-	"OT1W6dIxcOaAcKTOZY1oGE8SyL2YeQ/6WiTwq+TXXGR8nMEfy5kJlw7HYyg1BKVRFl2DdqiF9JRZvWR8",
-	"6iwap02SdPlV8sLOlBa/f1tiea1YoiEFaQXPTIdELEmHMO+emDstZwY89Y64Dx8+7J8VduYGSriFJnCr",
-	"KtctrjjXKgFj3KY9k1bY5R9Fb+X6Zk6NQUqb8dwfHKlKCsfEjN4fgzllMQolEzPDl8Zp/5osqcWMO+6/",
-	"DVpe3UdJehy6MLXjOitIqZNeVV7BURQ8jycfe3DDnSjZ6HBce92d8oVpvo4u0FGpr/balOFKrb4IFpcf",
-	"qgTpsnxPjdEqvI16Z4kV19zCWZ53rxVkmitBuyuLzPMrqe9rCxBmxN2gdeyUunHUjbdCZ20017qyao6o",
-	"Ao6GaF3krovr9EoW40wkLDwakeUobLDMHVd9LmKEGaXA/Xak7c9k3NgRBIWg3W3u1Ar3HEs0N5UkQz4B",
-	"ntnZki2htgSngpSPDNiZZN3eCaeGecugZYEbWMJYrikQ0AT6hVowNbEgS9BJQ8XnnY40se7koLUwI5w9",
-	"5/1JuMYSX58AuFNVpqAJwGsR3AnOyuCWfv/bcevjFY+ubgG3YSHktHSCkqE0EnJ6wsplSVL7llBuSoTH",
-	"pJDTyGkj7qHx0lsirL+OEKceqMmELWYiA7bgEn9E8iLl3w2vCymFnN4FNyCLuWM0nM9tX9Tzo/Sinqco",
-	"FC0qzyGtcZvf7ah3s+/G2L/mGt1VbrCzPH9fjee4sRzyLM+flKPic37gSiKs4thJbavQ1cgqfA92lYrl",
-	"XjdER12irHBit1z5qRBZ+nLOp1CzkJvShed2lPPkik/ps7AwN23OjjWmmfObl/Tw48PD8neuNV+6n3OR",
-	"bx348cOjTxg449bxQNegfzveOObfV0e83YK4Lrncibm1yVdXMOYGRsKN3vo4/jIaOxBGupCj9oMnPNcp",
-	"1Do3YAt8K1TZBk1j7sZ6VqaNmlhqo9EnTp19D9Yxn1nH8hhm/FqE8yQESFOB6l2vVXF2A7LwHuvH/uE4",
-	"YjEvrIqd9Imd4qxFCvHeKSufoDOn5iOvWTd8ieKn1HkqENZVJNCCZ+J3aJUO5NFISaPNnEqcFFo7TVAX",
-	"0rAFF5ZNlEYHMJfoAKnJjtph612/o7CUdgWB0OGfpQXGATmxE/0VKnbQElaIo9ydFmjqeGjf+CxDxadD",
-	"MuVkNCKr+bOBZ29rjxCAK74Bh0dOTpb/fv/mNdl83i+c8CyrobICBT2qI0wBMJ8+H47CCFNbpmyTOU9L",
-	"kb5RHfwCWtoXV3F3PpBeoC7Rvbg248LrH1uPT/9u27Qv0X94t5095+Yq+GrHS4wvnDJne5Nft4w1LHOo",
-	"gg4pJBnXYFqp7BfYbq218W+WYeglFSbP+LIMwdSst5SzV+oaMp60y6Ni3B02LMf3TwVqbprqV1ItjI8a",
-	"VxMXBvT+w6NH2/fGQ+Bpr22PflEpz0TAxzqcmALwwLi//rmQ23Ax7Fm4scPeJaU23F0nePi39UP67Yyb",
-	"jdH13D2A4fXn2dL64KdDEYtNkSQAKaTuzCEnJZ4+ZGW7f62YQzpShY1R1441JE5wQhozroFNhORZXd39",
-	"rYACOcsdD0JORxOlRxqMKnSC56yQwqKwXdWJc14YUokDUL2oRzC545lAchsYIEIV1EOzrj/Xsjpevtkg",
-	"pXbiuI7DpiKKTkmlCvtFJsjDLm909+BDHXKQRojCiivQ2og8OI5agoLs3fMn7Mfjx//FvE8Ks3YsF1np",
-	"DuKWLdx5s9BKTpmQbKF0atgcuCSVoR5aiFZ2hMbqsAmrYSM/kDDBjdVkeV1INuzpfT5Ohj3UjCboIG+h",
-	"E3Jmrc/4XGl2fHQUkTQlTz5GjZzVTGurMugqGEq+3sEzRzGJFtVbSGO5TLoY2zvucm5nzWUf6EIe4Krb",
-	"VlpFDTaO+8AwkUaMZ0YxU1Mc/mffK0H7L1NGzk9y+2lhLciQrkJu6geGZWo62OyaWwfhxfn5W0YPsESl",
-	"zRPk+PC4zY1ghc06MFUbyR0dM3T8w80KsbxWlj3vIg/6Yo0R2K/vXjpZSlQB7ErI1B22nitOUYwW9mSc",
-	"cXlV09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/zpFYsuKnLfZ+mEEL+RBzO5FLp",
-	"slU4dysSZYZrmRmmNOOkJaOXAeN73vuCanM/PriJTxnMc7ss5QsFUUIEOtrkX24TNE0WJ4Vi82Zg4lTp",
-	"G+l0FL8r5OcfSOtYK6P1lFTl4A+uLreCDSbTlzvFujQQ//opcxCwQlqRBZ9vedjvAGCHfr/LefaukBsc",
-	"JNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3sO/UlzZqTJXcYIa7afEAd4ZwqXStW0wg0zvO",
-	"u8UJ7tZKSljD0b3RbV07hPf/a/KI/5gcjR+2ita7aDUUU0qLrFxgi7T3T2Dwv5FZNXFU42SDXwYvfwlc",
-	"UsuD3w1z/sU7YdtPukNqmIcO9Y0VEFm/gt4/TnzmTLu9tQX67ap2RYrpzGbLNvjuYlgHhZIcbUi/Hazn",
-	"TNRPMSmr7OBTVhgKWNRKFsowkllR/bZQ3e7ucE8Pm9FB6++0F93i0a5fX3npJ/zYJdCr3NeI5RpQGcOE",
-	"vJW4GevHTniin4yX6bJq4g5AphYyQg0YPfxjAzJBOlMS9gbsJcktg/Yc3HBnWVvmhJ4RvzfVr4frIvpm",
-	"f6r2/Zr/aZQcvOOLX8AY8rGWv+6bK5Hvq5xOjn1/jNMgq6HpzmAQYgQFYMnGpUPDqVM7CiXHm6ZLO6ZN",
-	"7RLDZX76vDCY5DAV1wiFMB66vt8TqcIu7LVL6natsr7x6LHpxwSfs8X9CYO2eqa4df/4Ed2/mTD4FZGe",
-	"+8+JIrda/L+gPJe4zHGo0qvVQtJsDll7TWYKx9qOQSGvkZa/dHHEGzys21hiF0qgo54J8xlkMNUAPpC2",
-	"o8p/Xs7sdydChKUsE1fAuAw710RgGc/bHX9dSOuWoeg833aQNiMYyHZIoSOEe8T1tEUFeo3eIn/M1FNC",
-	"Z5TyWoonIb1XEcmMKe2sw763HKsgqQ+RGkon92/jQ3MD2TWQHBLSkbubLG7S44Vn38voDnGsSqfuTLv3",
-	"K2tbRFQeOkLjtpuogtuZv7VBzc4OgOpYaAF4F0W8cyn+mda13Ak8z6Mt8AXCvQPNOByqwlYU0wBl6xYa",
-	"SDTYbXP5pyp5gImsfcqspA2kZOe9u82OafdBKFSsnSNVtwmQ66qqYie2r6ojqqlW0dzKr5Fn/QpDrcKD",
-	"VMENJtCGSE1Vc9CKqno1xdbl1usXVuowPAiXbWafgaTQwi7fO+oM8VauQZ8VdrZOE/GZzyVEyj9hP+Gz",
-	"bFgcHj5KrLoCif+6czHnxqBmrVUxnYWcjkZMYRCKFhAvOFS15TNrczT5lLoS0A7OGYuf4M+xd5rtNm1L",
-	"/ZIGnhJ1x5NsaWHkc+BGuKiYERRlAQZ9rCowWt6pVsJz8Q9YUqqgkBPVtg7cB2Dvnr0/Z2dvX1L4Vycz",
-	"MNZLmYXSVyeonLutNt57giIgYhOVZWpB4WPul0NsOZReTLivvQCLqGIZj4aoVMsPylQldsCqYB47oEIE",
-	"9D1iSriJmFkIm8yG0lOa05RpgskkYpgpgCjnQoJmmBdAAJSVni+K6VTI6XOe+LiOGQzlUH4QGvad0ORW",
-	"jDOgRWJw5YEJR12Mnz8Qrs/y/Jm8FlpJLGw9IXue25mJ2BzsTKUmGsrS8eVDNIQiYlk2EZCldDhS5UKe",
-	"PzAD9ibkL9NPU62KnFKeLJ8OZT9RGiJfsKELGVGNoUeIR0JULnjvFOVznqklpnyCdLq+oWHNUPbjYHKN",
-	"6Kt4z2mTRshpBlUutWHVgybei3AlzWRSM1MLQ6aMncFQ0kxYTUY4/uGHWjqtUHLwww/s2TXoZTUNFrDE",
-	"FHaNmQRITT2Z94RxOZQ7y4Lg0EZn4wrDsr7t5sWh3MSMewP2pIIJN2kH5vdloEOZQiJSMGwxU7WoCRNe",
-	"fwo5sHTCGYt1jJieTDhEN6/54QecN+5KKI5ZPwR1qGxyyXi24EuD1QjLKr7TN4olmXCawlAGr39wuK4X",
-	"sSJ/xwP/dsSuAHKUEEJO9zC4aCndhRzXGG9c5hAPJREMsLiKWMQOUVQAgTq/hlxhJhzjlc+ds+OjI+Ys",
-	"oRCHKv24whGDz1umOs9MJOBPQy8gz3J3mO4fDQ5rYQUSm/se1bXD+qT3cHBIj6ocJM9F76T3aHA4eITh",
-	"TDvDg+qA5/nBRzfBrfs4BbR6SiJ+mTpbBOyI5zm+VrV3uGhX0apHDkJngttol0d9cfNuD4cS3tvLlSK8",
-	"o8PDDXnqd8tPryeQdOSoY0bibdQ7pmnbRivBO6iV2OErD7e/0ig8wJcebX+pKu7CN463v1EW6LgXjo52",
-	"gWu9POA26j3eBQ3Niid86+FOINYrdvC1o51wHooy8ZUd0NdStIKv7oDHlSo0VA6L+ZzrZe+k98rrCFSZ",
-	"iMr0FPNm3afLqHezX9a+ocKT4/s1Bj0I6gRqyMq0uOYw/9aUybLsgzv74wUX9n9bXUBMv1AVWqLQNqnX",
-	"zgoT0pNZ38tNTKTDrAan+UTs8eExmidNEREg+9PKie1PY5nx15UnLYlp3XIFD4cq8f2vJmUOf9z+QlmV",
-	"ey+Wvp5YClT5GXLJqX0bZBJIZxqUaSFeo6SShKCIe3Mio7yDUKpwgv+T/kV6uvv83+/fvB5KjKBzzFJI",
-	"Qhw+/jgs2XfYO2HDntek4caSIj3s3dbzk30po1QWRx2w2OfLxkyYoTStebB9p1O+ffP+PGJvfz1HsN6e",
-	"nT95EbF1f6LBxQu7Fw1lXE+QjdvyXVEvjp1y5mMl7l9nFwYB3ecsA546AR0f4DMharE3YO+wNNqXfB8f",
-	"Hka1BJCh1EUGJyw+OHCK7MAnzA0GMTMwddRrWB9TanLQCUi7DzJRKaTOPmLkYHD/zZSxDtOFAe3s8Ggo",
-	"qUrFZNzMsOzev8j8N/F/xFFpPiQzrnni5C3rP3kXsVfPI/b611d7A3bG4v8To2cVlz+UJs8wPDSZMO6R",
-	"hKalMGwOeooFy1axFaT2SbdfCBnQZvgc2BUs9xC5VbGXz3TBDK2MLyE9YZwd3dy41T26ualieYHQ+Fhd",
-	"A+trSIWGxJK1JJUdSvIc0AjuVTpZHVY8gQoTIeXGrxSdHDFLNVbAlKEyMkd9aG8oCUa1wIoeDcag8XtM",
-	"4D2+uUGAgmXh7C8DpaHi1lRxGFU+KuMswWApCcPicyqOdlRV9jNCA+QkmJ/lEA4DpU+q02c+GMoz+iLs",
-	"ExWlWnENRM3Hhz+eYjwQH1grxo3CSIyzsZBcL2lmqTSbK3ItNOsKfK2xI8zHh0e1saua2EbFPT14TAZW",
-	"U4NxMuyztZe2dCGLNjS6fypGDkm3B7kjp6TWTWy1sw9lLu3WTeXw+O9b26l0ZrWRp6eEtSzUE3Z2wn5+",
-	"5oRdEHlRkHdPn716dv7MkeSLZ2dPMcrC5ZIl3ADrx+44QFqjF9cJx/IrzPXd61o9wdTR3u/nZ+dkybpz",
-	"u3fS+3/9i5+nlxfP4PLi3F7+6+JtfnnxRl1evDe1L34tah/OOH64eJJcXryYXf7r4mlK77/KynHc33+5",
-	"X/EL98bT9HLvP3utqP2qVi6enj+pdPnFFNKV2pHb9Z42d1V/uypr8fD0vFid2azvqAV/w8DH3p0PcV8k",
-	"Wp7fvc0x/25tuwnjHeBAxfyItLB2PZ6GhJQdHR6z14o9IWSehnMnqkWfnLzDER/tNOIjHNGyX1QqJoK6",
-	"Z3aP+V2bDw93gGm1wca92fFFzY6onlL01xEp0ddvhVFpg8EW8nzu9Oaazhra89hWLCk9lLthgmwtUmZX",
-	"9NZCZmB8kgUlSqWsXg4/lDWl1YFX01lFQ2cN+nVDHUerxKupQ/mJSirpd7X+JwH8TenjNEfQ7a1ytpZb",
-	"v5LZ8pSVQXq2rpkPGgrKejeVhrn9BBuSfbKpXcUUNzkBVX53H2BIeabK/HUXXzXzvZNvAye3159ucfPV",
-	"yj7vT+r7E/frOPoqyryr/ME4/H7ZamFj6IFLylXwGQy6kAP2nDIrNiZIN4UNNUoomyE0JU1LUirOaJWf",
-	"VH1OS/ZGG4ZWO7ut38a6Ye3tXB+ODQb/o8HDo25jH18ZbWlG++hoR7MeI8Ps/dN/lH0LrGJYukdVXW0g",
-	"UK7AFgj+drwjBIjG1X63KzOGLlad/WG3znSG1JVr2NeQATfAQquM7ubxcLder1/JAF/vLPMFbPBdJ9x8",
-	"NBEn1Qq1/nIH071F+Oc6n5A2GV9NequdUkiT6+eUVJLssAPKtqolsrT1jDbs6PDQd9Sq9a0UhhX5gL3G",
-	"RC3ZaLw4YOHN+MWzs6cxs0pR0hUGF7wuHTwuzmByxsgeFYHPlRRW6WAyaTWGetVm89zzC/iKEmCld0gH",
-	"9zdw8qmUW0uN7Z1cXNb3mqBgyQySq9oGJ0pDx/66L51F56ty3G5TSm/rTuPhg9tnly19OAyAqUr9awlw",
-	"mKndLNpvbpCvn/1Km/PLVrFca3n8SYL1XgJtkEAfZorxOXu5G0UiDYbc1IPZZB9zcLcryJR/TFGqhXTH",
-	"CxnrdDvLRKs5fqxn974oxlVROWWeUzolpWE7aeNrjbDkKwoRQAeuo+mt3V6aRL52Z8wuOnjoLKMhV8ZJ",
-	"vGWId70oxmFazEQU+4mazwsp7PJgmttufdgN9SWvEvjYPgtfjFJu+cjH2jbE1nYckWsrJjyxo0/RbdsH",
-	"TGbCQmIL/Zm6cn2nKO+aNsYRw/4UpCeDzi1x73TE43hhVfNurbsskbqcjXyh8t0Mj9bQoVtkKFX57A3A",
-	"1hyjOio7Bu24TmxbQTWVx7CZytLQsaPO/5iz3bUlswnldI+uYNmxNS+ej87f/OPZ60/fniQvOsY+ag7a",
-	"YZ22R3fnSneB/PefxScPnIpOIn18uOO4q4245f7voFVNZFOPcLgGWeUTkQgXhvFMA09R9dCdlu9E6aTD",
-	"Dj1cb9zwtWzQWsewr2x81ttcdKg39VvM7o3Pe+Pzm6l+oRsb4+tlVTV1MNDnnVTCg4/hQr3NNRY7qF1b",
-	"whurNwXuEBFp3Ii26/MhPHP555EWg/uaiu+QbX1kgfuTt2TPXTi2ZDddyO2ce4DlnnXrbqUCAi9v+Pdj",
-	"4R0irLVbfL9ufUTjKo6ukClW3dL1Af6ijMF9/PNeVuxQ6ICU8y1EhVB3O+dHQn3XR31LK9wdTvyqL0qt",
-	"LP9eDfgeWfsd8HSNs1vp4xPZXRdy33JzdfCRLiG+Pfjo79y9rVVP7+D3rd+tWiZDUJ8ufz1j6dENTly/",
-	"CO/2pZ6hQ9mPPw57N8PeCXt0G++d1jtsNnqo0yxlR6A5X7IxsAwmluo56Y4aX+Rih5JnGdZ+cuk7lioJ",
-	"e9gc2bD4420cMaNYnBQ6Y/v/g5n9sW+Z4ReFpSgB8VmGnZiGMgAwYGc0V6gRQQ9J2bHMN1L1a+0fHx3R",
-	"3ZULYWCP6juwJsvH2oYSmyGgCNo/X+YQUz2PowbjK7peelA0ULgJUnLdmOq20Af+QsMJT4D6MhTyCvMY",
-	"cR2RIy1hjJBTFnzRCAo2Y2j0sadifuxW5iteDhtFWDgeFiK9x/oVyeKVuzvLpg5WsTm/AqbBYk6n4RM4",
-	"aVQ0VQSE37iVUG+CWlMjIdnRMZupQhufQVl1CXV/J0LjhclUmue9LaeNaYaSSEhMJoAXbIRuVL6kp62a",
-	"JrSiu/OxtrtaeoeDrLzzeMdnw63TLakmsn41xUO3SUePH9fL2hJH/xJbnMzAt6MoHYBl42HvAVzZ+8+4",
-	"fvrOzsGyT1TZXmKhdJb2bqMdD21/G0Tn1Zu1xmVRuPphwM7oenSlvXSpBMug95V9j40edV13Dnq3IxWW",
-	"Qcr6yE+Gom0pSwvNx9ly7z5L896B+SdTgQrpj+CaioMf19Qb/DaoNevNX7bd1IH1pP7+JUu33kkYsLcK",
-	"qwaF8S20Y/c11aLqAqgzFfXdcdqCsGWx50TpEw/6A0Mc2Oiaid1L266K9gdeWBnrHx8+aqgLK7mo/XDw",
-	"jWEmZMpqSaYPzFDGLXd0xXsETO1RB0/oB+V0l1Ar0VQ+8bWhXDP13Nv948PjGpyk8eFSq7VQvcEMuyvh",
-	"5KjFVgOCOaknL5nQ98MpXx7BTk+kFCSpsK+RyTGWyM1V25HtLFOn7971xP5OfM33Lubv3cVMzBFEq/u0",
-	"Jlnr9mLZtGfVb7yiUZqrtpuirKr6C1ISvRMaEzLMgnWCLfOOD38sL7rzrW+Nk4oUgJ4IKcwM0nv5+2eX",
-	"v/725z+xBL4PFdyHCr6vUMEnivyG///Ol+FUjY5Cr+xGfWa4kiZcqjCUY5goXWnm5XXfeOEqPb53L///",
-	"TfTvT4kF/UVU8O3hn/uoz72UXov6dBHFzpJ7e2CnU5R7oUnXbdhZuL7UX21TBgs8cP240TM/3vP9vr3c",
-	"QDc7L2MlrB+vt9SP96iTGN1Hbfx1GSx0JJZt9w0IizcNDGXrVQPlVRbUe8EjL/b3RowBp6uFR/C6yfot",
-	"MNFQNv1BYZEEaaP0troTqDrlaljtkot/gVDC15Sdu3i28di5F5Pfc9/hu3qHfR/+g4/lvRi3Bx/r92K0",
-	"dyTu6AwcLpe7Kxv720HuxHj0yr+9TrR6MUoXa/ur9IQTrPc8/j3y+Hu8S6R2raKqG66B9dZ53f+wK7u3",
-	"dx/q7BN0z/LfguUnk3uev+d5vG11cjembxboN2+turh0bFG/OOri0lG+H37tLuJaQX9pjVCxOt7XTqX4",
-	"g1pBodJtPXODskL3M2FTcMpUmtcvaxqsFKSuj/O8uswpqt3kxDZf5FQbF63DLvCisjF/VL/lyY26es9T",
-	"bUjsp7Q2ZLWN3pYM10H1w33BZq92NVR96WEj18b8qfX2qNqr1EmjpWlR991S7QXoZMb5q7Mq99eg0WuH",
-	"0ixvL2//fwAAAP//",
+	"7H39c9u2sui/gtG9M5H6aNlxnHNP7Xnzxk2TJvekSSZxX+5M5CdC5ErCMQWwAGhZzfH//ga7AD8kUpLz",
+	"0fY0/smWRAKLxe5iv/Gxl6hFriRIa3qnH3s513wBFjR+Op8obd8CN0q6jymYRIvcCvex936+YnYOTBeS",
+	"CcO4exbSM6YhUTqFlC2FnYcnhr2oJ9xbvxagV72oJ/kCeqc9TYNHPZPMYcFplikvMts7pekhZdeCsyVM",
+	"5kpdsfM3L3pRb8FvXoKc2Xnv9OHR8UnUs6vcDWesFnLWu72Neud5/qNacNEC+cUcGM/zB4al+MQZQjnh",
+	"yRXI1H1LELDlHCTjEwPSdsFPAzTgr8F2/Phx1FsIWcLaAegrHKwbTDdZCUHO7bwCAP9EPQ2/FkJD2ju1",
+	"uoDPBOeNVv+ExG6DKKdHPgNzfoTPQt22DbbcXJU7HDEYzoYsTuEaMpUvQNq4A6Hljn45lL7RMAWbzN8W",
+	"snunc/+Q4xa/5RHjpvx+PJ+OFyqFjGmwhZaQMmE71qALOf7ihLGVKjy2/aZ2gFVt+ZeDaitO11Dp0OIA",
+	"3QODXxx77xKVwzZ6JborJarSzGoxm4FmmbgGw/YSU6zP5UjyNBVuZGYVvvJmZedKOs6N2HIukjnLlLpy",
+	"Q+LPfmZh2ZK7UfNMrRxu5GDIXuMjI5mphGdh7qj+mpoGmB+YGtQPDNLEKYPMwHIOGvCQYCdHJ8OR/HrS",
+	"FPG8lVQ9FX5lTJe4Yy2oCyCs4W4kPwd5X0KgXnBz1c1Onsl/z9PIAfR/QRuhtoh5dk1P0LZl3IKxTMNM",
+	"GAsaUqYk7HMi+VE+D4G0gVtwWO7wFjT6h768DPfgbd9mN2sgTUSvreBmE8iUnBlmVRfs3Fx9ecDfc9HC",
+	"zufSLEEzJbMVUzIBhJTnOZs7aQ88mUNKHAa/FmCcLmkst9BFAUs3S6suOuWZgRKwiVIZcNm7daBpMLmS",
+	"BlBj/oGnP3ELS75ynxIlLUgEnOd5JhLuAD/MtZpksPhf//R6dTXff2qY9k57/3FYaeWH9Ks5fENv0aSb",
+	"u+bm0ipjecYloFBzX/IsgxRRMuPXwDibaHUFKPSmXGRCzhhHJA57t5GD/i1h6veG3m+QE3NLyDI2VXoB",
+	"KZsUJKeveVaAU+bkA8umwrI+6nNC5oU1zM65rf0W6DZiHEUxYoFx4Qbk7mechMwJYQ1k0wGu/omS00wk",
+	"v/vaLdczwKVLZd2hzIlKaV08y9TSENS0as6mQgrjaFsXchC5zeSSvUhhkSsLMlkd/ANWeJhrKEywxJSd",
+	"g/Yow/U+U3oi0hTkH7dgVVgjUmjsyQNDa86EsVFJyA3q1jAtDJiKxIl8PeddiAWowv7ZGDAVKW4w8Rsq",
+	"X8KdALdR74W0oCXPnmqt9O8J9zu1ADt3UsBJA1T6/H4AM6CvQQ8ZKqdguciYhGvQLOFaC9STCGoGDmxm",
+	"4caesV8LZaEuc8cixTW+UvaZKmT6BxFbqoD4C26EsQGiF4s8A2cNQvoHkMtUzAqnn3jdsILRFHmutBdV",
+	"KgeNcCDQb/gqUzy9UOqlW9gfJacnKl05Bs4cEI7UuawRDeNJArkXM+9AX4sEfpH8mouMTzL4Yzkz4dLh",
+	"eAKlhqA0yqJr0A61kJ4xq1eMz5x547RJki6/SF7YudLit9+XWF4plmhIQVrBM9MhEUvSIcy7JxZOy5kD",
+	"T70z7/379wfnhZ27gRJuoQncusp1iyvOtUrAGLdpT6UVdvVH0Vu5vrlTY5DS5jz3B0eqksIxMaP3J2DO",
+	"WIxCycTM8JVhZENxmbLlnDvuvw1aXt3PSXocukG14zorSKmTXlVew1EUvJenH3tww50o2eq03HjdnfKF",
+	"ab6ObtRxqa/22pThSq3+ECwuP1QJ0mX5npqgVXgb9c4TK665hfM8714ryDRXgnZXFpnnV1LfNxYgzJi7",
+	"QevYKXXjqBtvhc7aaK51ZdUcUQUcDdG6yH0X1+nZLCaZSFh4NCLLUVi0KZRE2+FzESPMOAXutyNtfybj",
+	"xo4hKATtrnenVrjnWKK5qSQZ8gnwzM5XbAW1JTgVpHxkyM4l63ZgODXMWwYtC9zCEsZyTcGEJtDP1ZKp",
+	"qQVZgk4aKj7vdKSpdScHrYUZ4ew575PCNZb4+gTAnaoyA00AXovgTnBWBrf0+99OWh+veHR9C7gNCyHH",
+	"pxOUDKWRkLNTVi5Lktq3gnJTIjwmhZxFThtxD01W3hJh/U2EOPVATadsORcZsCWX+COSFyn/bnhdSCnk",
+	"7C64AVksHKPhfG77op4fpRf1PEWhaFF5DmmN2/xuR72bAzfGwTXXjh6MG+w8z99V4zluLIc8z/Mn5aj4",
+	"nB+4kgjrOHZS2yp0V7IK38N9pWK51w3RUZcoa5zYLVd+KESWvljwGdQs5KZ04bkd5zy54jP6LCwsTJuz",
+	"Y4NpFvzmBT38+Oio/J1rzVfu51zkOwd+/PD4EwbOuHU80DXo3062jvn39RFvdyCuSy53Ym5j8vUVTLiB",
+	"sXCjtz6Ov4wnDoSxLuS4/eAJz3UKtc4N2AHfGlW2QdOYu7GetWmjJpbaaPSJU2ffgXXMZzaxPIE5vxbh",
+	"PAlB1lSgetdrVZzdgCy8x/qxfziOWMwLq2InfWKnOGuRQjw4Y+UTdObU3Og164avUPyUOk8FwqaKBFrw",
+	"TPwGrdKBPBopabSZU4mTQmunCepCGrbkwrKp0ugA5hIdIDXZUTtsvet3HJbSriAQOvyztMA4ICd2or9C",
+	"xR5awhpxlLvTAk0dD+0bn2Wo+HRIppyMRmQ1fzbw7E3tEQJwzTfg8MjJyfLf716/IpvP+4UTnmU1VFag",
+	"oEd1jGkE5tPnw1EYYWrHlG0y58dSpG9VB7+AlvbFVdy9D6TnqEt0L67NuPD6x87j07/bNu0L9B/ebWcv",
+	"uLkKvtrJCuMLZ8zZ3uTXLWMNqxyqoEMKScY1mFYq+xl2W2tt/JtlGHpJhckzvipDMDXrLeXspbqGjCft",
+	"8qiYdEcWy/H9U4Gam6b6lVRL4yPP1cSFAX3w8PjR7r3xEHjaa9ujn1XKMxHwsQknphE8MO6vfy7kR3wY",
+	"9Szc2FHvktIj7q4TPPzb5iH9Zs7N1gh97h7AEP2zbGUpAoUoYrEpkgQghdSdOeSkxNOHrGz3rxULSMeq",
+	"sDHq2rGGxAlOSGPGNbCpkDyrq7u/FlAgZ7njQcjZeKr0WINRhU7wnBVSWBS26zpxzgtDKnEAqhf1CCZ3",
+	"PBNIbgMDRKiCemg29edaZsiL11uk1F4c13HYVETRKalUYb/IBHnY5a3uHnyoQw7SCFFYcQVaG5EHx1FL",
+	"UJC9ffaEfX/y+L+Y90lh5o/lIivdQdyypTtvllrJGROSLZVODVsAl6Qy1EML0dqO0FgdNmE1bOQHEia4",
+	"sZosrwvJRj19wCfJqIea0RQd5C10Qs6szRmfKc1Ojo8jkqbkyceokbOaaW1VFl4FQ8nXe3jmKCbRonoL",
+	"aSyXSRdje8ddzu28uexDXchDXHXbSquowdZxHxgm0ojxzChmaorD/xx4JejgRcrI+UluPy2sBRlSXshN",
+	"/cCwTM2G211zmyA8v7h4w+gBlqi0eYKcHJ20uRGssFkHpmojuaNjjo5/uFkjllfKsmdd5EFfbDAC++Xt",
+	"CydLiSqAXQmZusPWc8UZitHCnk4yLq9qGruHCFlFYASyCUvtrZ3HFf4a1l/zU3oe2sLZZTBsXRx2Ogrm",
+	"4Gme1IolN3W579MUQsifiMOZXCpdtQrnbkWizJIts8uUZpy0ZPQyYHzPe19Qbe7HhzfxGYNFblelfKEg",
+	"SohAR9v8y22CpsnipFBs3wzMrSp9I52O4reF/PwDaRNrZbSe8q4c/MHV5VawxWT6cqdYlwbiXz9jDgJW",
+	"SCuy4PMtD/s9AOzQ7/c5z94WcouDxFpHOh1e1QWXKxYeKfHrYJ/ztN0Lmmhw9sWY24YfNOUWDpz60kaN",
+	"qZJbzHDMa3MHuDOES6Vr02ICmd5x3h1OcLdWUsIaju6tbuvaIXzwX9NH/PvkePKwVbTeRauhmFJaZOUC",
+	"W6S9fwKD/43MqqmjGicb/DJ4+Uvgklou/X6Y8y/eCdt+0j1Swzx0qG+sgcj6FfSNJEdn2g02Fui3q9oV",
+	"KWZzm63a4LuLYR0USnK0If12sJ4zUT/FpKwyjM9YYShgUSt7KMNIZk3120F1+7vDPT1sRwetv9NedItH",
+	"u35z5aWf8GOXQK/SYyOWa0BlDBPy1uJmrB874RlTJmvIqFVTdwAytZQRasDo4Z8YkAnSmZIwGLIXJLcM",
+	"2nNww51lbZkTekb81lS/Hm6K6JuDmTrwa/6nUXL4li9/BmPIx1r+emCuRH6gcjo5DvwxToOsh6Y7g0GI",
+	"ERSAJRuXDg2nTu0plBxvmi7tmDa1SwyXOe6LwmCSw0xcIxTCeOj6fk+kCrswaJfU7VplfePRY9OPCT5n",
+	"i/sTBm31THHr/vEjun8zYfArIj33nxNFbrX4f0F5LnGZ41BlYKulpNkcsgZNZgrH2p5BIa+Rlr90ccRr",
+	"PKzbWGIfSqCjngnzGWQw0wA+kLanyn9Rzux3J0KEpSwTV8C4DDvXRGAZz9sff11I65ah6DzfdZA2IxjI",
+	"dkihY4R7zPWsRQV6hd4if8zUU0LnlPJaiichvVcRyYwp7azDvrccqyCpD5EaSif3b+NDCwPZNZAcEtKR",
+	"u5ssbtLjB8++l9Ed4liVTt2Zdu9X1raIqDx0hMZtN1EFtzN/a4OavR0A1bHQAvA+injnUvwzrWu5E3ie",
+	"R1vgC4R7B5pxOFSFrSimAcrOLTSQaLC75vJPVfIAE1n7lFlJG0jJzoO7zY5p90EoVKydI1W3CZDrqqpi",
+	"L7avqiOqqdbR3MqvkWf9CkOtwoNUwS0m0JZITVVz0IqqejXFzuXW6xfW6jA8CJdtZp+BpNDCrt456gzx",
+	"Vq5Bnxd2vkkT8bnPJUTKP2U/4LNsVBwdPUqsugKJ/7pzMefGoGatVTGbh5yORkxhGIoWEC84VLXlc2tz",
+	"NPmUuhLQDs45i5/gz7F3mu03LeYGN+qbmAaeEnXH02xlYexz4Ma4qJgRFGUBBn2sKjBa3qlWwnPxD1hR",
+	"qqCQU9W2DtwHYG+fvrtg529eUPhXJ3Mw1kuZpdJXp6icu6023nuCIiBiU5VlaknhY+6XQ2w5kl5MuK+9",
+	"AIuo6hmPhqhUyw/LVCV2yKpgHjukQgT0PWJKuImYWQqbzMvCL6cp0wTTacQwUwBRzoUEzTAvgAAoq0Wf",
+	"F7OZkLNnPPFxHTMcyZF8LzQcOKHJrZhkQIvE4MoDE466GD+/J1yf5/lTeS20klgce0r2PLdzE7EF2LlK",
+	"TTSSpePLh2gIRcSybCogS+lwpMqFPH9ghux1yF+mn2ZaFTmlPFk+G8l+ojREvmBDFzKiOkWPEI+EqFzw",
+	"4Azlc56pFaZ8gnS6vqFhzUj242ByjemreOC0SSPkLIMql9qw6kETDyJcSTOZ1MzV0pApgyWQNBNWkxGO",
+	"v/uulk4rlBx+9x17eg16VU2DBSwxhV1jJgFSU0/mPWVcjuTesiA4tNHZuMawrG+7eXEktzHjYMieVDDh",
+	"Ju3B/L6UdCRTSEQKhi3nqhY1YcLrTyEHlk44Y5Wmwo2FxyG6ec133+G8cVdCccz6IagzQLGzYjxb8pXB",
+	"aoRVFd/pG8WSTDhNYSSD1z84XDcLYZG/46F/O2JXADlKCCFnAwwuWkp3Icc1xhtXOcQjSQQDLK4iFrFD",
+	"FBVAoM6vIVeYCcd45XPn7OT4mDlLKMShSj+ucMTg85apzjMTCfjT0AvI89wdpgfHw6NaWIHE5oFHde2w",
+	"Pu09HB7RoyoHyXPRO+09Gh4NH2E4087xoDrkeX740U1w6z7OAK2ekohfpM4WATvmeY6vVS0iPrSraNUj",
+	"h6G7wW20z6O+QHq/h0OV7+3lWhHe8dHRljz1u+Wn1xNIOnLUMSPxNuqd0LRto5XgHdZK7PCVh7tfaRQe",
+	"4EuPdr9UFXfhGye73ygLdNwLx8f7wLVZHnAb9R7vg4ZmxRO+9XAvEOsVO/ja8V44D0WZ+Moe6GspWsFX",
+	"98DjWhUaKofFYsH1qnfae+l1BKpMRGV6hnmz7tNl1Ls5KGvfUOHJ8f0agx4GdQI1ZGVaXHOYf2vKZFn2",
+	"3p398ZIL+7+tLiCmX6gKLVFom9RrZ4UJ6cms7+UmJtJhVoPTfCL2+OgEzZOmiAiQ/WnlxO6nscz468qT",
+	"lsS0brmCh0OV+P5XkzJH3+9+oazKvRdLX08sBar8DLnk1L4tMgmkMw3KtBCvUVJJQlDEvTmRUd5BKFU4",
+	"xf9J/yI93X3+73evX40kRtA5ZikkIQ4ffxyV7DvqnbJRz2vScGNJkR71buv5yb6UUSqLow5Z7PNlYybM",
+	"SJrWPNi+0ynfvH53EbE3v1wgWG/OL548j9imP9Hg4oUdRCMZ1xNk47Z8V9SLY6ec+ViJ+9fZhUFA9znL",
+	"gKdOQMeH+EyIWgyG7C2WRvuS75Ojo6iWADKSusjglMWHh06RHfqEueEwZgZmjnoN62NKTQ46AWkPQCYq",
+	"hdTZR4wcDO6/uTLWYbowoJ0dHo0kVamYjJs5lt37F5n/Jv6POCrNh2TONU+cvGX9J28j9vJZxF798nIw",
+	"ZOcs/j8xelZx+SNp8gzDQ9Mp4x5JaFoKwxagZ1iwbBVbQ2qfdPulkAFthi+AXcFqgMitir18pgtmaGV8",
+	"Bekp4+z45sat7tHNTRXLC4TGJ+oaWF9DKjQklqwlqexIkueARnCv0snqsOIJVJgIKTd+qejkiFmqsQKm",
+	"DJWROepDeyNJMKolVvRoMAaN3xMC7/HNDQIULAtnfxkoDRW3porDqPJRGWcJBktJGBZfUHG0o6qyJxIa",
+	"IKfB/CyHcBgofVKdPvPhSJ7TF2GfqCjViuuyh833ZxgPxAc2inGjMBLjbCIk1yuaWSrNFopcC826Al9r",
+	"7Ajz8dFxbeyqJrZRcU8P+kY6TQ3GybDP1l7a0oUs2tDo/qkYOSTdHuaOnJJaR7L1zj6UubRfN5Wjk7/v",
+	"bKfSmdVGnp4S1rJQT9j5KfvpqRN2QeRFQd79+PTl04unjiSfPz3/EaMsXK5Ywg2wfuyOA6Q1enGTcCy/",
+	"wlzfQdfqCaaOFoE/Pb0gS9ad273T3v/rf/hpdvnhKVx+uLCX//rwJr/88Fpdfnhnal/8UtQ+nHP88OFJ",
+	"cvnh+fzyXx9+TOn9l1k5jvv7L/crfuHe+DG9HPxnrxW1X9XKxdPzB5WuvphCulY7crvZ0+au6m9XZS0e",
+	"np4XqzOb9R214G8Y+Bjc+RD3RaLl+d3bHvPv1rabMN4BDlTMj0kLa9fjaUhI2fHRCXul2BNC5lk4d6Ja",
+	"9MnJOxzx0V4jPsIRLftZpWIqqANn95jftPnwcA+Y1hts3JsdX9TsiOopRX8dkRJ9/VYYlTYYbCHP505v",
+	"rumsoT2PbcWS0iO5HybI1iJldk1vLWQGxidZUKJUyurl8CNZU1odeDWdVTR01qBfN9RxtEq8mjqSn6ik",
+	"kn5X638SwN+WPk5zBN3eKmdrufUrma3OWBmkZ5ua+bChoGx2U2mY20+wIdknm9pVTHGbE1Dld/cBhpRn",
+	"qszfdPFVM987+bZwcnv96Q43X63s8/6kvj9xv46jr6LMu8ofjMMflK0WtoYeuKRcBZ/BoAs5ZM8os2Jr",
+	"gnRT2FCjhLIZQlPStCSl4oxW+UnV57R1b7RhaLWz2/ptbBrW3s714dhg8D8aPjzuNvbxlfGOZrSPjvc0",
+	"6zEyzN79+I+yb4FVDEv3qKqrDQTKFdgBwd9O9oQA0bje73ZtxtDFqrM/7M6ZzpG6cg0HGjLgBlholdHd",
+	"gB7u1uv1Kxngm51lvoANvu+E248m4qRaodZf7mC6twj/XOcT0ibj60lvtVMKaXLznJJKkh12SNlWtUSW",
+	"tp7Rhh0fHfmOWrW+lcKwIh+yV5ioJRuNF4csvBk/f3r+Y8ysUpR0hcEFr0sHj4szmJwxMqAi8IWSwiod",
+	"TCatJlCv2myee34BX1ECrPUO6eD+Bk4+lXJrqbG90w+X9b0mKFgyh+SqtsGJ0tCxv+5LZ9H5qhy325TS",
+	"27rTePjg9tlVSx8OA2CqUv9aAhxmajeL9psb5Otnv9Lm/LxTLNdaHn+SYL2XQFsk0Pu5YnzBXuxHkUiD",
+	"ITf1cD49wBzc3Qoy5R9TlGop3fFCxjrd8DLVaoEf69m9z4tJVVROmeeUTklp2E7a+FojLPmKQgTQgeto",
+	"eme3lyaRb9w7s48OHjrLaMiVcRJvFeJdz4tJmBYzEcVBohaLQgq7OpzltlsfdkN9yasEPrbPwpfjlFs+",
+	"9rG2LbG1PUfk2oopT+z4U3Tb9gGTubCQ2EJ/pq5c3ynKu6aNccRwMAPpyaBzS9w7HfE4XljVvJ/rLkuk",
+	"LmdjX6h8N8OjNXToFhlKVT57A7A1x7iOyo5BO64k21VQTeUxbK6yNHTsqPM/5mx3bcl8Sjnd4ytYdWzN",
+	"82fji9f/ePrq07cnyYuOsY+bg3ZYp+3R3YXSXSD//SfxyQOnopNIHx/tOe56I2558BtoVRPZ1CMcrkFW",
+	"+UQkwoVhPNPAU1Q9dKflO1U66bBDjzYbN3wtG7TWMewrG5/1Nhcd6k39JrR74/Pe+PzdVL/QjY3xzbKq",
+	"mjoY6PNOKuHhx3Ap3/Yaiz3Urh3hjfXbBveIiDQuTdv3+RCeufzzSIvhfU3FN8i2PrLA/clbsuc+HFuy",
+	"my7kbs49xHLPunW3VgGBlzf8+7HwHhHW2k3AX7c+onEVR1fIFKtu6foAf1HG8D7+eS8r9ih0QMr5PUSF",
+	"UHc758dCfdNHfUsr3D1O/KovSq0s/14N+BZZ+y3wdIOzW+njE9ldF/LAcnN1+JHuKb49/Ojv3L2tVU/v",
+	"4fet361aJkNQny5/PWPp0Q1OXL8I7/alnqEj2Y8/jno3o94pe3QbD87qHTYbPdRplrIj0IKv2ARYBlNL",
+	"9Zx0R40vcrEjybMMaz+59B1LlYQBNkc2LP54G0fMKBYnhc7Ywf9gZn/sW2b4RWEpSkB8lmEnppEMAAzZ",
+	"Oc0VakTQQ1J2LPONVP1a+yfHx3R35VIYGFB9B9Zk+VjbSGIzBBRBBxerHGKq53HUYHxF1wsPigYKN0FK",
+	"rhtT3Rb6wF9oOOUJUF+GQl5hHiOuI3KkJYwRcsaCLxpBwWYMjT72VMyP3cp8xctRowgLx8NCpHdYvyJZ",
+	"vHZ3Z9nUwSq24FfANFjM6TR8CqeNiqaKgPAbtxLqTVBraiQkOz5hc1Vo4zMoqy6h7u9UaLwwmUrzvLfl",
+	"rDHNSBIJiekU8IKN0I3Kl/S0VdOEVnR3Ptb2V0vvcJCVdx7v+Wy4dbol1UTWr6Z46Dbp+PHjellb4uhf",
+	"YouTOfh2FKUDsGw87D2Aa3v/GddP39k5WPaJKttLLJXO0t5ttOeh7W+D6Lx6s9a4LApXPwzZOd2grrSX",
+	"LpVgGfa+su+x0aOu685B73akwjJIWR/5yVC0LWVpofkkWw3uszTvHZh/MhWokP4Irqk4+HFDvcFvg1qz",
+	"2fxl100dWE/q71+ydOudhCF7o7BqUBjfQjt2X1Mtqi6AOlNR3x2nLQhbFntOlT71oD8wxIGNrpnYvbTt",
+	"qmh/4IWVsf7J0aOGurCWi9oPB98E5kKmrJZk+sCMZNxyR1c8IGBqjzp4Qj8op7uEWomm8omvjeSGqefe",
+	"7p8cndTgJI0Pl1qtheoN5thdCSdHLbYaEMxpPXnJhL4fTvnyCHZ6IqUgSYV9jUyOsURurtqObGeZOn33",
+	"rif2N+Jrvncxf+suZmKOIFrdpw3JWrcXy6Y9637jNY3SXLXdFGVV1V+Qkuid0JiSYRasE2yZd3L0fXnR",
+	"nW99a5xUpAD0VEhh5pDey98/u/z1tz//iSXwfajgPlTwbYUKPlHkN/z/d74Mp2p0FHplN+ozw5U04VKF",
+	"kZzAVOlKMy+v+8YLV+nxwb38/zfRvz8lFvQXUcF3h3/uoz73Unoj6tNFFHtL7t2BnU5R7oUmXbdh5+H6",
+	"Un+1TRks8MD140bP/Hjg+317uYFudl7GSlg/3mypHw+okxjdR238dRksdCSWbfcNCIs3DYxk61UD5VUW",
+	"1HvBIy/290ZMAKerhUfwusn6LTDRSDb9QWGRBGmj9La6E6g65WpY7ZKLf4FQwteUnft4tvHYuReT33Lf",
+	"4bt6h30f/sOP5b0Yt4cf6/ditHck7ugMHC6Xuysb+9tB7sR49Mq/vU60fjFKF2v7q/SEE6z3PP4t8vg7",
+	"vEukdq2iqhuugfU2ed3/sC+7t3cf6uwTdM/yvwfLT6f3PH/P83jb6vRuTN8s0G/eWvXh0rFF/eKoD5eO",
+	"8v3wG3cR1wr6S2uEitXxvnYqxR/WCgqVbuuZG5QVup8Jm4JTptKiflnTcK0gdXOcZ9VlTlHtJie2/SKn",
+	"2rhoHXaBF5WN+aP6LU9u1PV7nmpDYj+ljSGrbfS2ZLgOqh/uCzaD2tVQ9aWHjdwY84fW26Nqr1InjZam",
+	"Rd13S7UXoJMZ56/Oqtxfw0avHUqzvL28/f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -580,24 +580,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -607,12 +609,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -628,24 +631,26 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -655,12 +660,13 @@ type AbortRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -673,24 +679,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 

@@ -795,12 +795,13 @@ export interface components {
         /** @description The app's project; the backend's default when absent. */
         AppProject: string;
         /** @description The domain the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app, which looks in the domain it was deployed in). The local
-         *     backend has one namespace and ignores it.
+         *     addition to the Python app, which looks in the domain it was deployed in). On the
+         *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
          *      */
         ScopeDomain: string;
         /** @description The project the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app). The local backend has one namespace and ignores it.
+         *     addition to the Python app). On the local backend, the project of the run's or
+         *     trigger's task: elsewhere is a 404.
          *      */
         ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
@@ -959,12 +960,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1001,12 +1003,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1043,12 +1046,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
@@ -1286,12 +1290,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1330,12 +1335,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1473,12 +1479,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1515,12 +1522,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1557,12 +1565,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
