@@ -85,6 +85,11 @@ type Harness struct {
 	// the suite starts that many long runs to see the next one queued. 0 skips the cases that
 	// need a queued run (a backend whose queue cannot be observed).
 	Concurrency int
+	// KeyTTL is how long the backend remembers an Idempotency-Key: 0 means as long as the run
+	// it started exists (the Flyte backend names the run after the caller and the key). The
+	// suite checks a key outlives its run's end; a KeyTTL of at most 5s is also waited out,
+	// after which the key starts a new run.
+	KeyTTL time.Duration
 	// Wait bounds how long the suite waits for a run to reach a phase. Defaults to 30s.
 	Wait time.Duration
 }

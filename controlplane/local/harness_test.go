@@ -151,6 +151,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 		},
 		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers},
 		Concurrency:  concurrency,
+		KeyTTL:       24 * time.Hour, // idempotency_ttl's default
 	}
 }
 
