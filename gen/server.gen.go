@@ -601,24 +601,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -628,12 +630,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -649,24 +652,26 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -676,12 +681,13 @@ type AbortRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -694,24 +700,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -5750,141 +5758,141 @@ var swaggerSpec = []string{
 	"oSEdnFhdwieC81qrv0Nit0FU0COfgDk/wiehbtsGW24uqx2OGIzmIxancAW5KhYgbdyD0GpHPx9KX2uY",
 	"gU2yN6Xs3+nCP+S4xW95xLipvp9ks8lCpZAzDbbUElImbM8adCknn50wtlKFx7bf1B6w6i3/fFBtxeka",
 	"Kh1aHKA7YPCzY+9togrYRq9Ed5VEVZpZLeZz0CwXV2DYTmKK7XE5ljxNhRuZWYWvvF7ZTEnHuRFbZiLJ",
-	"WK7UpRsSf/YzC8uW3I1a5GrlcCOHI+Ygy1XC87H0E7OMG6YkIFpNwRNgXKZMzKXSDkw7GssvJywRjVsp",
-	"0RPZF0ZkEzXs0zHzOYThOTeX/azgGfS3PEkcQP8N2gi1RUSzK3qC9iTnFoxlGubCWNCQIj53OE38KJ+G",
-	"QCKTLTikB7aj0T/0+eWvB2/7NrtZmZohMhG9toabTSFXcm6YVX2wc3P5+QF/x0UHr55JswTNlMxXTMkE",
-	"EFJeFMhFGniSQUpMDL+WYJweaCy30EcBSzdLpx4547mBCrCpUjlwObhxoGkwhZIGUNv9nqc/cgtLvnKf",
-	"EiUtSAScF0UuEu4APyi0muaw+F9/9zpxPd+/a5gNTgb/dlBr1Af0qzl4TW/RpJu75ubSKmdFziWgxHJf",
-	"8jyHFFEy51fAOJtqdQko0WZc5ELOGUckjgY3kYP+DWHqt4beb5AzApaQ52ym9AJSNi1JCF/xvASniMkH",
-	"ls2EZXuoiwlZlNYwm3Hb+C3QbcQ4ylnEAuPCDcjdzzgJmQLCGshnQ1z9EyVnuUh+87VbrueAS5fKugOV",
-	"E5XSunieq6UhqGnVnM2EFMbRti7lMHKbySV7kcKiUBZkstr/G6zwINZQmmBFKZuB9ijD9T5TeirSFOTv",
-	"t2BVWiNSaO3JA0NrzoWxUUXILerWMCsNmJrEiXw9552LBajS/tEYMBUpbjDxGypOwp0AN9HghbSgJc+f",
-	"aq30bwn3W7UAmzkp4KQBKmx+P4AZ0FegSUdJwXKRMwlXoFnCtRaoBBHUDBzYzMK1PWW/lspCU+ZORIpr",
-	"fKXsM1XK9HcitlQB8RdcC2MDRC8WRQ7OkoP0dyCXmZiXTj8Jul8FoymLQmkvqlQBGuFAoF/zVa54eq7U",
-	"S7ew30tOT1W6cgycOyAcqXPZIBrGkwQKL2begr4SCfwi+RUXOZ/m8PtyZsKlw/EUKg1BaZRFV6AdaiE9",
-	"ZVavGJ87i8ZpkyRdfpG8tJnS4h+/LbG8UizRkIK0guemRyJWpEOYd08snJaTAU+9I+7du3f7Z6XN3EAJ",
-	"t9AGbl3lusEVF1olYIzbtKfSCrv6veitWl/m1BiktIwX/uBIVVI6Jmb0/hTMKYtRKJmYGb4yTvvXZEkt",
-	"M+64/yZoeU0fJelx6MLUjuusIKVOelV5DUdR8DyefBjANXeiZKvDceN1d8qXpv06ukAnlb466FKGa7X6",
-	"fbC4/FAVSBfVe2qKVuFNNDhLrLjiFs6Kon+tINNCCdpdWeaeX0l931iAMBPuBm1ip9KNo368lTrvornO",
-	"ldVzRDVwNETnInddXK9XspzmImHh0YgsR2GDZe646lMRI8wkBe63I+1+JufGTiAoBN1uc6dWuOdYormp",
-	"JRnyCfDcZiu2gsYSnApSPTJiZ5L1eyecGuYtg44FbmEJY7mmQEAb6OdqydTMgqxAJw0Vn3c60sy6k4PW",
-	"woxw9pz3J+EaK3x9BOBOVZmDJgCvRHAnOCuDW/r92+POx2seXd8CbsNCyGnpBCVDaSTk/IRVy5Kk9q2g",
-	"2pQIj0kh55HTRtxD05W3RNjeJkKceqBmM7bMRA5sySX+iORFyr8bXpdSCjm/C25AlgvHaDif275o4EcZ",
-	"RANPUShaVFFA2uA2v9vR4HrfjbF/xTW6q9xgZ0Xxth7PcWM15FlRPKlGxef8wLVEWMexk9pWoauR1fge",
-	"7SoVq71uiY6mRFnjxH658n0p8vTFgs+hYSG3pQsv7KTgySWf02dhYWG6nB0bTLPg1y/o4ceHh9XvXGu+",
-	"cj8Xorh14McPjz5i4JxbxwN9g357vHXMv6yPeHML4vrkci/mNiZfX8GUG5gIN3q3TMef2LQUuWVKRj1O",
-	"W1RjIO2UdDjCxI2QTnQpJ52U6qb65c3L4DXDpx+YELTsGVP2euAI6moktuCXYNie+2JW5rmzf0GDTCBi",
-	"ls+ZkEleppAOSdA3jC/05aED9JS5Q6t1EkhlMaTRFhFeQPjpKPqhSusdLSDR/PNR2wAGIXi409HYS8y3",
-	"7PUah3dtSwuxLdpYmzZqU1wXvz9xpsFbsE6QmU2KnULGr0Q4m0OwORWoKg86jRA3IAvvsb3YPxxHLOal",
-	"VbGT5LEzQrRIIR6esuqJels3LUW+QlFe6Y81CJvqJmjBc/EP6JS05B1KyTrInXmRlFo7rVqX0rAlF5bN",
-	"lEZnOpfoTGrQdkNx8W70SVhKN4kTOvyztMA4ICd2x2iNih3Iao04qt3pgKaJh+6Nz3NUInukfEEGOIot",
-	"f87y/HXjEQJwzc/i8OhZ7b/e/vyK7GcvLRKe5w1U1qCgd3qC6RTm4+fDURhh6pYpu+T3D9XxuFW1/gwa",
-	"72c3F3Y+3J+jXta/uC5Dzetyt6oi/t2uaV+gL/ZuO3vOzWXwe09XKN9PGfAkIx95FbdZFVAHcFJIcq7B",
-	"dFLZT3C75dvFv3mOYaxUmCLnqyqc1bCEU85eqivIedItj8ppfwi2Gt8/Fai57fa4lGppfAS+nrg0oPcf",
-	"Hj26fW88BJ72uvboJ5XyXAR8bMKJ6RQPjPvrnwt5Iu/HAwvXdjy4oDSRu+tXD7/dVHheZ9xszVQo3AN4",
-	"rj/LV9YHkh2KWGzKJAFIIXVnDjl88fQhj4X714oFpBNV2hjtllhD4gQnpDHjGthMSJ43TYdfSyiRs9zx",
-	"IOR8MlN6osGoUid4zgopLArbdfui4KUh8yIANYgGBJM7ngkkt4EBIlTnPTSbtkgjQ+bFz1uk1E4c13PY",
-	"1ETRK6m8ovTJExRhl7e6zvChHjlII0RhxTVoXUQenHAdAVb25tkT9t3x4/9g3r+HGVCWi7xyrXHLlu68",
-	"WWolnTLKlkqnhi2AS1IZmmGaaG1HaKwe+7oeNvIDCRNU2zbL61Ky8UDv82kyHqBmNMNgQwedkGNwc8Zn",
-	"SrPjo6OIpClFRTACt+TGr63ORqxhqPh6By8nxXc6zBghjeUy6WNsr8wX3GbtZR/oUh7gqrtWWkdgto77",
-	"wDCRRoznRjHTUBz+Z98rQfsvUkaOZHKhamGtMyOaLv8HhuVqPtru5twE4fn5+WtGD7BEpe0T5PjwuMsl",
-	"Y4XNezDVGMkdHRkGUeB6jVheKcue9ZEHfbHBCOyXNy+cLCWqAHYpZOoOW88VpyhGS3syzbm8bGjsHiJk",
-	"FYHR3DYsjbduPa7w17D+hs/X89AWzq4Ci+visNfpkoGneVIrltw05b5P+QjpE0QczuRS6apTOPcrElW2",
-	"cJVlpzTjpCWjxwZjpd6ThWrzXnxwHZ8yWBR2VckXCkiFaH60zVffJWjaLE4KxfbNwCS0ys/U63R/U8pP",
-	"P5A6PAQh84ES1Bz8wW3oVrDFZPp8p1ifBuJf9x6HUlqRB/95ddjvAGCPfr/LefamlFucTdY60unxUC+4",
-	"XLHwSIVfB3vG026PcqLB2RcTbls+5ZRb2HfqSxc1pkpuMcPdtHiAO0O4Uro2LSaQ6R3nvSWg4NZKSlgr",
-	"aLA1BNA4hPf/Y/aIf5ccTR92ita7aDUUn0vLvFpgh7T3T2AiRStLbeaoxskGvwxe/RK4pFFTsBvm/It3",
-	"wrafdIc0Ow8d6htrILK9Gnr/OPGZM+2GGwv021XvihTzzOarLvjuYlgHhZIcbUi/PaznTNSPMSnrTOtT",
-	"VhoK/jTKP6qQnFlT/W6hut1DC93u2jV00Pp77UW3eLTrN1de+Qk/9An02iUdsUIDKmOY3LgWg2R7sROe",
-	"6CfjlRdbzdwByNRSRqgBY7RkatBBq2buveGIvSC5ZdCeg2vuLGvLnNAz4h9t9evhpoi+3p+rfb/mvxsl",
-	"R2/48icwhnys1a/75lIU+6qgk2PfH+M0yHqYvzewhhhBAVixceXQcOrUjkLJ8abp045pU/vEcJXrvygN",
-	"JozMxRVCIYyHbs/viVRhF4bdkrpbq2xuPHps9mKCz9ni/oRBWz1X3Lp//Iju31wY/IpIz/3nRJFbLf5f",
-	"Us5QXOWL1FEPtZQ0m0PWsM1M4VjbMcDmNdLqlz6O+BkP6y6W2IUS6KhnwnwCGcw1gA9K7qjyn1cz+92J",
-	"fDQlF5fAuAw710ZgFRvdHX99SOuXoeg8v+0gbUcwkO2QQicI94TreYcK9Aq9Rf6YaabXZpQ+XIknIb1X",
-	"EcmMKe2sw73eaBKl5vu38aGFgfwKSA4J6cjdTRa36fG9Z9+L6A4xwVqn7i1h8CvrWkRUHTpC47abqIbb",
-	"mb+NQc3ODoD6WOgAeBdFvHcpITbXtZY7ged5tAO+QLh3oBmHQ1XammJaoNy6hQYSDfa2ufxTtTzApOA9",
-	"ylKlDaTE8eHdZscShiAUatYukKq7BMhVXaGyE9vXlSb1VOto7uTXyLN+jaFO4UGq4BYTaEukpq7f6ERV",
-	"szLl1uU2a0HWalo8CBddZp+BpNTCrt466gzxVq5Bn5U226SJ+MznZSLln7Dv8Vk2Lg8PHyVWXYLEf925",
-	"WHBjULPWqpxnIT+mFVMYhQIQxAsOVW95Zm2BJp9SlwK6wTlj8RP8OfZOs92m7agF08BTou54lq8sTHw+",
-	"4QQXFTOCoipmoY91NUvHO/VKeCH+BitKuxRyprrWgfsA7M3Tt+fs7PULCv/qJANjvZRZKn15gsq522rj",
-	"vScoAiI2U3mulhQ+5n45xJZj6cWE+9oLsIiqv/FoiCq1/KBK+2IHrA7msQMq6kDfI6bXm4iZpbBJNpae",
-	"0pymTBPMZpFPpHAo50KCphQLAqCqmn1ezudCzp/xxMd1zGgsx/Kd0LDvhCa3YpoDLRKDKw9MOOpi/PyO",
-	"cH1WFE/lldBKYpHwCdnz3GYmYguwmUpNNJaV48uHaAhFxLJsJiBP6XCkKpCieGBG7OeQC04/zbUqC0of",
-	"s3w+lnuJ0pgTYi4jh/eI6jU9QjwSomrBw1OUz0WuVpg+C9Lp+oaGNWO5FweTa0JfxUOnTRoh5znUeemG",
-	"1Q+aeBjhStqJuSZTS0OmjM1gLGkmTEwhHH/zTSM1WSg5+uYb9vQK9KqeBouBYgq7xkwCpKaZGH3CuBzL",
-	"nWVBcGijs3GNYSn1pYcXx3IbMw5H7EkNE27SDszvS2rHMoVEpGDYMlONqAkTXn8K+cR0whmLNaGY6k04",
-	"RDev+eYbnDfuS86O2V4I6lAJ6orxfMlXxqf2VPGdPaNYkgunKYxl8PoHh+tmQTDydzzyb0fsEqBACSHk",
-	"fIjBRUvpLuS4xnjjqoB4LIlggMV1xCJ2iKJiEtT5NRQKswoZr33unB0fHTFnCYU4VOXHFY4YfA441czm",
-	"IgF/GnoBeVa4w3T/aHTYCCuQ2Nz3qG4c1ieDh6NDelQVIHkhBieDR6PD0SMMZ9oMD6oDXhQHH9wEN+7j",
-	"HNDqqYj4RepsEbATXhT4Wt0q4323ilY/chC6PNxEuzzqC8V3eziUQ99crBU0Hh0ebsn5v1uufzOBpCff",
-	"H7M7b6LBMU3bNVoF3kGjXBFfeXj7K60iDnzp0e0v1YVy+Mbx7W9UxU7uhaOjXeDaLLW4iQaPd0FDu3oM",
-	"33q4E4jN6id87WgnnIcCV3xlB/R1FADhqzvgca2iD5XDcrHgejU4Gbz0OgJVeaIyPcccZPfpIhpc71d1",
-	"hKjwFPh+g0EPgjqBGrIyHa45zGU2VeIxe+fO/njJhf2r1SXE9AtV9CUKbZNmHbIwIdWb7Xm5iYl0mNXg",
-	"NJ+IPT48RvOkLSICZH9YOXH701iy/WXlSUdiWr9cwcOhLiL4s0mZw+9uf6GqcL4XS19OLAWq/AS55NS+",
-	"LTIJpDMNqrQQr1FSeUdQxL05kVPeQSj7OMH/Sf8iPd19/q+3P78aS4ygc8xSSEIcPv4wrth3PDhh44HX",
-	"pOHakiI9Htw085N9WahUFkcdsdjny8ZMmLE0nXmwe06nfP3z2/OIvf7lHMF6fXb+5HlXdrrBxQs7jMYy",
-	"bibIxl35rqgXx04587ES96+zC4OA3uMsB546AR0f4DMhajEcsTdYZu7L548PD6NGAshY6jKHExYfHDhF",
-	"duQT5kajmBmYO+o1bA9TagrQCUi7DzJRKaTOPmLkYHD/ZcpYh+nSgHZ2eDSWVPFjcm4ybGHgX2T+m/jf",
-	"4qgyH5KMa55YzNd/8iZiL59F7NUvL4cjdsbi/4zRs4rLH0tT5Bgems0Y90hC01IYtgA9x+Jvq9gaUvdI",
-	"t18KGdBm+ALYJayGiNy6cM5numCGVs5XkJ4wzo6ur93qHl1f17G8QGh8qq6A7WlIhYbEkrUklR1L8hzQ",
-	"CO5VOlkdVjyBChMh5cYvFZ0cMUs1VhNVoTIyR31obywJRrXE6igNxqDxe0zgPb6+RoCCZeHsLwOVoeLW",
-	"VHMYVZEq4yzBYCkJw+JzKjR3VFX1hkID5CSYn9UQDgOVT6rXZz4ayzP6IuwTFfhacQVEzceH351iPBAf",
-	"2ChsjqpaDs6mQnK9opml0myhyLXQrivwdduOMB8fHjXGruuLW90L6MFjMrDaGoyTYZ+svXSlC1m0odH9",
-	"UzNySLo9KBw5JY3ObOtdkihzabfONIfHf7m1NU1vVht5eipYq6JHYbMT9uNTJ+yCyIuCvPvh6cun508d",
-	"ST5/evYDRlm4XLGEG2B7sTsOkNboxU3CsVgnJCgI2bV6gqmnVeKPT8/JknXn9uBk8L/33v84v3j/FC7e",
-	"n9uLf75/XVy8/1ldvH9rGl/8UjY+nHH88P5JcvH+eXbxz/c/pPT+y7wax/39p/sVv3Bv/JBeDP990Ina",
-	"L2rl4un5vUpXn00hXasdudnsD3RX9bevShkPT8+L9ZnN9hy14G8Y+Bje+RD3BbfV+T3YHvPv17bbMN4B",
-	"DlTMj0gL69bjaUhI2dHhMXul2BNC5mk4d6JG9MnJOxzx0U4jPsIRLftJpWImqBNp/5hftfnwcAeY1puV",
-	"3Jsdn9XsiJopRX8ekRJ9+bYitTYYbCHP505vbuisodWR7cSS0mO5GybI1iJldk1vLWUOxidZUKJUypqt",
-	"BcayobQ68Bo6q2jprEG/bqnjaJV4NXUsP1JJJf2u0UsmgL8tfZzmCLq9Vc7WcutXMl+dsipIzzY181FL",
-	"QdnsTNMyt59gc7ePNrXrmOI2J6Aq7u4DDCnP1OVg08VXz3zv5NvCyd31p7e4+Rpln/cn9f2J+2UcfTVl",
-	"3lX+YBx+v2pbsTX0wGWjiQV2fByxZ5RZ0Zsgzfbijv4I8VgK08gf/+XNy+EJm4OdYKqA/2cilE/FcJ+8",
-	"A63RPAErRhvdE7zjK7QSoUJRDAXPtFq0PX3BZh3LVkuajMs0B13H2Bf+vMyNolE0FFhj4f1WtQCKSFXB",
-	"82Msfa6WdxK6gdhe/J9N6P8qy0WBx9rRt63vCy5TbuLhKQa4sQQw5OZnGiAay8p1tRTSkGozVTbDpGBq",
-	"zDyWlLJAJVPCsCSD5NKd53MupLHY2FOLBCv5HM+wKcwUNiZbUb0h5srsHR8etjyNmAwyPGEeWJ8vQk09",
-	"vbey6qSQKGms5kQFUvkHsPImY9yMZby/L2QK1/ulzv/6//7P/6W+E/vK/RsxqRxZmIhh72kTMQnLXEh3",
-	"pmlmMshztgDLa7fjMCLyHMuqG4iJAjQmYoEuDIuVOeA6yd4fXHEtuLQXceVBhMUU0rRuhejUj0DuTm/A",
-	"JtwzKrprUDalurAGO2HcP7TvNitjHS355uSFVmmZOHQM6RWPQ/yfZxErVLrg2Bs3Vckl6FOkLEpVGkuu",
-	"W30ta9ars0OpjQwxBIITR12NUmhcn/c0ltWjnmkFlmKnYg6U4V0lLc0E5U8gwJQZHvK8JwYSJVMTO309",
-	"dSxbmgxSr4LTh0bqSeg8SU2y9Qr9xYRxVERnXOQGEzhMWAllaawBw7Dne7WWLj8giaCqDUtbx+ltfaM8",
-	"NOpTLtZoNYDp9PB1dU3adOl5YeWJOrgaH40eHvW7GfGVyS0txR8d7ehQxJwU9vaHv1V8bhXDomGqJ+0C",
-	"gbKUboHg2+MdIUA0rnctX5sx9CLs7fJ960xneK4VGvY15MANBJln+q8Agbt17N6YsxBFNUtUnzR78R3P",
-	"jXA+PDCsfWA2DgwsIOldSrtFUb2mz9Tva3PpP8BUcNmx+vZq2sf9jqtpdVi6bTUf0Ratg0zJtq1OnPZm",
-	"+m//mgtZXh/wRfrt8cauVTrMrjsW+qfdtr47N1L7Qg7qzS52n8FHveuE2003kveNQuY/neF27zH9Y9lv",
-	"SJuMryeFN6w4pMlNO04qSX7KA8pGbiR6dt1PYdjR4aHv3tnokS0MK4sRe4WJzLLV5HnEwpvx86dnP8TM",
-	"KkVJyRh8976mEJFwCpgTYUNqkrJQUlilg0tRqyk0uxq0tTO/gC8oAdZ6a/VwfwsnH0u5jdKRwcn7i+Ze",
-	"ExRkkDU2OFEaevbXfZkB9xFi3G0qeencaVSRcPvsqqNPlQEwdSucRoI42pjtpjbtDfL9Jb7Q5vx0q1hu",
-	"XK/wUYL1XgJtkUDvMsX4gr3YjSKRBkPtxkE228caldsdSFSfQ1kcS+mOF/IC0U1wlZemWf3yvJzWTVeo",
-	"MovKDahMiXw5tX4UhQwZB66j6Vu7obWJfON+ul0sxdB5TUOhjJN4q5AP8rychmkxU1/sJ2qxKKWwq4N5",
-	"YfutNjfU57y26EP3LHw5SbnlE5+LsiX3ZMcRubZixhM7+RgLrHvAJBMWElvqT7TomjtFdUm0MY4Y9ucg",
-	"PRn0bol7pydfhZdWte/xvMsSqQvoxDfyuJt53Jla4xYZSjk/eQOwddWkicqeQXuuLr2t4QiVj7JM5Wno",
-	"aNXkf6xp6tuSbEY1T5NLWPVszfNnk/Of//b01cdvT1KUPWMftQft8aF0Zz8tlO4D+S8/io8eOBW9RPr4",
-	"cMdx1y/9kPv/AK0aIpvuI4ErkHW+LYlwYRjPNfAUVQ/d65+ZKZ30eEsONxsbfSkbtNFR8wsbn802UD3q",
-	"TfPG1Hvj8974/M1Uv9CtlPHNsuOGOhjo804q4cGHcHnv9hrEHdSuW8L/67cS75Ax0Lp9ddfnQ/rCxR9H",
-	"Wozuaw6/Qrb1kXfuT96KPXfh2IrddClv59wDjME3rbu1CkEM0f/rsfAOGUh0Gxe21Pyy9YOta7/6Uoqw",
-	"KwVdVeQv5Rrd5wfdy4odCgGRcn4LUSHU3c75iVBf9VHf0Sp+hxO/7hvWaFtzrwZ8jaz9Bni6wdmd9PGR",
-	"7K5LuW+5uTz4QMlLNwcffFbTTaO7yA5+3+Y97lXGEvWx9FdBVx7d4MT1i/BuX+qpPZZ78Yfx4Ho8OGGP",
-	"buLhabMDdeuOEZqlyola8BWbAsthZqnfAd2H54tA7VjyPMfeCFz6jt5KwhAvDzAs/nATR8woFielztn+",
-	"/2DlW+xbSvlFYalmQHyeY6fCsQwAYGKTSutaV/SQVB09faNxv9a946Mjuid7KQwMqf4Ra5Z9rG0ssVkQ",
-	"iqD981UBMdW7OmowvuL5hQdFw0b+n212ILSgZzwB6ltUykvM88d1RI60hDGYEeh90QgKNitq3fNCzW6w",
-	"m6evCG2nDuJ4mGb3Fus7JYvX7gmvmh5ZhfeMMQ0Wax4Mn8FJq+K3JiD8xq2EssIaTf+EZEfHLFOlNr7C",
-	"oO6ijfeXCW1slUPnvS2nrWnGkkhIzDBrzlbdGn3Ja1eWWWjVeudjbXe19A4H2Tk3l7seku7Z//ZJWh0J",
-	"UbJ5ddNDt0lHjx83y74TR/8SW4Bl4Ns1VQ7AqjG/9wCu7f3g42Mbd3YOVn0Uq/ZLS6XzdHAT7Xho+9uS",
-	"eq/5bjT2jMLVSCN2NqUuytpLl1qwjAZf2PfY6uHad7+xdztS4TWkmL6JbWOsclyflppP89Xwvorh3oH5",
-	"B1OBSumP4IaKgx831Bv8Nqg1m83RbrvJCvst+PsJLd2wK2HEXiusqhfGXzERu6+pV4MugTo3Ul86py0I",
-	"WzVDmCl94kGnOzrXukpjd28jUn+7uO8E5+OXqLDQytje8eGjlrqwVqsRbtBkU8iETFkjFfpBlfe9VqPh",
-	"7/BsPOrgCf0Sne4Sagnbyie+NpYbpp57e+/48LgBJ2l8uNR6LVSPl2H3QZ8cj4nkYUAwJ83kJRP6Yjnl",
-	"yyPY6YmUgiQV9v3DGgKcqOvI9vUmdz6xvxJf872L+Wt3MRNzBNHqPm1I1qa9WDW1W/cbr2mU5rLrJkWr",
-	"6v67VGTmhMaMDLNgnWCd2PHhd9VFsL41vHFSkQLQMyGFySC9l79/dPlb1fj9YSXwfajgPlTwdYUKPlLk",
-	"t/z/d74srm4EGO6SaPUvCFe2hUuHxpKqVivNvHmhfHh8QxZXZYXYS4e6vyEESlM31LFUpfUlhw1YQnPp",
-	"+tZ5nzQIKTb+qWoRh/cnzr+Ixv8x0ac/idJ/e8DpPs50fy5sxJn6iGLns+L2UFLv4eGFJl2AZbPQfcBf",
-	"NleFJzxwe3HrFpt46G/g8HIDHfu8is6wvXjzkpt4SL098aYbZvwFVizcESC7bgASFu/+GcvOy3+qy6Wo",
-	"Mt8jL/Y3OU3Bl/lXARns/tC8ly0ay7YHKiySIG2VpNe39NXnagOrfXLxTxC8+JKycxdfOh4792Lya74J",
-	"4K7+aH8zzsGH6qaqm4MPzZuquu8I6OnVH657vSsb+/u67sR49Mq/vE60flVZH2v7y22FE6z3PP418vhb",
-	"vN2rcdGxaprKgfU2ed3/sCu7d/cD7O3cd8/yvwXLz2b3PH/P83j/+exuTN9uCdC+R/L9hWOL5lWO7y8c",
-	"5fvh142hZguByhqh8nhnnPni/1GjhFHpri72QVmhGxPxmg7KjVo0r08crZXAbo7zrL5eMWrcrci2X63Y",
-	"GBetwz7wouqqnKh576Ibdf3mxVGz6U/RMWS9jd6WDBc07oUb/M2wcVljc+lhIzfG/L7zPsfGq9S7o6OZ",
-	"V/9tj90l72TG+cssa/fXqNWDihI7by5u/n8AAAD//w==",
+	"WK7UpRsSf/YzC8uW3I1a5GrlcCOHI/YzPjKWuUp4HuaOmq+pWYD5gWlA/cAgTZwwyA0sM9CAhwQ7Pjwe",
+	"jeWXk6aI562k6qnwC2O6wh3rQF0AYQ13Y/kpyPscAvWcm8t+dvJM/lueRg6g/wZthNoi5tkVPUHblnML",
+	"xjINc2EsaEiZkrDLieRH+TQE0gZuwWG1w1vQ6B/6/DLcg7d9m92sgTQRvbaGm00hV3JumFV9sHNz+fkB",
+	"f8dFBzufSbMEzZTMV0zJBBBSXhQsc9IeeJJBShwGv5ZgnC5pLLfQRwFLN0unLjrjuYEKsKlSOXA5uHGg",
+	"aTCFkgZQY/6epz9yC0u+cp8SJS1IBJwXRS4S7gA/KLSa5rD4X3/3enU9379rmA1OBv92UGvlB/SrOXhN",
+	"b9Gkm7vm5tIqZ0XOJaBQc1/yPIcUUTLnV8A4m2p1CSj0ZlzkQs4ZRySOBjeRg/4NYeq3ht5vkBNzS8hz",
+	"NlN6ASmbliSnr3heglPm5APLZsKyPdTnhCxKa5jNuG38Fug2YhxFMWKBceEG5O5nnITMCWEN5LMhrv6J",
+	"krNcJL/52i3Xc8ClS2XdocyJSmldPM/V0hDUtGrOZkIK42hbl3IYuc3kkr1IYVEoCzJZ7f8NVniYayhN",
+	"sMSUzUB7lOF6nyk9FWkK8vdbsCqtESm09uSBoTXnwtioIuQWdWuYlQZMTeJEvp7zzsUCVGn/aAyYihQ3",
+	"mPgNlS/hToCbaPBCWtCS50+1Vvq3hPutWoDNnBRw0gCVPr8fwAzoK9AjhsopWC5yJuEKNEu41gL1JIKa",
+	"gQObWbi2p+zXUlloytyJSHGNr5R9pkqZ/k7Eliog/oJrYWyA6MWiyMFZg5D+DuQyE/PS6SdeN6xhNGVR",
+	"KO1FlSpAIxwI9Gu+yhVPz5V66Rb2e8npqUpXjoFzB4QjdS4bRMN4kkDhxcxb0FcigV8kv+Ii59Mcfl/O",
+	"TLh0OJ5CpSEojbLoCrRDLaSnzOoV43Nn3jhtkqTLL5KXNlNa/OO3JZZXiiUaUpBW8Nz0SMSKdAjz7omF",
+	"03Iy4Kl35r17927/rLSZGyjhFtrAratcN7jiQqsEjHGb9lRaYVe/F71V68ucGoOUlvHCHxypSkrHxIze",
+	"n4I5ZTEKJRMzw1eGkQ3FZcqWGXfcfxO0vKafk/Q4dINqx3VWkFInvaq8hqMoeC9PPgzgmjtRstVpufG6",
+	"O+VL034d3aiTSl8ddCnDtVr9PlhcfqgKpIvqPTVFq/AmGpwlVlxxC2dF0b9WkGmhBO2uLHPPr6S+byxA",
+	"mAl3gzaxU+nGUT/eSp130Vznyuo5oho4GqJzkbsurtezWU5zkbDwaESWo7BoUyiJtsOnIkaYSQrcb0fa",
+	"/UzOjZ1AUAi6Xe9OrXDPsURzU0sy5BPguc1WbAWNJTgVpHpkxM4k63dgODXMWwYdC9zCEsZyTcGENtDP",
+	"1ZKpmQVZgU4aKj7vdKSZdScHrYUZ4ew575PCNVb4+gjAnaoyB00AXongTnBWBrf0+7fHnY/XPLq+BdyG",
+	"hZDj0wlKhtJIyPkJq5YlSe1bQbUpER6TQs4jp424h6Yrb4mwvU2EOPVAzWZsmYkc2JJL/BHJi5R/N7wu",
+	"pRRyfhfcgCwXjtFwPrd90cCPMogGnqJQtKiigLTBbX63o8H1vhtj/4prRw/GDXZWFG/r8Rw3VkOeFcWT",
+	"alR8zg9cS4R1HDupbRW6K1mN79GuUrHa65boaEqUNU7slyvflyJPXyz4HBoWclu68MJOCp5c8jl9FhYW",
+	"psvZscE0C379gh5+fHhY/c615iv3cyGKWwd+/PDoIwbOuXU80Dfot8dbx/zL+og3tyCuTy73Ym5j8vUV",
+	"TLmBiXCjd8t0/IlNS5FbpmTU49dFNQbSTkmHI0zcCOlEl3LSSaluql/evAxeM3z6gQmBz54xZa8HjqCu",
+	"RmILfgmG7bkvZmWeO/sXNMgEImb5nAmZ5GUK6ZAEfcP4Ql8eOkBPmTu0WieBVBbDIm0R4QWEn867pkvr",
+	"HS0g0fzzkd8ABiF4uNPR2EvMt+z1God3bUsLsS3aWJs2alNcF78/cabBW7BOkJlNip1Cxq9EOJtDwDoV",
+	"qCoPOo0QNyAL77G92D8cRyzmpVWxk+SxM0K0SCEenrLqiXpbNy1FvkJRXumPNQib6iZowXPxD+iUtOQd",
+	"Ssk6yJ15kZRaO61al9KwJReWzZRGZzqX6Exq0HZDcfFu9ElYSjeJEzr8s7TAOCAndsdojYodyGqNOKrd",
+	"6YCmiYfujc9zVCJ7pHxBBjiKLX/O8vx14xECcM3P4vDoWe2/3v78iuxnLy0SnucNVNagoHd6gikZ5uPn",
+	"w1EYYeqWKbvk9w/V8bhVtf4MGu9nNxd2Ptyfo17Wv7guQ83rcreqIv7drmlfoC/2bjt7zs1l8HtPVyjf",
+	"TxnwJCMfeRW3WRVQB3BSSHKuwXRS2U9wu+Xbxb95jmGsVJgi56sqnNWwhFPOXqoryHnSLY/KaX+Uthrf",
+	"PxWoue32uJRqaXwUv564NKD3Hx49un1vPASe9rr26CeV8lwEfGzCiSkZD4z7658LuSbvxwML13Y8uKBU",
+	"k7vrVw+/3VR4XmfcbM12KNwDeK4/y1eWonmIIhabMkkAUkjdmUMOXzx9yGPh/rViAelElTZGuyXWkDjB",
+	"CWnMuAY2E5LnTdPh1xJK5Cx3PAg5n8yUnmgwqtQJnrNCCovCdt2+KHhpyLwIQA2iAcHkjmcCyW1ggAjV",
+	"eQ/Npi3SyLJ58fMWKbUTx/UcNjVR9Eoqryh98gRF2OWtrjN8qEcO0ghRWHENWheRBydcR4CVvXn2hH13",
+	"/Pg/mPfvYRaV5SKvXGvcsqU7b5ZaSaeMsqXSqWEL4JJUhmaYJlrbERqrx76uh438QMIE1bbN8rqUbDzQ",
+	"+3yajAeoGc0w2NBBJ+QY3JzxmdLs+OgoImlKURGMwC258WurMxprGCq+3sHLSfGdDjNGSGO5TPoY2yvz",
+	"BbdZe9kHupQHuOquldYRmK3jPjBMpBHjuVHMNBSH/9n3StD+i5SRI5lcqFpY68yIpsv/gWG5mo+2uzk3",
+	"QXh+fv6a0QMsUWn7BDk+PO5yyVhh8x5MNUZyR0eGQRS4XiOWV8qyZ33kQV9sMAL75c0LJ0uJKoBdCpm6",
+	"w9ZzxSmK0dKeTHMuLxsau4cIWUVgNLcNS+OtW48r/DWsv+Hz9Ty0hbOrwOK6OOx1umTgaZ7UiiU3Tbnv",
+	"Uz5C+gQRhzO5VLrqFM79ikSVcVxl6inNOGnJ6LHBWKn3ZKHavBcfXMenDBaFXVXyhQJSIZofbfPVdwma",
+	"NouTQrF9MzBPrfIz9Trd35Ty0w+kDg9ByHygHDYHf3AbuhVsMZk+3ynWp4H4173HoZRW5MF/Xh32OwDY",
+	"o9/vcp69KeUWZ5O1jnR6PNQLLlcsPFLh18Ge8bTbo5xocPbFhNuWTznlFvad+tJFjamSW8xwzBF0B7gz",
+	"hCula9NiApnecd5bAgpuraSEtYIGW0MAjUN4/z9mj/h3ydH0YadovYtWQ/G5tMyrBXZIe/8EJlK0stRm",
+	"jmqcbPDL4NUvgUsadQm7Yc6/eCds+0l3SLPz0KG+sQYi26uhbyWMOtNuuLFAv131rkgxz2y+6oLvLoZ1",
+	"UCjJ0Yb028N6zkT9GJOyztY+ZaWh4E+jhKQKyZk11e8Wqts9tNDtrl1DB62/1150i0e7fnPllZ/wQ59A",
+	"r13SESs0oDKGyY1rMUi2FzvhGVNWcPBiq5k7AJlaygg1YIyWTA06aNXMvTccsRcktwzac3DNnWVtmRN6",
+	"RvyjrX493BTR1/tzte/X/Hej5OgNX/4ExpCPtfp131yKYl8VdHLs+2OcBlkP8/cG1hAjKAArNq4cGk6d",
+	"2lEoOd40fdoxbWqfGK7qBRalwYSRubhCKITx0O35PZEq7MKwW1J3a5XNjUePzV5M8Dlb3J8waKvnilv3",
+	"jx/R/ZsLg18R6bn/nChyq8X/S8oZiqt8kTrqoZaSZnPIGraZKRxrOwbYvEZa/dLHET/jYd3FErtQAh31",
+	"TJhPIIO5BvBByR1V/vNqZr87kY+m5OISGJdh59oIrGKju+OvD2n9MhSd57cdpO0IBrIdUugE4Z5wPe9Q",
+	"gV6ht8gfM8302ozShyvxJKT3KiKZMaWddbjXG02i1Hz/Nj60MJBfAckhIR25u8niNj2+9+x7Ed0hJljr",
+	"1L0lDH5lXYuIqkNHaNx2E9VwO/O3MajZ2QFQHwsdAO+iiPcuJcTmutZyJ/A8j3bAFwj3DjTjcKhKW1NM",
+	"C5Rbt9BAosHeNpd/qpYHmBS8R1mqtIGUOD682+xYwhCEQs3aBVJ1lwC5qitUdmL7utKknmodzZ38GnnW",
+	"rzHUKTxIFdxiAm2J1NT1G52oalam3LrcZi3IWk2LB+Giy+wzkJRa2NVbR50h3so16LPSZps0EZ/5vEyk",
+	"/BP2PT7LxuXh4aPEqkuQ+K87FwtuDGrWWpXzLOTHtGIKo1AAgnjBoeotz6wt0ORT6lJANzhnLH6CP8fe",
+	"abbbtJhn3aoVYxp4StQdz/KVhYnPJ5zgomJGUFTFLPSxrmbpeKdeCS/E32BFaZdCzlTXOnAfgL15+vac",
+	"nb1+QeFfnWRgrJcyS6UvT1A5d1ttvPcERUDEZirP1ZLCx9wvh9hyLL2YcF97ARZRBTkeDVGllh9UaV/s",
+	"gNXBPHZARR3oe8T0ehMxsxQ2yaoiOqcp0wSzWeQTKRzKuZCgKcWCAKgqb5+X87mQ82c88XEdMxrLsXwn",
+	"NOw7ocmtmOZAi8TgygMTjroYP78jXJ8VxVN5JbSSWGh8QvY8t5mJ2AJsplITjWXl+PIhGkIRsSybCchT",
+	"OhypCqQoHpgR+znkgtNPc63KgtLHLJ+P5V6iNOaEmMvI4T2imk+PEI+EqFrw8BTlc5GrFabPgnS6vqFh",
+	"zVjuxcHkmtBX8dBpk0bIeQ51Xrph9YMmHka4knZirsnU0pApg+WkNBMmphCOv/mmkZoslBx98w17egV6",
+	"VU+DxUAxhV1jJgFS00yMPmFcjuXOsiA4tNHZuMawlPrSw4tjuY0ZhyP2pIYJN2kH5vdluWOZQiJSMGyZ",
+	"qUbUhAmvP4V8YjrhjFWaimAWHofo5jXffIPzxn3J2THbC0GdIYqdFeP5kq+MT+2p4jt7RrEkF05TGMvg",
+	"9Q8O182iYuTveOTfjtglQIESQsj5EIOLltJdyHGN8cZVAfFYEsEAi+uIRewQRcUkqPNrKBRmFTJe+9w5",
+	"Oz46Ys4SCnGoyo8rHDH4HHCqmc1FAv409ALyrHCH6f7R6LARViCxue9R3TisTwYPR4f0qCpA8kIMTgaP",
+	"RoejRxjOtBkeVAe8KA4+uAlu3Mc5oNVTEfGL1NkiYCe8KPC1ut3G+24VrX7kIHSKuIl2edQXm+/2cKiY",
+	"vrlYK2g8OjzckvN/t1z/ZgJJT74/ZnfeRINjmrZrtAq8g0a5Ir7y8PZXWkUc+NKj21+qC+XwjePb36iK",
+	"ndwLR0e7wLVZanETDR7vgoZ29Ri+9XAnEJvVT/ja0U44DwWu+MoO6OsoAMJXd8DjWkUfKoflYsH1anAy",
+	"eOl1BKryRGV6jjnI7tNFNLjer+oIUeEp8P0Ggx4EdQI1ZGU6XHOYy2yqxGP2zp398ZIL+1erS4jpF6ro",
+	"SxTaJs06ZGFCqjfb83ITE+kwq8FpPhF7fHiM5klbRATI/rBy4vansWT7y8qTjsS0frmCh0NdRPBnkzKH",
+	"393+QlXhfC+WvpxYClT5CXLJqX1bZBJIZxpUaSFeo6TyjqCIe3Mip7yDUPZxgv+T/kV6uvv8X29/fjWW",
+	"GEHnmKWQhDh8/GFcse94cMLGA69Jw7UlRXo8uGnmJ/uyUKksjjpisc+XjZkwY2k682D3nE75+ue35xF7",
+	"/cs5gvX67PzJ867sdIOLF3YYjWXcTJCNu/JdUS+OnXLmYyXuX2cXBgG9x1kOPHUCOj7AZ0LUYjhib7DM",
+	"3JfPHx8eRo0EkLHUZQ4nLD44cIrsyCfMjUYxMzB31GvYHqbUFKATkHYfZKJSSJ19xMjB4P7LlLEO06UB",
+	"7ezwaCyp4sfk3GTYwsC/yPw38b/FUWU+JBnXPLGYr//kTcRePovYq19eDkfsjMX/GaNnFZc/lqbIMTw0",
+	"mzHukYSmpTBsAXqOxd9WsTWk7pFuvxQyoM3wBbBLWA0RuXXhnM90wQytnK8gPWGcHV1fu9U9ur6uY3mB",
+	"0PhUXQHb05AKDYkla0kqO5bkOaAR3Kt0sjqseAIVJkLKjV8qOjlilmqsJqpCZWSO+tDeWBKMaonVURqM",
+	"QeP3mMB7fH2NAAXLwtlfBipDxa2p5jCqIlXGWYLBUhKGxedUaO6oquovhQbISTA/qyEcBiqfVK/PfDSW",
+	"Z/RF2Ccq8LXiquoH9N0pxgPxgY3C5qiq5eBsKiTXK5pZKs0WilwL7boCX7ftCPPx4VFj7Lq+uNW9gB70",
+	"TYnaGoyTYZ+svXSlC1m0odH9UzNySLo9KBw5JY3ubutdkihzabfONIfHf7m1NU1vVht5eipYq6JHYbMT",
+	"9uNTJ+yCyIuCvPvh6cun508dST5/evYDRlm4XLGEG2B7sTsOkNboxU3CsVgnJCgI2bV6gqmn3eKPT8/J",
+	"knXn9uBk8L/33v84v3j/FC7en9uLf75/XVy8/1ldvH9rGl/8UjY+nHH88P5JcvH+eXbxz/c/pPT+y7wa",
+	"x/39p/sVv3Bv/JBeDP990InaL2rl4un5vUpXn00hXasdudnsD3RX9bevShkPT8+L9ZnN9hy14G8Y+Bje",
+	"+RD3BbfV+T3YHvPv17bbMN4BDlTMj0gL69bjaUhI2dHhMXul2BNC5mk4d6JG9MnJOxzx0U4jPsIRLftJ",
+	"pWImqJtp/5hftfnwcAeY1puV3Jsdn9XsiJopRX8ekRJ9+bYitTYYbCHP505vbuisodWR7cSS0mO5GybI",
+	"1iJldk1vLWUOxidZUKJUypqtBcayobQ68Bo6q2jprEG/bqnjaJV4NXUsP1JJJf2u0UsmgL8tfZzmCLq9",
+	"Vc7WcutXMl+dsipIzzY181FLQdnsTNMyt59gc7ePNrXrmOI2J6Aq7u4DDCnP1OVg08VXz3zv5NvCyd31",
+	"p7e4+Rpln/cn9f2J+2UcfTVl3lX+YBx+v2pbsTX0wGWjiQV2fByxZ5RZ0Zsgzfbijv4I8VgK08gf/+XN",
+	"y+EJm4OdYKqA/2cilE/FcJ+8A63RPAErRhvdE7zjK7QSoUJRDAXPtFq0PX3BZh3LVkuajMs0B13H2Bf+",
+	"vMyNolE0FFhj4f1WtQCKSFXB82Msfa6WdxK6gdhe/J9N6P8qy0WBx9rRt63vCy5TbuLhKQa4sQQw5OZn",
+	"GiAay8p1tRTSkGozVTbDpGAmLGKKUhaoZEoYlmSQXLrzfM6FNBYbe2qRYCWf4xk2hZnCxmQrqjfEXJm9",
+	"48PDlqcRk0GGJ8wD6/NFqKmn91ZWnRQSJY3VnKhAKv8AVt5kjJuxjPf3hUzher/U+V//3//5v9R3Yl+5",
+	"fyMmlSMLEzFT8ARMxCQscyEBW3ubDPKcLcDy2u04jIg8x7LqBmKiAI2JWKALw2JlDrhOsvcHV1wLLu1F",
+	"XHkQYTGFNK1bITr1I5C70xuwT/eMiu4alE2pLqzBThj3D+21zcpYR0u+U3mhVVomDh1DesXjEP/nWcQK",
+	"lS449sZNVXIJ+hQpi1KVxpLrVl/LmvXq7FBqI0MMgeDEUVejFBrX5z2NZfWoZ1qBpdipmANleFdJSzNB",
+	"+RMIMGWGhzzviYFEydTETl9PHcuWJoPUq+D0oZF6EjpPUpNsvUJ/MWEcFdEZF7nBBA4TVkJZGmvAMOwb",
+	"X62lyw9IIqhqw9LWcXpb3ygPjfqUyzlaDWA6PXxdXZM2XXpeWHmiDq7GR6OHR/1uRnxlcktL8UdHOzoU",
+	"MSeFvf3hbxWfW8WwaJjqSbtAoCylWyD49nhHCBCN613L12YMvQh7u3zfOtMZnmuFhn0NOXADQeaZ/mtE",
+	"4G4duzfmLERRzRLVJ81efMdzI5wPDwxrH5iNAwMLSHqX0m5RVK/pM/X72lz6DzAVXHasvr2a9nG/42pa",
+	"HZZuW81HtEXrIFOybasTp72Z/tu/5kKW1wd8kX57vLFrlQ6z646F/mm3re/OjdS+kIN6s4vdZ/BR7zrh",
+	"dtON5H2jkPlPZ7jde0z/WPYb0ibj60nhDSsOaXLTjpNKkp/ygLKRG4meXfdTGHZ0eOi7dzZ6ZAvDymLE",
+	"XmEis2w1eR6x8Gb8/OnZDzGzSlFSMgbfva8pRCScAuZE2JCapCyUFFbp4FLUagrNrgZt7cwv4AtKgLXe",
+	"Wj3c38LJx1Juo3RkcPL+ornXBAUZZI0NTpSGnv11X2bAfYQYd5tKXjp3GlUk3D676uhTZQBM3QqnkSCO",
+	"Nma7qU17g3x/iS+0OT/dKpYb1yt8lGC9l0BbJNC7TDG+YC92o0ikwVC7cZDN9rFG5XYHEtXnUBbHUrrj",
+	"hbxAdJtc5aVpVr88L6d10xWqzKJyAypTIl9OrR9FIUPGgeto+tZuaG0i37jjbhdLMXRe01Ao4yTeKuSD",
+	"PC+nYVrM1Bf7iVosSins6mBe2H6rzQ31Oa8t+tA9C19OUm75xOeibMk92XFErq2Y8cROPsYC6x4wyYSF",
+	"xJb6Ey265k5RXRJtjCOG/TlITwa9W+Le6clX4aVV7btA77JE6gI68Y087mYed6bWuEWGUs5P3gBsXTVp",
+	"orJn0J7rT29rOELloyxTeRo6WjX5H2ua+rYkm1HN0+QSVj1b8/zZ5Pznvz199fHbkxRlz9hH7UF7fCjd",
+	"2U8LpftA/suP4qMHTkUvkT4+3HHc9Us/5P4/QKuGyKb7SOAKZJ1vSyJcGMZzDTxF1UP3+mdmSic93pLD",
+	"zcZGX8oGbXTU/MLGZ7MNVI9607x19d74vDc+fzPVL3QrZXyz7LihDgb6vJNKePAhXAC8vQZxB7XrlvD/",
+	"+s3GO2QMtC5o3fX5kL5w8ceRFqP7msOvkG195J37k7diz104tmI3XcrbOfcAY/BN626tQhBD9P96LLxD",
+	"BhLdxoUtNb9s/WDr2q++lCLsSkFXFflLuUb3+UH3smKHQkCknN9CVAh1t3N+ItRXfdR3tIrf4cSv+4Y1",
+	"2tbcqwFfI2u/AZ5ucHYnfXwku+tS7ltuLg8+UPLSzcEHn9V00+gusoPft3mPe5WxRH0s/VXQlUc3OHH9",
+	"Irzbl3pqj+Ve/GE8uB4PTtijm3h42uxA3bpjhGapcqIWfMWmwHKYWep3QPfh+SJQO5Y8z7E3Ape+o7eS",
+	"MMTLAwyLP9zEETOKxUmpc7b/P1j5FvuWUn5RWKoZEJ/n2KlwLAMAmNik0rrWFT0kVUdP32jcr3Xv+OiI",
+	"7sleCgNDqn/EmmUfaxtLbBaEImj/fFVATPWujhqMr3h+4UHRsJH/Z5sdCC3oGU+A+haV8hLz/HEdkSMt",
+	"YQxmBHpfNIKCzYpa97xQsxvs5ukrQtupgzgeptm9xfpOyeK1e8KrpkdW4T1jTIPFmgfDZ3DSqvitCQi/",
+	"cSuhrLBG0z8h2dExy1Spja8wqLto4/1lQhtb5dB5b8tpa5qxJBISM8yas1W3Rl/y2pVlFlq13vlY210t",
+	"vcNBds7N5a6HpHv2v32SVkdClGxe3fTQbdLR48fNsu/E0b/EFmAZ+HZNlQOwaszvPYBrez/4+NjGnZ2D",
+	"VR/Fqv3SUuk8HdxEOx7a/rak3mu+G409o3A10oidTamLsvbSpRYso8EX9j22erj23W/s3Y5UeA0ppm9i",
+	"2xirHNenpebTfDW8r2K4d2D+wVSgUvojuKHi4McN9Qa/DWrNZnO0226ywn4L/n5CSzfsShix1wqr6oXx",
+	"V0zE7mvq1aBLoM6N1JfOaQvCVs0QZkqfeNDpjs61rtLY3duI1N8u7jvB+fglKiy0MrZ3fPiopS6s1WqE",
+	"GzTZFDIhU9ZIhX5Q5X2v1Wj4Ozwbjzp4Qr9Ep7uEWsK28omvjeWGqefe3js+PG7ASRofLrVeC9XjZdh9",
+	"0CfHYyJ5GBDMSTN5yYS+WE758gh2eiKlIEmFff+whgAn6jqyfb3JnU/sr8TXfO9i/tpdzMQcQbS6TxuS",
+	"tWkvVk3t1v3Gaxqluey6SdGquv8uFZk5oTEjwyxYJ1gndnz4XXURrG8Nb5xUpAD0TEhhMkjv5e8fXf5W",
+	"NX5/WAl8Hyq4DxV8XaGCjxT5Lf//nS+LqxsBhrskWv0LwpVt4dKhsaSq1Uozb14oHx7fkMVVWSH20qHu",
+	"bwiB0tQNdSxVaX3JYQOW0Fy6vnXeJw1Cio1/qlrE4f2J8y+i8X9M9OlPovTfHnC6jzPdnwsbcaY+otj5",
+	"rLg9lNR7eHihSRdg2Sx0H/CXzVXhCQ/cXty6xSYe+hs4vNxAxz6vojNsL9685CYeUm9PvOmGGX+BFQt3",
+	"BMiuG4CExbt/xrLz8p/qcimqzPfIi/1NTlPwZf5VQAa7PzTvZYvGsu2BCoskSFsl6fUtffW52sBqn1z8",
+	"EwQvvqTs3MWXjsfOvZj8mm8CuKs/2t+Mc/Chuqnq5uBD86aq7jsCenr1h+te78rG/r6uOzEevfIvrxOt",
+	"X1XWx9r+clvhBOs9j3+NPP4Wb/dqXHSsmqZyYL1NXvc/7Mru3f0Aezv33bP8b8Hys9k9z9/zPN5/Prsb",
+	"07dbArTvkXx/4diieZXj+wtH+X74dWOo2UKgskaoPN4ZZ774f9QoYVS6q4t9UFboxkS8poNyoxbN6xNH",
+	"ayWwm+M8q69XjBp3K7LtVys2xkXrsA+8qLoqJ2reu+hGXb95cdRs+lN0DFlvo7clwwWNe+EGfzNsXNbY",
+	"XHrYyI0xv++8z7HxKvXu6Gjm1X/bY3fJO5lx/jLL2v01avWgosTOm4ub/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -22,7 +22,8 @@ type fakeBackend struct {
 	inputs   map[string]any
 	last     map[string]any // method → the request it last received (see got)
 	runs     map[string]controlplane.Run
-	failWith error // when set, every method returns it
+	failWith error         // when set, every method returns it
+	sluggish time.Duration // how long the app "sluggish" takes to reach a state with wait
 }
 
 func newFake() *fakeBackend {
@@ -218,6 +219,13 @@ func (f *fakeBackend) SetAppActive(ctx context.Context, req controlplane.SetAppA
 	f.keep("SetAppActive", wait)
 	if wait && ref.Name == "slow" {
 		return controlplane.App{}, controlplane.Errorf(controlplane.CodeDeadlineExceeded, "app %q did not become active in time", ref.Name)
+	}
+	if wait && ref.Name == "sluggish" { // reaches its state after f.sluggish, or not at all
+		select {
+		case <-time.After(f.sluggish):
+		case <-ctx.Done():
+			return controlplane.App{}, ctx.Err()
+		}
 	}
 	app := controlplane.App{Name: ref.Name, Revision: 3, Active: active, Deactivated: !active, URL: "http://x/app/" + ref.Name}
 	if active {

@@ -198,8 +198,12 @@ func (s *Server) GetApp(ctx context.Context, r gen.GetAppRequestObject) (gen.Get
 
 // ActivateApp starts an app.
 func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject) (gen.ActivateAppResponseObject, error) {
+	wait := orDefaultBool(r.Params.Wait, s.def.activateWait)
+	if wait {
+		liftWriteDeadline(ctx)
+	}
 	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
-		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: orDefaultBool(r.Params.Wait, s.def.activateWait)})
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: wait})
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +212,12 @@ func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject
 
 // DeactivateApp stops an app.
 func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestObject) (gen.DeactivateAppResponseObject, error) {
+	wait := orDefaultBool(r.Params.Wait, s.def.deactivateWait)
+	if wait {
+		liftWriteDeadline(ctx)
+	}
 	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
-		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: orDefaultBool(r.Params.Wait, s.def.deactivateWait)})
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: wait})
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func TestConfigErrors(t *testing.T) {
 		{"local backend's own checks", "backend:\n  local:\n    workspace: workspace.yaml\n    max_interruptions: 500\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil, "backend.local: max_interruptions: 500 is not in 1-100"},
 		{"bad token hash", "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      tokens: [{sha256: abc, subject: x}]\n", nil, "backend.local.auth"},
 		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil,
-			"requires_auth is true, but no caller could authenticate (no tokens, no jwt). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},
+			"requires_auth is true, but no caller could authenticate (no tokens, no jwt, no issuers). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or name a token issuer under backend.local.auth.issuers (CI jobs' OIDC tokens); or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},
 		{"no way to authenticate, name only", "name: ops-webhook\n", nil, "no caller could authenticate"},
 		{"upper-case name", minimal + "name: My-Webhook\n", nil, `name: "My-Webhook" must be 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`},
 		{"underscore in name", minimal + "name: webhook_123\n", nil, `name: "webhook_123"`},

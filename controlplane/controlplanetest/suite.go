@@ -91,6 +91,11 @@ type Harness struct {
 	Concurrency int
 	// BuildBaseImage is a base image the backend's builder builds on, for the Builds cases.
 	BuildBaseImage string
+	// KeyTTL is how long the backend remembers an Idempotency-Key: 0 means as long as the run
+	// it started exists (the Flyte backend names the run after the caller and the key). The
+	// suite checks a key outlives its run's end; a KeyTTL of at most 5s is also waited out,
+	// after which the key starts a new run.
+	KeyTTL time.Duration
 	// Wait bounds how long the suite waits for a run to reach a phase. Defaults to 30s.
 	Wait time.Duration
 }

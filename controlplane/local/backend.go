@@ -393,6 +393,9 @@ func (b *Backend) GetRun(ctx context.Context, ref controlplane.RunRef) (controlp
 		return controlplane.Run{}, err
 	}
 	row, err := b.getRun(ctx, ref.Name)
+	if err == nil {
+		err = inScope(row, ref)
+	}
 	if err != nil {
 		return controlplane.Run{}, err
 	}
@@ -419,6 +422,9 @@ func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (contro
 	}
 	name := ref.Name
 	row, err := b.getRun(ctx, name)
+	if err == nil {
+		err = inScope(row, ref)
+	}
 	if err != nil {
 		return controlplane.RunIO{}, err
 	}
@@ -445,6 +451,9 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	}
 	name, reason := req.Run.Name, req.Reason
 	row, err := b.st.getRun(ctx, name)
+	if err == nil {
+		err = inScope(row, req.Run)
+	}
 	if err != nil {
 		return controlplane.Run{}, err
 	}

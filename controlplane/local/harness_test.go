@@ -157,6 +157,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			controlplanetest.Triggers, controlplanetest.Builds},
 		Concurrency:    concurrency,
 		BuildBaseImage: "localhost/conformance-base:1",
+		KeyTTL:         24 * time.Hour, // idempotency_ttl's default
 	}
 }
 

@@ -818,12 +818,13 @@ export interface components {
         /** @description The app's project; the backend's default when absent. */
         AppProject: string;
         /** @description The domain the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app, which looks in the domain it was deployed in). The local
-         *     backend has one namespace and ignores it.
+         *     addition to the Python app, which looks in the domain it was deployed in). On the
+         *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
          *      */
         ScopeDomain: string;
         /** @description The project the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app). The local backend has one namespace and ignores it.
+         *     addition to the Python app). On the local backend, the project of the run's or
+         *     trigger's task: elsewhere is a 404.
          *      */
         ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
@@ -982,12 +983,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1024,12 +1026,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1066,12 +1069,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
@@ -1309,12 +1313,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1353,12 +1358,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1502,12 +1508,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1544,12 +1551,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1586,12 +1594,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
