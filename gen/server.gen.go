@@ -166,11 +166,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -557,6 +563,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -1041,6 +1056,30 @@ func (siw *ServerInterfaceWrapper) BuildImage(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pre", c.Request.URL.Query(), &params.Pre, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pre: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "pip_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pip_packages", c.Request.URL.Query(), &params.PipPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pip_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "apt_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "apt_packages", c.Request.URL.Query(), &params.AptPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter apt_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform", c.Request.URL.Query(), &params.Platform, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -5711,137 +5750,149 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39c9u2sui/gtG9M5H6aNlxnHNP7Xnzxk2TJvekSSZxX+5M5CdC5ErCMQWwAGhZzfH//ga7AD8kUpLz",
-	"0fY0/smWRAKLxe5iv/Gxl6hFriRIa3qnH3s513wBFjR+Op8obd8CN0q6jymYRIvcCvex936+YnYOTBeS",
-	"CcO4exbSM6YhUTqFlC2FnYcnhr2oJ9xbvxagV72oJ/kCeqc9TYNHPZPMYcFplikvMts7pekhZdeCsyVM",
-	"5kpdsfM3L3pRb8FvXoKc2Xnv9OHR8UnUs6vcDWesFnLWu72Neud5/qNacNEC+cUcGM/zB4al+MQZQjnh",
-	"yRXI1H1LELDlHCTjEwPSdsFPAzTgr8F2/Phx1FsIWcLaAegrHKwbTDdZCUHO7bwCAP9EPQ2/FkJD2ju1",
-	"uoDPBOeNVv+ExG6DKKdHPgNzfoTPQt22DbbcXJU7HDEYzoYsTuEaMpUvQNq4A6Hljn45lL7RMAWbzN8W",
-	"snunc/+Q4xa/5RHjpvx+PJ+OFyqFjGmwhZaQMmE71qALOf7ihLGVKjy2/aZ2gFVt+ZeDaitO11Dp0OIA",
-	"3QODXxx77xKVwzZ6JborJarSzGoxm4FmmbgGw/YSU6zP5UjyNBVuZGYVvvJmZedKOs6N2HIukjnLlLpy",
-	"Q+LPfmZh2ZK7UfNMrRxu5GDIXuMjI5mphGdh7qj+mpoGmB+YGtQPDNLEKYPMwHIOGvCQYCdHJ8OR/HrS",
-	"FPG8lVQ9FX5lTJe4Yy2oCyCs4W4kPwd5X0KgXnBz1c1Onsl/z9PIAfR/QRuhtoh5dk1P0LZl3IKxTMNM",
-	"GAsaUqYk7HMi+VE+D4G0gVtwWO7wFjT6h768DPfgbd9mN2sgTUSvreBmE8iUnBlmVRfs3Fx9ecDfc9HC",
-	"zufSLEEzJbMVUzIBhJTnOZs7aQ88mUNKHAa/FmCcLmkst9BFAUs3S6suOuWZgRKwiVIZcNm7daBpMLmS",
-	"BlBj/oGnP3ELS75ynxIlLUgEnOd5JhLuAD/MtZpksPhf//R6dTXff2qY9k57/3FYaeWH9Ks5fENv0aSb",
-	"u+bm0ipjecYloFBzX/IsgxRRMuPXwDibaHUFKPSmXGRCzhhHJA57t5GD/i1h6veG3m+QE3NLyDI2VXoB",
-	"KZsUJKeveVaAU+bkA8umwrI+6nNC5oU1zM65rf0W6DZiHEUxYoFx4Qbk7mechMwJYQ1k0wGu/omS00wk",
-	"v/vaLdczwKVLZd2hzIlKaV08y9TSENS0as6mQgrjaFsXchC5zeSSvUhhkSsLMlkd/ANWeJhrKEywxJSd",
-	"g/Yow/U+U3oi0hTkH7dgVVgjUmjsyQNDa86EsVFJyA3q1jAtDJiKxIl8PeddiAWowv7ZGDAVKW4w8Rsq",
-	"X8KdALdR74W0oCXPnmqt9O8J9zu1ADt3UsBJA1T6/H4AM6CvQQ8ZKqdguciYhGvQLOFaC9STCGoGDmxm",
-	"4caesV8LZaEuc8cixTW+UvaZKmT6BxFbqoD4C26EsQGiF4s8A2cNQvoHkMtUzAqnn3jdsILRFHmutBdV",
-	"KgeNcCDQb/gqUzy9UOqlW9gfJacnKl05Bs4cEI7UuawRDeNJArkXM+9AX4sEfpH8mouMTzL4Yzkz4dLh",
-	"eAKlhqA0yqJr0A61kJ4xq1eMz5x547RJki6/SF7YudLit9+XWF4plmhIQVrBM9MhEUvSIcy7JxZOy5kD",
-	"T70z7/379wfnhZ27gRJuoQncusp1iyvOtUrAGLdpT6UVdvVH0Vu5vrlTY5DS5jz3B0eqksIxMaP3J2DO",
-	"WIxCycTM8JVhZENxmbLlnDvuvw1aXt3PSXocukG14zorSKmTXlVew1EUvJenH3tww50o2eq03HjdnfKF",
-	"ab6ObtRxqa/22pThSq3+ECwuP1QJ0mX5npqgVXgb9c4TK665hfM8714ryDRXgnZXFpnnV1LfNxYgzJi7",
-	"QevYKXXjqBtvhc7aaK51ZdUcUQUcDdG6yH0X1+nZLCaZSFh4NCLLUVi0KZRE2+FzESPMOAXutyNtfybj",
-	"xo4hKATtrnenVrjnWKK5qSQZ8gnwzM5XbAW1JTgVpHxkyM4l63ZgODXMWwYtC9zCEsZyTcGEJtDP1ZKp",
-	"qQVZgk4aKj7vdKSpdScHrYUZ4ew575PCNZb4+gTAnaoyA00AXovgTnBWBrf0+99OWh+veHR9C7gNCyHH",
-	"pxOUDKWRkLNTVi5Lktq3gnJTIjwmhZxFThtxD01W3hJh/U2EOPVATadsORcZsCWX+COSFyn/bnhdSCnk",
-	"7C64AVksHKPhfG77op4fpRf1PEWhaFF5DmmN2/xuR72bAzfGwTXXjh6MG+w8z99V4zluLIc8z/Mn5aj4",
-	"nB+4kgjrOHZS2yp0V7IK38N9pWK51w3RUZcoa5zYLVd+KESWvljwGdQs5KZ04bkd5zy54jP6LCwsTJuz",
-	"Y4NpFvzmBT38+Oio/J1rzVfu51zkOwd+/PD4EwbOuHU80DXo3062jvn39RFvdyCuSy53Ym5j8vUVTLiB",
-	"sXCjtz6Ov4wnDoSxLuS4/eAJz3UKtc4N2AHfGlW2QdOYu7GetWmjJpbaaPSJU2ffgXXMZzaxPIE5vxbh",
-	"PAlB1lSgetdrVZzdgCy8x/qxfziOWMwLq2InfWKnOGuRQjw4Y+UTdObU3Og164avUPyUOk8FwqaKBFrw",
-	"TPwGrdKBPBopabSZU4mTQmunCepCGrbkwrKp0ugA5hIdIDXZUTtsvet3HJbSriAQOvyztMA4ICd2or9C",
-	"xR5awhpxlLvTAk0dD+0bn2Wo+HRIppyMRmQ1fzbw7E3tEQJwzTfg8MjJyfLf716/IpvP+4UTnmU1VFag",
-	"oEd1jGkE5tPnw1EYYWrHlG0y58dSpG9VB7+AlvbFVdy9D6TnqEt0L67NuPD6x87j07/bNu0L9B/ebWcv",
-	"uLkKvtrJCuMLZ8zZ3uTXLWMNqxyqoEMKScY1mFYq+xl2W2tt/JtlGHpJhckzvipDMDXrLeXspbqGjCft",
-	"8qiYdEcWy/H9U4Gam6b6lVRL4yPP1cSFAX3w8PjR7r3xEHjaa9ujn1XKMxHwsQknphE8MO6vfy7kR3wY",
-	"9Szc2FHvktIj7q4TPPzb5iH9Zs7N1gh97h7AEP2zbGUpAoUoYrEpkgQghdSdOeSkxNOHrGz3rxULSMeq",
-	"sDHq2rGGxAlOSGPGNbCpkDyrq7u/FlAgZ7njQcjZeKr0WINRhU7wnBVSWBS26zpxzgtDKnEAqhf1CCZ3",
-	"PBNIbgMDRKiCemg29edaZsiL11uk1F4c13HYVETRKalUYb/IBHnY5a3uHnyoQw7SCFFYcQVaG5EHx1FL",
-	"UJC9ffaEfX/y+L+Y90lh5o/lIivdQdyypTtvllrJGROSLZVODVsAl6Qy1EML0dqO0FgdNmE1bOQHEia4",
-	"sZosrwvJRj19wCfJqIea0RQd5C10Qs6szRmfKc1Ojo8jkqbkyceokbOaaW1VFl4FQ8nXe3jmKCbRonoL",
-	"aSyXSRdje8ddzu28uexDXchDXHXbSquowdZxHxgm0ojxzChmaorD/xx4JejgRcrI+UluPy2sBRlSXshN",
-	"/cCwTM2G211zmyA8v7h4w+gBlqi0eYKcHJ20uRGssFkHpmojuaNjjo5/uFkjllfKsmdd5EFfbDAC++Xt",
-	"CydLiSqAXQmZusPWc8UZitHCnk4yLq9qGruHCFlFYASyCUvtrZ3HFf4a1l/zU3oe2sLZZTBsXRx2Ogrm",
-	"4Gme1IolN3W579MUQsifiMOZXCpdtQrnbkWizJIts8uUZpy0ZPQyYHzPe19Qbe7HhzfxGYNFblelfKEg",
-	"SohAR9v8y22CpsnipFBs3wzMrSp9I52O4reF/PwDaRNrZbSe8q4c/MHV5VawxWT6cqdYlwbiXz9jDgJW",
-	"SCuy4PMtD/s9AOzQ7/c5z94WcouDxFpHOh1e1QWXKxYeKfHrYJ/ztN0Lmmhw9sWY24YfNOUWDpz60kaN",
-	"qZJbzHDMa3MHuDOES6Vr02ICmd5x3h1OcLdWUsIaju6tbuvaIXzwX9NH/PvkePKwVbTeRauhmFJaZOUC",
-	"W6S9fwKD/43MqqmjGicb/DJ4+Uvgklou/X6Y8y/eCdt+0j1Swzx0qG+sgcj6FfSNJEdn2g02Fui3q9oV",
-	"KWZzm63a4LuLYR0USnK0If12sJ4zUT/FpKwyjM9YYShgUSt7KMNIZk3120F1+7vDPT1sRwetv9NedItH",
-	"u35z5aWf8GOXQK/SYyOWa0BlDBPy1uJmrB874RlTJmvIqFVTdwAytZQRasDo4Z8YkAnSmZIwGLIXJLcM",
-	"2nNww51lbZkTekb81lS/Hm6K6JuDmTrwa/6nUXL4li9/BmPIx1r+emCuRH6gcjo5DvwxToOsh6Y7g0GI",
-	"ERSAJRuXDg2nTu0plBxvmi7tmDa1SwyXOe6LwmCSw0xcIxTCeOj6fk+kCrswaJfU7VplfePRY9OPCT5n",
-	"i/sTBm31THHr/vEjun8zYfArIj33nxNFbrX4f0F5LnGZ41BlYKulpNkcsgZNZgrH2p5BIa+Rlr90ccRr",
-	"PKzbWGIfSqCjngnzGWQw0wA+kLanyn9Rzux3J0KEpSwTV8C4DDvXRGAZz9sff11I65ah6DzfdZA2IxjI",
-	"dkihY4R7zPWsRQV6hd4if8zUU0LnlPJaiichvVcRyYwp7azDvrccqyCpD5EaSif3b+NDCwPZNZAcEtKR",
-	"u5ssbtLjB8++l9Ed4liVTt2Zdu9X1raIqDx0hMZtN1EFtzN/a4OavR0A1bHQAvA+injnUvwzrWu5E3ie",
-	"R1vgC4R7B5pxOFSFrSimAcrOLTSQaLC75vJPVfIAE1n7lFlJG0jJzoO7zY5p90EoVKydI1W3CZDrqqpi",
-	"L7avqiOqqdbR3MqvkWf9CkOtwoNUwS0m0JZITVVz0IqqejXFzuXW6xfW6jA8CJdtZp+BpNDCrt456gzx",
-	"Vq5Bnxd2vkkT8bnPJUTKP2U/4LNsVBwdPUqsugKJ/7pzMefGoGatVTGbh5yORkxhGIoWEC84VLXlc2tz",
-	"NPmUuhLQDs45i5/gz7F3mu03LeYGN+qbmAaeEnXH02xlYexz4Ma4qJgRFGUBBn2sKjBa3qlWwnPxD1hR",
-	"qqCQU9W2DtwHYG+fvrtg529eUPhXJ3Mw1kuZpdJXp6icu6023nuCIiBiU5VlaknhY+6XQ2w5kl5MuK+9",
-	"AIuo6hmPhqhUyw/LVCV2yKpgHjukQgT0PWJKuImYWQqbzMvCL6cp0wTTacQwUwBRzoUEzTAvgAAoq0Wf",
-	"F7OZkLNnPPFxHTMcyZF8LzQcOKHJrZhkQIvE4MoDE466GD+/J1yf5/lTeS20klgce0r2PLdzE7EF2LlK",
-	"TTSSpePLh2gIRcSybCogS+lwpMqFPH9ghux1yF+mn2ZaFTmlPFk+G8l+ojREvmBDFzKiOkWPEI+EqFzw",
-	"4Azlc56pFaZ8gnS6vqFhzUj242ByjemreOC0SSPkLIMql9qw6kETDyJcSTOZ1MzV0pApgyWQNBNWkxGO",
-	"v/uulk4rlBx+9x17eg16VU2DBSwxhV1jJgFSU0/mPWVcjuTesiA4tNHZuMawrG+7eXEktzHjYMieVDDh",
-	"Ju3B/L6UdCRTSEQKhi3nqhY1YcLrTyEHlk44Y5Wmwo2FxyG6ec133+G8cVdCccz6IagzQLGzYjxb8pXB",
-	"aoRVFd/pG8WSTDhNYSSD1z84XDcLYZG/46F/O2JXADlKCCFnAwwuWkp3Icc1xhtXOcQjSQQDLK4iFrFD",
-	"FBVAoM6vIVeYCcd45XPn7OT4mDlLKMShSj+ucMTg85apzjMTCfjT0AvI89wdpgfHw6NaWIHE5oFHde2w",
-	"Pu09HB7RoyoHyXPRO+09Gh4NH2E4087xoDrkeX740U1w6z7OAK2ekohfpM4WATvmeY6vVS0iPrSraNUj",
-	"h6G7wW20z6O+QHq/h0OV7+3lWhHe8dHRljz1u+Wn1xNIOnLUMSPxNuqd0LRto5XgHdZK7PCVh7tfaRQe",
-	"4EuPdr9UFXfhGye73ygLdNwLx8f7wLVZHnAb9R7vg4ZmxRO+9XAvEOsVO/ja8V44D0WZ+Moe6GspWsFX",
-	"98DjWhUaKofFYsH1qnfae+l1BKpMRGV6hnmz7tNl1Ls5KGvfUOHJ8f0agx4GdQI1ZGVaXHOYf2vKZFn2",
-	"3p398ZIL+7+tLiCmX6gKLVFom9RrZ4UJ6cms7+UmJtJhVoPTfCL2+OgEzZOmiAiQ/WnlxO6nscz468qT",
-	"lsS0brmCh0OV+P5XkzJH3+9+oazKvRdLX08sBar8DLnk1L4tMgmkMw3KtBCvUVJJQlDEvTmRUd5BKFU4",
-	"xf9J/yI93X3+73evX40kRtA5ZikkIQ4ffxyV7DvqnbJRz2vScGNJkR71buv5yb6UUSqLow5Z7PNlYybM",
-	"SJrWPNi+0ynfvH53EbE3v1wgWG/OL548j9imP9Hg4oUdRCMZ1xNk47Z8V9SLY6ec+ViJ+9fZhUFA9znL",
-	"gKdOQMeH+EyIWgyG7C2WRvuS75Ojo6iWADKSusjglMWHh06RHfqEueEwZgZmjnoN62NKTQ46AWkPQCYq",
-	"hdTZR4wcDO6/uTLWYbowoJ0dHo0kVamYjJs5lt37F5n/Jv6POCrNh2TONU+cvGX9J28j9vJZxF798nIw",
-	"ZOcs/j8xelZx+SNp8gzDQ9Mp4x5JaFoKwxagZ1iwbBVbQ2qfdPulkAFthi+AXcFqgMitir18pgtmaGV8",
-	"Bekp4+z45sat7tHNTRXLC4TGJ+oaWF9DKjQklqwlqexIkueARnCv0snqsOIJVJgIKTd+qejkiFmqsQKm",
-	"DJWROepDeyNJMKolVvRoMAaN3xMC7/HNDQIULAtnfxkoDRW3porDqPJRGWcJBktJGBZfUHG0o6qyJxIa",
-	"IKfB/CyHcBgofVKdPvPhSJ7TF2GfqCjViuuyh833ZxgPxAc2inGjMBLjbCIk1yuaWSrNFopcC826Al9r",
-	"7Ajz8dFxbeyqJrZRcU8P+kY6TQ3GybDP1l7a0oUs2tDo/qkYOSTdHuaOnJJaR7L1zj6UubRfN5Wjk7/v",
-	"bKfSmdVGnp4S1rJQT9j5KfvpqRN2QeRFQd79+PTl04unjiSfPz3/EaMsXK5Ywg2wfuyOA6Q1enGTcCy/",
-	"wlzfQdfqCaaOFoE/Pb0gS9ad273T3v/rf/hpdvnhKVx+uLCX//rwJr/88Fpdfnhnal/8UtQ+nHP88OFJ",
-	"cvnh+fzyXx9+TOn9l1k5jvv7L/crfuHe+DG9HPxnrxW1X9XKxdPzB5WuvphCulY7crvZ0+au6m9XZS0e",
-	"np4XqzOb9R214G8Y+Bjc+RD3RaLl+d3bHvPv1rabMN4BDlTMj0kLa9fjaUhI2fHRCXul2BNC5lk4d6Ja",
-	"9MnJOxzx0V4jPsIRLftZpWIqqANn95jftPnwcA+Y1hts3JsdX9TsiOopRX8dkRJ9/VYYlTYYbCHP505v",
-	"rumsoT2PbcWS0iO5HybI1iJldk1vLWQGxidZUKJUyurl8CNZU1odeDWdVTR01qBfN9RxtEq8mjqSn6ik",
-	"kn5X638SwN+WPk5zBN3eKmdrufUrma3OWBmkZ5ua+bChoGx2U2mY20+wIdknm9pVTHGbE1Dld/cBhpRn",
-	"qszfdPFVM987+bZwcnv96Q43X63s8/6kvj9xv46jr6LMu8ofjMMflK0WtoYeuKRcBZ/BoAs5ZM8os2Jr",
-	"gnRT2FCjhLIZQlPStCSl4oxW+UnV57R1b7RhaLWz2/ptbBrW3s714dhg8D8aPjzuNvbxlfGOZrSPjvc0",
-	"6zEyzN79+I+yb4FVDEv3qKqrDQTKFdgBwd9O9oQA0bje73ZtxtDFqrM/7M6ZzpG6cg0HGjLgBlholdHd",
-	"gB7u1uv1Kxngm51lvoANvu+E248m4qRaodZf7mC6twj/XOcT0ibj60lvtVMKaXLznJJKkh12SNlWtUSW",
-	"tp7Rhh0fHfmOWrW+lcKwIh+yV5ioJRuNF4csvBk/f3r+Y8ysUpR0hcEFr0sHj4szmJwxMqAi8IWSwiod",
-	"TCatJlCv2myee34BX1ECrPUO6eD+Bk4+lXJrqbG90w+X9b0mKFgyh+SqtsGJ0tCxv+5LZ9H5qhy325TS",
-	"27rTePjg9tlVSx8OA2CqUv9aAhxmajeL9psb5Otnv9Lm/LxTLNdaHn+SYL2XQFsk0Pu5YnzBXuxHkUiD",
-	"ITf1cD49wBzc3Qoy5R9TlGop3fFCxjrd8DLVaoEf69m9z4tJVVROmeeUTklp2E7a+FojLPmKQgTQgeto",
-	"eme3lyaRb9w7s48OHjrLaMiVcRJvFeJdz4tJmBYzEcVBohaLQgq7OpzltlsfdkN9yasEPrbPwpfjlFs+",
-	"9rG2LbG1PUfk2oopT+z4U3Tb9gGTubCQ2EJ/pq5c3ynKu6aNccRwMAPpyaBzS9w7HfE4XljVvJ/rLkuk",
-	"LmdjX6h8N8OjNXToFhlKVT57A7A1x7iOyo5BO64k21VQTeUxbK6yNHTsqPM/5mx3bcl8Sjnd4ytYdWzN",
-	"82fji9f/ePrq07cnyYuOsY+bg3ZYp+3R3YXSXSD//SfxyQOnopNIHx/tOe56I2558BtoVRPZ1CMcrkFW",
-	"+UQkwoVhPNPAU1Q9dKflO1U66bBDjzYbN3wtG7TWMewrG5/1Nhcd6k39JrR74/Pe+PzdVL/QjY3xzbKq",
-	"mjoY6PNOKuHhx3Ap3/Yaiz3Urh3hjfXbBveIiDQuTdv3+RCeufzzSIvhfU3FN8i2PrLA/clbsuc+HFuy",
-	"my7kbs49xHLPunW3VgGBlzf8+7HwHhHW2k3AX7c+onEVR1fIFKtu6foAf1HG8D7+eS8r9ih0QMr5PUSF",
-	"UHc758dCfdNHfUsr3D1O/KovSq0s/14N+BZZ+y3wdIOzW+njE9ldF/LAcnN1+JHuKb49/Ojv3L2tVU/v",
-	"4fet361aJkNQny5/PWPp0Q1OXL8I7/alnqEj2Y8/jno3o94pe3QbD87qHTYbPdRplrIj0IKv2ARYBlNL",
-	"9Zx0R40vcrEjybMMaz+59B1LlYQBNkc2LP54G0fMKBYnhc7Ywf9gZn/sW2b4RWEpSkB8lmEnppEMAAzZ",
-	"Oc0VakTQQ1J2LPONVP1a+yfHx3R35VIYGFB9B9Zk+VjbSGIzBBRBBxerHGKq53HUYHxF1wsPigYKN0FK",
-	"rhtT3Rb6wF9oOOUJUF+GQl5hHiOuI3KkJYwRcsaCLxpBwWYMjT72VMyP3cp8xctRowgLx8NCpHdYvyJZ",
-	"vHZ3Z9nUwSq24FfANFjM6TR8CqeNiqaKgPAbtxLqTVBraiQkOz5hc1Vo4zMoqy6h7u9UaLwwmUrzvLfl",
-	"rDHNSBIJiekU8IKN0I3Kl/S0VdOEVnR3Ptb2V0vvcJCVdx7v+Wy4dbol1UTWr6Z46Dbp+PHjellb4uhf",
-	"YouTOfh2FKUDsGw87D2Aa3v/GddP39k5WPaJKttLLJXO0t5ttOeh7W+D6Lx6s9a4LApXPwzZOd2grrSX",
-	"LpVgGfa+su+x0aOu685B73akwjJIWR/5yVC0LWVpofkkWw3uszTvHZh/MhWokP4Irqk4+HFDvcFvg1qz",
-	"2fxl100dWE/q71+ydOudhCF7o7BqUBjfQjt2X1Mtqi6AOlNR3x2nLQhbFntOlT71oD8wxIGNrpnYvbTt",
-	"qmh/4IWVsf7J0aOGurCWi9oPB98E5kKmrJZk+sCMZNxyR1c8IGBqjzp4Qj8op7uEWomm8omvjeSGqefe",
-	"7p8cndTgJI0Pl1qtheoN5thdCSdHLbYaEMxpPXnJhL4fTvnyCHZ6IqUgSYV9jUyOsURurtqObGeZOn33",
-	"rif2N+Jrvncxf+suZmKOIFrdpw3JWrcXy6Y9637jNY3SXLXdFGVV1V+Qkuid0JiSYRasE2yZd3L0fXnR",
-	"nW99a5xUpAD0VEhh5pDey98/u/z1tz//iSXwfajgPlTwbYUKPlHkN/z/d74Mp2p0FHplN+ozw5U04VKF",
-	"kZzAVOlKMy+v+8YLV+nxwb38/zfRvz8lFvQXUcF3h3/uoz73Unoj6tNFFHtL7t2BnU5R7oUmXbdh5+H6",
-	"Un+1TRks8MD140bP/Hjg+317uYFudl7GSlg/3mypHw+okxjdR238dRksdCSWbfcNCIs3DYxk61UD5VUW",
-	"1HvBIy/290ZMAKerhUfwusn6LTDRSDb9QWGRBGmj9La6E6g65WpY7ZKLf4FQwteUnft4tvHYuReT33Lf",
-	"4bt6h30f/sOP5b0Yt4cf6/ditHck7ugMHC6Xuysb+9tB7sR49Mq/vU60fjFKF2v7q/SEE6z3PP4t8vg7",
-	"vEukdq2iqhuugfU2ed3/sC+7t3cf6uwTdM/yvwfLT6f3PH/P83jb6vRuTN8s0G/eWvXh0rFF/eKoD5eO",
-	"8v3wG3cR1wr6S2uEitXxvnYqxR/WCgqVbuuZG5QVup8Jm4JTptKiflnTcK0gdXOcZ9VlTlHtJie2/SKn",
-	"2rhoHXaBF5WN+aP6LU9u1PV7nmpDYj+ljSGrbfS2ZLgOqh/uCzaD2tVQ9aWHjdwY84fW26Nqr1InjZam",
-	"Rd13S7UXoJMZ56/Oqtxfw0avHUqzvL28/f8BAAD//w==",
+	"7H3tchu3kuiroLhbZTF3RMmynD2R6tSW4tix9ziOy1bWW2XqcsCZJgdHQ2ACYETx+KjqPs19sPskt9AN",
+	"zAc5Q1H+SHJi/ZJIzgCNRnejv/FhkKhFoSRIawYnHwYF13wBFjR+Opsqbd8AN0q6jymYRIvCCvdx8C5b",
+	"MZsB06VkwjDunoX0lGlIlE4hZUths/DEaBANhHvr1xL0ahANJF/A4GSgafBoYJIMFpxmmfEyt4MTmh5S",
+	"diU4W8I0U+qSnb1+MYgGC379EuTcZoOTh4dHx9HArgo3nLFayPng5iYanBXFD2rBRQfk5xkwXhQPDEvx",
+	"iVOEcsqTS5Cp+5YgYMsMJONTA9L2wU8DtOBvwHb0+HE0WAhZwdoD6CscrB9MN1kFQcFtVgOAf6KBhl9L",
+	"oSEdnFhdwieC81qrv0Nit0FU0COfgDk/wiehbtsGW24uqx2OGIzmIxancAW5KhYgbdyD0GpHPx9KX2uY",
+	"gU2yN6Xs3+nCP+S4xW95xLipvp9ks8lCpZAzDbbUElImbM8adCknn50wtlKFx7bf1B6w6i3/fFBtxeka",
+	"Kh1aHKA7YPCzY+9togrYRq9Ed5VEVZpZLeZz0CwXV2DYTmKK7XE5ljxNhRuZWYWvvF7ZTEnHuRFbZiLJ",
+	"WK7UpRsSf/YzC8uW3I1a5GrlcCOHI/YzPjKWuUp4HuaOmq+pWYD5gWlA/cAgTZwwyA0sM9CAhwQ7Pjwe",
+	"jeWXk6aI562k6qnwC2O6wh3rQF0AYQ13Y/kpyPscAvWcm8t+dvJM/lueRg6g/wZthNoi5tkVPUHblnML",
+	"xjINc2EsaEiZkrDLieRH+TQE0gZuwWG1w1vQ6B/6/DLcg7d9m92sgTQRvbaGm00hV3JumFV9sHNz+fkB",
+	"f8dFBzufSbMEzZTMV0zJBBBSXhQsc9IeeJJBShwGv5ZgnC5pLLfQRwFLN0unLjrjuYEKsKlSOXA5uHGg",
+	"aTCFkgZQY/6epz9yC0u+cp8SJS1IBJwXRS4S7gA/KLSa5rD4X3/3enU9379rmA1OBv92UGvlB/SrOXhN",
+	"b9Gkm7vm5tIqZ0XOJaBQc1/yPIcUUTLnV8A4m2p1CSj0ZlzkQs4ZRySOBjeRg/4NYeq3ht5vkBNzS8hz",
+	"NlN6ASmbliSnr3heglPm5APLZsKyPdTnhCxKa5jNuG38Fug2YhxFMWKBceEG5O5nnITMCWEN5LMhrv6J",
+	"krNcJL/52i3Xc8ClS2XdocyJSmldPM/V0hDUtGrOZkIK42hbl3IYuc3kkr1IYVEoCzJZ7f8NVniYayhN",
+	"sMSUzUB7lOF6nyk9FWkK8vdbsCqtESm09uSBoTXnwtioIuQWdWuYlQZMTeJEvp7zzsUCVGn/aAyYihQ3",
+	"mPgNlS/hToCbaPBCWtCS50+1Vvq3hPutWoDNnBRw0gCVPr8fwAzoK9AjhsopWC5yJuEKNEu41gL1JIKa",
+	"gQObWbi2p+zXUlloytyJSHGNr5R9pkqZ/k7Eliog/oJrYWyA6MWiyMFZg5D+DuQyE/PS6SdeN6xhNGVR",
+	"KO1FlSpAIxwI9Gu+yhVPz5V66Rb2e8npqUpXjoFzB4QjdS4bRMN4kkDhxcxb0FcigV8kv+Ii59Mcfl/O",
+	"TLh0OJ5CpSEojbLoCrRDLaSnzOoV43Nn3jhtkqTLL5KXNlNa/OO3JZZXiiUaUpBW8Nz0SMSKdAjz7omF",
+	"03Iy4Kl35r17927/rLSZGyjhFtrAratcN7jiQqsEjHGb9lRaYVe/F71V68ucGoOUlvHCHxypSkrHxIze",
+	"n4I5ZTEKJRMzw1eGkQ3FZcqWGXfcfxO0vKafk/Q4dINqx3VWkFInvaq8hqMoeC9PPgzgmjtRstVpufG6",
+	"O+VL034d3aiTSl8ddCnDtVr9PlhcfqgKpIvqPTVFq/AmGpwlVlxxC2dF0b9WkGmhBO2uLHPPr6S+byxA",
+	"mAl3gzaxU+nGUT/eSp130Vznyuo5oho4GqJzkbsurtezWU5zkbDwaESWo7BoUyiJtsOnIkaYSQrcb0fa",
+	"/UzOjZ1AUAi6Xe9OrXDPsURzU0sy5BPguc1WbAWNJTgVpHpkxM4k63dgODXMWwYdC9zCEsZyTcGENtDP",
+	"1ZKpmQVZgU4aKj7vdKSZdScHrYUZ4ew575PCNVb4+gjAnaoyB00AXongTnBWBrf0+7fHnY/XPLq+BdyG",
+	"hZDj0wlKhtJIyPkJq5YlSe1bQbUpER6TQs4jp424h6Yrb4mwvU2EOPVAzWZsmYkc2JJL/BHJi5R/N7wu",
+	"pRRyfhfcgCwXjtFwPrd90cCPMogGnqJQtKiigLTBbX63o8H1vhtj/4prRw/GDXZWFG/r8Rw3VkOeFcWT",
+	"alR8zg9cS4R1HDupbRW6K1mN79GuUrHa65boaEqUNU7slyvflyJPXyz4HBoWclu68MJOCp5c8jl9FhYW",
+	"psvZscE0C379gh5+fHhY/c615iv3cyGKWwd+/PDoIwbOuXU80Dfot8dbx/zL+og3tyCuTy73Ym5j8vUV",
+	"TLmBiXCjd8t0/IlNS5FbpmTU49dFNQbSTkmHI0zcCOlEl3LSSaluql/evAxeM3z6gQmBz54xZa8HjqCu",
+	"RmILfgmG7bkvZmWeO/sXNMgEImb5nAmZ5GUK6ZAEfcP4Ql8eOkBPmTu0WieBVBbDIm0R4QWEn867pkvr",
+	"HS0g0fzzkd8ABiF4uNPR2EvMt+z1God3bUsLsS3aWJs2alNcF78/cabBW7BOkJlNip1Cxq9EOJtDwDoV",
+	"qCoPOo0QNyAL77G92D8cRyzmpVWxk+SxM0K0SCEenrLqiXpbNy1FvkJRXumPNQib6iZowXPxD+iUtOQd",
+	"Ssk6yJ15kZRaO61al9KwJReWzZRGZzqX6Exq0HZDcfFu9ElYSjeJEzr8s7TAOCAndsdojYodyGqNOKrd",
+	"6YCmiYfujc9zVCJ7pHxBBjiKLX/O8vx14xECcM3P4vDoWe2/3v78iuxnLy0SnucNVNagoHd6gikZ5uPn",
+	"w1EYYeqWKbvk9w/V8bhVtf4MGu9nNxd2Ptyfo17Wv7guQ83rcreqIv7drmlfoC/2bjt7zs1l8HtPVyjf",
+	"TxnwJCMfeRW3WRVQB3BSSHKuwXRS2U9wu+Xbxb95jmGsVJgi56sqnNWwhFPOXqoryHnSLY/KaX+Uthrf",
+	"PxWoue32uJRqaXwUv564NKD3Hx49un1vPASe9rr26CeV8lwEfGzCiSkZD4z7658LuSbvxwML13Y8uKBU",
+	"k7vrVw+/3VR4XmfcbM12KNwDeK4/y1eWonmIIhabMkkAUkjdmUMOXzx9yGPh/rViAelElTZGuyXWkDjB",
+	"CWnMuAY2E5LnTdPh1xJK5Cx3PAg5n8yUnmgwqtQJnrNCCovCdt2+KHhpyLwIQA2iAcHkjmcCyW1ggAjV",
+	"eQ/Npi3SyLJ58fMWKbUTx/UcNjVR9Eoqryh98gRF2OWtrjN8qEcO0ghRWHENWheRBydcR4CVvXn2hH13",
+	"/Pg/mPfvYRaV5SKvXGvcsqU7b5ZaSaeMsqXSqWEL4JJUhmaYJlrbERqrx76uh438QMIE1bbN8rqUbDzQ",
+	"+3yajAeoGc0w2NBBJ+QY3JzxmdLs+OgoImlKURGMwC258WurMxprGCq+3sHLSfGdDjNGSGO5TPoY2yvz",
+	"BbdZe9kHupQHuOquldYRmK3jPjBMpBHjuVHMNBSH/9n3StD+i5SRI5lcqFpY68yIpsv/gWG5mo+2uzk3",
+	"QXh+fv6a0QMsUWn7BDk+PO5yyVhh8x5MNUZyR0eGQRS4XiOWV8qyZ33kQV9sMAL75c0LJ0uJKoBdCpm6",
+	"w9ZzxSmK0dKeTHMuLxsau4cIWUVgNLcNS+OtW48r/DWsv+Hz9Ty0hbOrwOK6OOx1umTgaZ7UiiU3Tbnv",
+	"Uz5C+gQRhzO5VLrqFM79ikSVcVxl6inNOGnJ6LHBWKn3ZKHavBcfXMenDBaFXVXyhQJSIZofbfPVdwma",
+	"NouTQrF9MzBPrfIz9Trd35Ty0w+kDg9ByHygHDYHf3AbuhVsMZk+3ynWp4H4173HoZRW5MF/Xh32OwDY",
+	"o9/vcp69KeUWZ5O1jnR6PNQLLlcsPFLh18Ge8bTbo5xocPbFhNuWTznlFvad+tJFjamSW8xwzBF0B7gz",
+	"hCula9NiApnecd5bAgpuraSEtYIGW0MAjUN4/z9mj/h3ydH0YadovYtWQ/G5tMyrBXZIe/8EJlK0stRm",
+	"jmqcbPDL4NUvgUsadQm7Yc6/eCds+0l3SLPz0KG+sQYi26uhbyWMOtNuuLFAv131rkgxz2y+6oLvLoZ1",
+	"UCjJ0Yb028N6zkT9GJOyztY+ZaWh4E+jhKQKyZk11e8Wqts9tNDtrl1DB62/1150i0e7fnPllZ/wQ59A",
+	"r13SESs0oDKGyY1rMUi2FzvhGVNWcPBiq5k7AJlaygg1YIyWTA06aNXMvTccsRcktwzac3DNnWVtmRN6",
+	"RvyjrX493BTR1/tzte/X/Hej5OgNX/4ExpCPtfp131yKYl8VdHLs+2OcBlkP8/cG1hAjKAArNq4cGk6d",
+	"2lEoOd40fdoxbWqfGK7qBRalwYSRubhCKITx0O35PZEq7MKwW1J3a5XNjUePzV5M8Dlb3J8waKvnilv3",
+	"jx/R/ZsLg18R6bn/nChyq8X/S8oZiqt8kTrqoZaSZnPIGraZKRxrOwbYvEZa/dLHET/jYd3FErtQAh31",
+	"TJhPIIO5BvBByR1V/vNqZr87kY+m5OISGJdh59oIrGKju+OvD2n9MhSd57cdpO0IBrIdUugE4Z5wPe9Q",
+	"gV6ht8gfM8302ozShyvxJKT3KiKZMaWddbjXG02i1Hz/Nj60MJBfAckhIR25u8niNj2+9+x7Ed0hJljr",
+	"1L0lDH5lXYuIqkNHaNx2E9VwO/O3MajZ2QFQHwsdAO+iiPcuJcTmutZyJ/A8j3bAFwj3DjTjcKhKW1NM",
+	"C5Rbt9BAosHeNpd/qpYHmBS8R1mqtIGUOD682+xYwhCEQs3aBVJ1lwC5qitUdmL7utKknmodzZ38GnnW",
+	"rzHUKTxIFdxiAm2J1NT1G52oalam3LrcZi3IWk2LB+Giy+wzkJRa2NVbR50h3so16LPSZps0EZ/5vEyk",
+	"/BP2PT7LxuXh4aPEqkuQ+K87FwtuDGrWWpXzLOTHtGIKo1AAgnjBoeotz6wt0ORT6lJANzhnLH6CP8fe",
+	"abbbtJhn3aoVYxp4StQdz/KVhYnPJ5zgomJGUFTFLPSxrmbpeKdeCS/E32BFaZdCzlTXOnAfgL15+vac",
+	"nb1+QeFfnWRgrJcyS6UvT1A5d1ttvPcERUDEZirP1ZLCx9wvh9hyLL2YcF97ARZRBTkeDVGllh9UaV/s",
+	"gNXBPHZARR3oe8T0ehMxsxQ2yaoiOqcp0wSzWeQTKRzKuZCgKcWCAKgqb5+X87mQ82c88XEdMxrLsXwn",
+	"NOw7ocmtmOZAi8TgygMTjroYP78jXJ8VxVN5JbSSWGh8QvY8t5mJ2AJsplITjWXl+PIhGkIRsSybCchT",
+	"OhypCqQoHpgR+znkgtNPc63KgtLHLJ+P5V6iNOaEmMvI4T2imk+PEI+EqFrw8BTlc5GrFabPgnS6vqFh",
+	"zVjuxcHkmtBX8dBpk0bIeQ51Xrph9YMmHka4knZirsnU0pApg+WkNBMmphCOv/mmkZoslBx98w17egV6",
+	"VU+DxUAxhV1jJgFS00yMPmFcjuXOsiA4tNHZuMawlPrSw4tjuY0ZhyP2pIYJN2kH5vdluWOZQiJSMGyZ",
+	"qUbUhAmvP4V8YjrhjFWaimAWHofo5jXffIPzxn3J2THbC0GdIYqdFeP5kq+MT+2p4jt7RrEkF05TGMvg",
+	"9Q8O182iYuTveOTfjtglQIESQsj5EIOLltJdyHGN8cZVAfFYEsEAi+uIRewQRcUkqPNrKBRmFTJe+9w5",
+	"Oz46Ys4SCnGoyo8rHDH4HHCqmc1FAv409ALyrHCH6f7R6LARViCxue9R3TisTwYPR4f0qCpA8kIMTgaP",
+	"RoejRxjOtBkeVAe8KA4+uAlu3Mc5oNVTEfGL1NkiYCe8KPC1ut3G+24VrX7kIHSKuIl2edQXm+/2cKiY",
+	"vrlYK2g8OjzckvN/t1z/ZgJJT74/ZnfeRINjmrZrtAq8g0a5Ir7y8PZXWkUc+NKj21+qC+XwjePb36iK",
+	"ndwLR0e7wLVZanETDR7vgoZ29Ri+9XAnEJvVT/ja0U44DwWu+MoO6OsoAMJXd8DjWkUfKoflYsH1anAy",
+	"eOl1BKryRGV6jjnI7tNFNLjer+oIUeEp8P0Ggx4EdQI1ZGU6XHOYy2yqxGP2zp398ZIL+1erS4jpF6ro",
+	"SxTaJs06ZGFCqjfb83ITE+kwq8FpPhF7fHiM5klbRATI/rBy4vansWT7y8qTjsS0frmCh0NdRPBnkzKH",
+	"393+QlXhfC+WvpxYClT5CXLJqX1bZBJIZxpUaSFeo6TyjqCIe3Mip7yDUPZxgv+T/kV6uvv8X29/fjWW",
+	"GEHnmKWQhDh8/GFcse94cMLGA69Jw7UlRXo8uGnmJ/uyUKksjjpisc+XjZkwY2k682D3nE75+ue35xF7",
+	"/cs5gvX67PzJ867sdIOLF3YYjWXcTJCNu/JdUS+OnXLmYyXuX2cXBgG9x1kOPHUCOj7AZ0LUYjhib7DM",
+	"3JfPHx8eRo0EkLHUZQ4nLD44cIrsyCfMjUYxMzB31GvYHqbUFKATkHYfZKJSSJ19xMjB4P7LlLEO06UB",
+	"7ezwaCyp4sfk3GTYwsC/yPw38b/FUWU+JBnXPLGYr//kTcRePovYq19eDkfsjMX/GaNnFZc/lqbIMTw0",
+	"mzHukYSmpTBsAXqOxd9WsTWk7pFuvxQyoM3wBbBLWA0RuXXhnM90wQytnK8gPWGcHV1fu9U9ur6uY3mB",
+	"0PhUXQHb05AKDYkla0kqO5bkOaAR3Kt0sjqseAIVJkLKjV8qOjlilmqsJqpCZWSO+tDeWBKMaonVURqM",
+	"QeP3mMB7fH2NAAXLwtlfBipDxa2p5jCqIlXGWYLBUhKGxedUaO6oquovhQbISTA/qyEcBiqfVK/PfDSW",
+	"Z/RF2Ccq8LXiquoH9N0pxgPxgY3C5qiq5eBsKiTXK5pZKs0WilwL7boCX7ftCPPx4VFj7Lq+uNW9gB70",
+	"TYnaGoyTYZ+svXSlC1m0odH9UzNySLo9KBw5JY3ubutdkihzabfONIfHf7m1NU1vVht5eipYq6JHYbMT",
+	"9uNTJ+yCyIuCvPvh6cun508dST5/evYDRlm4XLGEG2B7sTsOkNboxU3CsVgnJCgI2bV6gqmn3eKPT8/J",
+	"knXn9uBk8L/33v84v3j/FC7en9uLf75/XVy8/1ldvH9rGl/8UjY+nHH88P5JcvH+eXbxz/c/pPT+y7wa",
+	"x/39p/sVv3Bv/JBeDP990InaL2rl4un5vUpXn00hXasdudnsD3RX9bevShkPT8+L9ZnN9hy14G8Y+Bje",
+	"+RD3BbfV+T3YHvPv17bbMN4BDlTMj0gL69bjaUhI2dHhMXul2BNC5mk4d6JG9MnJOxzx0U4jPsIRLftJ",
+	"pWImqJtp/5hftfnwcAeY1puV3Jsdn9XsiJopRX8ekRJ9+bYitTYYbCHP505vbuisodWR7cSS0mO5GybI",
+	"1iJldk1vLWUOxidZUKJUypqtBcayobQ68Bo6q2jprEG/bqnjaJV4NXUsP1JJJf2u0UsmgL8tfZzmCLq9",
+	"Vc7WcutXMl+dsipIzzY181FLQdnsTNMyt59gc7ePNrXrmOI2J6Aq7u4DDCnP1OVg08VXz3zv5NvCyd31",
+	"p7e4+Rpln/cn9f2J+2UcfTVl3lX+YBx+v2pbsTX0wGWjiQV2fByxZ5RZ0Zsgzfbijv4I8VgK08gf/+XN",
+	"y+EJm4OdYKqA/2cilE/FcJ+8A63RPAErRhvdE7zjK7QSoUJRDAXPtFq0PX3BZh3LVkuajMs0B13H2Bf+",
+	"vMyNolE0FFhj4f1WtQCKSFXB82Msfa6WdxK6gdhe/J9N6P8qy0WBx9rRt63vCy5TbuLhKQa4sQQw5OZn",
+	"GiAay8p1tRTSkGozVTbDpGAmLGKKUhaoZEoYlmSQXLrzfM6FNBYbe2qRYCWf4xk2hZnCxmQrqjfEXJm9",
+	"48PDlqcRk0GGJ8wD6/NFqKmn91ZWnRQSJY3VnKhAKv8AVt5kjJuxjPf3hUzher/U+V//3//5v9R3Yl+5",
+	"fyMmlSMLEzFT8ARMxCQscyEBW3ubDPKcLcDy2u04jIg8x7LqBmKiAI2JWKALw2JlDrhOsvcHV1wLLu1F",
+	"XHkQYTGFNK1bITr1I5C70xuwT/eMiu4alE2pLqzBThj3D+21zcpYR0u+U3mhVVomDh1DesXjEP/nWcQK",
+	"lS449sZNVXIJ+hQpi1KVxpLrVl/LmvXq7FBqI0MMgeDEUVejFBrX5z2NZfWoZ1qBpdipmANleFdJSzNB",
+	"+RMIMGWGhzzviYFEydTETl9PHcuWJoPUq+D0oZF6EjpPUpNsvUJ/MWEcFdEZF7nBBA4TVkJZGmvAMOwb",
+	"X62lyw9IIqhqw9LWcXpb3ygPjfqUyzlaDWA6PXxdXZM2XXpeWHmiDq7GR6OHR/1uRnxlcktL8UdHOzoU",
+	"MSeFvf3hbxWfW8WwaJjqSbtAoCylWyD49nhHCBCN613L12YMvQh7u3zfOtMZnmuFhn0NOXADQeaZ/mtE",
+	"4G4duzfmLERRzRLVJ81efMdzI5wPDwxrH5iNAwMLSHqX0m5RVK/pM/X72lz6DzAVXHasvr2a9nG/42pa",
+	"HZZuW81HtEXrIFOybasTp72Z/tu/5kKW1wd8kX57vLFrlQ6z646F/mm3re/OjdS+kIN6s4vdZ/BR7zrh",
+	"dtON5H2jkPlPZ7jde0z/WPYb0ibj60nhDSsOaXLTjpNKkp/ygLKRG4meXfdTGHZ0eOi7dzZ6ZAvDymLE",
+	"XmEis2w1eR6x8Gb8/OnZDzGzSlFSMgbfva8pRCScAuZE2JCapCyUFFbp4FLUagrNrgZt7cwv4AtKgLXe",
+	"Wj3c38LJx1Juo3RkcPL+ornXBAUZZI0NTpSGnv11X2bAfYQYd5tKXjp3GlUk3D676uhTZQBM3QqnkSCO",
+	"Nma7qU17g3x/iS+0OT/dKpYb1yt8lGC9l0BbJNC7TDG+YC92o0ikwVC7cZDN9rFG5XYHEtXnUBbHUrrj",
+	"hbxAdJtc5aVpVr88L6d10xWqzKJyAypTIl9OrR9FIUPGgeto+tZuaG0i37jjbhdLMXRe01Ao4yTeKuSD",
+	"PC+nYVrM1Bf7iVosSins6mBe2H6rzQ31Oa8t+tA9C19OUm75xOeibMk92XFErq2Y8cROPsYC6x4wyYSF",
+	"xJb6Ey265k5RXRJtjCOG/TlITwa9W+Le6clX4aVV7btA77JE6gI68Y087mYed6bWuEWGUs5P3gBsXTVp",
+	"orJn0J7rT29rOELloyxTeRo6WjX5H2ua+rYkm1HN0+QSVj1b8/zZ5Pznvz199fHbkxRlz9hH7UF7fCjd",
+	"2U8LpftA/suP4qMHTkUvkT4+3HHc9Us/5P4/QKuGyKb7SOAKZJ1vSyJcGMZzDTxF1UP3+mdmSic93pLD",
+	"zcZGX8oGbXTU/MLGZ7MNVI9607x19d74vDc+fzPVL3QrZXyz7LihDgb6vJNKePAhXAC8vQZxB7XrlvD/",
+	"+s3GO2QMtC5o3fX5kL5w8ceRFqP7msOvkG195J37k7diz104tmI3XcrbOfcAY/BN626tQhBD9P96LLxD",
+	"BhLdxoUtNb9s/WDr2q++lCLsSkFXFflLuUb3+UH3smKHQkCknN9CVAh1t3N+ItRXfdR3tIrf4cSv+4Y1",
+	"2tbcqwFfI2u/AZ5ucHYnfXwku+tS7ltuLg8+UPLSzcEHn9V00+gusoPft3mPe5WxRH0s/VXQlUc3OHH9",
+	"Irzbl3pqj+Ve/GE8uB4PTtijm3h42uxA3bpjhGapcqIWfMWmwHKYWep3QPfh+SJQO5Y8z7E3Ape+o7eS",
+	"MMTLAwyLP9zEETOKxUmpc7b/P1j5FvuWUn5RWKoZEJ/n2KlwLAMAmNik0rrWFT0kVUdP32jcr3Xv+OiI",
+	"7sleCgNDqn/EmmUfaxtLbBaEImj/fFVATPWujhqMr3h+4UHRsJH/Z5sdCC3oGU+A+haV8hLz/HEdkSMt",
+	"YQxmBHpfNIKCzYpa97xQsxvs5ukrQtupgzgeptm9xfpOyeK1e8KrpkdW4T1jTIPFmgfDZ3DSqvitCQi/",
+	"cSuhrLBG0z8h2dExy1Spja8wqLto4/1lQhtb5dB5b8tpa5qxJBISM8yas1W3Rl/y2pVlFlq13vlY210t",
+	"vcNBds7N5a6HpHv2v32SVkdClGxe3fTQbdLR48fNsu/E0b/EFmAZ+HZNlQOwaszvPYBrez/4+NjGnZ2D",
+	"VR/Fqv3SUuk8HdxEOx7a/rak3mu+G409o3A10oidTamLsvbSpRYso8EX9j22erj23W/s3Y5UeA0ppm9i",
+	"2xirHNenpebTfDW8r2K4d2D+wVSgUvojuKHi4McN9Qa/DWrNZnO0226ywn4L/n5CSzfsShix1wqr6oXx",
+	"V0zE7mvq1aBLoM6N1JfOaQvCVs0QZkqfeNDpjs61rtLY3duI1N8u7jvB+fglKiy0MrZ3fPiopS6s1WqE",
+	"GzTZFDIhU9ZIhX5Q5X2v1Wj4Ozwbjzp4Qr9Ep7uEWsK28omvjeWGqefe3js+PG7ASRofLrVeC9XjZdh9",
+	"0CfHYyJ5GBDMSTN5yYS+WE758gh2eiKlIEmFff+whgAn6jqyfb3JnU/sr8TXfO9i/tpdzMQcQbS6TxuS",
+	"tWkvVk3t1v3Gaxqluey6SdGquv8uFZk5oTEjwyxYJ1gndnz4XXURrG8Nb5xUpAD0TEhhMkjv5e8fXf5W",
+	"NX5/WAl8Hyq4DxV8XaGCjxT5Lf//nS+LqxsBhrskWv0LwpVt4dKhsaSq1Uozb14oHx7fkMVVWSH20qHu",
+	"bwiB0tQNdSxVaX3JYQOW0Fy6vnXeJw1Cio1/qlrE4f2J8y+i8X9M9OlPovTfHnC6jzPdnwsbcaY+otj5",
+	"rLg9lNR7eHihSRdg2Sx0H/CXzVXhCQ/cXty6xSYe+hs4vNxAxz6vojNsL9685CYeUm9PvOmGGX+BFQt3",
+	"BMiuG4CExbt/xrLz8p/qcimqzPfIi/1NTlPwZf5VQAa7PzTvZYvGsu2BCoskSFsl6fUtffW52sBqn1z8",
+	"EwQvvqTs3MWXjsfOvZj8mm8CuKs/2t+Mc/Chuqnq5uBD86aq7jsCenr1h+te78rG/r6uOzEevfIvrxOt",
+	"X1XWx9r+clvhBOs9j3+NPP4Wb/dqXHSsmqZyYL1NXvc/7Mru3f0Aezv33bP8b8Hys9k9z9/zPN5/Prsb",
+	"07dbArTvkXx/4diieZXj+wtH+X74dWOo2UKgskaoPN4ZZ774f9QoYVS6q4t9UFboxkS8poNyoxbN6xNH",
+	"ayWwm+M8q69XjBp3K7LtVys2xkXrsA+8qLoqJ2reu+hGXb95cdRs+lN0DFlvo7clwwWNe+EGfzNsXNbY",
+	"XHrYyI0xv++8z7HxKvXu6Gjm1X/bY3fJO5lx/jLL2v01avWgosTOm4ub/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

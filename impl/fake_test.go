@@ -289,10 +289,14 @@ func (f *fakeBackend) BuildImage(ctx context.Context, req controlplane.ImageBuil
 		return controlplane.ImageBuildResult{}, err
 	}
 	f.keep("BuildImage", req)
-	return controlplane.ImageBuildResult{
+	res := controlplane.ImageBuildResult{
 		Run:       controlplane.Run{Name: "r-build", Kind: controlplane.KindImageBuild, Phase: controlplane.PhaseQueued, URL: "http://x/run/r-build"},
-		ImageName: "img:" + req.Name, BaseImage: "debian:bookworm", PipPackages: req.PipPackages,
-	}, nil
+		BaseImage: "debian:bookworm", PipPackages: req.PipPackages,
+	}
+	if req.Name != "" { // as backends answer: no image name without a name asked for
+		res.ImageName = "img:" + req.Name
+	}
+	return res, nil
 }
 
 func (f *fakeBackend) PrefetchModel(ctx context.Context, req controlplane.ModelPrefetch) (controlplane.Run, error) {

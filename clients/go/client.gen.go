@@ -160,11 +160,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -551,6 +557,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -857,7 +872,25 @@ type ClientInterface interface {
 
 	// BuildImageWithBody Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -866,7 +899,25 @@ type ClientInterface interface {
 
 	// BuildImage Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -988,7 +1039,8 @@ type ClientInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
-	// before, and when it did not succeed).
+	// before, and when it did not succeed; an image build that failed, was aborted or timed
+	// out keeps its outputs, which carry the generated Containerfile).
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1139,7 +1191,25 @@ func (c *Client) DeactivateApp(ctx context.Context, name AppName, params *Deacti
 
 // BuildImageWithBody Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1158,7 +1228,25 @@ func (c *Client) BuildImageWithBody(ctx context.Context, params *BuildImageParam
 
 // BuildImage Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1400,7 +1488,8 @@ func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunPar
 // GetRunIo Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
-// before, and when it did not succeed).
+// before, and when it did not succeed; an image build that failed, was aborted or timed
+// out keeps its outputs, which carry the generated Containerfile).
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1910,6 +1999,42 @@ func NewBuildImageRequestWithBody(server string, params *BuildImageParams, conte
 		if params.Pre != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pre", *params.Pre, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PipPackages != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pip_packages", *params.PipPackages, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AptPackages != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "apt_packages", *params.AptPackages, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Platform != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "platform", *params.Platform, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3115,7 +3240,25 @@ type ClientWithResponsesInterface interface {
 
 	// BuildImageWithBodyWithResponse Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3124,7 +3267,25 @@ type ClientWithResponsesInterface interface {
 
 	// BuildImageWithResponse Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3260,7 +3421,8 @@ type ClientWithResponsesInterface interface {
 	// GetRunIoWithResponse Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
-	// before, and when it did not succeed).
+	// before, and when it did not succeed; an image build that failed, was aborted or timed
+	// out keeps its outputs, which carry the generated Containerfile).
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -5459,7 +5621,25 @@ func (c *ClientWithResponses) DeactivateAppWithResponse(ctx context.Context, nam
 
 // BuildImageWithBodyWithResponse Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5474,7 +5654,25 @@ func (c *ClientWithResponses) BuildImageWithBodyWithResponse(ctx context.Context
 
 // BuildImageWithResponse Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5682,7 +5880,8 @@ func (c *ClientWithResponses) AbortRunWithResponse(ctx context.Context, name Run
 // GetRunIoWithResponse Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
-// before, and when it did not succeed).
+// before, and when it did not succeed; an image build that failed, was aborted or timed
+// out keeps its outputs, which carry the generated Containerfile).
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's

@@ -380,7 +380,7 @@ func TestEveryMethodVerifiesTheCaller(t *testing.T) {
 func TestUnsupportedOperationsSay501(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, nil, nil)
-	_, err := b.BuildImage(context.Background(), controlplane.ImageBuild{})
+	_, err := b.PrefetchModel(context.Background(), controlplane.ModelPrefetch{Repo: "x/y"})
 	if controlplane.CodeOf(err) != controlplane.CodeUnimplemented || !strings.Contains(controlplane.MessageOf(err), "local backend") {
 		t.Fatalf("%v", err)
 	}

@@ -53,7 +53,7 @@ func (b *Backend) execute(name string) {
 	if row.Phase != controlplane.PhaseQueued {
 		return // aborted while queued
 	}
-	t, err := b.taskVersion(row)
+	t, err := b.runnable(row) // the task version, or the job of a run the server executes (jobs.go)
 	if err != nil {
 		b.finish(log, row, 0, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
