@@ -61,7 +61,9 @@ type Backend interface {
 	// addressed by the task's name and their own: a pair is unique).
 	SetTriggerActive(ctx context.Context, req SetTriggerActiveRequest) (Trigger, error)
 
-	// BuildImage starts an image build run.
+	// BuildImage starts an image build run (a Run of KindImageBuild). A backend that builds
+	// itself refuses a request that fails ImageBuild.Check (CodeInvalidInput naming the
+	// field) before anything runs.
 	BuildImage(ctx context.Context, req ImageBuild) (ImageBuildResult, error)
 
 	// PrefetchModel starts a model prefetch run (a Run of KindPrefetch).

@@ -298,8 +298,13 @@ type ImageBuild struct {
 
 // ImageBuildResult is a started image build.
 type ImageBuildResult struct {
-	Run         Run
-	ImageName   string
+	// Run is the build's run, of KindImageBuild.
+	Run Run
+	// ImageName is the image the build makes when the request named one, "" (JSON null, as
+	// the Python app answers) when it did not; the run's outputs then carry the reference
+	// built.
+	ImageName string
+	// BaseImage is the image built on, the backend's default applied.
 	BaseImage   string
 	PipPackages []string
 	AptPackages []string

@@ -187,11 +187,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -625,6 +631,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -654,24 +669,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -681,12 +698,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -708,24 +726,26 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -735,12 +755,13 @@ type AbortRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -777,12 +798,13 @@ type ListRunsParams struct {
 	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
 
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -795,24 +817,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -1152,6 +1176,30 @@ func (siw *ServerInterfaceWrapper) BuildImage(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pre", c.Request.URL.Query(), &params.Pre, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pre: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "pip_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pip_packages", c.Request.URL.Query(), &params.PipPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pip_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "apt_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "apt_packages", c.Request.URL.Query(), &params.AptPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter apt_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform", c.Request.URL.Query(), &params.Platform, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -6144,161 +6192,174 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9u2lvhXwWh3JlKXlh3H6b21584dN02abNMkk7jbnZ/lNSHySEJNASwAWlZz/d1/g3MAPiRSkvNo",
-	"c1v/k1gSCRw8zvv1vpeoea4kSGt6x+97Odd8DhY0fjodK23fAjdKuo8pmESL3Ar3sffzbMnsDJguJBOG",
-	"cfcspCdMQ6J0CilbCDsLTwx7UU+4t34tQC97UU/yOfSOe5oGj3ommcGc0ywTXmS2d0zTQ8quBWcLGM+U",
-	"umKnb170ot6c37wEObWz3vHDg8OjqGeXuRvOWC3ktHd7G/VO8/w7NeeiBfKzGTCe5w8MS/GJE4RyzJMr",
-	"kKn7liBgixlIxscGpO2CnwZowF+D7fDx46g3F7KEtQPQVzhYN5hushKCnNtZBQD+F/U0/FoIDWnv2OoC",
-	"PhKcN1r9AondBFFOj3zEzvkRPmrrNh2w5eaqPOGIwXA6ZHEK15CpfA7Sxh0bWp7op9vSl3wM2TORWdDr",
-	"sL6W2dJhiGF2xi1LuNYOr4RhmXstYvEVLP9xzbMCYtbXkAO3uOslqrKJ0szANWienTCOCDkvTDUWzBnP",
-	"soFbMNzkmUohrKntYHDaxrEIC3OkB/+pYdI77v3HfkU09ukxs4+L7N0ibr6gFx5+Xe4G15ov3a/GLjP3",
-	"xUTpufv8RsMEbDJ7W8huLMj9Q25pHh0ixk35/eVscjlXKWRMgy20hJQJ23G+upCXnxxpNmKMv4n+wneA",
-	"VaHDp4PqbSHpVNbAOqXLxaxiVwA5UzIQ6jvet4hxy+bKWPbw65FEip+KyQQ0SMuuYGkGQ3bq/nAs4uHe",
-	"149Yphag9xJugGVgHaeJWCqmwpqIxXtxxOLLmHGZsngYnzA+kgiKf3f7C2NlZ2wMUyHxO5CeD3H/MlN6",
-	"JPF11rczWDKugV3zTKTsh2IMWoIFj3pmMBzJLxFnNuLKCoq46+4u4A6Y8cmx4l2icthEo4nWllKE0sxq",
-	"MZ2CZpm4BsN2Ys2sz+VI8jQVbmR3pd0rb5Z2pqTjVhFbzEQyY5lSV25I/NnPLCxbcDdqnqml2xs5GDIH",
-	"WaYSno2kn5jNuGFKAm6ryXkCeLnEVCrtwLR0UT6TgIDbuJHCeOLxmTeyvjXs43fmUwgAZ9xcdaOCJ7y/",
-	"p/TkAPof0EaoDWIJu6Yn6EwybsFYpmEqjAUNKe7nDhKUH+XjNpCuyYY9pAc2b6N/6NPzVQ/e5mN2szI1",
-	"wc3E7bUV3GwMmZJTw6zqgp2bq08P+M9ctODqqTQLx4KcyKdkAggpz3PEIg08mUFKSAy/FmCc7mMst9B1",
-	"AxZullbdacIzAyVgY6Uy4LJ360DTYHIlDSB3+pan33MLC750nxIlLUgEnOd5JhLuAN/PtRpnMP+vX7we",
-	"WM23ibm9obdo0vVTc3NplbE84xKQYrkveZZBilsy5dfAOBtrdQVI0SZcZEJOGcdNHDpG+C1P39JO/d7Q",
-	"+wNyUs0CssyJRHNI2bggIowyi1M+5APLJk7WQP1DyLywXtCvfgv3NmIc6SzuAuPCDYiyF05C6q+wBrLJ",
-	"AFf/RMlJJpLffe2W6yng0qWyjqFyuqW0Lp5lamEIalo1ZxMhhXF3WxdyELnD5JK9SGGeKwsyWe79AEtk",
-	"xBoKEywHys5A+y3D9T5TeizSFOQft2BVWCNSaJzJA0NrzoSxUXmRG7dbw6QwYKorTtfXY96ZmIMq7JeG",
-	"gKlI8YAJ31BwEo4D3Ea9F9KCljx7qrXSvyfc79Qc7MxRAUcNUGDz5wHMgL4GTTJKCpaLjEmnpKAaLFAI",
-	"IqgZOLCZhRt7wn4tlIU6zb0UKa7xlbLPVCHTP+iypQoIv+BGGBsgejHPM5iDtJD+AddlIqaFk0+C7FfC",
-	"aIo8V9qTKpWDRjgQ6Dd8mSmenin10i3sj6LTY5WiCpo5INxV57J2aRhPEsg9mXkH+lok8JPk11xkfJzB",
-	"H4uZCZduj8dQSghKIy26Bu22FtITZvWS8anTaJw0SdTlJ8kLO1Na/Pb7XpZXiiUaUpBW8Mx0UMTy6tDO",
-	"o5HKSTkz4Kk3Pv/88897p4WduYESbqEJ3KrIdYsrzrVKwBh3aE+lFXb5R923cn0zJ8bgTZvx3DOOVCWF",
-	"Q2JG74/BnLAYiZKJmeFL46R/TZrUYsYd9t8GKa9ulyc5Ds322mGdFSTUSS8qr+xRFKztx+97cMMdKdlo",
-	"ZF973XH5wjRfR7P/ZSmv9tqE4UqsPg8alx+qBOmifE+NUSu8jXqniRXX3MJpnnevFWSaK0GnK4vM4yuJ",
-	"72sLEOaSu0Hru1PKxlH3vhU6a7tzrSur5ogq4GiI1kXuurhOS3wxzkTCwqMRaY7CBs3cYdXHbowwlylw",
-	"fxxp+zMZN/YSgkDQ7ipyYoV7jiWam4qSIZ4Az+xsyZZQW4ITQcpHhuxUsm7rhBPDvGbQssANKGEs1+T8",
-	"agL9XC2YmliQJegkoeLzTkaaWMc5aC3MCKfPeXsSrrHcrw8A3IkqU9AE4LUI5gSnZXBLv3991Pp4haOr",
-	"R+DNuKX/xhFKhtRIyOkxK5clSexbQnkoEbJJIaeRk0bcQ+Ol10RYf31DnHigJhO2mIkM2IJL/BGvFwn/",
-	"bnhdSCnk9C57A7KYO0TD+dzxRT0/Si/q+RuFpEXlOaQ1bPOnHfVu9twYe9dco7nKDXaa5++q8Rw2lkOe",
-	"5vmTclR8zg9cUYTVPXZU2yo0NbJqv4e7UsXyrBuko05RVjCxm658W4gsfTHnU6hpyE3qwnN7mfPkik/p",
-	"c2myXjV2rCFNZa5+fHCwbq/ORb514McPDz9g4IxbNIJ3DPr10cYx/7464u2Wjeuiy507tzb56grG3MCl",
-	"cKO3Po6/XI4dCJe6kJftjCc810nUOg9gC3wrt7INmsbcjfWsTBs1d6ntjj5x4uw7sA75zPouj2HGr0Xg",
-	"JyEoIBUo3vVaBWc3IAvvsX7sH44jFvPCqthRn9gJzlqkEA9OWPkE8Zyajbym3fAluU6DzFOBsC4igRY8",
-	"E79BK3Ugi0ZKEm3mROKk0OgqQwfwgguLzjUlnfCHBpAa7agxW2/6vQxLaRcQaDv8s7TAOGxO7Eh/tRU7",
-	"SAkrl6M8nRZo6vvQfvBZhoJPB2XKSWlEVPO8gWdvao8QgCu2AbePnIws//3u9SvS+bxdOOFZVtvKChS0",
-	"qF6ib9N8+Hw4CqOd2jJlG835riTpG8XBTyClfXIRd2eG9Bxlie7FtSkXXv7Yyj79u23TvkD74d1O9oyb",
-	"q2CrHS/Rv3DCnO5Ndt3S17DMoXI6pJBkXINpvWWb3fANn3uT1CRi7xc1/sfDw0dHK2FPh3+Lejm3FrQb",
-	"6f/O+d5vB3vfXPTP9+ivy+HF+4Po64e34ZfBP/9xfrr3/6rnyg/Vo9Xvg3/+Zxt9+xG2q51thCjL0IeU",
-	"CpNnfFn6kmpqaMrZS3UNGU/aCWsx7vZ/luP7pwJaNm0OV1ItjHd/VxMXBvTew8NH2y+Zh8AjUdtl+1Gl",
-	"PBNhP9bhxBiVB8b9758LgUnno56FGzvqXVBc0t2Fm7bAgTczbjaGCeTuAYwTeJYtrffiui1isSmSBCCF",
-	"1DFPsrYiGyVzgfvTijmkl6qwPvxCQ+I4AKQxBlVMhORZXW7/tYACSYTjc0JOLydKX2owqtAJCgxCCotc",
-	"Y1W4z3lhSLYPQPWiHsHk5AwCyR1ggAhlaQ/NuiJQCzt68XoDud2JdHRwzepSdJJcVdhPMkEeTnmj3Qof",
-	"6iDoNEIUVlyB1nbJgwWsxbvJ3j57wr45evw35o1rGHJnuchKuxa3bOEY50IrOWVCsoXSqWFz4JJkn7qP",
-	"JFo5ERqrQ7mtho38QMIEe1wT5XUh2ain9/g4GfVQxJugpb/lnpBVbn3GZ0qzo8PDiNgCuSTQ/eXUf1pb",
-	"Ff5awbBTVJDfYHKutOgQQhrLZdKF2N4CmXM7ay57XxdyH1fdttLK/bFx3AeGiTRiPDOKmZoE9L97Xprb",
-	"e5EysuKS/VILa0GGuBuytz8wLFPT4WYb4zoIz8/O3jB6gCUqbXKQo4OjNnuIFTbr2KnaSI51zNCDATcr",
-	"l+WVsuxZ1/WgL9bZ+k9vXzhaSrcC2JWQqZMaPFacIBkt7PE44/Kqpnp4iBBVBLpSm7DU3trKrvDXsP6a",
-	"wdXj0AbMLr16q+Sw0+IxA3/nST5acFOn+z7eIsQu0OVwuqNKl63EuVuQKGMQyxA3pRkncR/NJeio9GYk",
-	"lP/78f5NfMJgnttlSV/IGxRc6dEmQ3kboWmiOAkUmw8DI8BKI0+nxfttIT+eIa3vWhl2QNFhDv5gs3Mr",
-	"2KD7fTou1iWB+NdPmIOAFdKKLBivS2a/A4Adisou/OxtIV8Ks8mdAjf2MudTuLTqClpuxTuQKeKrYXH1",
-	"XMz6JQswfO4EosyCNoPyGrqBmXvhJETg+ThctB+7H9ovZyFNF3pMHSlzD0RMwsLxgYnQd+A9bwtZbsQ2",
-	"8xDC0bGjG2xn1jpk7DC4z7lcsvBIeWPdbZjxtN1ATsJCB4n3+oCasMVMlbc+jNuPfZjY8ag4OHiUOEUO",
-	"/4J9/wX9TN/FeHC8FhJH4SxrlqN2RSMRbYeZaHCK8yW3DQN/yi3sOXG27Z1UyQ32JYzVdgIdE6YSwtdN",
-	"ASDTO867xbvjdpSE8oYHp/UOO464wUlBOUUtW+tY44k7AwrtxIB1TnpVlSVA8UVolWRovaxzI/cmCpb0",
-	"cK9hdN3RafC2kD8ImZ7RUP7Tm2pE/w1akb+lcdFDNoZsA6FsIa7rN5oG6aTlTfcfl03L5XtvT+gd99Ci",
-	"cLuB0NfE5b2/TR7xb5LD8cNWIegu+ge5sdMiK69eC9L6JzDeqBHMOXGkx2GhX2aJi6uY7Va92532L94J",
-	"D/AKbVmvuxtvYYKPE4w7BK/6xaAisUarqsX6x4mBOmAGa/vh8a46RCmmM5st25ZzF9Nf0BTJFYCEqIMD",
-	"0Abc3VZU5S+csMKQS7WWSFg6us2KTrflku7usPPXZ/N20Po7DUFu8Wh5XF956cl43yWpVdH5kaNpXjDI",
-	"lquefdaPnVSElnxeBvSriZNsmVrICFVb9EE66SLBe6YkDIbsBbFPg4YauOGJdat3vNeI35p61cN12etm",
-	"b6r2/Jp/MUoO3/LFj2AMeYHKX/fMlcj3VE6Ubs/L5zTIKm3r5AS4I8jJSqwvTa6OGWz09lfXw6Gy6VJ7",
-	"6VC7+GmZQYM5dWNgU3GNUAjjoev7M5EqnMKgneW2q4v1g0ebcj8m+OKIxV7QQSNcprh1f/gR3Z+ZMPgV",
-	"XT33l6NcbrX4d0GReHEZhVUlgKiFpNncZg2ayBSkqx3d1l7VLH/pwojXKIW3ocQuN4Fk+KZYcNdrMNUA",
-	"3tW/oy5/Vs7sTyfCDUtZJq4AxQw6ueYGlsLD7vvXtWmOiXRnkvQx28aa4OUb+PxPJ5u32M/KXKzdA2Ty",
-	"KvFo7bfrKtNl80LLLKgq6cevPQzRvfwuFoLezW1suOliRqqDCHqJx3bJ9bRFEXmFVnDPZesx+zPKSSip",
-	"s5De7YNYxpROQbO+t4hVUSw+hsVQvo9/Gx+aG8iugciwkA7b3WRxEx3PPfW6iO4QaFDZCjrzovzK2hYR",
-	"lTxXaLz1JqrgdleuNqjZWbmsuGILwLsYGDqX4p9pXcudwPMkqgW+cJ3vcGfcHqrCVjemAcrWIzSQaLDb",
-	"5vJPVeQQMw36FPpOB0jZKIO7zY55UYEmVpQtx1vdRj93JgYrmF+fanWbW/E18qhf7VAr8SBJeIMhYoMr",
-	"vUoKa92qerrb1uXWE8xWEuU8CBdt5iwDSaGFXb5ztzMExHAN+rSws/U7EZ/6YG+8+cfsW3yWeTOGugLp",
-	"jRgRy7kxqFhoVUxnIeiu4Ssdhqwy3BccqjrymbU5mi6UuhLQDs4pi5/gz7F3Buw2bUuCqQae0u2OJ9nS",
-	"wqUPUg5GNoKizJCjj1WKXMs71Up4Ln6AJcVyCzlRbevAcwD29um7M3b65gXF5+hkBsZ6KrNQ+uoYua47",
-	"auOtwkgCIjZRWaYWFN/D/XIILUfSkwn3tSdgEZVRQdYQlVrJfhlLyvZZFW3B9ilTDH0qmLNjImYWwiaz",
-	"kfQ3zSkKNMFkEpExBLecCwmaTCQEQGk8eV5Mp0JOn/HE+6vNcCRH8mehYc8RTW7FOANaJDqNH5jA6mL8",
-	"/DPt9WmeP5XXQiuJ1TaOfQ0BOzMRm4OdqdREI1kVFSDXM20RoSybCMhSYo6UWpbnD8yQvQ4JJvTTVKsi",
-	"p5hUy6cj2U+Uhshn1JGBKM+joBn7TYjKBQ9OkD7nmVpiTD5Ip+oYGtaMZD8OGuclfRUPnDBthJxmUCW7",
-	"GFY9aOJBhCtpRvubmVoY0uTsDEaSZsJ0X9rjr76q5TsIJYdffcWeXoNeVtNghmFMcTExkwCpqWdbHDMu",
-	"R3JnWhAcdWjWXEFYLI/QhYsjuQkZB0P2pIIJD2kH5Pd5+iOZQiJSMGixrbzBTHj5KSQpEIczFhPNMX+E",
-	"9hDdV+arr3DeuCvjI2b94KymvPYl49mCL42vmlL6rftGsSQTTlIYyeDNDBb89SoDiN/x0L8dUXkNRyGE",
-	"nA4waMJSPCI55DCOYplDPJJ0YYDFlSc2dhtFGWqo8mjIFYYqM175Ejk7OjxkThEM/vXSPyXcZfCJJZSI",
-	"n4kEPDf0BPI0d8x073B4UHOXEtnc81tdY9bHvYfDA3pU5SB5LnrHvUfDg+EjDNOwM2RU+zzP99+7CW7d",
-	"xymg+lBe4hepU8XAXvI8x9eqmlPn7SJa9ch+KJd0G+3yqK8+sdvDocbC7cVKlvThwcGGRKK7JRDVI/w6",
-	"kogwZPw26h3RtG2jleDt13Kg8ZWH219pZIbhS4+2v1Rl3+IbR9vfKDMo3QuHh7vAtZ6/dRv1Hu+yDc2U",
-	"VHzr4U4g1lMq8bXDnfY8ZM3jKztsX0tWIb66wz6upAmjcFjM51wve8e9l15GoNRxFKan6KNwny6i3s1e",
-	"mZyMAk+O79cQdD+IEyghK9NimcQECVNmM7CfHe+PF1zYf1hdQEy/UJpwolA3qRc3ECbkj7C+p5sY6YzR",
-	"Wk7yidjjgyNUT5okIkD2xdKJ7U9jHYjPS09aIoe76Qoyhyoz6c9GZQ6+2f5CWTbhnix9PrIUbuVH0CUn",
-	"9m2gSSCdalCGu3mJknLGgiDu1YmM4qlCLtkx/k3yF8np7vN/v3v9aiQxMohj9FUS4ovi96MSfUe9Yzbq",
-	"eUkabiwJ0qPebT2BxOeaS2Vx1CGLfUJDzIQZSdOaqNB3MuWb1+/OIvbmpzME683p2ZPnEVu3JxpcvLCD",
-	"aCTjegZD3JaQgHJx7IQz7ypyf4ZQEzdcn7MMeOoIdLyPzwSnzWDI3mLtCl+T4+jgIKoFto2kLjI4ZvH+",
-	"vhNkh6EO2zBmBqbu9hrWx1DBHHQC0u6BTFQKqdOPGBkY3F8zZazb6cKAdnp4NJKURmgybmZYF8W/yPw3",
-	"8X/EUak+JDOueeLoLes/eRuxl88i9uqnl1h6Lv5njJZVXP5ImjxD79hkwrjfJFQthWFz0FOsKGEVW9nU",
-	"Psn2CyHDtmFAzxUsB7i5VTauj+DDyNOMLyE9Zpwd3ty41T26ualcmeGi8bG6BtbXkAoNiSVtSSo7kmQ5",
-	"oBHcq8RZ3a74CypMhDc3fqmIc8Qs1ZiiWHoKSR31ns2RJBjVAlMuNRiDyu8Rgff45gYBCpqF078MlIqK",
-	"W1OFYZSarozTBIOmJAyLz6h6hbtVZcE5VECOg/pZDuF2oLRJddrMhyN5Sl+Ec6KqAVZcA93mo4NvTtAd",
-	"6utnrlRLiMJIjLOxkFwvaWapNJsrMi00Y0x8MQh3MR8fHNbGrooWNEqi0INHpGA1JRhHwz5aemmL87Ko",
-	"Q6P5p0LkkEywn7vrlNRKnK6WXqOIzN3KXR0c/X1rvavOaF2y9JSwlpnUws6O2fdPHbELJC8K9O67py+f",
-	"nj11V/L509Pv0MvC5ZJhych+7NgB3jV6cf3iWH6FOQyDrtUTTB01h79/etZrJNb0z7+fXpw/hYvzM3vx",
-	"r/M3+cX5a3Vx/s7UvvipqH045fjh/Elycf58dvGv8+9Sev9lVo7j/v+X+xW/cG98l14M/rPXurWfVctF",
-	"7vmtSpefTCBdSe67XS86dlfxt6v0ATJPj4sVz2Z9d1vwN3R8DO7MxH0Wf8m/e5tDHrql7SaMd4ADBfND",
-	"ksLa5XgaElJ2eHDEXin2hDbzJPCdqOZ9cvQOR3y004iPcETLflSpmAgq6d095l9afXi4A0yrFZDu1Y5P",
-	"qnZE9YiqPw9JiT5/raJKGgy6kMdzJzfXZNZQP8227pLSI7nbTpCuRcLsitxayAyMD7KgOLGU1euVjGRN",
-	"aHXg1WRW0ZBZg3zdEMdRK/Fi6kh+oJBK8l2tQFUAf1NaDM0RZHurnK7l1q9ktjxhpZOerUvmw4aAsl7u",
-	"qqFuP8GKkR+salc+xU1GQJXf3QYYUjmodMq6ia+a+d7ItwGT2wsEbDHz1fLy7zn1Pcf9PIa+6mbelf6g",
-	"H36vrIWz0fXQTOfAEG32jCIrNsaHN4kNVbIpq9U0KU1LTC7OaJWfVH1Mn5hGnZxWPbutINK6Yu31XO+O",
-	"DQr/o+HDw25lH1+53FIt/NHhjmo9eobZu+9+KAvLWMUwJZmyVdtAoFiBLRB8fbQjBLiNqwXJV2YMZQY7",
-	"C3hvnekUb1euYU9DBtwAC7WMujvawN2KcX8mBXy99Ncn0MF3nXAzayJMqiUt/ekY071G+GXxJ7ybjK8G",
-	"vdW4VJn41+RTUknSw/Yp2qoWyNJW1N+ww4MDX/KwVlhYGFbkQ/YKA7VkozLukIU34+dPT7+LmVWKgq7Q",
-	"ueBl6WBxcQqTU0YGVNxirqSwSgeVSasx1LPRm3zPL+AzUoCV4k4d2N/Ykw+9ubXQ2N7x+UX9rAkKlswg",
-	"uaodcKI0dJyv+9JpdD4pyZ02hfS2njQyHzw+u2ypL2QATFXCpBYAh5HazWIkzQPydQE+0+H8uJUs12rS",
-	"fxBhvadAGyjQzzPF+Jy92O1G4h0Msan7s8kexuBuF5Ap/pi8VAvp2Asp65QaPdFqjh/r0b3Pi3FVLIMi",
-	"zymcksKwHbXxqVaY8RYFD6AD193prVWsmpd8rVnbLjJ4qJilIVfGUbxl8Hc9L8ZhWoxEFHuJms8LKexy",
-	"f5rbbnnYDfUpe728b5+FLy5Tbvml97Vt8K3tOCLXVkx4Yi8/RLZtHzCZCQuJLfRHysr1k6K4azoYdxn2",
-	"piD9Neg8Ep+T3+aP44VVzcp3d1kilaG89Gndd1M8Wl2HbpEhVeWjDwBLDl3Wt7Jj0I4ep9vyySk9hs1U",
-	"loZKRHX8x5jtriOZTSim+/IKlh1H8/zZ5dnrH56++vDjSfKiY+zD5qAd2mm7d3eudBfIf/9efPDAqei8",
-	"pI8Pdhx3tVOC3PsNtKqRbGriANcgq3giIuHCMJ5p4CmKHrpT850onXTooQfr5VM+lw5aq4T4mZXPRsWa",
-	"dvGm3j70Xvm8Vz5/N9EvlIRhfD2tqiYOlrVo7iIS7r8PnWw351jsIHZtcW+stujdwSPSaFm56/PBPXPx",
-	"5VCL4X1OxV8Qbb1nYbWu1E4YW6KbLuR2zN3HdM+6dreSAYHddf79UHgHDyu1MMJSiJ83P6LRK6nLZYpZ",
-	"t9TfxXcyGt77P+9pxQ6JDnhzfg9SIdTd+PylUH9pVt9S4nsHjl/VRaml5d+LAX9F1H4LPF3D7Nb78YHo",
-	"rgu5Z7m52n9P9ZFu99/7+ki3tezpHey+9ebXZTAElSnz/XNLi24w4vpFeLMv1UIeyX78ftS7GfWO2aPb",
-	"eHBSrxzcaHJBs5QVgeZ8ycbAMphYyuekJmI+ycWOJM8yzP3k0ldiVhIGWPTdsPj9bRwxo1icFDpje/+L",
-	"kf2xL5nhF4WpKGHjswwrMY1kAGDITmmukCOCFpKyYJsvEO3X2j86PKTmwgthYED5HZiT5X1tI4nFEJAE",
-	"7Z0tc4gpn8fdBuMzul54UDSQuwlSMt2Yqp3zA99xdsIToLoMhbzCOEZcB9YtFcYIOWXBFo2gYDGGRqMR",
-	"SubHYm0+4+WgkYSF42EiElYi5pLFK82Vy6IOVrE5vwKmwWJMp+ETOG5kNLFm0WIsiYu1CWpFjYRkh0ds",
-	"pgptfARlVZHU/Y81h8vUPG9tOWlMM5J0hcRkAtgBKVSj8ik9lLSG1U7/UTVHYX0NOXDrkHyAtRVMqIjq",
-	"3QK6kMfM8UMHiwPbYd8l3iUzU4uRpNIqzV8mQqZUNhmriMxgzvrx90/PmENR80+CotaKJR60JfuEQoF3",
-	"5rq7S8134LNlz/wdn/0fH52zw+NvC0kNbVqiZmS9DdJDd98OHz+uZ+glDpWl32dfWaO0ZZa14b0xc+Ua",
-	"9z7cTXNnO2etaG7otq90lvZuox3lD995qLPNc60GWxTaDA3ZqS8Erj2hrGjksPeZzaiNcntd/W29BZVy",
-	"5CD1BQgNOQ5Tlhaaj7Pl4D7g9N4W+4VJc4X00kRNWsOPa5IafhsktPU6NtuaKWFqrO/1Z6nDqoQhe6Mw",
-	"AVIY3+Ugdl9TWq0ugIpsUQkhx4eELfNWJ0ofN0qer9Q/xTq0vg2+MKE+knfFouxFK2P9o4NHDclnJay2",
-	"H3j4GGZCpqwWL/vAjGTc0g8yHhAwtUcdPKG0lRPDQtrHSpF299pIrmmt7u3+0cFRDU4SXnGp1VoodWKG",
-	"haJwchTIqwHBHNfjsEwoYeLkSL/BTuSlaCqpsESTydEtys1VG3v3QsWduftfxGx+by3/q1vLCTkCaXWf",
-	"1ihrXfUt6w+tmsBXJEpz1dbMz6qqVCLlAziiMSEdMyhaWP3v6OCbsqmqr+JrHFUkX/pESGFmkN7T3y+d",
-	"/pIv5EumwPdej3uvx1/L6/GBJL/hyrhzv7KqZlMo+91INQ1dw0J7jJEcw0TpSjIPjYmouTc9Prin//8m",
-	"8veHuLX+JCL4dk/WvQPrnkqvObC6LsVdKLfZZv/wmUhz7mgLYNFq6ncYkgfq7QgjFMZzR6y4YyNWzOGY",
-	"xZmYCxuPJHl+LJsrRzRDlu3jg6j88vHBweCEKF+80p4xJnpcq0cQYb28kRS2rJ72YW0ah+wN1ks3li9Z",
-	"orSGxI4k5XxJCEXetRbXcOxoGnWxQz8DpMwuRALeMyaRSpsrgVUR2CntxZwvMVh7JCewoM5DhsqT+a3B",
-	"siPubaLpxgrvCmN8fR+Oq2QNkKlxgEJ9W3zLIkmmp9e+LHmYtGJkLAvtJXwhbgOAji9aV0T9ozKsZhcc",
-	"LwtVuGX4ifxGzo+JieAM5NFb459rfKYfymKHHu9YCmQQ1Rmn2YEHNrkfmA38D8sGOjBihyklYBVM3kf1",
-	"qDw43HA25ym4tY4k8s5wkUqfHe7zKXvygv2ixoQu3nflZBnclX4cnEhtTifvp0L/FAWKu5s7khtdVW2s",
-	"tPR8bUvBwVuBkIUcNkrvCHXQY3Jc73u39b4T7+JmK6QUriFTuaOi+/5bs499mHZNBqk5ev729d8axdnO",
-	"/2//4r/2a/92lFDbtqqQyq4m4eR9yUdhqcj+YFPqyrbM9t2yiLpgxKKTwRdsfG9PEzyhvq1C6KLgUM04",
-	"8ssz30Qoz1Radm5rTVv3Lf0q0HfrUh4aOs75zQt64eFBSxMbu8x8WsK8t2mZdLt8+8L+eovDKmi/4yB8",
-	"l8XPcgZB/UCvpaPcvq9sP55DzCxkmWFLVWjqTVrvD2uIPt+t0WznbfO9bj9qjVsEWvTsPkPStfG8fONa",
-	"x5KVZnxiwbfcd8y8E37f7dYIuZKkskvnzV3AIV1vd0jQF/MJIKEUOGND2AryBcfMO8tFIEtvT9R5fIBo",
-	"JebF3H04wFOlTw9bcnhagVmXizxOIWS0TWXf6SDqUOBG6DzdXjq07IPdcQv//vCbw4+/hl+yHtZoF96i",
-	"iXmpQE1aO3F/2Y7xe13sM/VpEJ427KB1XeKfqHptDw/sVMq8vYp6VlqfGmpCf9gy5Mzrhf240XktHviu",
-	"Ud5kgyoSLyPuWD9eb8wWD6geNXZnY8Y3XWRBgJdtXeuExX51I9nasK5siEgV/LzeGvvug2PA6WpBdsCT",
-	"WaOVaoRaT80VHxZJkDYKOFWNdSsDY21Xu0xSf4KIr89JLncJKkKL372F6q/cveaugTleXt5/X3ZXvN1/",
-	"X++u2N7XpqO/TKU73A2NfY/JOyEevfJvb45eba/ZhdpeoROOsN7j+F8Rx99hR8pKL2aq7jMMqLeO6/6H",
-	"XdG9vYZtZ7XZe5T/PVB+MrnH+Xucdzg/mdwN6Ztl3pq9j88vHFrU2w+fX7ib74dfVYbqZeHYqjuhLOg2",
-	"rNmGlG7rvBKEFeryi62lKN9lXm/5O1yxZK+P86xqCRzV+gGzbe2AQ84KTYntbs1VFMKOy/62tLKIfAv4",
-	"Etq6sFKrN4iFGlWF7F5mVLaJi+o9h3G8la7DtSGxuu/akNV18DppaE7cd7QlLTIwg1qj4uG6VXd9zG9b",
-	"exnXXqW6ji0ldLs7HbeXQ6Od942cqwiGYaPyKyX93V7c/v8AAAD//w==",
+	"7L37chs3sjD+KiierTKZM6JkWc5upEptKY4d+8Rru2zl5NTP1OGAM00SqyEwC2BEcb2q+j3N92Dfk3yF",
+	"bmAu5AxJ+ZJkE/1ji+QM0AC6G33vD71ELXIlQVrTO/3Qy7nmC7Cg8dP5RGn7FrhR0n1MwSRa5Fa4j72f",
+	"5ytm58B0IZkwjLtnIT1jGhKlU0jZUth5eGLYi3rCvfWPAvSqF/UkX0DvtKdp8KhnkjksOM0y5UVme6c0",
+	"PaTsWnC2hMlcqSt2/uZFL+ot+M1LkDM7750+PDo+iXp2lbvhjNVCznq3t1HvPM+/VwsuWiC/mAPjef7A",
+	"sBSfOEMoJzy5Apm6bwkCtpyDZHxiQNou+GmABvw12I4fP456CyFLWDsAfYWDdYPpJishyLmdVwDgf1FP",
+	"wz8KoSHtnVpdwCeC80arv0Nit0GU0yOfsHN+hE/aum0HbLm5Kk84YjCcDVmcwjVkKl+AtHHHhpYn+vm2",
+	"9CWfQPZMZBb0JqyvZbZyFGKYnXPLEq61oythWOZei1h8Batvr3lWQMz6GnLgFne9JFU2VZoZuAbNszPG",
+	"kSAXhanGggXjWTZwC4abPFMphDW1HQxO2zgWYWGB/OBPGqa9095/HFZM45AeM4e4yN4t0uYLeuHh1+Vu",
+	"cK35yv1q7CpzX0yVXrjPbzRMwSbzt4XspoLcP+SW5skhYtyU34/n0/FCpZAxDbbQElImbMf56kKOPzvR",
+	"bKUYj4ke4TvAqsjh80H1tpB0KhtgnRNyMavYFUDOlAyM+o74FjFu2UIZyx5+PZLI8VMxnYIGadkVrMxg",
+	"yM7dH+6KeHjw9SOWqSXog4QbYBlYd9NELBUzYU3E4oM4YvE4ZlymLB7GZ4yPJILi3939wkTZOZvATEj8",
+	"DqS/h7h/mSk9kvg669s5rBjXwK55JlL2YzEBLcGCJz0zGI7kb5FmttLKGok4dHcIuAdlfHaqeJeoHLbx",
+	"aOK1pRShNLNazGagWSauwbC9rmbW53IkeZoKN7JDaffKm5WdK+luq4gt5yKZs0ypKzck/uxnFpYtuRs1",
+	"z9TK7Y0cDNlrfGQkM5XwLMwd1V9T0wDzA1OD+oFBWj9lkBlYzkEDCkbs5OiEMOkLSRC4z1tZkOcuX3in",
+	"y71jLVsXQFjbu5H8lM37HELEBTdX3eTkmfcvKYE5gP4btBFqi2jDrukJOraMWzCWaZgJY0FDypSEfaQw",
+	"P8qnbSAd4JY9LE94yzb6hz7/3ezB237MbtaAmri9toKbTSBTcmaYVV2wc3P1+QH/mYsWcj6XZumuMSc2",
+	"KpkAQsrznM0dtweezCElCoN/FGCc/mQst9CFAUs3S6v+NeWZgRKwiVIZcNm7daBpMLmSBvCG+46nP3AL",
+	"S75ynxIlLUgEnOd5JhLuAD/MtZpksPjPv3tdsppv2wX5ht6iSTdPzc2lVcbyjEtApua+5FkGKW7JjF8D",
+	"42yi1RUg05tykQk5Yxw3cegu0+94+pZ26peG3h+QY3NLyDInVi0gZZOC+DTKPU6BkQ8smzp5BXUYIfPC",
+	"emWh+i3gbcQ4smLcBcaFGxDlN5yEVGhhDWTTAa7+iZLTTCS/+Not1zPApUtl3aXMCUtpXTzL1NIQ1LRq",
+	"zqZCCuNwWxdyELnD5JK9SGGRKwsyWR38CCu8zDUUJlgflJ2D9luG632m9ESkKchfb8GqsEak0DiTB4bW",
+	"nAljoxKRG9itYVoYMBWKE/p6yrsQC1CF/a0RYCpSPGCiNxS+hLsBbqPeC2lBS5491VrpXxLud2oBdu64",
+	"gOMGKPT58wBmQF+DHjIUTsFykTHpFB1UpQXKSQQ1Awc2s3Bjz9g/CmWhznPHIsU1vlL2mSpk+ishW6qA",
+	"6AtuhLEBoheLPIMFSAvpr4AuUzErnHziZcMKRlPkudKeVakcNMKBQL/hq0zx9EKpl25hvxafnqgU1djM",
+	"AeFQncsa0jCeJJB7NvMO9LVI4CfJr7nI+CSDX5cyEy7dHk+glBCURl50DdptLaRnzOoV4zOn3jhpkrjL",
+	"T5IXdq60+OcviyyvFEs0pCCt4Jnp4Igl6tDOo6HLSTlz4Kk3YP/8888H54Wdu4ESbqEJ3LrIdYsrzrVK",
+	"wBh3aE+lFXb1a+Fbub65E2MQ0+Y89xdHqpLCETGj9ydgzliMTMnEzPCVYaRDcZmy5Zw76r8NUl7dtk9y",
+	"HJr+taM6K0iok15UXtujKFjsTz/04IY7VrLVUL/xurvlC9N8HV0H41Je7bUJw5VY/T5oXH6oEqTL8j01",
+	"Qa3wNuqdJ1Zccwvned69VpBprgSdriwyT68kvm8sQJgxd4PWd6eUjaPufSt01oZzrSur5ogq4GiI1kXu",
+	"u7hOa34xyUTCwqMRaY7Cok6hJOoOn7oxwoxT4P440vZnMm7sGIJA0O5ucmKFe44lmpuKkyGdAM/sfMVW",
+	"UFuCE0HKR4bsXLJuA4YTw7xm0LLALSRhLNfkQGsC/VwtmZpakCXoJKHi805Gmlp3c9BamBFOn/M2KVxj",
+	"uV8fAbgTVWagCcBrEcwJTsvgln7/+qT18YpG14/Am4JLH5BjlAy5kZCzU1YuS5LYt4LyUCK8JoWcRU4a",
+	"cQ9NVl4TYf3NDXHigZpO2XIuMmBLLvFHRC8S/t3wupBSyNld9gZksXCEhvO544t6fpRe1PMYhaxF5Tmk",
+	"NWrzpx31bg7cGAfXXDt8MG6w8zx/V43nqLEc8jzPn5Sj4nN+4IojrO+x49pWobmSVfs93JcrlmfdYB11",
+	"jrJGid185btCZOmLBZ9BTUNuchee23HOkys+o8+l2Xvd2LFBNJXJ+/HR0abNOxf5zoEfPzz+iIEzbtGQ",
+	"3jHo1ydbx/zL+oi3Ozauiy937tzG5OsrmHADY+FGb+fp+BObFCKzTMmow66LYgykrZwORxi7EdKxLuS4",
+	"FVPdVD+9fRmsZvj0AxOc/R1jyk4LHEFdjsQW/AoM+mjYtMgyp/+CBplAxCyfMSGTrEghHRCjrylfaMtD",
+	"A+gZc5dW4yaQyqJbpMkiPIPw03nTdGG9oQVk5UmtwKANHux1NXYi846zXqPwtmNpbGwDN9amjZoY10bv",
+	"T5xq8A6sY2RmE2MnMOfXItzNIUgjFSgq91qVEDcgC++xfuwfjiMW88Kq2HHy2CkhWqQQD85Y+UR1rJua",
+	"Il+RKzvIjxUIm+ImaMEz8U9o5bRkHUpJO8icepEUGl2X6JBfcmHR2amkE6TRmFTD7Zrg4s3o47CUdhSn",
+	"7fDP0gLjsDmxu0arrdgDrdaQozydFmjq+9B+8FmGQmQHl89JAUe25e9Znr2pPUIArtlZ3D56Uvuvd69f",
+	"kf7suUXCs6y2lRUoaJ0eo6/ZfPx8OAqjndoxZRv//r68HreK1p9B4v3s6sLel/tzlMu6F9emqHlZbqco",
+	"4t9tm/YF2mLvdrIX3FwFu/dkhfz9jAFP5mQjL/02qxwqB04KScY1mFYs2x4W0YiBaLKaRBz8XU2+fXj8",
+	"6GQtDO34z1Ev59aCdiP973t+8M+jg28u++8P6K/x8PLDUfT1w9vwy+Cv374/P/j/qufKD9Wj1e+Dv/6p",
+	"jb/9DXar8G2MKMvQH5cKk2d8Vfrlaip9ytlLdQ0ZT9oZazHpdjeX4/unAlk27TdXUi2ND0eoJi4M6IOH",
+	"x492I5mHwBNRG7L9TaU8E2E/NuHEmKEHxv3vnwuBYu9HPQs3dtS7pDixuwuKbYEcb+bcbA3byN0DKKA8",
+	"y1aW3JK4RSw2RZIApJC6y5Ms13iNkunF/WnFAtKxKqwPh9GQuBsA0hiDXKZC8qyuA/2jgAJZhLvnhJyN",
+	"p0qPNRhV6AQFBiGFxVtjXVHKeWFITwpA9aIeweTkDALJHWCACPUSD82mUlULA3vxegu73Yt1dNyaFVJ0",
+	"slwv8X3yBHk45a02QHyog6HTCFFYcQVaG5IHa2KLp5i9ffaEfXPy+M/MGyoxBNJykZU2Qm7Z0l2cS62k",
+	"k6rZUunUsAVwSbJP3d8UrZ0IjdVhKKiGjfxAwgQZvUnyupBs1NMHfJKMeijiTdFr0oInZOHcnPGZ0uzk",
+	"+Diia4HcO+hKXHLj11aFI1cw7BWl5TeYHFUt+piQxnKZdBG210pybufNZR/qQh7iqttWWrmSto77wDCR",
+	"RoxnRjFTk4D+58BLcwcvUkYWcbIFa2Gt04fqvosHhmVqNtxur90E4fnFxRtGD7BEpc0b5OTopM22ZIXN",
+	"OnaqNpK7OuboDYKbNWR5pSx71oUe9MXmtf7T2xeOlxJWALsSMnVSg6eKM2SjhT2dZFxe1VQPDxGSikC3",
+	"dBOW2ls7ryv8Nay/Zrz2NLSFsksP6To77LQezcHjPMlHS27qfN/HroQ4EEIOpzuqdNXKnLsFiTImtAw5",
+	"VJpxEvfR9IROX2+SQ/m/Hx/exGcMFrldlfyFPGshLCHa5nRoYzRNEieBYvthYMBdaTDr9B68LeSnX0gt",
+	"po4QwkHBeA7+YP90K9ii+32+W6xLAvGve9NJIa3IgiOgvOz3ALBDUdnnPntbyJfCbHNNwY0d53wGY6uu",
+	"oAUr3oFMkV4Ni6vnYtYvrwDDF04gyixoMyjR0A3M3AtnIeDRx0WjLd790I6chTRd5DEDMomZiElYuntg",
+	"KvQd7p63hSw3Ypd5COHo2NEtdkhrHTF2OC8WXK5YeKTEWIcNc562OxtIWOhg8V4fUFO2nKsS68O4/diH",
+	"3J2OiqOjR4lT5PAvOPRf0M/0XYwHx2vhhRQatGE5alc0EtF2mIkGpziPuW04S1Ju4cCJs23vpEpusS9h",
+	"8KsT6JgwlRC+aQoAmd5x3h2eMrejJJQ3vGGtOOxuxC0OH8rxatladzWeuTOgMFlMIOCkV1VZGxSrVZml",
+	"0/pt5N5EwZIe7jWsz3s6YN4W8kch0wsayn96U43ov0GL/Hc0LnobJ5BtYZQtzHUTo2mQTl7edKVy2bRc",
+	"fvD2hN5pDy0Kt1sYfU1cPvjz9BH/JjmePGwVgu6if1BIQFpkJeq1EK1/AmO3GoGxU8d6HBX6ZZa0uE7Z",
+	"btX74bR/8U50gCi0Y70ON97CFB8nGPcIBPaLQUVig1dVi22EtDtgBhv74emuOkQpZnObrdqWcxfTX9AU",
+	"yRWAjKjjBqANuLutqMonOWOFIfd0LbGzDBowazrdDiTd3/nZ7lBa2w5af6chyC0eLY+bKy89GR+6JLXK",
+	"aRY5nuYFg2y1HiXB+rGTimLKWwh+NjV1ki1TSxmhaov+XCddJIhnSsJgyF7Q9WnQUAM3PLFu9e7uNeKf",
+	"Tb3q4absdXMwUwd+zX83Sg7f8uXfwBjyApW/HpgrkR+onDjdgZfPaZB13tZ5E+CO4E1WUn1pcnWXwdbI",
+	"iQo9HCmbLrWXDrXrPi0zmjDHcQJsJq4RCmE8dH1/JlKFUxi0X7nt6mL94NGm3I8JvjhisRd00AiXKW7d",
+	"H35E92cmDH5FqOf+cpzLrRb/LiiqMS4j2iq/rFpKms1t1qBJTEG62jMEwKua5S9dFPEapfA2ktgHE0iG",
+	"b4oFd0WDmQbwYRN76vIX5cz+dCLv783EFaCYQSfX3MBSeNh//7o2zV0i3Vk5fY6qhwlevoHPx3WyeYv9",
+	"rMyN2z/YKK/yvDZ+u66yhrYvtEw6qxKo/NrDEN3L77pC0Lu56xpuupiR6yCBjvHYxlzPWhSRV2gF97ds",
+	"Pf9hTvkdJXcW0rt9kMqY0ilo1u9091PulH8bH1oYyK6B2LCQjtrdZHGTHN977nUZ3SFoo7IVdOaY+ZW1",
+	"LSIq71yhEetNVMHtUK42qNlbuaxuxRaA9zEwdC4lBE+0reVO4HkW1QJfQOc74IzbQ1XYCmMaoOw8QgOJ",
+	"BrtrLv9UxQ4xa6NPaQR0gJTZM7jb7JhjFnhixdlyxOo2/rk3M1ij/PpU69vcSq+RJ/1qh1qZB0nCWwwR",
+	"W1zpVYJd61bVUwd3LreerLeWdOhBuGwzZxlICi3s6p3DzhAQwzXo88LON3EiPveB84j5p+w7fJZ5M4a6",
+	"AumNGBHLuTGoWGhVzOYhgLHhKx2GDD3cFxyqOvK5tTmaLpS6EtAOzjmLn+DPsXcG7DctJsI0knmZBp4S",
+	"dsfTbGVh7AO+g5GNoCizDeljlW7Y8k61Ep6LH2FFcfFCTlXbOvAcgL19+u6Cnb95QfE5OpmDsZ7LLJW+",
+	"OsVb1x218VZhZAERm6osU0uK7+F+OUSWI+nZhPvaM7CIytrg1RCVWslhGZfLDlkVbcEOKesOfSqY/2Qi",
+	"ZpbCJvMyy9kpCjTBdBr5SDe35VxI0GQiIQBK48nzYjYTcvaMJ95fbYYjOZI/Cw0HjmlyKyYZ0CLRafzA",
+	"hKsuxs8/016f5/lTeS20klj95NTXdLBzE7EF2LlKTTSSVZEHcj3TFhHJsqmALKXLkdL08vyBGbLXIVmH",
+	"fpppVeQU32v5bCT7idIYtGeuIm8gyvMoaMZ+E6JywYMz5M95plaY3wDSqTqGhjUj2Y+Dxjmmr+KBE6aN",
+	"kLMMqsQhw6oHTTyIcCXNzAkzV0tDmhzm+9NMGDlIe/zVV7XcEaHk8Kuv2NNr0KtqGszWjCkuJmYSIDX1",
+	"zJVTxuVI7s0LgqMOzZprBEuxiR20OJLbiHEwZE8qmPCQ9iB+XzdhJFNIRAoGLbaVN5gJLz+FhA+64YxV",
+	"mrIUF34P0X1lvvoK5427smdi1g/O6gGynRXj2ZKvjI+9LP3WfaNYkgknKYxk8GYGC/5m1Qek73jo346o",
+	"3InjEELOBhg0YSkekRxyGEexyiEeSUIYYHHliY3dRlG2H6o8GnKFYd+MV75Ezk6Oj5lTBIN/vfRPCYcM",
+	"PkmHihpkIgF/G3oGeZ67y/TgeHhUc5cS2zzwW127rE97D4dH9KjKQfJc9E57j4ZHw0cYpmHneFEd8jw/",
+	"/OAmuHUfZ4DqQ4nEL1KnioEd8zzH16oaYO/bRbTqkcNQvuo22udRXw1kv4dDSYvby7WM8+Ojoy1JWXdL",
+	"xqpH+HUkZGH4/W3UO6Fp20YrwTus5ZPjKw93v9LIssOXHu1+qcpkxjdOdr9RZqO6F46P94FrMxfuNuo9",
+	"3mcbmum9+NbDvUCsp6fia8d77XmoQICv7LF9LRma+Ooe+7iWco3CYbFYcL3qnfZeehmB0vBRmJ6hj8J9",
+	"uox6NwdlojcKPDm+XyPQwyBOoISsTItlEpNNTJkZwn52d3+85MJ+a3UBMf1CKdeJQt2kXihCmJCLw/qe",
+	"b2KkM0ZrOcknYo+PTlA9abKIANlvlk/sfhpranxZftISOdzNV/ByqLK8fm9c5uib3S+UJSju2dKXY0sB",
+	"Kz+BLzmxbwtPAulUgzLczUuUlH8XBHGvTmQUTxXy8k7xb5K/SE53n//r3etXI4mRQRyjr5IQXxR/GJXk",
+	"O+qdslHPS9JwY0mQHvVu6wkkPm9fKoujDlnsExpiJsxImtZEhb6TKd+8fncRsTc/XSBYb84vnjxvSx8y",
+	"uHhhB9FIxvUMhrgtIQHl4tgJZ95V5P4MoSZuuD5nGfDUMej4EJ8JTpvBkL3FOiC+vsnJ0VFUC2wbSV1k",
+	"cMriw0MnyA5DXbxhzAzMHPYa1sdQwRx0AtIegExUCqnTjxgZGNxfc2Ws2+nCgHZ6eDSSlJJpMm7mWGPG",
+	"v8j8N/F/xFGpPiRzrnliMaHqyduIvXwWsVc/vcRSgPFfY7Ss4vJH0uQZesemU8b9JqFqKQxbgJ5hdQ6r",
+	"2Nqm9km2XwoZtg0Deq5gNcDNrTKbfQQfRp5mfAXpKePs+ObGre7RzU3lygyIxifqGlhfQyo0JJa0Jans",
+	"SJLlgEZwr9LN6nbFI6gwEWJu/FLRzRGzVGO6Z+kpJHXUezZHkmBUS0xf1WAMKr8nBN7jmxsEKGgWTv8y",
+	"UCoqbk0VhVGavzJOEwyakjAsvqBKIA6rygKAqICcBvWzHMLtQGmT6rSZD0fynL4I50QVGKy4Lgu2fXOG",
+	"7lBfz3St8kRUJttxNhGS6xXNLJVmC0WmhWaMiS+s4RDz8dFxbeyqAESjvAw96KvGNSUYx8M+WXppi/Oy",
+	"qEOj+aci5JBMcJg7dEpqJWfXy9hRROZ+pcOOTv6ys3ZYZ7QuWXpKWMusdGHnp+yHp47ZBZYXBX73/dOX",
+	"Ty+eOpR8/vT8e/SycLliWMKzH7vrAHGNXtxEHIuJnIJ8sG2rJ5g6akD/8PSi10is6b//YXb5/ilcvr+w",
+	"l/96/ya/fP9aXb5/Z2pf/FTUPpxz/PD+SXL5/vn88l/vv0/p/ZdZOY77/1/uV/zCvfF9ejn4U691a7+o",
+	"lou353cqXX02gXQtue92s4DbXcXfrjISeHl6WqzubNZ32IK/oeNjcOdL3FdEKO/v3vaQh25puwnjHeBA",
+	"wfyYpLB2OZ6GhJQdH52wV4o9oc08C/dOVPM+OX6HIz7aa8RHOKJlf1OpmAoqsd495h9afXi4B0zr1aTu",
+	"1Y7PqnZE9Yiq3w9Lib583adKGgy6kKdzJzfXZNZQi8627pLSI7nfTpCuRcLsmtxayAyMD7KgOLGU1Wu/",
+	"jGRNaHXg1WRW0ZBZg3zdEMdRK/Fi6kh+pJBK8l2t2FcAf1taDM0RZHurnK7l1q9ktjpjpZOebUrmw4aA",
+	"slk6rKFuP8Hqmx+talc+xW1GQJXf3QYYUjmoDM2mia+a+d7It4WS2wsE7DDz1fLy72/q+xv3yxj6Ksy8",
+	"K/9BP/xBWVdoq+uhmc6BIdrsGUVWdMaHs37cUsAmHklhauHzP719OThlM7BjDBXwf4yF8qEY7pM3oNWq",
+	"22AmfK28jTd8hVpPlACPruCpVoumpS/orCPZqBk25zLNQFc+9oW/LzOjaBTqjQGpt1tVDCgiUQXvj5H0",
+	"sVreSIjdWPrxX+vQfyuLRY7X2vHXje9zLlNu4sEZOrgxtTmkJsw1QDSSpelqKaQh0QY7YMzQHGNxpyhk",
+	"gVJBhWHJHJIrd5/PuJDGYuVlLRLMUHY0wyYwVVg5ckV51Bgr0z85OmpYGjEYZHDKPLA+XoSqLntrZVnq",
+	"JlHSWM0JC6TyD2BG4ZxxM5LxwYGQKdwcFDr79v/+//+HCgMdKPdnxKRyaGEiZnKeAKXSZUIC9l4wc8gy",
+	"tgDLK7PjICL0HMmyXJOJAjQmYgEvDIuVOeQ6mb8/vOZacGkv49KCCIsJpGlVq9aJHwHdndyAjRSmlExc",
+	"w2wKdWE1ckK/f+h/YFbGOlzyrSRyrdIisRgqjK/4PcS/+TxiuUoXHIuXpyq5An2GmEWhSiPJdaPwcEV6",
+	"VXQo1fkigkBw4qitkhWN6+OeRrJ81BOtwBITqZgBBbiXQUtTQfETCDAFxocw97GBRMnUxBgW7Ui2MHNI",
+	"vQhOH2qhJ6E0MHUx0Cu0F9OOoyA65SIzGMBhwkooSmMNGIaNPcq1tNkBiQWVdbKaMk5nbTLloVGf0jGs",
+	"UaGr1cLXVtZu06TnmZVH6mBqfDR8eNxtZsRXxjt6Pjw63tOgiDEp7N33P5Z0bhXDYgiUJ98GAkUp7YDg",
+	"65M9IcBtXG8rsTZjKBbb2YZh50zneK/lGg40ZMANBJ5nunubwd1aKmzMmYu8nCWqbpp+fMd7I9wPDwxr",
+	"Xpi1CwPzZzqX0qwh19Lg6NMKMm4u/XuYCC5bVt9cTfO633M1jRJ4u1bzEXUrW9CUdNvyxmkepv/220zI",
+	"4uaQL9KvTzZOrZRh9j2xUOBy1/ruXOnyCxmoN8uMfgYb9b4TblfdiN/Xknp/d4rbvcX0t6W/IW4yvh4U",
+	"XtPiysT4ph4nlSQ75SFFI9cCPdsaCBl2fHTkyyvXmhgIw4p8yF5hILNsVOEfsvBm/Pzp+fcxs0pRUDI6",
+	"372tKXgknADmWNiAij8tlBRW6WBS1GoC9WotTenML+ALcoC14ocd1N/Yk4/F3FrqSO/0/WX9rAkKUshq",
+	"B5woDR3n676cA/ceYjxtSnlpPWkUkfD47Kql/p4BMFWJr1qAOOqYzWJdzQPydXO+0OH8bSdbrvW/+SjG",
+	"es+BtnCgn+eK8QV7sR9GIg6G3I3D+fQAc1R2G5AoP4eiOJbSXS9kBaLSIaWVpp798ryYVMWkKDOL0g0o",
+	"TYlsOZV8FIUIGQeuw+mdVR6bSL7RXHYfTTFUlNSQK+M43irEgzwvJmFajNQXB4laLAop7Opwltturc0N",
+	"9Tn7yn1on4Uvxym3fOxjUbbEnuw5ItdWTHlixx+jgbUPmMyFhcQW+hM1uvpJUV4SHYxDhoMZSI8GnUfi",
+	"a9a0xavwwqpmZdi7LJHKNI992ZO7qcetoTVukSGV85MPAEvyjetb2TFoR0/2XfVWKH2UzVWWhkp9dfrH",
+	"nKauI5lPKedpfAWrjqN5/mx88frHp68+/niSvOgY+7g5aIcNpT36aaF0F8h/+UF89MCp6ETSx0d7jrve",
+	"lUke/BO0qrFsahgF1yCreFti4cIwnmngKYoeutM+M1U66bCWHG2WF/tSOmitUvAXVj4bFd3axZt6u/N7",
+	"5fNe+fzFRL9QMo3xzbTjmjhY1mq7i0h4+CF03t+eg7iH2LXD/R9WEdqk7xEx0Oigve/zIXzh8rfDLYb3",
+	"OYd/QLL1nvf1uot7UWxJbrqQuyn3EH3wde1uLUMQXfT/fiS8RwQStUvEUsFfNn+w0ZexK6QIq1JQLznf",
+	"NXF4Hx90zyv2SAREzPklWIVQd7vnx0L9oa/6lhYYe9z4Vd2wWtmaezHgj0jab4GnG5Tdih8fSe66kAeW",
+	"m6vDDxS8dHv4wUc13daqi+xh9w1BbNxcVRFLVMbT9+ovLbrBiOsX4c2+1CtgJPvxh1HvZtQ7ZY9u48FZ",
+	"vbJ+owkUzVLGRC34ik2AZTC1VO+AGpb6JFA7kjzLsDYCl75TgZIwwKYohsUfbuOIGcXipNAZO/gfzHyL",
+	"fUkpvyhM1Qwbn2VYqXAkAwAY2KTSKtcVLSRlQVPfQMGvtX9yfMyw99xSGBhQ/iPmLHtf20hisSBkQQcX",
+	"qxxiynd12GB8xvMLD4qGjfg/W69AaEFPeQJUt6iQVxjnj+vAut7CGIwI9LZoBAWLFTUacVGxGyxm6jNC",
+	"m6GDOB6G2WGlfi5Z/CKFRa4syGR18COsyqJHVmEjSKbBYs6D4VM4bWT8smZRfywZj1FhtaJ/QrLjEzZX",
+	"hTY+w6Cq2I0NJoU2toyh89aWs8Y0I0koJKYYNWfLao0+5ZViUrEa+LdV8zDWp2gPR+QDH7rmK4Z7t4Au",
+	"ZBnuimjoqG+MuGTmaokRnj7ytPplKmRKbQWwyhaFlP7w9II5EjV/JShqrcriQVsQXCike+dbd3+p+Q73",
+	"7AU3V/ve4e7Z//YxZHs8/raQ1PCtJbZL1tsEPnT4dvz4cT2DPXGkLP0++8pTpS2z7J3ijZlraNz7eDfN",
+	"ne2ctaLyHpil0lnau432lD98Z74OmaNRozQKbfiG7Nw3ytCeUVY8ctj7wmbURjnarl763oJKOeSQ+gK9",
+	"hhyHKUsLzSfZanCfkHFvi/2NSXOF9NJETVrDjxuSGn4bJLTNOm+7mg1i6QjfC9dSN3cJQ/ZGYYEAYXwX",
+	"oNh9TWUndAFUhJJK7Ll7SNiyrsNU6dNGS5C1+uBYp92IFGh0X9TOu2JR9qKVsf7J0aOG5LOWdhK6NbMJ",
+	"zIVMWS2q+0EZwr6WbuL7RdcedfCE0o9ODAtpkWtNTNxrI7mhtbq3+ydHJzU4SXjFpVZrodTCORZS9HH+",
+	"GBMfBgRzWo/DMqHEl5Mj/QY7kZeiqaTCEoaYDoETtV3vXqi48+3+BzGb31vL/+jWciKOwFrdpw3OWld9",
+	"y/p86ybwNYnSXLU1u7WqKiVM+XKOaUxJxwyKFqa8nRx9UzYd91XujeOK5EufCinMHNJ7/vtb579luuJv",
+	"lgPfez3uvR5/LK/HR7L8hivjzv08q5qGoS1GoxRD6KoZ2keNJCXglpJ5aNyH1Ur84xu8uMyQxLJAVMgO",
+	"IVCaCruOpCqsN0HVYAl1sqnKNtphKf4RUqxhVKZVDu5vnH8Tif9jHGm/E6F/t+/s3mV2fy9suMy6kOIu",
+	"d4XZZXHxuU8L7ngLYE0G6kAc0hXqDYIjFP9zx6y4u7gcCz9lcSYWwsYjSb4myxbKMc2Qff74KCq/fHx0",
+	"NDgjzhevNUyOiR/XKgRFWJxiJIUt65l+XOPkIXuDHUyM5SuWKK0hsSNJWWYSQtsVrcU1nDqeRn1l0bMB",
+	"KbNLkYD3xUnk0uZKYJ0idk57seArDA8fySksqRegoYKhfmuwEJh7m3i6scI73xjf3IfTKj0EZGocoFDf",
+	"Ft9EUJKx67VvFBImrS4yloWGT741hgFAVxutK6KOjhnWlw2unqUq3DL8RH4jF6d0ieAM5EPcuD837pl+",
+	"aFRBk/viXKEERllUYucd2Lz9wGy5/7CQrwMjdpRSAlbB5L1ij8qDww1nC56CW+tI4t0ZEKn0EuI+n7Mn",
+	"L9jf1YTIxXvLnMRCdUji4LZqc3N5zxh6xCg03WHuSG51jrVdpaWvbVfSD2IFQhay5iihJHQmiclVfugd",
+	"5YdOoIybzQlTuIZM5Y6LHvpvzSF2Rtw3/aTmWvrz139ulEt9/7+Hl/95WPu3o6jprlWFEg9qGk7eF2EW",
+	"ltreDLYly+yq+LBf3lIXjFgGOnifje+2bYLv1Tc6Cn2NHKkZx3555tv65ZlKy16qrRn1vsluSzr9Xi2W",
+	"q5z6h0ctbeXsKvOJEIvetmUSdvmGwv3NpsNVmkDHQfi+x1/kDILCg35Sx7l9p/d+vICYWcgyw1aq0NQt",
+	"vN6x3RB/vlvr905s893nP2mNOwRa9CU/Q9a19bx8K3l3JSvN+NRibUF3hqK7XEnoP2+EXEuL2acX9j7g",
+	"+PJOe0OC3p/PAAkl3RkbAmXwXnCXeWcZFbzS21ODHh8hWYlFsfCFOBZC0qeHLVlDrcBsykWephAy2qYz",
+	"X82nFHUoVARlnc5i3mHALiz8y8Nvjj8dDX/LethLYbZa87xUoKaIDE3R97fuir/Xxb5Q5yThecMeWtcY",
+	"/0TVa3dAYqdS5u1V1EXazkMNO9+xvQxy83phP270Qo0Hvo+jN9mgisTLGD/WjzdbpcYD6hCB/VKZ8W2Q",
+	"WRDgZVsfWWGxg+xItraQLVsUU303r7fGvh/wBHyxuDKsD2sI1pubR6j11Jz/YZEEaaOwWdXqvjJp1na1",
+	"yyT1O4gx+5Lscp8wJrT43Vuo/sj95O4aCuTl5cMPZb/j28MP9X7H7Z3mOjq+VbrD3cjYd32+E+HRK//2",
+	"5uj1htddpO0VOuEY6z2N/xFp/B32iK70YqbqXspAepu07n/Yl9zbq8p31n+/J/lfguSn03uav6d5R/PT",
+	"6d2IvllY7kNvgl3Fqf3/+0tHFtT9u/zmshx+XRmqF6Jj6+6EsoTcsGYbUrqtF1oQVqjvPjZ7pAybRb0J",
+	"/3DNkr05zrOqSX9U69DPdjXoD1kyNCU2oDdXUQh0LjvO08oi8i3gS2jrwgrG3iAWqmIVsnuZUdm4Nar1",
+	"dqDxeJaRYz9lPM/rS8Z6+xtDVujgdVKC1bC+4y1pkYEZMCW9yjkdblp1N8ekUpJrhSTroFAlyZbS0iEC",
+	"YqMIiGkvwEY7Tw0SaxEMw0ZFZEozvL28/X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

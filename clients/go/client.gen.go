@@ -181,11 +181,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -619,6 +625,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -648,24 +663,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -675,12 +692,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -702,24 +720,26 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -729,12 +749,13 @@ type AbortRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -771,12 +792,13 @@ type ListRunsParams struct {
 	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
 
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -789,24 +811,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -965,7 +989,25 @@ type ClientInterface interface {
 
 	// BuildImageWithBody Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -974,7 +1016,25 @@ type ClientInterface interface {
 
 	// BuildImage Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1102,7 +1162,8 @@ type ClientInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
-	// before, and when it did not succeed).
+	// before, and when it did not succeed; an image build that failed, was aborted or timed
+	// out keeps its outputs, which carry the generated Containerfile).
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1274,7 +1335,25 @@ func (c *Client) DeactivateApp(ctx context.Context, name AppName, params *Deacti
 
 // BuildImageWithBody Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1293,7 +1372,25 @@ func (c *Client) BuildImageWithBody(ctx context.Context, params *BuildImageParam
 
 // BuildImage Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1541,7 +1638,8 @@ func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunPar
 // GetRunIo Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
-// before, and when it did not succeed).
+// before, and when it did not succeed; an image build that failed, was aborted or timed
+// out keeps its outputs, which carry the generated Containerfile).
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's
@@ -2082,6 +2180,42 @@ func NewBuildImageRequestWithBody(server string, params *BuildImageParams, conte
 		if params.Pre != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pre", *params.Pre, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PipPackages != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pip_packages", *params.PipPackages, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AptPackages != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "apt_packages", *params.AptPackages, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Platform != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "platform", *params.Platform, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3485,7 +3619,25 @@ type ClientWithResponsesInterface interface {
 
 	// BuildImageWithBodyWithResponse Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3494,7 +3646,25 @@ type ClientWithResponsesInterface interface {
 
 	// BuildImageWithResponse Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3636,7 +3806,8 @@ type ClientWithResponsesInterface interface {
 	// GetRunIoWithResponse Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
-	// before, and when it did not succeed).
+	// before, and when it did not succeed; an image build that failed, was aborted or timed
+	// out keeps its outputs, which carry the generated Containerfile).
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -5969,7 +6140,25 @@ func (c *ClientWithResponses) DeactivateAppWithResponse(ctx context.Context, nam
 
 // BuildImageWithBodyWithResponse Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5984,7 +6173,25 @@ func (c *ClientWithResponses) BuildImageWithBodyWithResponse(ctx context.Context
 
 // BuildImageWithResponse Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6198,7 +6405,8 @@ func (c *ClientWithResponses) AbortRunWithResponse(ctx context.Context, name Run
 // GetRunIoWithResponse Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
-// before, and when it did not succeed).
+// before, and when it did not succeed; an image build that failed, was aborted or timed
+// out keeps its outputs, which carry the generated Containerfile).
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's

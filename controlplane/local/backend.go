@@ -22,8 +22,8 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	// Unimplemented answers 501 for what this backend does not serve yet (image
-	// builds, model prefetch), after checking the caller's credentials.
+	// Unimplemented answers 501 for what this backend does not serve yet (model
+	// prefetch), after checking the caller's credentials.
 	controlplane.Unimplemented
 
 	cfg  Config
@@ -413,6 +413,9 @@ func (b *Backend) GetRun(ctx context.Context, ref controlplane.RunRef) (controlp
 		return controlplane.Run{}, err
 	}
 	row, err := b.getRun(ctx, ref.Name)
+	if err == nil {
+		err = inScope(row, ref)
+	}
 	if err != nil {
 		return controlplane.Run{}, err
 	}
@@ -431,13 +434,17 @@ func (b *Backend) getRun(ctx context.Context, name string) (runRow, error) {
 	return row, err
 }
 
-// GetRunIO returns a run's inputs, and its outputs once it has succeeded.
+// GetRunIO returns a run's inputs, and its outputs once it has succeeded (for a run the
+// server executes itself, once it has ended, when it kept any).
 func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.RunIO{}, err
 	}
 	name := ref.Name
 	row, err := b.getRun(ctx, name)
+	if err == nil {
+		err = inScope(row, ref)
+	}
 	if err != nil {
 		return controlplane.RunIO{}, err
 	}
@@ -445,7 +452,11 @@ func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (contro
 	if io.Inputs, err = decodeObject(row.Inputs); err != nil {
 		return io, fmt.Errorf("local: run %s inputs: %w", name, err)
 	}
-	if row.Phase == controlplane.PhaseSucceeded && row.Outputs.Valid {
+	// A task's outputs once it has succeeded; a run the server executes itself (jobs.go) may
+	// keep outputs when it fails too (an image build's Containerfile), shown once it ended.
+	showOutputs := row.Phase == controlplane.PhaseSucceeded ||
+		(row.Phase.Done() && controlplane.Kind(row.Kind) != controlplane.KindTask)
+	if showOutputs && row.Outputs.Valid {
 		if io.Outputs, err = decodeObject(row.Outputs.String); err != nil {
 			return io, fmt.Errorf("local: run %s outputs: %w", name, err)
 		}
@@ -460,6 +471,9 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	}
 	name, reason := req.Run.Name, req.Reason
 	row, err := b.st.getRun(ctx, name)
+	if err == nil {
+		err = inScope(row, req.Run)
+	}
 	if err != nil {
 		return controlplane.Run{}, err
 	}

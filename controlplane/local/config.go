@@ -68,6 +68,9 @@ type Config struct {
 	// CallMaxBytes caps the body of an app's answer to call_app; a larger one is
 	// CodeBadGateway (502). Defaults to 10 MiB.
 	CallMaxBytes int64 `yaml:"call_max_bytes"`
+	// Builds configures image builds (build_image): the builder and its flags, the default
+	// base image, a base image allowlist, a registry to push to (see BuildConfig).
+	Builds BuildConfig `yaml:"builds"`
 	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name, an app's
 	// BaseURL + "/app/" + name. Defaults to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
@@ -115,6 +118,7 @@ func (c Config) withDefaults() Config {
 	if c.CallMaxBytes == 0 {
 		c.CallMaxBytes = 10 << 20
 	}
+	c.Builds = c.Builds.withDefaults()
 	if c.WebhookName == "" {
 		c.WebhookName = "flyte-webhook"
 	}
@@ -161,5 +165,5 @@ func (c Config) validate() error {
 	case c.CallMaxBytes < 0:
 		return fmt.Errorf("local: call_max_bytes: %d is negative", c.CallMaxBytes)
 	}
-	return nil
+	return c.Builds.validate()
 }

@@ -19,8 +19,10 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"me-believes-anyone": func(b controlplane.Backend) controlplane.Backend { return meBelievesAnyone{b} },
 	// Auth: GetRun answers without looking at the credentials.
 	"getrun-unchecked": func(b controlplane.Backend) controlplane.Backend { return getRunUnchecked{b} },
-	// Capabilities: image builds answer as if served.
-	"builds-pretend": func(b controlplane.Backend) controlplane.Backend { return buildsPretend{b} },
+	// Capabilities: image builds, declared, answer unimplemented.
+	"builds-unimplemented": func(b controlplane.Backend) controlplane.Backend { return buildsUnimplemented{b} },
+	// Builds: the pip packages are lost on the way to the build.
+	"builds-lose-packages": func(b controlplane.Backend) controlplane.Backend { return buildsLosePackages{b} },
 	// Tasks: the latest version is the first registered.
 	"latest-is-oldest": func(b controlplane.Backend) controlplane.Backend { return latestIsOldest{b} },
 	// Tasks: Idempotency-Keys are shared between callers.
@@ -55,13 +57,23 @@ func (w getRunUnchecked) GetRun(ctx context.Context, ref controlplane.RunRef) (c
 	return w.Backend.GetRun(ctx, ref)
 }
 
-type buildsPretend struct{ controlplane.Backend }
+type buildsUnimplemented struct{ controlplane.Backend }
 
-func (w buildsPretend) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
-	if _, err := w.Me(ctx); err != nil {
-		return controlplane.ImageBuildResult{}, err
-	}
-	return controlplane.ImageBuildResult{}, controlplane.Errorf(controlplane.CodeInvalidInput, "base image %q cannot be pulled", req.BaseImage)
+func (w buildsUnimplemented) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
+	return controlplane.Unimplemented{Backend: "the wrong backend", Authenticate: func(ctx context.Context) error {
+		_, err := w.Me(ctx)
+		return err
+	}}.BuildImage(ctx, req)
+}
+
+type buildsLosePackages struct{ controlplane.Backend }
+
+func (w buildsLosePackages) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
+	asked := req.PipPackages
+	req.PipPackages = nil
+	res, err := w.Backend.BuildImage(ctx, req)
+	res.PipPackages = asked // the answer looks right; the build is not
+	return res, err
 }
 
 type latestIsOldest struct{ controlplane.Backend }
@@ -165,17 +177,18 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect := map[string]string{
-		"me-believes-anyone": "TestConformance/Auth/",
-		"getrun-unchecked":   "TestConformance/Auth/Unauthenticated/GetRun",
-		"builds-pretend":     "TestConformance/Capabilities/BuildImage",
-		"latest-is-oldest":   "TestConformance/Tasks/GetTask",
-		"keys-shared":        "TestConformance/Tasks/IdempotencyPerCaller",
-		"abort-finished-ok":  "TestConformance/Runs/Abort",
-		"early-outputs":      "TestConformance/Runs/",
-		"trigger-stays-on":   "TestConformance/Triggers/Deactivate",
-		"app-errors-fail":    "TestConformance/Apps/Lifecycle",
-		"list-offset-pages":  "TestConformance/Lists/PagingWhileAdding",
-		"list-shows-all":     "TestConformance/Lists/Visibility",
+		"me-believes-anyone":   "TestConformance/Auth/",
+		"getrun-unchecked":     "TestConformance/Auth/Unauthenticated/GetRun",
+		"builds-unimplemented": "TestConformance/Capabilities/BuildImage",
+		"builds-lose-packages": "TestConformance/Builds/Lifecycle",
+		"latest-is-oldest":     "TestConformance/Tasks/GetTask",
+		"keys-shared":          "TestConformance/Tasks/IdempotencyPerCaller",
+		"abort-finished-ok":    "TestConformance/Runs/Abort",
+		"early-outputs":        "TestConformance/Runs/",
+		"trigger-stays-on":     "TestConformance/Triggers/Deactivate",
+		"app-errors-fail":      "TestConformance/Apps/Lifecycle",
+		"list-offset-pages":    "TestConformance/Lists/PagingWhileAdding",
+		"list-shows-all":       "TestConformance/Lists/Visibility",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))

@@ -139,7 +139,8 @@ export interface paths {
         /**
          * Read a run's inputs and outputs
          * @description The inputs the run was started with, and its outputs once it has succeeded (`null`
-         *     before, and when it did not succeed).
+         *     before, and when it did not succeed; an image build that failed, was aborted or timed
+         *     out keeps its outputs, which carry the generated Containerfile).
          *
          *     Which runs it answers for: a task's run when the task is inside this webhook's task
          *     allowlist (403 otherwise); an image build (the run behind build_image's
@@ -358,7 +359,26 @@ export interface paths {
         put?: never;
         /**
          * Build a container image
-         * @description Starts an image build run. Follow it with the run endpoints.
+         * @description Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+         *     is the run's URL): get_run, get_run_io, abort_run.
+         *
+         *     `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+         *     Python app's handler reads them, and also from repeated query parameters, as its own
+         *     example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+         *     the body wins when both give it.
+         *
+         *     Every value is checked against a strict pattern before anything runs (400 naming the
+         *     field): package names with optional version constraints (no options such as
+         *     `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+         *     references, versions, platforms `os/arch[/variant]`.
+         *
+         *     The embedded backend's build run (a run of kind image_build, task build-image in
+         *     project system, domain production) builds with buildah, podman or docker; its inputs
+         *     are the request with the defaults applied and `image`, the reference built; its outputs
+         *     `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+         *     `pushed` when pushed to the configured registry). A build that fails keeps `image`
+         *     and `containerfile` in its outputs.
+         *
          */
         post: operations["build_image"];
         delete?: never;
@@ -729,8 +749,11 @@ export interface components {
             platform?: string[];
         };
         BuildImageResponse: {
+            /** @description The URL of the build's run. */
             image_build_run_url: string;
-            image_name: string;
+            /** @description The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built). */
+            image_name: string | null;
+            /** @description The image built on, the backend's default applied. */
             base_image: string;
             pip_packages: string[];
             apt_packages: string[];
@@ -871,12 +894,13 @@ export interface components {
         /** @description The app's project; the backend's default when absent. */
         AppProject: string;
         /** @description The domain the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app, which looks in the domain it was deployed in). The local
-         *     backend has one namespace and ignores it.
+         *     addition to the Python app, which looks in the domain it was deployed in). On the
+         *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
          *      */
         ScopeDomain: string;
         /** @description The project the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app). The local backend has one namespace and ignores it.
+         *     addition to the Python app). On the local backend, the project of the run's or
+         *     trigger's task: elsewhere is a 404.
          *      */
         ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
@@ -1049,12 +1073,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1091,12 +1116,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1133,12 +1159,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
@@ -1201,12 +1228,13 @@ export interface operations {
                 /** @description The `next_page_token` of the page before; absent for the first page. */
                 page_token?: string;
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1438,12 +1466,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1482,12 +1511,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1535,6 +1565,12 @@ export interface operations {
                 name?: string;
                 /** @description Allow pre-release packages. */
                 pre?: boolean;
+                /** @description pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given. */
+                pip_packages?: string[];
+                /** @description Debian packages, repeated; the body's `apt_packages` wins when given. */
+                apt_packages?: string[];
+                /** @description Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given. */
+                platform?: string[];
             };
             header?: never;
             path?: never;
@@ -1625,12 +1661,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1667,12 +1704,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1709,12 +1747,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
