@@ -68,6 +68,12 @@ type Backend interface {
 
 	// PrefetchModel starts a model prefetch run (a Run of KindPrefetch).
 	PrefetchModel(ctx context.Context, req ModelPrefetch) (Run, error)
+
+	// ListRuns returns a page of the runs that match req's filters and that req.Visible
+	// lets the caller see, newest first (see ListRunsRequest). CodeInvalidInput for a page
+	// token made for other filters or not made by this backend, or a filter the backend
+	// cannot apply in that combination; CodeUnimplemented for one it cannot apply at all.
+	ListRuns(ctx context.Context, req ListRunsRequest) (RunPage, error)
 }
 
 // Closer is implemented by backends that hold resources (processes, files, connections).

@@ -113,6 +113,27 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
+// Defines values for RunResponseKind.
+const (
+	RunKindImageBuild RunResponseKind = "image_build"
+	RunKindPrefetch   RunResponseKind = "prefetch"
+	RunKindTask       RunResponseKind = "task"
+)
+
+// Valid indicates whether the value is a known member of the RunResponseKind enum.
+func (e RunResponseKind) Valid() bool {
+	switch e {
+	case RunKindImageBuild:
+		return true
+	case RunKindPrefetch:
+		return true
+	case RunKindTask:
+		return true
+	default:
+		return false
+	}
+}
+
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -219,6 +240,11 @@ type HealthResponse struct {
 // Inputs Task inputs by name; each value of the type the task declares.
 type Inputs map[string]interface{}
 
+// Label A label, `key=value`.
+//
+// Example: ci-job=1234
+type Label = string
+
 // MeResponse defines model for MeResponse.
 type MeResponse struct {
 	// Name The caller's display name.
@@ -307,10 +333,24 @@ type RunIOResponse struct {
 	Outputs *map[string]interface{} `json:"outputs"`
 }
 
+// RunListResponse defines model for RunListResponse.
+type RunListResponse struct {
+	// NextPageToken Send it as `page_token` (with the same filters) for the next page; absent on the last page.
+	NextPageToken *string `json:"next_page_token,omitempty"`
+
+	// Runs The page's runs, newest first.
+	Runs []RunResponse `json:"runs"`
+}
+
 // RunResponse defines model for RunResponse.
 type RunResponse struct {
 	// Attempts How many attempts the run has had.
-	Attempts  *int       `json:"attempts,omitempty"`
+	Attempts *int `json:"attempts,omitempty"`
+
+	// Caller The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+	//
+	// Example: ci
+	Caller    *string    `json:"caller,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Done Whether the phase is final.
@@ -319,6 +359,14 @@ type RunResponse struct {
 
 	// Error Why the run failed, when it did.
 	Error *string `json:"error,omitempty"`
+
+	// Kind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+	Kind *RunResponseKind `json:"kind,omitempty"`
+
+	// Labels The labels the run was started with, when it has any.
+	//
+	// Example: {"ci-job":"1234"}
+	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name Example: r-7f3a9c2b1d
 	Name string `json:"name"`
@@ -330,12 +378,18 @@ type RunResponse struct {
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 
+	// Task The task (and its version) a run runs.
+	Task *TaskRef `json:"task,omitempty"`
+
 	// Trigger The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
 	//
 	// Example: nightly
 	Trigger *string `json:"trigger,omitempty"`
 	Url     string  `json:"url"`
 }
+
+// RunResponseKind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
@@ -382,6 +436,14 @@ type TaskOutput struct {
 	//
 	// Example: string
 	Type string `json:"type"`
+}
+
+// TaskRef The task (and its version) a run runs.
+type TaskRef struct {
+	Domain  string `json:"domain"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Version string `json:"version"`
 }
 
 // TaskResponse defines model for TaskResponse.
@@ -433,11 +495,17 @@ type AppProject = string
 // Domain defines model for Domain.
 type Domain = string
 
+// LabelFilter defines model for LabelFilter.
+type LabelFilter = []Label
+
 // PrefetchRunName defines model for PrefetchRunName.
 type PrefetchRunName = string
 
 // Project defines model for Project.
 type Project = string
+
+// RunLabel defines model for RunLabel.
+type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
@@ -645,6 +713,12 @@ type RunTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
 
+	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+	// digit (they are valid Kubernetes labels).
+	Label *RunLabel `form:"label,omitempty" json:"label,omitempty"`
+
 	// IdempotencyKey Any string of 1 to 255 characters chosen by the client.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -680,6 +754,49 @@ type AbortRunParams struct {
 
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
+// ListRunsParams defines parameters for ListRuns.
+type ListRunsParams struct {
+	// Task Only runs of this task, written `domain/project/name`.
+	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// TaskVersion Only runs of this version of `task` (which it needs).
+	TaskVersion *string `form:"task_version,omitempty" json:"task_version,omitempty"`
+
+	// Phase Only runs in one of these phases (repeat the parameter for several).
+	Phase *[]Phase `form:"phase,omitempty" json:"phase,omitempty"`
+
+	// Trigger Only runs this trigger (of the run's task) started.
+	Trigger *string `form:"trigger,omitempty" json:"trigger,omitempty"`
+
+	// Caller Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`).
+	Caller *string `form:"caller,omitempty" json:"caller,omitempty"`
+
+	// Label Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all).
+	Label *LabelFilter `form:"label,omitempty" json:"label,omitempty"`
+
+	// CreatedSince Only runs created at or after this time.
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedUntil Only runs created before this time.
+	CreatedUntil *time.Time `form:"created_until,omitempty" json:"created_until,omitempty"`
+
+	// Limit The most runs a page holds.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken The `next_page_token` of the page before; absent for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
 	// Project The project the run or trigger lives in; the backend's default when absent (an
 	// addition to the Python app). On the local backend, the project of the run's or
 	// trigger's task: elsewhere is a 404.
@@ -782,6 +899,9 @@ type ServerInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(c *gin.Context, name RunName, params GetRunIoParams)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(c *gin.Context, params ListRunsParams)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(c *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams)
@@ -1426,6 +1546,14 @@ func (siw *ServerInterfaceWrapper) RunTask(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	headers := c.Request.Header
 
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -1595,6 +1723,121 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 	}
 
 	siw.Handler.GetRunIo(c, name, params)
+}
+
+// ListRuns operation middleware
+func (siw *ServerInterfaceWrapper) ListRuns(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRunsParams
+
+	// ------------- Optional query parameter "task" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task", c.Request.URL.Query(), &params.Task, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "task_version" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task_version", c.Request.URL.Query(), &params.TaskVersion, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task_version: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "phase" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "phase", c.Request.URL.Query(), &params.Phase, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter phase: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "trigger" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trigger", c.Request.URL.Query(), &params.Trigger, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trigger: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "caller" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "caller", c.Request.URL.Query(), &params.Caller, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter caller: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_since", c.Request.URL.Query(), &params.CreatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_since: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_until", c.Request.URL.Query(), &params.CreatedUntil, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_until: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", c.Request.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter page_token: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListRuns(c, params)
 }
 
 // GetTask operation middleware
@@ -1791,6 +2034,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/run/:name", wrapper.GetRun)
 	router.GET(options.BaseURL+"/run/:name/io", wrapper.GetRunIo)
 	router.POST(options.BaseURL+"/run/:name/abort", wrapper.AbortRun)
+	router.GET(options.BaseURL+"/runs", wrapper.ListRuns)
 	router.GET(options.BaseURL+"/app/:name", wrapper.GetApp)
 	router.POST(options.BaseURL+"/app/:name/activate", wrapper.ActivateApp)
 	router.POST(options.BaseURL+"/app/:name/deactivate", wrapper.DeactivateApp)
@@ -4540,6 +4784,175 @@ func (response GetRunIo504ApplicationProblemPlusJSONResponse) VisitGetRunIoRespo
 	return err
 }
 
+type ListRunsRequestObject struct {
+	Params ListRunsParams
+}
+
+type ListRunsResponseObject interface {
+	VisitListRunsResponse(w http.ResponseWriter) error
+}
+
+type ListRuns200JSONResponse RunListResponse
+
+func (response ListRuns200JSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns400ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns401ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns403ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns422ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns500ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns501ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns502ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns503ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns504ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTaskRequestObject struct {
 	Domain  Domain   `json:"domain"`
 	Project Project  `json:"project"`
@@ -5101,6 +5514,9 @@ type StrictServerInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(ctx context.Context, request GetRunIoRequestObject) (GetRunIoResponseObject, error)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(ctx context.Context, request ListRunsRequestObject) (ListRunsResponseObject, error)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
@@ -5660,6 +6076,32 @@ func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunI
 	}
 }
 
+// ListRuns operation middleware
+func (sh *strictHandler) ListRuns(ctx *gin.Context, params ListRunsParams) {
+	var request ListRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRuns(ctx, request.(ListRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListRunsResponseObject); ok {
+		if err := validResponse.VisitListRunsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetTask operation middleware
 func (sh *strictHandler) GetTask(ctx *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams) {
 	var request GetTaskRequestObject
@@ -5750,149 +6192,174 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchu3kuiroLhbZTF3RMmynD2R6tSW4tix9ziOy1bWW2XqcsCZJgdHQ2ACYETx+KjqPs19sPskt9AN",
-	"zAc5Q1H+SHJi/ZJIzgCNRnejv/FhkKhFoSRIawYnHwYF13wBFjR+Opsqbd8AN0q6jymYRIvCCvdx8C5b",
-	"MZsB06VkwjDunoX0lGlIlE4hZUths/DEaBANhHvr1xL0ahANJF/A4GSgafBoYJIMFpxmmfEyt4MTmh5S",
-	"diU4W8I0U+qSnb1+MYgGC379EuTcZoOTh4dHx9HArgo3nLFayPng5iYanBXFD2rBRQfk5xkwXhQPDEvx",
-	"iVOEcsqTS5Cp+5YgYMsMJONTA9L2wU8DtOBvwHb0+HE0WAhZwdoD6CscrB9MN1kFQcFtVgOAf6KBhl9L",
-	"oSEdnFhdwieC81qrv0Nit0FU0COfgDk/wiehbtsGW24uqx2OGIzmIxancAW5KhYgbdyD0GpHPx9KX2uY",
-	"gU2yN6Xs3+nCP+S4xW95xLipvp9ks8lCpZAzDbbUElImbM8adCknn50wtlKFx7bf1B6w6i3/fFBtxeka",
-	"Kh1aHKA7YPCzY+9togrYRq9Ed5VEVZpZLeZz0CwXV2DYTmKK7XE5ljxNhRuZWYWvvF7ZTEnHuRFbZiLJ",
-	"WK7UpRsSf/YzC8uW3I1a5GrlcCOHI/YzPjKWuUp4HuaOmq+pWYD5gWlA/cAgTZwwyA0sM9CAhwQ7Pjwe",
-	"jeWXk6aI562k6qnwC2O6wh3rQF0AYQ13Y/kpyPscAvWcm8t+dvJM/lueRg6g/wZthNoi5tkVPUHblnML",
-	"xjINc2EsaEiZkrDLieRH+TQE0gZuwWG1w1vQ6B/6/DLcg7d9m92sgTQRvbaGm00hV3JumFV9sHNz+fkB",
-	"f8dFBzufSbMEzZTMV0zJBBBSXhQsc9IeeJJBShwGv5ZgnC5pLLfQRwFLN0unLjrjuYEKsKlSOXA5uHGg",
-	"aTCFkgZQY/6epz9yC0u+cp8SJS1IBJwXRS4S7gA/KLSa5rD4X3/3enU9379rmA1OBv92UGvlB/SrOXhN",
-	"b9Gkm7vm5tIqZ0XOJaBQc1/yPIcUUTLnV8A4m2p1CSj0ZlzkQs4ZRySOBjeRg/4NYeq3ht5vkBNzS8hz",
-	"NlN6ASmbliSnr3heglPm5APLZsKyPdTnhCxKa5jNuG38Fug2YhxFMWKBceEG5O5nnITMCWEN5LMhrv6J",
-	"krNcJL/52i3Xc8ClS2XdocyJSmldPM/V0hDUtGrOZkIK42hbl3IYuc3kkr1IYVEoCzJZ7f8NVniYayhN",
-	"sMSUzUB7lOF6nyk9FWkK8vdbsCqtESm09uSBoTXnwtioIuQWdWuYlQZMTeJEvp7zzsUCVGn/aAyYihQ3",
-	"mPgNlS/hToCbaPBCWtCS50+1Vvq3hPutWoDNnBRw0gCVPr8fwAzoK9AjhsopWC5yJuEKNEu41gL1JIKa",
-	"gQObWbi2p+zXUlloytyJSHGNr5R9pkqZ/k7Eliog/oJrYWyA6MWiyMFZg5D+DuQyE/PS6SdeN6xhNGVR",
-	"KO1FlSpAIxwI9Gu+yhVPz5V66Rb2e8npqUpXjoFzB4QjdS4bRMN4kkDhxcxb0FcigV8kv+Ii59Mcfl/O",
-	"TLh0OJ5CpSEojbLoCrRDLaSnzOoV43Nn3jhtkqTLL5KXNlNa/OO3JZZXiiUaUpBW8Nz0SMSKdAjz7omF",
-	"03Iy4Kl35r17927/rLSZGyjhFtrAratcN7jiQqsEjHGb9lRaYVe/F71V68ucGoOUlvHCHxypSkrHxIze",
-	"n4I5ZTEKJRMzw1eGkQ3FZcqWGXfcfxO0vKafk/Q4dINqx3VWkFInvaq8hqMoeC9PPgzgmjtRstVpufG6",
-	"O+VL034d3aiTSl8ddCnDtVr9PlhcfqgKpIvqPTVFq/AmGpwlVlxxC2dF0b9WkGmhBO2uLHPPr6S+byxA",
-	"mAl3gzaxU+nGUT/eSp130Vznyuo5oho4GqJzkbsurtezWU5zkbDwaESWo7BoUyiJtsOnIkaYSQrcb0fa",
-	"/UzOjZ1AUAi6Xe9OrXDPsURzU0sy5BPguc1WbAWNJTgVpHpkxM4k63dgODXMWwYdC9zCEsZyTcGENtDP",
-	"1ZKpmQVZgU4aKj7vdKSZdScHrYUZ4ew575PCNVb4+gjAnaoyB00AXongTnBWBrf0+7fHnY/XPLq+BdyG",
-	"hZDj0wlKhtJIyPkJq5YlSe1bQbUpER6TQs4jp424h6Yrb4mwvU2EOPVAzWZsmYkc2JJL/BHJi5R/N7wu",
-	"pRRyfhfcgCwXjtFwPrd90cCPMogGnqJQtKiigLTBbX63o8H1vhtj/4prRw/GDXZWFG/r8Rw3VkOeFcWT",
-	"alR8zg9cS4R1HDupbRW6K1mN79GuUrHa65boaEqUNU7slyvflyJPXyz4HBoWclu68MJOCp5c8jl9FhYW",
-	"psvZscE0C379gh5+fHhY/c615iv3cyGKWwd+/PDoIwbOuXU80Dfot8dbx/zL+og3tyCuTy73Ym5j8vUV",
-	"TLmBiXCjd8t0/IlNS5FbpmTU49dFNQbSTkmHI0zcCOlEl3LSSaluql/evAxeM3z6gQmBz54xZa8HjqCu",
-	"RmILfgmG7bkvZmWeO/sXNMgEImb5nAmZ5GUK6ZAEfcP4Ql8eOkBPmTu0WieBVBbDIm0R4QWEn867pkvr",
-	"HS0g0fzzkd8ABiF4uNPR2EvMt+z1God3bUsLsS3aWJs2alNcF78/cabBW7BOkJlNip1Cxq9EOJtDwDoV",
-	"qCoPOo0QNyAL77G92D8cRyzmpVWxk+SxM0K0SCEenrLqiXpbNy1FvkJRXumPNQib6iZowXPxD+iUtOQd",
-	"Ssk6yJ15kZRaO61al9KwJReWzZRGZzqX6Exq0HZDcfFu9ElYSjeJEzr8s7TAOCAndsdojYodyGqNOKrd",
-	"6YCmiYfujc9zVCJ7pHxBBjiKLX/O8vx14xECcM3P4vDoWe2/3v78iuxnLy0SnucNVNagoHd6gikZ5uPn",
-	"w1EYYeqWKbvk9w/V8bhVtf4MGu9nNxd2Ptyfo17Wv7guQ83rcreqIv7drmlfoC/2bjt7zs1l8HtPVyjf",
-	"TxnwJCMfeRW3WRVQB3BSSHKuwXRS2U9wu+Xbxb95jmGsVJgi56sqnNWwhFPOXqoryHnSLY/KaX+Uthrf",
-	"PxWoue32uJRqaXwUv564NKD3Hx49un1vPASe9rr26CeV8lwEfGzCiSkZD4z7658LuSbvxwML13Y8uKBU",
-	"k7vrVw+/3VR4XmfcbM12KNwDeK4/y1eWonmIIhabMkkAUkjdmUMOXzx9yGPh/rViAelElTZGuyXWkDjB",
-	"CWnMuAY2E5LnTdPh1xJK5Cx3PAg5n8yUnmgwqtQJnrNCCovCdt2+KHhpyLwIQA2iAcHkjmcCyW1ggAjV",
-	"eQ/Npi3SyLJ58fMWKbUTx/UcNjVR9Eoqryh98gRF2OWtrjN8qEcO0ghRWHENWheRBydcR4CVvXn2hH13",
-	"/Pg/mPfvYRaV5SKvXGvcsqU7b5ZaSaeMsqXSqWEL4JJUhmaYJlrbERqrx76uh438QMIE1bbN8rqUbDzQ",
-	"+3yajAeoGc0w2NBBJ+QY3JzxmdLs+OgoImlKURGMwC258WurMxprGCq+3sHLSfGdDjNGSGO5TPoY2yvz",
-	"BbdZe9kHupQHuOquldYRmK3jPjBMpBHjuVHMNBSH/9n3StD+i5SRI5lcqFpY68yIpsv/gWG5mo+2uzk3",
-	"QXh+fv6a0QMsUWn7BDk+PO5yyVhh8x5MNUZyR0eGQRS4XiOWV8qyZ33kQV9sMAL75c0LJ0uJKoBdCpm6",
-	"w9ZzxSmK0dKeTHMuLxsau4cIWUVgNLcNS+OtW48r/DWsv+Hz9Ty0hbOrwOK6OOx1umTgaZ7UiiU3Tbnv",
-	"Uz5C+gQRhzO5VLrqFM79ikSVcVxl6inNOGnJ6LHBWKn3ZKHavBcfXMenDBaFXVXyhQJSIZofbfPVdwma",
-	"NouTQrF9MzBPrfIz9Trd35Ty0w+kDg9ByHygHDYHf3AbuhVsMZk+3ynWp4H4173HoZRW5MF/Xh32OwDY",
-	"o9/vcp69KeUWZ5O1jnR6PNQLLlcsPFLh18Ge8bTbo5xocPbFhNuWTznlFvad+tJFjamSW8xwzBF0B7gz",
-	"hCula9NiApnecd5bAgpuraSEtYIGW0MAjUN4/z9mj/h3ydH0YadovYtWQ/G5tMyrBXZIe/8EJlK0stRm",
-	"jmqcbPDL4NUvgUsadQm7Yc6/eCds+0l3SLPz0KG+sQYi26uhbyWMOtNuuLFAv131rkgxz2y+6oLvLoZ1",
-	"UCjJ0Yb028N6zkT9GJOyztY+ZaWh4E+jhKQKyZk11e8Wqts9tNDtrl1DB62/1150i0e7fnPllZ/wQ59A",
-	"r13SESs0oDKGyY1rMUi2FzvhGVNWcPBiq5k7AJlaygg1YIyWTA06aNXMvTccsRcktwzac3DNnWVtmRN6",
-	"RvyjrX493BTR1/tzte/X/Hej5OgNX/4ExpCPtfp131yKYl8VdHLs+2OcBlkP8/cG1hAjKAArNq4cGk6d",
-	"2lEoOd40fdoxbWqfGK7qBRalwYSRubhCKITx0O35PZEq7MKwW1J3a5XNjUePzV5M8Dlb3J8waKvnilv3",
-	"jx/R/ZsLg18R6bn/nChyq8X/S8oZiqt8kTrqoZaSZnPIGraZKRxrOwbYvEZa/dLHET/jYd3FErtQAh31",
-	"TJhPIIO5BvBByR1V/vNqZr87kY+m5OISGJdh59oIrGKju+OvD2n9MhSd57cdpO0IBrIdUugE4Z5wPe9Q",
-	"gV6ht8gfM8302ozShyvxJKT3KiKZMaWddbjXG02i1Hz/Nj60MJBfAckhIR25u8niNj2+9+x7Ed0hJljr",
-	"1L0lDH5lXYuIqkNHaNx2E9VwO/O3MajZ2QFQHwsdAO+iiPcuJcTmutZyJ/A8j3bAFwj3DjTjcKhKW1NM",
-	"C5Rbt9BAosHeNpd/qpYHmBS8R1mqtIGUOD682+xYwhCEQs3aBVJ1lwC5qitUdmL7utKknmodzZ38GnnW",
-	"rzHUKTxIFdxiAm2J1NT1G52oalam3LrcZi3IWk2LB+Giy+wzkJRa2NVbR50h3so16LPSZps0EZ/5vEyk",
-	"/BP2PT7LxuXh4aPEqkuQ+K87FwtuDGrWWpXzLOTHtGIKo1AAgnjBoeotz6wt0ORT6lJANzhnLH6CP8fe",
-	"abbbtJhn3aoVYxp4StQdz/KVhYnPJ5zgomJGUFTFLPSxrmbpeKdeCS/E32BFaZdCzlTXOnAfgL15+vac",
-	"nb1+QeFfnWRgrJcyS6UvT1A5d1ttvPcERUDEZirP1ZLCx9wvh9hyLL2YcF97ARZRBTkeDVGllh9UaV/s",
-	"gNXBPHZARR3oe8T0ehMxsxQ2yaoiOqcp0wSzWeQTKRzKuZCgKcWCAKgqb5+X87mQ82c88XEdMxrLsXwn",
-	"NOw7ocmtmOZAi8TgygMTjroYP78jXJ8VxVN5JbSSWGh8QvY8t5mJ2AJsplITjWXl+PIhGkIRsSybCchT",
-	"OhypCqQoHpgR+znkgtNPc63KgtLHLJ+P5V6iNOaEmMvI4T2imk+PEI+EqFrw8BTlc5GrFabPgnS6vqFh",
-	"zVjuxcHkmtBX8dBpk0bIeQ51Xrph9YMmHka4knZirsnU0pApg+WkNBMmphCOv/mmkZoslBx98w17egV6",
-	"VU+DxUAxhV1jJgFS00yMPmFcjuXOsiA4tNHZuMawlPrSw4tjuY0ZhyP2pIYJN2kH5vdluWOZQiJSMGyZ",
-	"qUbUhAmvP4V8YjrhjFWaimAWHofo5jXffIPzxn3J2THbC0GdIYqdFeP5kq+MT+2p4jt7RrEkF05TGMvg",
-	"9Q8O182iYuTveOTfjtglQIESQsj5EIOLltJdyHGN8cZVAfFYEsEAi+uIRewQRcUkqPNrKBRmFTJe+9w5",
-	"Oz46Ys4SCnGoyo8rHDH4HHCqmc1FAv409ALyrHCH6f7R6LARViCxue9R3TisTwYPR4f0qCpA8kIMTgaP",
-	"RoejRxjOtBkeVAe8KA4+uAlu3Mc5oNVTEfGL1NkiYCe8KPC1ut3G+24VrX7kIHSKuIl2edQXm+/2cKiY",
-	"vrlYK2g8OjzckvN/t1z/ZgJJT74/ZnfeRINjmrZrtAq8g0a5Ir7y8PZXWkUc+NKj21+qC+XwjePb36iK",
-	"ndwLR0e7wLVZanETDR7vgoZ29Ri+9XAnEJvVT/ja0U44DwWu+MoO6OsoAMJXd8DjWkUfKoflYsH1anAy",
-	"eOl1BKryRGV6jjnI7tNFNLjer+oIUeEp8P0Ggx4EdQI1ZGU6XHOYy2yqxGP2zp398ZIL+1erS4jpF6ro",
-	"SxTaJs06ZGFCqjfb83ITE+kwq8FpPhF7fHiM5klbRATI/rBy4vansWT7y8qTjsS0frmCh0NdRPBnkzKH",
-	"393+QlXhfC+WvpxYClT5CXLJqX1bZBJIZxpUaSFeo6TyjqCIe3Mip7yDUPZxgv+T/kV6uvv8X29/fjWW",
-	"GEHnmKWQhDh8/GFcse94cMLGA69Jw7UlRXo8uGnmJ/uyUKksjjpisc+XjZkwY2k682D3nE75+ue35xF7",
-	"/cs5gvX67PzJ867sdIOLF3YYjWXcTJCNu/JdUS+OnXLmYyXuX2cXBgG9x1kOPHUCOj7AZ0LUYjhib7DM",
-	"3JfPHx8eRo0EkLHUZQ4nLD44cIrsyCfMjUYxMzB31GvYHqbUFKATkHYfZKJSSJ19xMjB4P7LlLEO06UB",
-	"7ezwaCyp4sfk3GTYwsC/yPw38b/FUWU+JBnXPLGYr//kTcRePovYq19eDkfsjMX/GaNnFZc/lqbIMTw0",
-	"mzHukYSmpTBsAXqOxd9WsTWk7pFuvxQyoM3wBbBLWA0RuXXhnM90wQytnK8gPWGcHV1fu9U9ur6uY3mB",
-	"0PhUXQHb05AKDYkla0kqO5bkOaAR3Kt0sjqseAIVJkLKjV8qOjlilmqsJqpCZWSO+tDeWBKMaonVURqM",
-	"QeP3mMB7fH2NAAXLwtlfBipDxa2p5jCqIlXGWYLBUhKGxedUaO6oquovhQbISTA/qyEcBiqfVK/PfDSW",
-	"Z/RF2Ccq8LXiquoH9N0pxgPxgY3C5qiq5eBsKiTXK5pZKs0WilwL7boCX7ftCPPx4VFj7Lq+uNW9gB70",
-	"TYnaGoyTYZ+svXSlC1m0odH9UzNySLo9KBw5JY3ubutdkihzabfONIfHf7m1NU1vVht5eipYq6JHYbMT",
-	"9uNTJ+yCyIuCvPvh6cun508dST5/evYDRlm4XLGEG2B7sTsOkNboxU3CsVgnJCgI2bV6gqmn3eKPT8/J",
-	"knXn9uBk8L/33v84v3j/FC7en9uLf75/XVy8/1ldvH9rGl/8UjY+nHH88P5JcvH+eXbxz/c/pPT+y7wa",
-	"x/39p/sVv3Bv/JBeDP990InaL2rl4un5vUpXn00hXasdudnsD3RX9bevShkPT8+L9ZnN9hy14G8Y+Bje",
-	"+RD3BbfV+T3YHvPv17bbMN4BDlTMj0gL69bjaUhI2dHhMXul2BNC5mk4d6JG9MnJOxzx0U4jPsIRLftJ",
-	"pWImqJtp/5hftfnwcAeY1puV3Jsdn9XsiJopRX8ekRJ9+bYitTYYbCHP505vbuisodWR7cSS0mO5GybI",
-	"1iJldk1vLWUOxidZUKJUypqtBcayobQ68Bo6q2jprEG/bqnjaJV4NXUsP1JJJf2u0UsmgL8tfZzmCLq9",
-	"Vc7WcutXMl+dsipIzzY181FLQdnsTNMyt59gc7ePNrXrmOI2J6Aq7u4DDCnP1OVg08VXz3zv5NvCyd31",
-	"p7e4+Rpln/cn9f2J+2UcfTVl3lX+YBx+v2pbsTX0wGWjiQV2fByxZ5RZ0Zsgzfbijv4I8VgK08gf/+XN",
-	"y+EJm4OdYKqA/2cilE/FcJ+8A63RPAErRhvdE7zjK7QSoUJRDAXPtFq0PX3BZh3LVkuajMs0B13H2Bf+",
-	"vMyNolE0FFhj4f1WtQCKSFXB82Msfa6WdxK6gdhe/J9N6P8qy0WBx9rRt63vCy5TbuLhKQa4sQQw5OZn",
-	"GiAay8p1tRTSkGozVTbDpGAmLGKKUhaoZEoYlmSQXLrzfM6FNBYbe2qRYCWf4xk2hZnCxmQrqjfEXJm9",
-	"48PDlqcRk0GGJ8wD6/NFqKmn91ZWnRQSJY3VnKhAKv8AVt5kjJuxjPf3hUzher/U+V//3//5v9R3Yl+5",
-	"fyMmlSMLEzFT8ARMxCQscyEBW3ubDPKcLcDy2u04jIg8x7LqBmKiAI2JWKALw2JlDrhOsvcHV1wLLu1F",
-	"XHkQYTGFNK1bITr1I5C70xuwT/eMiu4alE2pLqzBThj3D+21zcpYR0u+U3mhVVomDh1DesXjEP/nWcQK",
-	"lS449sZNVXIJ+hQpi1KVxpLrVl/LmvXq7FBqI0MMgeDEUVejFBrX5z2NZfWoZ1qBpdipmANleFdJSzNB",
-	"+RMIMGWGhzzviYFEydTETl9PHcuWJoPUq+D0oZF6EjpPUpNsvUJ/MWEcFdEZF7nBBA4TVkJZGmvAMOwb",
-	"X62lyw9IIqhqw9LWcXpb3ygPjfqUyzlaDWA6PXxdXZM2XXpeWHmiDq7GR6OHR/1uRnxlcktL8UdHOzoU",
-	"MSeFvf3hbxWfW8WwaJjqSbtAoCylWyD49nhHCBCN613L12YMvQh7u3zfOtMZnmuFhn0NOXADQeaZ/mtE",
-	"4G4duzfmLERRzRLVJ81efMdzI5wPDwxrH5iNAwMLSHqX0m5RVK/pM/X72lz6DzAVXHasvr2a9nG/42pa",
-	"HZZuW81HtEXrIFOybasTp72Z/tu/5kKW1wd8kX57vLFrlQ6z646F/mm3re/OjdS+kIN6s4vdZ/BR7zrh",
-	"dtON5H2jkPlPZ7jde0z/WPYb0ibj60nhDSsOaXLTjpNKkp/ygLKRG4meXfdTGHZ0eOi7dzZ6ZAvDymLE",
-	"XmEis2w1eR6x8Gb8/OnZDzGzSlFSMgbfva8pRCScAuZE2JCapCyUFFbp4FLUagrNrgZt7cwv4AtKgLXe",
-	"Wj3c38LJx1Juo3RkcPL+ornXBAUZZI0NTpSGnv11X2bAfYQYd5tKXjp3GlUk3D676uhTZQBM3QqnkSCO",
-	"Nma7qU17g3x/iS+0OT/dKpYb1yt8lGC9l0BbJNC7TDG+YC92o0ikwVC7cZDN9rFG5XYHEtXnUBbHUrrj",
-	"hbxAdJtc5aVpVr88L6d10xWqzKJyAypTIl9OrR9FIUPGgeto+tZuaG0i37jjbhdLMXRe01Ao4yTeKuSD",
-	"PC+nYVrM1Bf7iVosSins6mBe2H6rzQ31Oa8t+tA9C19OUm75xOeibMk92XFErq2Y8cROPsYC6x4wyYSF",
-	"xJb6Ey265k5RXRJtjCOG/TlITwa9W+Le6clX4aVV7btA77JE6gI68Y087mYed6bWuEWGUs5P3gBsXTVp",
-	"orJn0J7rT29rOELloyxTeRo6WjX5H2ua+rYkm1HN0+QSVj1b8/zZ5Pznvz199fHbkxRlz9hH7UF7fCjd",
-	"2U8LpftA/suP4qMHTkUvkT4+3HHc9Us/5P4/QKuGyKb7SOAKZJ1vSyJcGMZzDTxF1UP3+mdmSic93pLD",
-	"zcZGX8oGbXTU/MLGZ7MNVI9607x19d74vDc+fzPVL3QrZXyz7LihDgb6vJNKePAhXAC8vQZxB7XrlvD/",
-	"+s3GO2QMtC5o3fX5kL5w8ceRFqP7msOvkG195J37k7diz104tmI3XcrbOfcAY/BN626tQhBD9P96LLxD",
-	"BhLdxoUtNb9s/WDr2q++lCLsSkFXFflLuUb3+UH3smKHQkCknN9CVAh1t3N+ItRXfdR3tIrf4cSv+4Y1",
-	"2tbcqwFfI2u/AZ5ucHYnfXwku+tS7ltuLg8+UPLSzcEHn9V00+gusoPft3mPe5WxRH0s/VXQlUc3OHH9",
-	"Irzbl3pqj+Ve/GE8uB4PTtijm3h42uxA3bpjhGapcqIWfMWmwHKYWep3QPfh+SJQO5Y8z7E3Ape+o7eS",
-	"MMTLAwyLP9zEETOKxUmpc7b/P1j5FvuWUn5RWKoZEJ/n2KlwLAMAmNik0rrWFT0kVUdP32jcr3Xv+OiI",
-	"7sleCgNDqn/EmmUfaxtLbBaEImj/fFVATPWujhqMr3h+4UHRsJH/Z5sdCC3oGU+A+haV8hLz/HEdkSMt",
-	"YQxmBHpfNIKCzYpa97xQsxvs5ukrQtupgzgeptm9xfpOyeK1e8KrpkdW4T1jTIPFmgfDZ3DSqvitCQi/",
-	"cSuhrLBG0z8h2dExy1Spja8wqLto4/1lQhtb5dB5b8tpa5qxJBISM8yas1W3Rl/y2pVlFlq13vlY210t",
-	"vcNBds7N5a6HpHv2v32SVkdClGxe3fTQbdLR48fNsu/E0b/EFmAZ+HZNlQOwaszvPYBrez/4+NjGnZ2D",
-	"VR/Fqv3SUuk8HdxEOx7a/rak3mu+G409o3A10oidTamLsvbSpRYso8EX9j22erj23W/s3Y5UeA0ppm9i",
-	"2xirHNenpebTfDW8r2K4d2D+wVSgUvojuKHi4McN9Qa/DWrNZnO0226ywn4L/n5CSzfsShix1wqr6oXx",
-	"V0zE7mvq1aBLoM6N1JfOaQvCVs0QZkqfeNDpjs61rtLY3duI1N8u7jvB+fglKiy0MrZ3fPiopS6s1WqE",
-	"GzTZFDIhU9ZIhX5Q5X2v1Wj4Ozwbjzp4Qr9Ep7uEWsK28omvjeWGqefe3js+PG7ASRofLrVeC9XjZdh9",
-	"0CfHYyJ5GBDMSTN5yYS+WE758gh2eiKlIEmFff+whgAn6jqyfb3JnU/sr8TXfO9i/tpdzMQcQbS6TxuS",
-	"tWkvVk3t1v3Gaxqluey6SdGquv8uFZk5oTEjwyxYJ1gndnz4XXURrG8Nb5xUpAD0TEhhMkjv5e8fXf5W",
-	"NX5/WAl8Hyq4DxV8XaGCjxT5Lf//nS+LqxsBhrskWv0LwpVt4dKhsaSq1Uozb14oHx7fkMVVWSH20qHu",
-	"bwiB0tQNdSxVaX3JYQOW0Fy6vnXeJw1Cio1/qlrE4f2J8y+i8X9M9OlPovTfHnC6jzPdnwsbcaY+otj5",
-	"rLg9lNR7eHihSRdg2Sx0H/CXzVXhCQ/cXty6xSYe+hs4vNxAxz6vojNsL9685CYeUm9PvOmGGX+BFQt3",
-	"BMiuG4CExbt/xrLz8p/qcimqzPfIi/1NTlPwZf5VQAa7PzTvZYvGsu2BCoskSFsl6fUtffW52sBqn1z8",
-	"EwQvvqTs3MWXjsfOvZj8mm8CuKs/2t+Mc/Chuqnq5uBD86aq7jsCenr1h+te78rG/r6uOzEevfIvrxOt",
-	"X1XWx9r+clvhBOs9j3+NPP4Wb/dqXHSsmqZyYL1NXvc/7Mru3f0Aezv33bP8b8Hys9k9z9/zPN5/Prsb",
-	"07dbArTvkXx/4diieZXj+wtH+X74dWOo2UKgskaoPN4ZZ774f9QoYVS6q4t9UFboxkS8poNyoxbN6xNH",
-	"ayWwm+M8q69XjBp3K7LtVys2xkXrsA+8qLoqJ2reu+hGXb95cdRs+lN0DFlvo7clwwWNe+EGfzNsXNbY",
-	"XHrYyI0xv++8z7HxKvXu6Gjm1X/bY3fJO5lx/jLL2v01avWgosTOm4ub/x8AAP//",
+	"7L37chs3sjD+KiierTKZM6JkWc5upEptKY4d+8Rru2zl5NTP1OGAM00SqyEwC2BEcb2q+j3N92Dfk3yF",
+	"bmAu5AxJ+ZJkE/1ji+QM0AC6G33vD71ELXIlQVrTO/3Qy7nmC7Cg8dP5RGn7FrhR0n1MwSRa5Fa4j72f",
+	"5ytm58B0IZkwjLtnIT1jGhKlU0jZUth5eGLYi3rCvfWPAvSqF/UkX0DvtKdp8KhnkjksOM0y5UVme6c0",
+	"PaTsWnC2hMlcqSt2/uZFL+ot+M1LkDM7750+PDo+iXp2lbvhjNVCznq3t1HvPM+/VwsuWiC/mAPjef7A",
+	"sBSfOEMoJzy5Apm6bwkCtpyDZHxiQNou+GmABvw12I4fP456CyFLWDsAfYWDdYPpJishyLmdVwDgf1FP",
+	"wz8KoSHtnVpdwCeC80arv0Nit0GU0yOfsHN+hE/aum0HbLm5Kk84YjCcDVmcwjVkKl+AtHHHhpYn+vm2",
+	"9CWfQPZMZBb0JqyvZbZyFGKYnXPLEq61oythWOZei1h8Batvr3lWQMz6GnLgFne9JFU2VZoZuAbNszPG",
+	"kSAXhanGggXjWTZwC4abPFMphDW1HQxO2zgWYWGB/OBPGqa9095/HFZM45AeM4e4yN4t0uYLeuHh1+Vu",
+	"cK35yv1q7CpzX0yVXrjPbzRMwSbzt4XspoLcP+SW5skhYtyU34/n0/FCpZAxDbbQElImbMf56kKOPzvR",
+	"bKUYj4ke4TvAqsjh80H1tpB0KhtgnRNyMavYFUDOlAyM+o74FjFu2UIZyx5+PZLI8VMxnYIGadkVrMxg",
+	"yM7dH+6KeHjw9SOWqSXog4QbYBlYd9NELBUzYU3E4oM4YvE4ZlymLB7GZ4yPJILi3939wkTZOZvATEj8",
+	"DqS/h7h/mSk9kvg669s5rBjXwK55JlL2YzEBLcGCJz0zGI7kb5FmttLKGok4dHcIuAdlfHaqeJeoHLbx",
+	"aOK1pRShNLNazGagWSauwbC9rmbW53IkeZoKN7JDaffKm5WdK+luq4gt5yKZs0ypKzck/uxnFpYtuRs1",
+	"z9TK7Y0cDNlrfGQkM5XwLMwd1V9T0wDzA1OD+oFBWj9lkBlYzkEDCkbs5OiEMOkLSRC4z1tZkOcuX3in",
+	"y71jLVsXQFjbu5H8lM37HELEBTdX3eTkmfcvKYE5gP4btBFqi2jDrukJOraMWzCWaZgJY0FDypSEfaQw",
+	"P8qnbSAd4JY9LE94yzb6hz7/3ezB237MbtaAmri9toKbTSBTcmaYVV2wc3P1+QH/mYsWcj6XZumuMSc2",
+	"KpkAQsrznM0dtweezCElCoN/FGCc/mQst9CFAUs3S6v+NeWZgRKwiVIZcNm7daBpMLmSBvCG+46nP3AL",
+	"S75ynxIlLUgEnOd5JhLuAD/MtZpksPjPv3tdsppv2wX5ht6iSTdPzc2lVcbyjEtApua+5FkGKW7JjF8D",
+	"42yi1RUg05tykQk5Yxw3cegu0+94+pZ26peG3h+QY3NLyDInVi0gZZOC+DTKPU6BkQ8smzp5BXUYIfPC",
+	"emWh+i3gbcQ4smLcBcaFGxDlN5yEVGhhDWTTAa7+iZLTTCS/+Not1zPApUtl3aXMCUtpXTzL1NIQ1LRq",
+	"zqZCCuNwWxdyELnD5JK9SGGRKwsyWR38CCu8zDUUJlgflJ2D9luG632m9ESkKchfb8GqsEak0DiTB4bW",
+	"nAljoxKRG9itYVoYMBWKE/p6yrsQC1CF/a0RYCpSPGCiNxS+hLsBbqPeC2lBS5491VrpXxLud2oBdu64",
+	"gOMGKPT58wBmQF+DHjIUTsFykTHpFB1UpQXKSQQ1Awc2s3Bjz9g/CmWhznPHIsU1vlL2mSpk+ishW6qA",
+	"6AtuhLEBoheLPIMFSAvpr4AuUzErnHziZcMKRlPkudKeVakcNMKBQL/hq0zx9EKpl25hvxafnqgU1djM",
+	"AeFQncsa0jCeJJB7NvMO9LVI4CfJr7nI+CSDX5cyEy7dHk+glBCURl50DdptLaRnzOoV4zOn3jhpkrjL",
+	"T5IXdq60+OcviyyvFEs0pCCt4Jnp4Igl6tDOo6HLSTlz4Kk3YP/8888H54Wdu4ESbqEJ3LrIdYsrzrVK",
+	"wBh3aE+lFXb1a+Fbub65E2MQ0+Y89xdHqpLCETGj9ydgzliMTMnEzPCVYaRDcZmy5Zw76r8NUl7dtk9y",
+	"HJr+taM6K0iok15UXtujKFjsTz/04IY7VrLVUL/xurvlC9N8HV0H41Je7bUJw5VY/T5oXH6oEqTL8j01",
+	"Qa3wNuqdJ1Zccwvned69VpBprgSdriwyT68kvm8sQJgxd4PWd6eUjaPufSt01oZzrSur5ogq4GiI1kXu",
+	"u7hOa34xyUTCwqMRaY7Cok6hJOoOn7oxwoxT4P440vZnMm7sGIJA0O5ucmKFe44lmpuKkyGdAM/sfMVW",
+	"UFuCE0HKR4bsXLJuA4YTw7xm0LLALSRhLNfkQGsC/VwtmZpakCXoJKHi805Gmlp3c9BamBFOn/M2KVxj",
+	"uV8fAbgTVWagCcBrEcwJTsvgln7/+qT18YpG14/Am4JLH5BjlAy5kZCzU1YuS5LYt4LyUCK8JoWcRU4a",
+	"cQ9NVl4TYf3NDXHigZpO2XIuMmBLLvFHRC8S/t3wupBSyNld9gZksXCEhvO544t6fpRe1PMYhaxF5Tmk",
+	"NWrzpx31bg7cGAfXXDt8MG6w8zx/V43nqLEc8jzPn5Sj4nN+4IojrO+x49pWobmSVfs93JcrlmfdYB11",
+	"jrJGid185btCZOmLBZ9BTUNuchee23HOkys+o8+l2Xvd2LFBNJXJ+/HR0abNOxf5zoEfPzz+iIEzbtGQ",
+	"3jHo1ydbx/zL+oi3Ozauiy937tzG5OsrmHADY+FGb+fp+BObFCKzTMmow66LYgykrZwORxi7EdKxLuS4",
+	"FVPdVD+9fRmsZvj0AxOc/R1jyk4LHEFdjsQW/AoM+mjYtMgyp/+CBplAxCyfMSGTrEghHRCjrylfaMtD",
+	"A+gZc5dW4yaQyqJbpMkiPIPw03nTdGG9oQVk5UmtwKANHux1NXYi846zXqPwtmNpbGwDN9amjZoY10bv",
+	"T5xq8A6sY2RmE2MnMOfXItzNIUgjFSgq91qVEDcgC++xfuwfjiMW88Kq2HHy2CkhWqQQD85Y+UR1rJua",
+	"Il+RKzvIjxUIm+ImaMEz8U9o5bRkHUpJO8icepEUGl2X6JBfcmHR2amkE6TRmFTD7Zrg4s3o47CUdhSn",
+	"7fDP0gLjsDmxu0arrdgDrdaQozydFmjq+9B+8FmGQmQHl89JAUe25e9Znr2pPUIArtlZ3D56Uvuvd69f",
+	"kf7suUXCs6y2lRUoaJ0eo6/ZfPx8OAqjndoxZRv//r68HreK1p9B4v3s6sLel/tzlMu6F9emqHlZbqco",
+	"4t9tm/YF2mLvdrIX3FwFu/dkhfz9jAFP5mQjL/02qxwqB04KScY1mFYs2x4W0YiBaLKaRBz8XU2+fXj8",
+	"6GQtDO34z1Ev59aCdiP973t+8M+jg28u++8P6K/x8PLDUfT1w9vwy+Cv374/P/j/qufKD9Wj1e+Dv/6p",
+	"jb/9DXar8G2MKMvQH5cKk2d8Vfrlaip9ytlLdQ0ZT9oZazHpdjeX4/unAlk27TdXUi2ND0eoJi4M6IOH",
+	"x492I5mHwBNRG7L9TaU8E2E/NuHEmKEHxv3vnwuBYu9HPQs3dtS7pDixuwuKbYEcb+bcbA3byN0DKKA8",
+	"y1aW3JK4RSw2RZIApJC6y5Ms13iNkunF/WnFAtKxKqwPh9GQuBsA0hiDXKZC8qyuA/2jgAJZhLvnhJyN",
+	"p0qPNRhV6AQFBiGFxVtjXVHKeWFITwpA9aIeweTkDALJHWCACPUSD82mUlULA3vxegu73Yt1dNyaFVJ0",
+	"slwv8X3yBHk45a02QHyog6HTCFFYcQVaG5IHa2KLp5i9ffaEfXPy+M/MGyoxBNJykZU2Qm7Z0l2cS62k",
+	"k6rZUunUsAVwSbJP3d8UrZ0IjdVhKKiGjfxAwgQZvUnyupBs1NMHfJKMeijiTdFr0oInZOHcnPGZ0uzk",
+	"+Diia4HcO+hKXHLj11aFI1cw7BWl5TeYHFUt+piQxnKZdBG210pybufNZR/qQh7iqttWWrmSto77wDCR",
+	"RoxnRjFTk4D+58BLcwcvUkYWcbIFa2Gt04fqvosHhmVqNtxur90E4fnFxRtGD7BEpc0b5OTopM22ZIXN",
+	"OnaqNpK7OuboDYKbNWR5pSx71oUe9MXmtf7T2xeOlxJWALsSMnVSg6eKM2SjhT2dZFxe1VQPDxGSikC3",
+	"dBOW2ls7ryv8Nay/Zrz2NLSFsksP6To77LQezcHjPMlHS27qfN/HroQ4EEIOpzuqdNXKnLsFiTImtAw5",
+	"VJpxEvfR9IROX2+SQ/m/Hx/exGcMFrldlfyFPGshLCHa5nRoYzRNEieBYvthYMBdaTDr9B68LeSnX0gt",
+	"po4QwkHBeA7+YP90K9ii+32+W6xLAvGve9NJIa3IgiOgvOz3ALBDUdnnPntbyJfCbHNNwY0d53wGY6uu",
+	"oAUr3oFMkV4Ni6vnYtYvrwDDF04gyixoMyjR0A3M3AtnIeDRx0WjLd790I6chTRd5DEDMomZiElYuntg",
+	"KvQd7p63hSw3Ypd5COHo2NEtdkhrHTF2OC8WXK5YeKTEWIcNc562OxtIWOhg8V4fUFO2nKsS68O4/diH",
+	"3J2OiqOjR4lT5PAvOPRf0M/0XYwHx2vhhRQatGE5alc0EtF2mIkGpziPuW04S1Ju4cCJs23vpEpusS9h",
+	"8KsT6JgwlRC+aQoAmd5x3h2eMrejJJQ3vGGtOOxuxC0OH8rxatladzWeuTOgMFlMIOCkV1VZGxSrVZml",
+	"0/pt5N5EwZIe7jWsz3s6YN4W8kch0wsayn96U43ov0GL/Hc0LnobJ5BtYZQtzHUTo2mQTl7edKVy2bRc",
+	"fvD2hN5pDy0Kt1sYfU1cPvjz9BH/JjmePGwVgu6if1BIQFpkJeq1EK1/AmO3GoGxU8d6HBX6ZZa0uE7Z",
+	"btX74bR/8U50gCi0Y70ON97CFB8nGPcIBPaLQUVig1dVi22EtDtgBhv74emuOkQpZnObrdqWcxfTX9AU",
+	"yRWAjKjjBqANuLutqMonOWOFIfd0LbGzDBowazrdDiTd3/nZ7lBa2w5af6chyC0eLY+bKy89GR+6JLXK",
+	"aRY5nuYFg2y1HiXB+rGTimLKWwh+NjV1ki1TSxmhaov+XCddJIhnSsJgyF7Q9WnQUAM3PLFu9e7uNeKf",
+	"Tb3q4absdXMwUwd+zX83Sg7f8uXfwBjyApW/HpgrkR+onDjdgZfPaZB13tZ5E+CO4E1WUn1pcnWXwdbI",
+	"iQo9HCmbLrWXDrXrPi0zmjDHcQJsJq4RCmE8dH1/JlKFUxi0X7nt6mL94NGm3I8JvjhisRd00AiXKW7d",
+	"H35E92cmDH5FqOf+cpzLrRb/LiiqMS4j2iq/rFpKms1t1qBJTEG62jMEwKua5S9dFPEapfA2ktgHE0iG",
+	"b4oFd0WDmQbwYRN76vIX5cz+dCLv783EFaCYQSfX3MBSeNh//7o2zV0i3Vk5fY6qhwlevoHPx3WyeYv9",
+	"rMyN2z/YKK/yvDZ+u66yhrYvtEw6qxKo/NrDEN3L77pC0Lu56xpuupiR6yCBjvHYxlzPWhSRV2gF97ds",
+	"Pf9hTvkdJXcW0rt9kMqY0ilo1u9091PulH8bH1oYyK6B2LCQjtrdZHGTHN977nUZ3SFoo7IVdOaY+ZW1",
+	"LSIq71yhEetNVMHtUK42qNlbuaxuxRaA9zEwdC4lBE+0reVO4HkW1QJfQOc74IzbQ1XYCmMaoOw8QgOJ",
+	"BrtrLv9UxQ4xa6NPaQR0gJTZM7jb7JhjFnhixdlyxOo2/rk3M1ij/PpU69vcSq+RJ/1qh1qZB0nCWwwR",
+	"W1zpVYJd61bVUwd3LreerLeWdOhBuGwzZxlICi3s6p3DzhAQwzXo88LON3EiPveB84j5p+w7fJZ5M4a6",
+	"AumNGBHLuTGoWGhVzOYhgLHhKx2GDD3cFxyqOvK5tTmaLpS6EtAOzjmLn+DPsXcG7DctJsI0knmZBp4S",
+	"dsfTbGVh7AO+g5GNoCizDeljlW7Y8k61Ep6LH2FFcfFCTlXbOvAcgL19+u6Cnb95QfE5OpmDsZ7LLJW+",
+	"OsVb1x218VZhZAERm6osU0uK7+F+OUSWI+nZhPvaM7CIytrg1RCVWslhGZfLDlkVbcEOKesOfSqY/2Qi",
+	"ZpbCJvMyy9kpCjTBdBr5SDe35VxI0GQiIQBK48nzYjYTcvaMJ95fbYYjOZI/Cw0HjmlyKyYZ0CLRafzA",
+	"hKsuxs8/016f5/lTeS20klj95NTXdLBzE7EF2LlKTTSSVZEHcj3TFhHJsqmALKXLkdL08vyBGbLXIVmH",
+	"fpppVeQU32v5bCT7idIYtGeuIm8gyvMoaMZ+E6JywYMz5M95plaY3wDSqTqGhjUj2Y+Dxjmmr+KBE6aN",
+	"kLMMqsQhw6oHTTyIcCXNzAkzV0tDmhzm+9NMGDlIe/zVV7XcEaHk8Kuv2NNr0KtqGszWjCkuJmYSIDX1",
+	"zJVTxuVI7s0LgqMOzZprBEuxiR20OJLbiHEwZE8qmPCQ9iB+XzdhJFNIRAoGLbaVN5gJLz+FhA+64YxV",
+	"mrIUF34P0X1lvvoK5427smdi1g/O6gGynRXj2ZKvjI+9LP3WfaNYkgknKYxk8GYGC/5m1Qek73jo346o",
+	"3InjEELOBhg0YSkekRxyGEexyiEeSUIYYHHliY3dRlG2H6o8GnKFYd+MV75Ezk6Oj5lTBIN/vfRPCYcM",
+	"PkmHihpkIgF/G3oGeZ67y/TgeHhUc5cS2zzwW127rE97D4dH9KjKQfJc9E57j4ZHw0cYpmHneFEd8jw/",
+	"/OAmuHUfZ4DqQ4nEL1KnioEd8zzH16oaYO/bRbTqkcNQvuo22udRXw1kv4dDSYvby7WM8+Ojoy1JWXdL",
+	"xqpH+HUkZGH4/W3UO6Fp20YrwTus5ZPjKw93v9LIssOXHu1+qcpkxjdOdr9RZqO6F46P94FrMxfuNuo9",
+	"3mcbmum9+NbDvUCsp6fia8d77XmoQICv7LF9LRma+Ooe+7iWco3CYbFYcL3qnfZeehmB0vBRmJ6hj8J9",
+	"uox6NwdlojcKPDm+XyPQwyBOoISsTItlEpNNTJkZwn52d3+85MJ+a3UBMf1CKdeJQt2kXihCmJCLw/qe",
+	"b2KkM0ZrOcknYo+PTlA9abKIANlvlk/sfhpranxZftISOdzNV/ByqLK8fm9c5uib3S+UJSju2dKXY0sB",
+	"Kz+BLzmxbwtPAulUgzLczUuUlH8XBHGvTmQUTxXy8k7xb5K/SE53n//r3etXI4mRQRyjr5IQXxR/GJXk",
+	"O+qdslHPS9JwY0mQHvVu6wkkPm9fKoujDlnsExpiJsxImtZEhb6TKd+8fncRsTc/XSBYb84vnjxvSx8y",
+	"uHhhB9FIxvUMhrgtIQHl4tgJZ95V5P4MoSZuuD5nGfDUMej4EJ8JTpvBkL3FOiC+vsnJ0VFUC2wbSV1k",
+	"cMriw0MnyA5DXbxhzAzMHPYa1sdQwRx0AtIegExUCqnTjxgZGNxfc2Ws2+nCgHZ6eDSSlJJpMm7mWGPG",
+	"v8j8N/F/xFGpPiRzrnliMaHqyduIvXwWsVc/vcRSgPFfY7Ss4vJH0uQZesemU8b9JqFqKQxbgJ5hdQ6r",
+	"2Nqm9km2XwoZtg0Deq5gNcDNrTKbfQQfRp5mfAXpKePs+ObGre7RzU3lygyIxifqGlhfQyo0JJa0Jans",
+	"SJLlgEZwr9LN6nbFI6gwEWJu/FLRzRGzVGO6Z+kpJHXUezZHkmBUS0xf1WAMKr8nBN7jmxsEKGgWTv8y",
+	"UCoqbk0VhVGavzJOEwyakjAsvqBKIA6rygKAqICcBvWzHMLtQGmT6rSZD0fynL4I50QVGKy4Lgu2fXOG",
+	"7lBfz3St8kRUJttxNhGS6xXNLJVmC0WmhWaMiS+s4RDz8dFxbeyqAESjvAw96KvGNSUYx8M+WXppi/Oy",
+	"qEOj+aci5JBMcJg7dEpqJWfXy9hRROZ+pcOOTv6ys3ZYZ7QuWXpKWMusdGHnp+yHp47ZBZYXBX73/dOX",
+	"Ty+eOpR8/vT8e/SycLliWMKzH7vrAHGNXtxEHIuJnIJ8sG2rJ5g6akD/8PSi10is6b//YXb5/ilcvr+w",
+	"l/96/ya/fP9aXb5/Z2pf/FTUPpxz/PD+SXL5/vn88l/vv0/p/ZdZOY77/1/uV/zCvfF9ejn4U691a7+o",
+	"lou353cqXX02gXQtue92s4DbXcXfrjISeHl6WqzubNZ32IK/oeNjcOdL3FdEKO/v3vaQh25puwnjHeBA",
+	"wfyYpLB2OZ6GhJQdH52wV4o9oc08C/dOVPM+OX6HIz7aa8RHOKJlf1OpmAoqsd495h9afXi4B0zr1aTu",
+	"1Y7PqnZE9Yiq3w9Lib583adKGgy6kKdzJzfXZNZQi8627pLSI7nfTpCuRcLsmtxayAyMD7KgOLGU1Wu/",
+	"jGRNaHXg1WRW0ZBZg3zdEMdRK/Fi6kh+pJBK8l2t2FcAf1taDM0RZHurnK7l1q9ktjpjpZOebUrmw4aA",
+	"slk6rKFuP8Hqmx+talc+xW1GQJXf3QYYUjmoDM2mia+a+d7It4WS2wsE7DDz1fLy72/q+xv3yxj6Ksy8",
+	"K/9BP/xBWVdoq+uhmc6BIdrsGUVWdMaHs37cUsAmHklhauHzP719OThlM7BjDBXwf4yF8qEY7pM3oNWq",
+	"22AmfK28jTd8hVpPlACPruCpVoumpS/orCPZqBk25zLNQFc+9oW/LzOjaBTqjQGpt1tVDCgiUQXvj5H0",
+	"sVreSIjdWPrxX+vQfyuLRY7X2vHXje9zLlNu4sEZOrgxtTmkJsw1QDSSpelqKaQh0QY7YMzQHGNxpyhk",
+	"gVJBhWHJHJIrd5/PuJDGYuVlLRLMUHY0wyYwVVg5ckV51Bgr0z85OmpYGjEYZHDKPLA+XoSqLntrZVnq",
+	"JlHSWM0JC6TyD2BG4ZxxM5LxwYGQKdwcFDr79v/+//+HCgMdKPdnxKRyaGEiZnKeAKXSZUIC9l4wc8gy",
+	"tgDLK7PjICL0HMmyXJOJAjQmYgEvDIuVOeQ6mb8/vOZacGkv49KCCIsJpGlVq9aJHwHdndyAjRSmlExc",
+	"w2wKdWE1ckK/f+h/YFbGOlzyrSRyrdIisRgqjK/4PcS/+TxiuUoXHIuXpyq5An2GmEWhSiPJdaPwcEV6",
+	"VXQo1fkigkBw4qitkhWN6+OeRrJ81BOtwBITqZgBBbiXQUtTQfETCDAFxocw97GBRMnUxBgW7Ui2MHNI",
+	"vQhOH2qhJ6E0MHUx0Cu0F9OOoyA65SIzGMBhwkooSmMNGIaNPcq1tNkBiQWVdbKaMk5nbTLloVGf0jGs",
+	"UaGr1cLXVtZu06TnmZVH6mBqfDR8eNxtZsRXxjt6Pjw63tOgiDEp7N33P5Z0bhXDYgiUJ98GAkUp7YDg",
+	"65M9IcBtXG8rsTZjKBbb2YZh50zneK/lGg40ZMANBJ5nunubwd1aKmzMmYu8nCWqbpp+fMd7I9wPDwxr",
+	"Xpi1CwPzZzqX0qwh19Lg6NMKMm4u/XuYCC5bVt9cTfO633M1jRJ4u1bzEXUrW9CUdNvyxmkepv/220zI",
+	"4uaQL9KvTzZOrZRh9j2xUOBy1/ruXOnyCxmoN8uMfgYb9b4TblfdiN/Xknp/d4rbvcX0t6W/IW4yvh4U",
+	"XtPiysT4ph4nlSQ75SFFI9cCPdsaCBl2fHTkyyvXmhgIw4p8yF5hILNsVOEfsvBm/Pzp+fcxs0pRUDI6",
+	"372tKXgknADmWNiAij8tlBRW6WBS1GoC9WotTenML+ALcoC14ocd1N/Yk4/F3FrqSO/0/WX9rAkKUshq",
+	"B5woDR3n676cA/ceYjxtSnlpPWkUkfD47Kql/p4BMFWJr1qAOOqYzWJdzQPydXO+0OH8bSdbrvW/+SjG",
+	"es+BtnCgn+eK8QV7sR9GIg6G3I3D+fQAc1R2G5AoP4eiOJbSXS9kBaLSIaWVpp798ryYVMWkKDOL0g0o",
+	"TYlsOZV8FIUIGQeuw+mdVR6bSL7RXHYfTTFUlNSQK+M43irEgzwvJmFajNQXB4laLAop7Opwltturc0N",
+	"9Tn7yn1on4Uvxym3fOxjUbbEnuw5ItdWTHlixx+jgbUPmMyFhcQW+hM1uvpJUV4SHYxDhoMZSI8GnUfi",
+	"a9a0xavwwqpmZdi7LJHKNI992ZO7qcetoTVukSGV85MPAEvyjetb2TFoR0/2XfVWKH2UzVWWhkp9dfrH",
+	"nKauI5lPKedpfAWrjqN5/mx88frHp68+/niSvOgY+7g5aIcNpT36aaF0F8h/+UF89MCp6ETSx0d7jrve",
+	"lUke/BO0qrFsahgF1yCreFti4cIwnmngKYoeutM+M1U66bCWHG2WF/tSOmitUvAXVj4bFd3axZt6u/N7",
+	"5fNe+fzFRL9QMo3xzbTjmjhY1mq7i0h4+CF03t+eg7iH2LXD/R9WEdqk7xEx0Oigve/zIXzh8rfDLYb3",
+	"OYd/QLL1nvf1uot7UWxJbrqQuyn3EH3wde1uLUMQXfT/fiS8RwQStUvEUsFfNn+w0ZexK6QIq1JQLznf",
+	"NXF4Hx90zyv2SAREzPklWIVQd7vnx0L9oa/6lhYYe9z4Vd2wWtmaezHgj0jab4GnG5Tdih8fSe66kAeW",
+	"m6vDDxS8dHv4wUc13daqi+xh9w1BbNxcVRFLVMbT9+ovLbrBiOsX4c2+1CtgJPvxh1HvZtQ7ZY9u48FZ",
+	"vbJ+owkUzVLGRC34ik2AZTC1VO+AGpb6JFA7kjzLsDYCl75TgZIwwKYohsUfbuOIGcXipNAZO/gfzHyL",
+	"fUkpvyhM1Qwbn2VYqXAkAwAY2KTSKtcVLSRlQVPfQMGvtX9yfMyw99xSGBhQ/iPmLHtf20hisSBkQQcX",
+	"qxxiynd12GB8xvMLD4qGjfg/W69AaEFPeQJUt6iQVxjnj+vAut7CGIwI9LZoBAWLFTUacVGxGyxm6jNC",
+	"m6GDOB6G2WGlfi5Z/CKFRa4syGR18COsyqJHVmEjSKbBYs6D4VM4bWT8smZRfywZj1FhtaJ/QrLjEzZX",
+	"hTY+w6Cq2I0NJoU2toyh89aWs8Y0I0koJKYYNWfLao0+5ZViUrEa+LdV8zDWp2gPR+QDH7rmK4Z7t4Au",
+	"ZBnuimjoqG+MuGTmaokRnj7ytPplKmRKbQWwyhaFlP7w9II5EjV/JShqrcriQVsQXCike+dbd3+p+Q73",
+	"7AU3V/ve4e7Z//YxZHs8/raQ1PCtJbZL1tsEPnT4dvz4cT2DPXGkLP0++8pTpS2z7J3ijZlraNz7eDfN",
+	"ne2ctaLyHpil0lnau432lD98Z74OmaNRozQKbfiG7Nw3ytCeUVY8ctj7wmbURjnarl763oJKOeSQ+gK9",
+	"hhyHKUsLzSfZanCfkHFvi/2NSXOF9NJETVrDjxuSGn4bJLTNOm+7mg1i6QjfC9dSN3cJQ/ZGYYEAYXwX",
+	"oNh9TWUndAFUhJJK7Ll7SNiyrsNU6dNGS5C1+uBYp92IFGh0X9TOu2JR9qKVsf7J0aOG5LOWdhK6NbMJ",
+	"zIVMWS2q+0EZwr6WbuL7RdcedfCE0o9ODAtpkWtNTNxrI7mhtbq3+ydHJzU4SXjFpVZrodTCORZS9HH+",
+	"GBMfBgRzWo/DMqHEl5Mj/QY7kZeiqaTCEoaYDoETtV3vXqi48+3+BzGb31vL/+jWciKOwFrdpw3OWld9",
+	"y/p86ybwNYnSXLU1u7WqKiVM+XKOaUxJxwyKFqa8nRx9UzYd91XujeOK5EufCinMHNJ7/vtb579luuJv",
+	"lgPfez3uvR5/LK/HR7L8hivjzv08q5qGoS1GoxRD6KoZ2keNJCXglpJ5aNyH1Ur84xu8uMyQxLJAVMgO",
+	"IVCaCruOpCqsN0HVYAl1sqnKNtphKf4RUqxhVKZVDu5vnH8Tif9jHGm/E6F/t+/s3mV2fy9suMy6kOIu",
+	"d4XZZXHxuU8L7ngLYE0G6kAc0hXqDYIjFP9zx6y4u7gcCz9lcSYWwsYjSb4myxbKMc2Qff74KCq/fHx0",
+	"NDgjzhevNUyOiR/XKgRFWJxiJIUt65l+XOPkIXuDHUyM5SuWKK0hsSNJWWYSQtsVrcU1nDqeRn1l0bMB",
+	"KbNLkYD3xUnk0uZKYJ0idk57seArDA8fySksqRegoYKhfmuwEJh7m3i6scI73xjf3IfTKj0EZGocoFDf",
+	"Ft9EUJKx67VvFBImrS4yloWGT741hgFAVxutK6KOjhnWlw2unqUq3DL8RH4jF6d0ieAM5EPcuD837pl+",
+	"aFRBk/viXKEERllUYucd2Lz9wGy5/7CQrwMjdpRSAlbB5L1ij8qDww1nC56CW+tI4t0ZEKn0EuI+n7Mn",
+	"L9jf1YTIxXvLnMRCdUji4LZqc3N5zxh6xCg03WHuSG51jrVdpaWvbVfSD2IFQhay5iihJHQmiclVfugd",
+	"5YdOoIybzQlTuIZM5Y6LHvpvzSF2Rtw3/aTmWvrz139ulEt9/7+Hl/95WPu3o6jprlWFEg9qGk7eF2EW",
+	"ltreDLYly+yq+LBf3lIXjFgGOnifje+2bYLv1Tc6Cn2NHKkZx3555tv65ZlKy16qrRn1vsluSzr9Xi2W",
+	"q5z6h0ctbeXsKvOJEIvetmUSdvmGwv3NpsNVmkDHQfi+x1/kDILCg35Sx7l9p/d+vICYWcgyw1aq0NQt",
+	"vN6x3RB/vlvr905s893nP2mNOwRa9CU/Q9a19bx8K3l3JSvN+NRibUF3hqK7XEnoP2+EXEuL2acX9j7g",
+	"+PJOe0OC3p/PAAkl3RkbAmXwXnCXeWcZFbzS21ODHh8hWYlFsfCFOBZC0qeHLVlDrcBsykWephAy2qYz",
+	"X82nFHUoVARlnc5i3mHALiz8y8Nvjj8dDX/LethLYbZa87xUoKaIDE3R97fuir/Xxb5Q5yThecMeWtcY",
+	"/0TVa3dAYqdS5u1V1EXazkMNO9+xvQxy83phP270Qo0Hvo+jN9mgisTLGD/WjzdbpcYD6hCB/VKZ8W2Q",
+	"WRDgZVsfWWGxg+xItraQLVsUU303r7fGvh/wBHyxuDKsD2sI1pubR6j11Jz/YZEEaaOwWdXqvjJp1na1",
+	"yyT1O4gx+5Lscp8wJrT43Vuo/sj95O4aCuTl5cMPZb/j28MP9X7H7Z3mOjq+VbrD3cjYd32+E+HRK//2",
+	"5uj1htddpO0VOuEY6z2N/xFp/B32iK70YqbqXspAepu07n/Yl9zbq8p31n+/J/lfguSn03uav6d5R/PT",
+	"6d2IvllY7kNvgl3Fqf3/+0tHFtT9u/zmshx+XRmqF6Jj6+6EsoTcsGYbUrqtF1oQVqjvPjZ7pAybRb0J",
+	"/3DNkr05zrOqSX9U69DPdjXoD1kyNCU2oDdXUQh0LjvO08oi8i3gS2jrwgrG3iAWqmIVsnuZUdm4Nar1",
+	"dqDxeJaRYz9lPM/rS8Z6+xtDVujgdVKC1bC+4y1pkYEZMCW9yjkdblp1N8ekUpJrhSTroFAlyZbS0iEC",
+	"YqMIiGkvwEY7Tw0SaxEMw0ZFZEozvL28/X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

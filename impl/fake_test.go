@@ -136,6 +136,7 @@ func (f *fakeBackend) RunTask(ctx context.Context, req controlplane.RunTaskReque
 	f.mu.Lock()
 	f.inputs = req.Inputs
 	f.mu.Unlock()
+	f.keep("RunTask", req)
 	switch {
 	case req.Task.Name == "missing":
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeNotFound, "task %s not found", req.Task.Name)

@@ -85,6 +85,13 @@ func (s *Server) RunTask(ctx context.Context, r gen.RunTaskRequestObject) (gen.R
 		req.Inputs = *r.Body
 	}
 	req.IdempotencyKey = deref(r.Params.IdempotencyKey)
+	if r.Params.Label != nil {
+		labels, err := controlplane.ParseLabels(*r.Params.Label)
+		if err != nil {
+			return nil, err
+		}
+		req.Labels = labels
+	}
 	run, err := s.backend.RunTask(requestContext(ctx), req)
 	if err != nil {
 		return nil, err
@@ -340,6 +347,7 @@ type specDefaults struct {
 		force                               int
 	}
 	cacheBehavior string // what get_task answers when the backend does not say
+	listLimit     int    // list_runs's page size when the request names none
 }
 
 // newSpecDefaults takes the handlers' defaults from d; an error names each one the spec
@@ -371,6 +379,9 @@ func newSpecDefaults(d api.Defaults) (specDefaults, error) {
 	force, err := api.ParamDefault[int](d, "prefetch_hf_model", "force")
 	sd.prefetch.force = force
 	errs = append(errs, err)
+	listLimit, err := api.ParamDefault[int](d, "list_runs", "limit")
+	sd.listLimit = listLimit
+	errs = append(errs, err)
 	behavior, err := api.PropertyDefault[string](d, "CacheSettings", "behavior")
 	sd.cacheBehavior = behavior
 	errs = append(errs, err)
@@ -392,6 +403,7 @@ func runResponse(run controlplane.Run) gen.RunResponse {
 		out.Trigger = &run.Trigger
 		out.ScheduledAt = optTime(run.ScheduledAt)
 	}
+	addRunMetadata(&out, run)
 	return out
 }
 

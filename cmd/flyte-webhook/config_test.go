@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/impl"
@@ -38,7 +39,7 @@ var goType = regexp.MustCompile(`\b(main|local|identity|impl|time|yaml)\.([A-Z]|
 // YAML path and line, with the keys allowed there; never by a Go type.
 func TestConfigDecodeErrors(t *testing.T) {
 	t.Parallel()
-	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, max_interruptions, call_timeout, call_max_bytes, builds, auth"
+	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, retention, max_interruptions, call_timeout, call_max_bytes, builds, auth"
 	cases := []struct{ name, body, want string }{
 		{"top-level key", minimal + "requires_auths: false\n",
 			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},
@@ -200,6 +201,20 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	// Defaults owned by the packages that use them.
 	if c.Backend.Local.DataDir != filepath.Join(filepath.Dir(p), local.DefaultDataDir) || c.MaxBodyBytes != impl.DefaultMaxBodyBytes || c.Name != "ops-webhook" {
 		t.Fatalf("defaults: data_dir %q, max_body_bytes %d", c.Backend.Local.DataDir, c.MaxBodyBytes)
+	}
+	// Retention: 30 days unless set; 0 keeps everything, which is not the default.
+	if got := c.Backend.Local.EffectiveRetention(); got != 720*time.Hour {
+		t.Fatalf("default retention %s, want 720h", got)
+	}
+	for body, want := range map[string]time.Duration{"    retention: 0s\n": 0, "    retention: 168h\n": 168 * time.Hour} {
+		p = writeConfig(t, "backend:\n  local:\n    workspace: workspace.yaml\n"+body+"    auth:\n      tokens: [{sha256: "+zeroHash+", subject: t}]\n")
+		if c, err = loadConfig(p, noEnv); err != nil || c.Backend.Local.EffectiveRetention() != want {
+			t.Fatalf("%s: retention %v (%v), want %s", body, c.Backend.Local, err, want)
+		}
+	}
+	p = writeConfig(t, "backend:\n  local:\n    retention: -1h\n")
+	if _, err := loadConfig(p, noEnv); err == nil || !strings.Contains(err.Error(), "retention: -1h0m0s is negative") {
+		t.Fatalf("a negative retention: %v", err)
 	}
 	// An empty allowlist is kept distinct from an absent one.
 	p = writeConfig(t, minimal+"task_allowlist: []\n")

@@ -28,9 +28,9 @@
 // build of it, with any packages, succeeds.
 //
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, apps.go, triggers.go, builds.go, capabilities.go); each family a backend does not
-// declare in Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from
-// a declared family fails.
+// runs.go, apps.go, triggers.go, builds.go, lists.go, capabilities.go); each family a backend does
+// not declare in Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented
+// from a declared family fails.
 package controlplanetest
 
 import (
@@ -61,6 +61,8 @@ const (
 	Builds Capability = "builds"
 	// Prefetch: PrefetchModel.
 	Prefetch Capability = "prefetch"
+	// Lists: ListRuns, and the run metadata it filters on (labels, callers).
+	Lists Capability = "lists"
 )
 
 // Caller is a caller the backend accepts: the credentials it presents and the subject the
@@ -98,6 +100,10 @@ type Harness struct {
 	KeyTTL time.Duration
 	// Wait bounds how long the suite waits for a run to reach a phase. Defaults to 30s.
 	Wait time.Duration
+	// ListAllowlistsNeedTask says the backend lists runs under a task allowlist only for one
+	// task at a time (ListRunsRequest.Task), refusing other lists with CodeInvalidInput
+	// naming task, rather than filtering them.
+	ListAllowlistsNeedTask bool
 }
 
 // Run runs the suite.
@@ -127,6 +133,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if s.caps[Builds] {
 		t.Run("Builds", s.builds)
+	}
+	if s.caps[Lists] {
+		t.Run("Lists", s.lists)
 	}
 }
 

@@ -231,7 +231,8 @@ func (b *Backend) shutdown(ctx context.Context) error {
 	return err
 }
 
-// housekeeping forgets expired Idempotency-Keys, at Open and hourly after, until Close.
+// housekeeping forgets expired Idempotency-Keys and deletes the runs the retention expired
+// (see sweep), at Open and hourly after, until Close.
 func (b *Backend) housekeeping() {
 	defer b.chores.Done()
 	tick := time.NewTicker(time.Hour)
@@ -243,6 +244,13 @@ func (b *Backend) housekeeping() {
 			}
 		} else if n > 0 {
 			b.log.Info("forgot expired idempotency keys", "keys", n)
+		}
+		if n, err := b.sweep(b.root); err != nil {
+			if b.root.Err() == nil {
+				b.log.Error("cannot delete the runs the retention expired", "error", err.Error(), "deleted", n)
+			}
+		} else if n > 0 {
+			b.log.Info("deleted the finished runs older than the retention", "runs", n, "retention", b.cfg.EffectiveRetention().String())
 		}
 		select {
 		case <-b.root.Done():
@@ -360,14 +368,26 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 	if err != nil { // only a direct caller can pass values JSON cannot hold, e.g. in a list
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeInvalidInput, "inputs cannot be encoded as JSON: %v", err)
 	}
+	if err := controlplane.CheckLabels(req.Labels); err != nil {
+		return controlplane.Run{}, err
+	}
+	labels, err := encodeLabels(req.Labels)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
 	row := runRow{
 		Name: newRunName(), Kind: string(controlplane.KindTask),
 		Domain: t.Ref.Domain, Project: t.Ref.Project, Task: t.Ref.Name, Version: t.Ref.Version,
 		Phase: controlplane.PhaseQueued, Inputs: string(js), CreatedAt: time.Now().UnixNano(),
+		Caller: who.Subject, Labels: labels,
 	}
 	var fingerprint string
 	if req.IdempotencyKey != "" {
-		sum := sha256.Sum256([]byte(strings.Join([]string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}, "\x00")))
+		parts := []string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}
+		if labels != "" { // runs without labels keep the fingerprints they had before labels
+			parts = append(parts, "labels", labels)
+		}
+		sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 		fingerprint = hex.EncodeToString(sum[:])
 	}
 	name, err := b.st.insertRun(ctx, newRun{Row: row, Subject: who.Subject, IdempotencyKey: req.IdempotencyKey, Fingerprint: fingerprint, TTL: b.cfg.IdempotencyTTL})
@@ -505,7 +525,15 @@ func (b *Backend) toRun(r runRow) controlplane.Run {
 
 		Trigger:     r.Trigger,
 		ScheduledAt: unixTime(r.ScheduledAt),
+		Caller:      r.Caller,
+		Labels:      runLabels(r.Labels),
 	}
+}
+
+// runLabels decodes the labels column; labels this package wrote always decode.
+func runLabels(s string) map[string]string {
+	labels, _ := decodeLabels(s)
+	return labels
 }
 
 func unixTime(ns int64) time.Time {

@@ -51,6 +51,11 @@ type Config struct {
 	AbortGrace time.Duration `yaml:"abort_grace"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered. Defaults to 24h.
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+	// Retention is how long a finished run is kept after it ended: then it is deleted with
+	// its attempt records, labels and log files (get_run answers 404 for it), and an
+	// Idempotency-Key is never kept longer either. A background sweep deletes them, at Open
+	// and hourly. Defaults to DefaultRetention (720h, 30 days); 0 keeps everything.
+	Retention *time.Duration `yaml:"retention"`
 	// MaxInterruptions is how often the server may cut a run's attempts short (a stop that
 	// outlasts the shutdown timeout, a crash) and still queue the run again for its next
 	// start; a run interrupted more often ends failed, saying so. Interruptions do not use up
@@ -126,6 +131,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// EffectiveRetention is Retention with its default: how long finished runs are kept, 0 for
+// ever.
+func (c Config) EffectiveRetention() time.Duration {
+	if c.Retention == nil {
+		return DefaultRetention
+	}
+	return *c.Retention
+}
+
 // Validate checks the config as Open will, with its defaults applied, naming the field at
 // fault as the user's config file spells it (for a config checker that does not open the
 // backend).
@@ -142,6 +156,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("local: abort_grace: %s is negative", c.AbortGrace)
 	case c.IdempotencyTTL < 0:
 		return fmt.Errorf("local: idempotency_ttl: %s is negative", c.IdempotencyTTL)
+	case c.EffectiveRetention() < 0:
+		return fmt.Errorf("local: retention: %s is negative (0 keeps everything)", c.EffectiveRetention())
 	case c.MaxInterruptions < 0 || c.MaxInterruptions > 100:
 		return fmt.Errorf("local: max_interruptions: %d is not in 1-100", c.MaxInterruptions)
 	case c.CallTimeout < 0:

@@ -154,7 +154,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
 		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps,
-			controlplanetest.Triggers, controlplanetest.Builds},
+			controlplanetest.Triggers, controlplanetest.Builds, controlplanetest.Lists},
 		Concurrency:    concurrency,
 		BuildBaseImage: "localhost/conformance-base:1",
 		KeyTTL:         24 * time.Hour, // idempotency_ttl's default

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,6 +35,11 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"trigger-stays-on": func(b controlplane.Backend) controlplane.Backend { return triggerStaysOn{b} },
 	// Apps: an app's error status is taken for the backend's failure, not relayed.
 	"app-errors-fail": func(b controlplane.Backend) controlplane.Backend { return appErrorsFail{b} },
+	// Lists: pages by offset, so runs added meanwhile push runs already listed onto the next
+	// page again.
+	"list-offset-pages": func(b controlplane.Backend) controlplane.Backend { return listOffsetPages{b} },
+	// Lists: filtering for the caller's visibility is left out.
+	"list-shows-all": func(b controlplane.Backend) controlplane.Backend { return listShowsAll{b} },
 }
 
 type meBelievesAnyone struct{ controlplane.Backend }
@@ -127,6 +133,39 @@ func (w triggerStaysOn) SetTriggerActive(ctx context.Context, req controlplane.S
 	return w.Backend.SetTriggerActive(ctx, req)
 }
 
+type listOffsetPages struct{ controlplane.Backend }
+
+// ListRuns reads the whole list and cuts the page at an offset, the token.
+func (w listOffsetPages) ListRuns(ctx context.Context, req controlplane.ListRunsRequest) (controlplane.RunPage, error) {
+	offset := 0
+	if req.PageToken != "" {
+		key, n, _ := strings.Cut(req.PageToken, "@")
+		if key != req.FilterKey() {
+			return controlplane.RunPage{}, controlplane.Errorf(controlplane.CodeInvalidInput, "page_token: made for other filters")
+		}
+		offset, _ = strconv.Atoi(n)
+	}
+	all := req
+	all.PageToken, all.Limit = "", controlplane.MaxListLimit
+	page, err := w.Backend.ListRuns(ctx, all)
+	if err != nil {
+		return page, err
+	}
+	runs := page.Runs[min(offset, len(page.Runs)):]
+	out := controlplane.RunPage{Runs: runs}
+	if n := req.PageSize(); len(runs) > n {
+		out.Runs, out.NextPageToken = runs[:n], req.FilterKey()+"@"+strconv.Itoa(offset+n)
+	}
+	return out, nil
+}
+
+type listShowsAll struct{ controlplane.Backend }
+
+func (w listShowsAll) ListRuns(ctx context.Context, req controlplane.ListRunsRequest) (controlplane.RunPage, error) {
+	req.Visible = controlplane.Visibility{}
+	return w.Backend.ListRuns(ctx, req)
+}
+
 // TestConformanceCatchesWrongBackends runs the conformance suite, in a child test process,
 // against each wrong backend: each run must fail, and fail in a case of the family it broke.
 func TestConformanceCatchesWrongBackends(t *testing.T) {
@@ -148,6 +187,8 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		"early-outputs":        "TestConformance/Runs/",
 		"trigger-stays-on":     "TestConformance/Triggers/Deactivate",
 		"app-errors-fail":      "TestConformance/Apps/Lifecycle",
+		"list-offset-pages":    "TestConformance/Lists/PagingWhileAdding",
+		"list-shows-all":       "TestConformance/Lists/Visibility",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))

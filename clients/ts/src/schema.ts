@@ -67,6 +67,9 @@ export interface paths {
          *     and inputs within 24 hours returns the run the first request started; the same key
          *     with different inputs is a 409.
          *
+         *     `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+         *     them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
+         *
          */
         post: operations["run_task"];
         delete?: never;
@@ -177,6 +180,41 @@ export interface paths {
          *
          */
         post: operations["abort_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List runs
+         * @description The runs that match every filter given, newest first, one page at a time: `limit`
+         *     runs at most (default 50, at most 500); when `next_page_token` is in the answer, send
+         *     it back as `page_token` (with the same filters) for the next page. Pages stay correct
+         *     while new runs arrive: no run is listed twice and none is skipped. A page may hold
+         *     fewer runs than `limit`, or none, and still have a `next_page_token`: the list ends
+         *     when the answer has none.
+         *
+         *     Only the runs this webhook lets the caller see are listed, exactly as get_run would
+         *     answer for them: task runs whose task is inside the task allowlist (and the caller's
+         *     own), image builds when build_image is enabled here, model prefetches when
+         *     prefetch_hf_model is. A `task` outside the allowlist is a 403. A page token made for
+         *     other filters is a 400.
+         *
+         *     A CI job that labels its runs (`run_task?label=ci-job=1234`) finds them again with
+         *     `GET /runs?label=ci-job=1234`.
+         *
+         */
+        get: operations["list_runs"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -591,6 +629,44 @@ export interface components {
              * @description The schedule time the trigger fired for, when a trigger started the run.
              */
             scheduled_at?: string;
+            /**
+             * @description What the run is, when the backend says; a task's run, a model prefetch or an image build.
+             * @enum {string}
+             */
+            kind?: "task" | "prefetch" | "image_build";
+            task?: components["schemas"]["TaskRef"];
+            /**
+             * @description The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+             * @example ci
+             */
+            caller?: string;
+            /**
+             * @description The labels the run was started with, when it has any.
+             * @example {
+             *       "ci-job": "1234"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The task (and its version) a run runs. */
+        TaskRef: {
+            domain: string;
+            project: string;
+            name: string;
+            version: string;
+        };
+        /**
+         * @description A label, `key=value`.
+         * @example ci-job=1234
+         */
+        Label: string;
+        RunListResponse: {
+            /** @description The page's runs, newest first. */
+            runs: components["schemas"]["RunResponse"][];
+            /** @description Send it as `page_token` (with the same filters) for the next page; absent on the last page. */
+            next_page_token?: string;
         };
         RunIOResponse: {
             name: string;
@@ -829,6 +905,14 @@ export interface components {
         ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
         Wait: boolean;
+        /** @description A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+         *     with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+         *     value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+         *     digit (they are valid Kubernetes labels).
+         *      */
+        RunLabel: components["schemas"]["Label"][];
+        /** @description Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all). */
+        LabelFilter: components["schemas"]["Label"][];
         /** @description The name of the task the trigger belongs to. */
         TriggerTaskName: string;
         /** @description The trigger's name. */
@@ -892,6 +976,12 @@ export interface operations {
             query?: {
                 /** @description The task version; the latest registered one when absent. */
                 version?: components["parameters"]["TaskVersion"];
+                /** @description A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+                 *     with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+                 *     value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+                 *     digit (they are valid Kubernetes labels).
+                 *      */
+                label?: components["parameters"]["RunLabel"];
             };
             header?: {
                 /** @description Any string of 1 to 255 characters chosen by the client. */
@@ -1103,6 +1193,69 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    list_runs: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only runs of this task, written `domain/project/name`.
+                 * @example development/examples/greet
+                 */
+                task?: string;
+                /** @description Only runs of this version of `task` (which it needs). */
+                task_version?: string;
+                /** @description Only runs in one of these phases (repeat the parameter for several). */
+                phase?: components["schemas"]["Phase"][];
+                /** @description Only runs this trigger (of the run's task) started. */
+                trigger?: string;
+                /** @description Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`). */
+                caller?: string;
+                /** @description Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all). */
+                label?: components["parameters"]["LabelFilter"];
+                /** @description Only runs created at or after this time. */
+                created_since?: string;
+                /** @description Only runs created before this time. */
+                created_until?: string;
+                /** @description The most runs a page holds. */
+                limit?: number;
+                /** @description The `next_page_token` of the page before; absent for the first page. */
+                page_token?: string;
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunListResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["UnprocessableEntity"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
