@@ -3,15 +3,15 @@ package impl
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/flyte-webhook/flyte-webhook/api"
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -204,26 +204,25 @@ func jwtExpiry(c controlplane.Credentials) (time.Time, bool) {
 	return earliest, found
 }
 
-// expClaim returns the exp claim of a compact JWT, false when token is not one or has none.
+// expClaim returns the exp claim of a compact JWS, false when token is not one or has none.
+// go-jose parses it (any of its signature algorithms: the signature is not what this reads).
 func expClaim(token string) (time.Time, bool) {
-	if len(token) > 8<<10 || strings.Count(token, ".") != 2 {
+	if len(token) > 8<<10 {
 		return time.Time{}, false
 	}
-	_, rest, _ := strings.Cut(token, ".")
-	payload, _, _ := strings.Cut(rest, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	tok, err := jwt.ParseSigned(token, anyAlgorithm)
 	if err != nil {
 		return time.Time{}, false
 	}
-	var claims struct {
-		Exp *json.Number `json:"exp"`
-	}
-	if json.Unmarshal(raw, &claims) != nil || claims.Exp == nil {
+	var claims jwt.Claims
+	if tok.UnsafeClaimsWithoutVerification(&claims) != nil || claims.Expiry == nil {
 		return time.Time{}, false
 	}
-	f, err := claims.Exp.Float64()
-	if err != nil || f > 1<<40 { // beyond any real expiry (and int64's reach): no cap
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0), true
+	return claims.Expiry.Time(), true
+}
+
+// anyAlgorithm is every JWS algorithm go-jose knows, for reading an unverified exp claim.
+var anyAlgorithm = []jose.SignatureAlgorithm{
+	jose.EdDSA, jose.HS256, jose.HS384, jose.HS512, jose.RS256, jose.RS384, jose.RS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512,
 }
