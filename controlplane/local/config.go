@@ -63,6 +63,8 @@ type Config struct {
 	// CallMaxBytes caps the body of an app's answer to call_app; a larger one is
 	// CodeBadGateway (502). Defaults to 10 MiB.
 	CallMaxBytes int64 `yaml:"call_max_bytes"`
+	// Prefetch configures prefetch_hf_model: see PrefetchConfig.
+	Prefetch PrefetchConfig `yaml:"prefetch"`
 	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name, an app's
 	// BaseURL + "/app/" + name. Defaults to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
@@ -113,6 +115,7 @@ func (c Config) withDefaults() Config {
 	if c.WebhookName == "" {
 		c.WebhookName = "flyte-webhook"
 	}
+	c.Prefetch = c.Prefetch.withDefaults(c.DataDir)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -145,5 +148,5 @@ func (c Config) validate() error {
 	case c.CallMaxBytes < 0:
 		return fmt.Errorf("local: call_max_bytes: %d is negative", c.CallMaxBytes)
 	}
-	return nil
+	return c.Prefetch.validate()
 }
