@@ -244,41 +244,44 @@ func TestDiskRoom(t *testing.T) {
 
 func TestAbortLeavesNoFile(t *testing.T) {
 	t.Parallel()
-	hub, c := fixture(t)
-	dir, root := openDir(t)
-	hub.StallAfter("acme/tiny", weights, 1<<20)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	abort := errors.New("aborted by the caller")
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Snapshot(ctx, hfhub.Options{Repo: "acme/tiny", Dir: root})
-		done <- err
-	}()
-	// Wait until the download is under way (its first MiB is on disk), then abort.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		entries, _ := os.ReadDir(filepath.Join(dir, ".hfhub", "incomplete"))
-		if len(entries) == 1 {
-			if fi, err := entries[0].Info(); err == nil && fi.Size() >= 1<<20 {
-				break
+	abort, shutdown := errors.New("aborted by the caller"), errors.New("server shutting down")
+	for _, cause := range []error{abort, shutdown} {
+		t.Run(cause.Error(), func(t *testing.T) {
+			t.Parallel()
+			hub, c := fixture(t)
+			dir, root := openDir(t)
+			hub.StallAfter("acme/tiny", weights, 1<<20)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Snapshot(ctx, hfhub.Options{Repo: "acme/tiny", Dir: root, DropPartial: func(cause error) bool { return errors.Is(cause, abort) }})
+				done <- err
+			}()
+			// Wait until the download is under way (its first MiB is on disk), then stop it.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				entries, _ := os.ReadDir(filepath.Join(dir, ".hfhub", "incomplete"))
+				if len(entries) == 1 {
+					if fi, err := entries[0].Info(); err == nil && fi.Size() >= 1<<20 {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the download did not start")
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the download did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel(abort)
-	if err := <-done; !errors.Is(err, abort) {
-		t.Fatalf("want the abort's cause: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, weights)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a partial file under its name: %v", err)
-	}
-	if err := hfhub.RemovePartial(root); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".hfhub", "incomplete")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("partial downloads left: %v", err)
+			cancel(cause)
+			if err := <-done; !errors.Is(err, cause) {
+				t.Fatalf("want the cause: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, weights)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a partial file under its name: %v", err)
+			}
+			entries, _ := os.ReadDir(filepath.Join(dir, ".hfhub", "incomplete"))
+			if kept := len(entries) == 1; kept != (cause == shutdown) {
+				t.Fatalf("partial downloads after %v: %v", cause, entries)
+			}
+		})
 	}
 }

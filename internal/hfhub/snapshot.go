@@ -41,6 +41,10 @@ type Options struct {
 	Parallel int
 	// Log receives a line per step (never the token). Defaults to discarding them.
 	Log io.Writer
+	// DropPartial, when not nil, is asked with ctx's cause when ctx ends the snapshot
+	// whether the partial downloads are dropped rather than kept for the next snapshot to
+	// resume (say, after an abort: nobody will). They are removed under the folder's lock.
+	DropPartial func(cause error) bool
 }
 
 // Result is a finished snapshot.
@@ -61,7 +65,7 @@ type Result struct {
 // its name, checked; or with the first error, when the other downloads have stopped. Files
 // completed before the error stay (and are reused by the next snapshot); a partial download
 // stays under its temporary name in .hfhub (and is resumed by the next, unless Force), never
-// under its name: see RemovePartial. When ctx ends, the downloads stop and ctx's cause is
+// under its name: see Options.DropPartial. When ctx ends, the downloads stop and ctx's cause is
 // returned.
 func (c *Client) Snapshot(ctx context.Context, o Options) (Result, error) {
 	if err := ValidRepo(o.Repo); err != nil {
@@ -129,6 +133,13 @@ func (c *Client) Snapshot(ctx context.Context, o Options) (Result, error) {
 	})
 	res.Downloaded = downloaded.Load()
 	if err != nil {
+		if ctx.Err() != nil && o.DropPartial != nil && o.DropPartial(context.Cause(ctx)) {
+			if rerr := o.Dir.RemoveAll(partDir); rerr != nil {
+				lg.printf("the partial downloads could not be removed: %v", rerr)
+			} else {
+				lg.printf("partial downloads removed")
+			}
+		}
 		return Result{}, err
 	}
 	if err := m.compact(o.Dir, info.Files); err != nil {
@@ -155,16 +166,6 @@ func (o Options) withDefaults() Options {
 		o.Log = io.Discard
 	}
 	return o
-}
-
-// RemovePartial removes the partial downloads of earlier snapshots in dir (after an abort:
-// nobody will resume them).
-func RemovePartial(dir *os.Root) error {
-	err := dir.RemoveAll(partDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
 }
 
 // parallel runs fn on each item with at most n at once; the first error cancels the others
