@@ -36,8 +36,8 @@ func TestCatalogFromTags(t *testing.T) {
 	if got := strings.Join(c.Groups, ","); got != "core,task,run,app,trigger,build,prefetch" {
 		t.Errorf("groups %s", got)
 	}
-	if len(c.Operations) != 18 {
-		t.Errorf("%d operations, want the contract's 18", len(c.Operations))
+	if len(c.Operations) != 19 {
+		t.Errorf("%d operations, want the contract's 18 and list_runs", len(c.Operations))
 	}
 	o, ok := c.Operation("run_task")
 	if !ok || o.Group != "task" || o.Method != "POST" || o.Path != "/run-task/{domain}/{project}/{name}" || o.Open {

@@ -92,3 +92,8 @@ func (u Unimplemented) BuildImage(ctx context.Context, _ ImageBuild) (ImageBuild
 func (u Unimplemented) PrefetchModel(ctx context.Context, _ ModelPrefetch) (Run, error) {
 	return Run{}, u.refuse(ctx, "model prefetch")
 }
+
+// ListRuns answers CodeUnimplemented.
+func (u Unimplemented) ListRuns(ctx context.Context, _ ListRunsRequest) (RunPage, error) {
+	return RunPage{}, u.refuse(ctx, "run lists")
+}

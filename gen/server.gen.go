@@ -113,6 +113,27 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
+// Defines values for RunResponseKind.
+const (
+	RunKindImageBuild RunResponseKind = "image_build"
+	RunKindPrefetch   RunResponseKind = "prefetch"
+	RunKindTask       RunResponseKind = "task"
+)
+
+// Valid indicates whether the value is a known member of the RunResponseKind enum.
+func (e RunResponseKind) Valid() bool {
+	switch e {
+	case RunKindImageBuild:
+		return true
+	case RunKindPrefetch:
+		return true
+	case RunKindTask:
+		return true
+	default:
+		return false
+	}
+}
+
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -166,11 +187,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -212,6 +239,11 @@ type HealthResponse struct {
 
 // Inputs Task inputs by name; each value of the type the task declares.
 type Inputs map[string]interface{}
+
+// Label A label, `key=value`.
+//
+// Example: ci-job=1234
+type Label = string
 
 // MeResponse defines model for MeResponse.
 type MeResponse struct {
@@ -301,10 +333,24 @@ type RunIOResponse struct {
 	Outputs *map[string]interface{} `json:"outputs"`
 }
 
+// RunListResponse defines model for RunListResponse.
+type RunListResponse struct {
+	// NextPageToken Send it as `page_token` (with the same filters) for the next page; absent on the last page.
+	NextPageToken *string `json:"next_page_token,omitempty"`
+
+	// Runs The page's runs, newest first.
+	Runs []RunResponse `json:"runs"`
+}
+
 // RunResponse defines model for RunResponse.
 type RunResponse struct {
 	// Attempts How many attempts the run has had.
-	Attempts  *int       `json:"attempts,omitempty"`
+	Attempts *int `json:"attempts,omitempty"`
+
+	// Caller The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+	//
+	// Example: ci
+	Caller    *string    `json:"caller,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Done Whether the phase is final.
@@ -313,6 +359,14 @@ type RunResponse struct {
 
 	// Error Why the run failed, when it did.
 	Error *string `json:"error,omitempty"`
+
+	// Kind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+	Kind *RunResponseKind `json:"kind,omitempty"`
+
+	// Labels The labels the run was started with, when it has any.
+	//
+	// Example: {"ci-job":"1234"}
+	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name Example: r-7f3a9c2b1d
 	Name string `json:"name"`
@@ -324,12 +378,18 @@ type RunResponse struct {
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 
+	// Task The task (and its version) a run runs.
+	Task *TaskRef `json:"task,omitempty"`
+
 	// Trigger The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
 	//
 	// Example: nightly
 	Trigger *string `json:"trigger,omitempty"`
 	Url     string  `json:"url"`
 }
+
+// RunResponseKind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
@@ -376,6 +436,14 @@ type TaskOutput struct {
 	//
 	// Example: string
 	Type string `json:"type"`
+}
+
+// TaskRef The task (and its version) a run runs.
+type TaskRef struct {
+	Domain  string `json:"domain"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Version string `json:"version"`
 }
 
 // TaskResponse defines model for TaskResponse.
@@ -427,11 +495,17 @@ type AppProject = string
 // Domain defines model for Domain.
 type Domain = string
 
+// LabelFilter defines model for LabelFilter.
+type LabelFilter = []Label
+
 // PrefetchRunName defines model for PrefetchRunName.
 type PrefetchRunName = string
 
 // Project defines model for Project.
 type Project = string
+
+// RunLabel defines model for RunLabel.
+type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
@@ -557,6 +631,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -586,24 +669,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -613,12 +698,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -627,6 +713,12 @@ type RunTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
 
+	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+	// digit (they are valid Kubernetes labels).
+	Label *RunLabel `form:"label,omitempty" json:"label,omitempty"`
+
 	// IdempotencyKey Any string of 1 to 255 characters chosen by the client.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -634,24 +726,26 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -661,12 +755,56 @@ type AbortRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
+// ListRunsParams defines parameters for ListRuns.
+type ListRunsParams struct {
+	// Task Only runs of this task, written `domain/project/name`.
+	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// TaskVersion Only runs of this version of `task` (which it needs).
+	TaskVersion *string `form:"task_version,omitempty" json:"task_version,omitempty"`
+
+	// Phase Only runs in one of these phases (repeat the parameter for several).
+	Phase *[]Phase `form:"phase,omitempty" json:"phase,omitempty"`
+
+	// Trigger Only runs this trigger (of the run's task) started.
+	Trigger *string `form:"trigger,omitempty" json:"trigger,omitempty"`
+
+	// Caller Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`).
+	Caller *string `form:"caller,omitempty" json:"caller,omitempty"`
+
+	// Label Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all).
+	Label *LabelFilter `form:"label,omitempty" json:"label,omitempty"`
+
+	// CreatedSince Only runs created at or after this time.
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedUntil Only runs created before this time.
+	CreatedUntil *time.Time `form:"created_until,omitempty" json:"created_until,omitempty"`
+
+	// Limit The most runs a page holds.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken The `next_page_token` of the page before; absent for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -679,24 +817,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -759,6 +899,9 @@ type ServerInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(c *gin.Context, name RunName, params GetRunIoParams)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(c *gin.Context, params ListRunsParams)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(c *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams)
@@ -1033,6 +1176,30 @@ func (siw *ServerInterfaceWrapper) BuildImage(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pre", c.Request.URL.Query(), &params.Pre, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pre: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "pip_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pip_packages", c.Request.URL.Query(), &params.PipPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pip_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "apt_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "apt_packages", c.Request.URL.Query(), &params.AptPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter apt_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform", c.Request.URL.Query(), &params.Platform, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -1379,6 +1546,14 @@ func (siw *ServerInterfaceWrapper) RunTask(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	headers := c.Request.Header
 
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -1548,6 +1723,121 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 	}
 
 	siw.Handler.GetRunIo(c, name, params)
+}
+
+// ListRuns operation middleware
+func (siw *ServerInterfaceWrapper) ListRuns(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRunsParams
+
+	// ------------- Optional query parameter "task" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task", c.Request.URL.Query(), &params.Task, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "task_version" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task_version", c.Request.URL.Query(), &params.TaskVersion, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task_version: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "phase" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "phase", c.Request.URL.Query(), &params.Phase, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter phase: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "trigger" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trigger", c.Request.URL.Query(), &params.Trigger, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trigger: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "caller" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "caller", c.Request.URL.Query(), &params.Caller, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter caller: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_since", c.Request.URL.Query(), &params.CreatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_since: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_until", c.Request.URL.Query(), &params.CreatedUntil, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_until: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", c.Request.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter page_token: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListRuns(c, params)
 }
 
 // GetTask operation middleware
@@ -1744,6 +2034,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/run/:name", wrapper.GetRun)
 	router.GET(options.BaseURL+"/run/:name/io", wrapper.GetRunIo)
 	router.POST(options.BaseURL+"/run/:name/abort", wrapper.AbortRun)
+	router.GET(options.BaseURL+"/runs", wrapper.ListRuns)
 	router.GET(options.BaseURL+"/app/:name", wrapper.GetApp)
 	router.POST(options.BaseURL+"/app/:name/activate", wrapper.ActivateApp)
 	router.POST(options.BaseURL+"/app/:name/deactivate", wrapper.DeactivateApp)
@@ -4493,6 +4784,175 @@ func (response GetRunIo504ApplicationProblemPlusJSONResponse) VisitGetRunIoRespo
 	return err
 }
 
+type ListRunsRequestObject struct {
+	Params ListRunsParams
+}
+
+type ListRunsResponseObject interface {
+	VisitListRunsResponse(w http.ResponseWriter) error
+}
+
+type ListRuns200JSONResponse RunListResponse
+
+func (response ListRuns200JSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns400ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns401ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns403ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns422ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns500ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns501ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns502ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns503ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns504ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTaskRequestObject struct {
 	Domain  Domain   `json:"domain"`
 	Project Project  `json:"project"`
@@ -5054,6 +5514,9 @@ type StrictServerInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(ctx context.Context, request GetRunIoRequestObject) (GetRunIoResponseObject, error)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(ctx context.Context, request ListRunsRequestObject) (ListRunsResponseObject, error)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
@@ -5613,6 +6076,32 @@ func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunI
 	}
 }
 
+// ListRuns operation middleware
+func (sh *strictHandler) ListRuns(ctx *gin.Context, params ListRunsParams) {
+	var request ListRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRuns(ctx, request.(ListRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListRunsResponseObject); ok {
+		if err := validResponse.VisitListRunsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetTask operation middleware
 func (sh *strictHandler) GetTask(ctx *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams) {
 	var request GetTaskRequestObject
@@ -5703,137 +6192,174 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQeneqsiztOw4zrln7Nra8uQxyT2ZJJV4NrfK8ooQ2ZJwTAEcALSsyfF/30I3wIdESnJe",
-	"M2fiT7YkEmg0uhv9xsdeoua5kiCt6Z187OVc8zlY0PjpbKy0fQfcKOk+pmASLXIr3Mfeh9mS2RkwXUgm",
-	"DOPuWUhPmYZE6RRSthB2Fp4Y9KKecG/9VoBe9qKe5HPonfQ0DR71TDKDOadZJrzIbO+EpoeUXQvOFjCe",
-	"KXXFzt6+7EW9Ob95BXJqZ72Th4dHx1HPLnM3nLFayGnv9jbqneX5UzXnogXy8xkwnucPDEvxiVOEcsyT",
-	"K5Cp+5YgYIsZSMbHBqTtgp8GaMBfg+3o8eOoNxeyhLUD0Nc4WDeYbrISgpzbWQUA/ol6Gn4rhIa0d2J1",
-	"AZ8Jzlut/gmJ3QRRTo98Bub8CJ+Fuk0bbLm5Knc4YjCYDlicwjVkKp+DtHEHQssd/XIofathAjaZvStk",
-	"907n/iHHLX7LI8ZN+f1oNhnNVQoZ02ALLSFlwnasQRdy9MUJYyNVeGz7Te0Aq9ryLwfVRpyuoNKhxQG6",
-	"Awa/OPbeJyqHTfRKdFdKVKWZ1WI6Bc0ycQ2G7SSmWJ/LoeRpKtzIzCp85e3SzpR0nBuxxUwkM5YpdeWG",
-	"xJ/9zMKyBXej5plaOtzIvQFzkGUq4dlQ+onZjBumJCBaTc4TYFymTEyl0g5MOxjKrycsEY0bKdET2VdG",
-	"ZB017PMx8yWE4Tk3V92s4Bn0W54kDqD/C9oItUFEs2t6gvYk4xaMZRqmwljQkCI+dzhN/Cifh0Aikw04",
-	"pAc2o9E/9OXlrwdv8za7WZmaIDIRvbaCm40hU3JqmFVdsHNz9eUB/8BFC6+eSbMAzZTMlkzJBBBSnufI",
-	"RRp4MoOUmBh+K8A4PdBYbqGLAhZullY9csIzAyVgY6Uy4LJ360DTYHIlDaC2+xNPf+YWFnzpPiVKWpAI",
-	"OM/zTCTcAX6QazXOYP6//ul14mq+/9Qw6Z30/uOg0qgP6Fdz8JbeoknXd83NpVXG8oxLQInlvuRZBimi",
-	"ZMqvgXE21uoKUKJNuMiEnDKOSBz0biMH/TvC1LeG3m+QMwIWkGVsovQcUjYuSAhf86wAp4jJB5ZNhGV9",
-	"1MWEzAtrmJ1xW/st0G3EOMpZxALjwg3I3c84CZkCwhrIJnu4+idKTjKRfPO1W66ngEuXyroDlROV0rp4",
-	"lqmFIahp1ZxNhBTG0bYu5F7kNpNL9jKFea4syGS5/w9Y4kGsoTDBilJ2BtqjDNf7XOmxSFOQf9yCVWGN",
-	"SKGxJw8MrTkTxkYlITeoW8OkMGAqEify9Zx3LuagCvtnY8BUpLjBxG+oOAl3AtxGvZfSgpY8e6a10t8S",
-	"7vdqDnbmpICTBqiw+f0AZkBfgyYdJQXLRcYkXINmCddaoBJEUDNwYDMLN/aU/VYoC3WZOxIprvG1ss9V",
-	"IdM/iNhSBcRfcCOMDRC9nOcZOEsO0j+AXCZiWjj9JOh+JYymyHOlvahSOWiEA4F+y5eZ4um5Uq/cwv4o",
-	"OT1W6dIxcOaAcKTOZY1oGE8SyL2YeQ/6WiTwq+TXXGR8nMEfy5kJlw7HYyg1BKVRFl2DdqiF9JRZvWR8",
-	"6iwap02SdPlV8sLOlBa/f1tiea1YoiEFaQXPTIdELEmHMO+emDstZwY89Y64Dx8+7J8VduYGSriFJnCr",
-	"KtctrjjXKgFj3KY9k1bY5R9Fb+X6Zk6NQUqb8dwfHKlKCsfEjN4fgzllMQolEzPDl8Zp/5osqcWMO+6/",
-	"DVpe3UdJehy6MLXjOitIqZNeVV7BURQ8jycfe3DDnSjZ6HBce92d8oVpvo4u0FGpr/balOFKrb4IFpcf",
-	"qgTpsnxPjdEqvI16Z4kV19zCWZ53rxVkmitBuyuLzPMrqe9rCxBmxN2gdeyUunHUjbdCZ20017qyao6o",
-	"Ao6GaF3krovr9EoW40wkLDwakeUobLDMHVd9LmKEGaXA/Xak7c9k3NgRBIWg3W3u1Ar3HEs0N5UkQz4B",
-	"ntnZki2htgSngpSPDNiZZN3eCaeGecugZYEbWMJYrikQ0AT6hVowNbEgS9BJQ8XnnY40se7koLUwI5w9",
-	"5/1JuMYSX58AuFNVpqAJwGsR3AnOyuCWfv/bcevjFY+ubgG3YSHktHSCkqE0EnJ6wsplSVL7llBuSoTH",
-	"pJDTyGkj7qHx0lsirL+OEKceqMmELWYiA7bgEn9E8iLl3w2vCymFnN4FNyCLuWM0nM9tX9Tzo/Sinqco",
-	"FC0qzyGtcZvf7ah3s+/G2L/mGt1VbrCzPH9fjee4sRzyLM+flKPic37gSiKs4thJbavQ1cgqfA92lYrl",
-	"XjdER12irHBit1z5qRBZ+nLOp1CzkJvShed2lPPkik/ps7AwN23OjjWmmfObl/Tw48PD8neuNV+6n3OR",
-	"bx348cOjTxg449bxQNegfzveOObfV0e83YK4Lrncibm1yVdXMOYGRsKN3vo4/jIaOxBGupCj9oMnPNcp",
-	"1Do3YAt8K1TZBk1j7sZ6VqaNmlhqo9EnTp19D9Yxn1nH8hhm/FqE8yQESFOB6l2vVXF2A7LwHuvH/uE4",
-	"YjEvrIqd9Imd4qxFCvHeKSufoDOn5iOvWTd8ieKn1HkqENZVJNCCZ+J3aJUO5NFISaPNnEqcFFo7TVAX",
-	"0rAFF5ZNlEYHMJfoAKnJjtph612/o7CUdgWB0OGfpQXGATmxE/0VKnbQElaIo9ydFmjqeGjf+CxDxadD",
-	"MuVkNCKr+bOBZ29rjxCAK74Bh0dOTpb/fv/mNdl83i+c8CyrobICBT2qI0wBMJ8+H47CCFNbpmyTOU9L",
-	"kb5RHfwCWtoXV3F3PpBeoC7Rvbg248LrH1uPT/9u27Qv0X94t5095+Yq+GrHS4wvnDJne5Nft4w1LHOo",
-	"gg4pJBnXYFqp7BfYbq218W+WYeglFSbP+LIMwdSst5SzV+oaMp60y6Ni3B02LMf3TwVqbprqV1ItjI8a",
-	"VxMXBvT+w6NH2/fGQ+Bpr22PflEpz0TAxzqcmALwwLi//rmQ23Ax7Fm4scPeJaU23F0nePi39UP67Yyb",
-	"jdH13D2A4fXn2dL64KdDEYtNkSQAKaTuzCEnJZ4+ZGW7f62YQzpShY1R1441JE5wQhozroFNhORZXd39",
-	"rYACOcsdD0JORxOlRxqMKnSC56yQwqKwXdWJc14YUokDUL2oRzC545lAchsYIEIV1EOzrj/Xsjpevtkg",
-	"pXbiuI7DpiKKTkmlCvtFJsjDLm909+BDHXKQRojCiivQ2og8OI5agoLs3fMn7Mfjx//FvE8Ks3YsF1np",
-	"DuKWLdx5s9BKTpmQbKF0atgcuCSVoR5aiFZ2hMbqsAmrYSM/kDDBjdVkeV1INuzpfT5Ohj3UjCboIG+h",
-	"E3Jmrc/4XGl2fHQUkTQlTz5GjZzVTGurMugqGEq+3sEzRzGJFtVbSGO5TLoY2zvucm5nzWUf6EIe4Krb",
-	"VlpFDTaO+8AwkUaMZ0YxU1Mc/mffK0H7L1NGzk9y+2lhLciQrkJu6geGZWo62OyaWwfhxfn5W0YPsESl",
-	"zRPk+PC4zY1ghc06MFUbyR0dM3T8w80KsbxWlj3vIg/6Yo0R2K/vXjpZSlQB7ErI1B22nitOUYwW9mSc",
-	"cXlV09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/zpFYsuKnLfZ+mEEL+RBzO5FLp",
-	"slU4dysSZYZrmRmmNOOkJaOXAeN73vuCanM/PriJTxnMc7ss5QsFUUIEOtrkX24TNE0WJ4Vi82Zg4lTp",
-	"G+l0FL8r5OcfSOtYK6P1lFTl4A+uLreCDSbTlzvFujQQ//opcxCwQlqRBZ9vedjvAGCHfr/LefaukBsc",
-	"JNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3sO/UlzZqTJXcYIa7afEAd4ZwqXStW0wg0zvO",
-	"u8UJ7tZKSljD0b3RbV07hPf/a/KI/5gcjR+2ita7aDUUU0qLrFxgi7T3T2Dwv5FZNXFU42SDXwYvfwlc",
-	"UsuD3w1z/sU7YdtPukNqmIcO9Y0VEFm/gt4/TnzmTLu9tQX67ap2RYrpzGbLNvjuYlgHhZIcbUi/Hazn",
-	"TNRPMSmr7OBTVhgKWNRKFsowkllR/bZQ3e7ucE8Pm9FB6++0F93i0a5fX3npJ/zYJdCr3NeI5RpQGcOE",
-	"vJW4GevHTniin4yX6bJq4g5AphYyQg0YPfxjAzJBOlMS9gbsJcktg/Yc3HBnWVvmhJ4RvzfVr4frIvpm",
-	"f6r2/Zr/aZQcvOOLX8AY8rGWv+6bK5Hvq5xOjn1/jNMgq6HpzmAQYgQFYMnGpUPDqVM7CiXHm6ZLO6ZN",
-	"7RLDZX76vDCY5DAV1wiFMB66vt8TqcIu7LVL6natsr7x6LHpxwSfs8X9CYO2eqa4df/4Ed2/mTD4FZGe",
-	"+8+JIrda/L+gPJe4zHGo0qvVQtJsDll7TWYKx9qOQSGvkZa/dHHEGzys21hiF0qgo54J8xlkMNUAPpC2",
-	"o8p/Xs7sdydChKUsE1fAuAw710RgGc/bHX9dSOuWoeg833aQNiMYyHZIoSOEe8T1tEUFeo3eIn/M1FNC",
-	"Z5TyWoonIb1XEcmMKe2sw763HKsgqQ+RGkon92/jQ3MD2TWQHBLSkbubLG7S44Vn38voDnGsSqfuTLv3",
-	"K2tbRFQeOkLjtpuogtuZv7VBzc4OgOpYaAF4F0W8cyn+mda13Ak8z6Mt8AXCvQPNOByqwlYU0wBl6xYa",
-	"SDTYbXP5pyp5gImsfcqspA2kZOe9u82OafdBKFSsnSNVtwmQ66qqYie2r6ojqqlW0dzKr5Fn/QpDrcKD",
-	"VMENJtCGSE1Vc9CKqno1xdbl1usXVuowPAiXbWafgaTQwi7fO+oM8VauQZ8VdrZOE/GZzyVEyj9hP+Gz",
-	"bFgcHj5KrLoCif+6czHnxqBmrVUxnYWcjkZMYRCKFhAvOFS15TNrczT5lLoS0A7OGYuf4M+xd5rtNm1L",
-	"/ZIGnhJ1x5NsaWHkc+BGuKiYERRlAQZ9rCowWt6pVsJz8Q9YUqqgkBPVtg7cB2Dvnr0/Z2dvX1L4Vycz",
-	"MNZLmYXSVyeonLutNt57giIgYhOVZWpB4WPul0NsOZReTLivvQCLqGIZj4aoVMsPylQldsCqYB47oEIE",
-	"9D1iSriJmFkIm8yG0lOa05RpgskkYpgpgCjnQoJmmBdAAJSVni+K6VTI6XOe+LiOGQzlUH4QGvad0ORW",
-	"jDOgRWJw5YEJR12Mnz8Qrs/y/Jm8FlpJLGw9IXue25mJ2BzsTKUmGsrS8eVDNIQiYlk2EZCldDhS5UKe",
-	"PzAD9ibkL9NPU62KnFKeLJ8OZT9RGiJfsKELGVGNoUeIR0JULnjvFOVznqklpnyCdLq+oWHNUPbjYHKN",
-	"6Kt4z2mTRshpBlUutWHVgybei3AlzWRSM1MLQ6aMncFQ0kxYTUY4/uGHWjqtUHLwww/s2TXoZTUNFrDE",
-	"FHaNmQRITT2Z94RxOZQ7y4Lg0EZn4wrDsr7t5sWh3MSMewP2pIIJN2kH5vdloEOZQiJSMGwxU7WoCRNe",
-	"fwo5sHTCGYt1jJieTDhEN6/54QecN+5KKI5ZPwR1qGxyyXi24EuD1QjLKr7TN4olmXCawlAGr39wuK4X",
-	"sSJ/xwP/dsSuAHKUEEJO9zC4aCndhRzXGG9c5hAPJREMsLiKWMQOUVQAgTq/hlxhJhzjlc+ds+OjI+Ys",
-	"oRCHKv24whGDz1umOs9MJOBPQy8gz3J3mO4fDQ5rYQUSm/se1bXD+qT3cHBIj6ocJM9F76T3aHA4eITh",
-	"TDvDg+qA5/nBRzfBrfs4BbR6SiJ+mTpbBOyI5zm+VrV3uGhX0apHDkJngttol0d9cfNuD4cS3tvLlSK8",
-	"o8PDDXnqd8tPryeQdOSoY0bibdQ7pmnbRivBO6iV2OErD7e/0ig8wJcebX+pKu7CN463v1EW6LgXjo52",
-	"gWu9POA26j3eBQ3Niid86+FOINYrdvC1o51wHooy8ZUd0NdStIKv7oDHlSo0VA6L+ZzrZe+k98rrCFSZ",
-	"iMr0FPNm3afLqHezX9a+ocKT4/s1Bj0I6gRqyMq0uOYw/9aUybLsgzv74wUX9n9bXUBMv1AVWqLQNqnX",
-	"zgoT0pNZ38tNTKTDrAan+UTs8eExmidNEREg+9PKie1PY5nx15UnLYlp3XIFD4cq8f2vJmUOf9z+QlmV",
-	"ey+Wvp5YClT5GXLJqX0bZBJIZxqUaSFeo6SShKCIe3Mio7yDUKpwgv+T/kV6uvv83+/fvB5KjKBzzFJI",
-	"Qhw+/jgs2XfYO2HDntek4caSIj3s3dbzk30po1QWRx2w2OfLxkyYoTStebB9p1O+ffP+PGJvfz1HsN6e",
-	"nT95EbF1f6LBxQu7Fw1lXE+QjdvyXVEvjp1y5mMl7l9nFwYB3ecsA546AR0f4DMharE3YO+wNNqXfB8f",
-	"Hka1BJCh1EUGJyw+OHCK7MAnzA0GMTMwddRrWB9TanLQCUi7DzJRKaTOPmLkYHD/zZSxDtOFAe3s8Ggo",
-	"qUrFZNzMsOzev8j8N/F/xFFpPiQzrnni5C3rP3kXsVfPI/b611d7A3bG4v8To2cVlz+UJs8wPDSZMO6R",
-	"hKalMGwOeooFy1axFaT2SbdfCBnQZvgc2BUs9xC5VbGXz3TBDK2MLyE9YZwd3dy41T26ualieYHQ+Fhd",
-	"A+trSIWGxJK1JJUdSvIc0AjuVTpZHVY8gQoTIeXGrxSdHDFLNVbAlKEyMkd9aG8oCUa1wIoeDcag8XtM",
-	"4D2+uUGAgmXh7C8DpaHi1lRxGFU+KuMswWApCcPicyqOdlRV9jNCA+QkmJ/lEA4DpU+q02c+GMoz+iLs",
-	"ExWlWnENRM3Hhz+eYjwQH1grxo3CSIyzsZBcL2lmqTSbK3ItNOsKfK2xI8zHh0e1saua2EbFPT14TAZW",
-	"U4NxMuyztZe2dCGLNjS6fypGDkm3B7kjp6TWTWy1sw9lLu3WTeXw+O9b26l0ZrWRp6eEtSzUE3Z2wn5+",
-	"5oRdEHlRkHdPn716dv7MkeSLZ2dPMcrC5ZIl3ADrx+44QFqjF9cJx/IrzPXd61o9wdTR3u/nZ+dkybpz",
-	"u3fS+3/9i5+nlxfP4PLi3F7+6+JtfnnxRl1evDe1L34tah/OOH64eJJcXryYXf7r4mlK77/KynHc33+5",
-	"X/EL98bT9HLvP3utqP2qVi6enj+pdPnFFNKV2pHb9Z42d1V/uypr8fD0vFid2azvqAV/w8DH3p0PcV8k",
-	"Wp7fvc0x/25tuwnjHeBAxfyItLB2PZ6GhJQdHR6z14o9IWSehnMnqkWfnLzDER/tNOIjHNGyX1QqJoK6",
-	"Z3aP+V2bDw93gGm1wca92fFFzY6onlL01xEp0ddvhVFpg8EW8nzu9Oaazhra89hWLCk9lLthgmwtUmZX",
-	"9NZCZmB8kgUlSqWsXg4/lDWl1YFX01lFQ2cN+nVDHUerxKupQ/mJSirpd7X+JwH8TenjNEfQ7a1ytpZb",
-	"v5LZ8pSVQXq2rpkPGgrKejeVhrn9BBuSfbKpXcUUNzkBVX53H2BIeabK/HUXXzXzvZNvAye3159ucfPV",
-	"yj7vT+r7E/frOPoqyryr/ME4/H7ZamFj6IFLylXwGQy6kAP2nDIrNiZIN4UNNUoomyE0JU1LUirOaJWf",
-	"VH1OS/ZGG4ZWO7ut38a6Ye3tXB+ODQb/o8HDo25jH18ZbWlG++hoR7MeI8Ps/dN/lH0LrGJYukdVXW0g",
-	"UK7AFgj+drwjBIjG1X63KzOGLlad/WG3znSG1JVr2NeQATfAQquM7ubxcLder1/JAF/vLPMFbPBdJ9x8",
-	"NBEn1Qq1/nIH071F+Oc6n5A2GV9NequdUkiT6+eUVJLssAPKtqolsrT1jDbs6PDQd9Sq9a0UhhX5gL3G",
-	"RC3ZaLw4YOHN+MWzs6cxs0pR0hUGF7wuHTwuzmByxsgeFYHPlRRW6WAyaTWGetVm89zzC/iKEmCld0gH",
-	"9zdw8qmUW0uN7Z1cXNb3mqBgyQySq9oGJ0pDx/66L51F56ty3G5TSm/rTuPhg9tnly19OAyAqUr9awlw",
-	"mKndLNpvbpCvn/1Km/PLVrFca3n8SYL1XgJtkEAfZorxOXu5G0UiDYbc1IPZZB9zcLcryJR/TFGqhXTH",
-	"CxnrdDvLRKs5fqxn974oxlVROWWeUzolpWE7aeNrjbDkKwoRQAeuo+mt3V6aRL52Z8wuOnjoLKMhV8ZJ",
-	"vGWId70oxmFazEQU+4mazwsp7PJgmttufdgN9SWvEvjYPgtfjFJu+cjH2jbE1nYckWsrJjyxo0/RbdsH",
-	"TGbCQmIL/Zm6cn2nKO+aNsYRw/4UpCeDzi1x73TE43hhVfNurbsskbqcjXyh8t0Mj9bQoVtkKFX57A3A",
-	"1hyjOio7Bu24TmxbQTWVx7CZytLQsaPO/5iz3bUlswnldI+uYNmxNS+ej87f/OPZ60/fniQvOsY+ag7a",
-	"YZ22R3fnSneB/PefxScPnIpOIn18uOO4q4245f7voFVNZFOPcLgGWeUTkQgXhvFMA09R9dCdlu9E6aTD",
-	"Dj1cb9zwtWzQWsewr2x81ttcdKg39VvM7o3Pe+Pzm6l+oRsb4+tlVTV1MNDnnVTCg4/hQr3NNRY7qF1b",
-	"whurNwXuEBFp3Ii26/MhPHP555EWg/uaiu+QbX1kgfuTt2TPXTi2ZDddyO2ce4DlnnXrbqUCAi9v+Pdj",
-	"4R0irLVbfL9ufUTjKo6ukClW3dL1Af6ijMF9/PNeVuxQ6ICU8y1EhVB3O+dHQn3XR31LK9wdTvyqL0qt",
-	"LP9eDfgeWfsd8HSNs1vp4xPZXRdy33JzdfCRLiG+Pfjo79y9rVVP7+D3rd+tWiZDUJ8ufz1j6dENTly/",
-	"CO/2pZ6hQ9mPPw57N8PeCXt0G++d1jtsNnqo0yxlR6A5X7IxsAwmluo56Y4aX+Rih5JnGdZ+cuk7lioJ",
-	"e9gc2bD4420cMaNYnBQ6Y/v/g5n9sW+Z4ReFpSgB8VmGnZiGMgAwYGc0V6gRQQ9J2bHMN1L1a+0fHx3R",
-	"3ZULYWCP6juwJsvH2oYSmyGgCNo/X+YQUz2PowbjK7peelA0ULgJUnLdmOq20Af+QsMJT4D6MhTyCvMY",
-	"cR2RIy1hjJBTFnzRCAo2Y2j0sadifuxW5iteDhtFWDgeFiK9x/oVyeKVuzvLpg5WsTm/AqbBYk6n4RM4",
-	"aVQ0VQSE37iVUG+CWlMjIdnRMZupQhufQVl1CXV/J0LjhclUmue9LaeNaYaSSEhMJoAXbIRuVL6kp62a",
-	"JrSiu/OxtrtaeoeDrLzzeMdnw63TLakmsn41xUO3SUePH9fL2hJH/xJbnMzAt6MoHYBl42HvAVzZ+8+4",
-	"fvrOzsGyT1TZXmKhdJb2bqMdD21/G0Tn1Zu1xmVRuPphwM7oenSlvXSpBMug95V9j40edV13Dnq3IxWW",
-	"Qcr6yE+Gom0pSwvNx9ly7z5L896B+SdTgQrpj+CaioMf19Qb/DaoNevNX7bd1IH1pP7+JUu33kkYsLcK",
-	"qwaF8S20Y/c11aLqAqgzFfXdcdqCsGWx50TpEw/6A0Mc2Oiaid1L266K9gdeWBnrHx8+aqgLK7mo/XDw",
-	"jWEmZMpqSaYPzFDGLXd0xXsETO1RB0/oB+V0l1Ar0VQ+8bWhXDP13Nv948PjGpyk8eFSq7VQvcEMuyvh",
-	"5KjFVgOCOaknL5nQ98MpXx7BTk+kFCSpsK+RyTGWyM1V25HtLFOn7971xP5OfM33Lubv3cVMzBFEq/u0",
-	"Jlnr9mLZtGfVb7yiUZqrtpuirKr6C1ISvRMaEzLMgnWCLfOOD38sL7rzrW+Nk4oUgJ4IKcwM0nv5+2eX",
-	"v/725z+xBL4PFdyHCr6vUMEnivyG///Ol+FUjY5Cr+xGfWa4kiZcqjCUY5goXWnm5XXfeOEqPb53L///",
-	"TfTvT4kF/UVU8O3hn/uoz72UXov6dBHFzpJ7e2CnU5R7oUnXbdhZuL7UX21TBgs8cP240TM/3vP9vr3c",
-	"QDc7L2MlrB+vt9SP96iTGN1Hbfx1GSx0JJZt9w0IizcNDGXrVQPlVRbUe8EjL/b3RowBp6uFR/C6yfot",
-	"MNFQNv1BYZEEaaP0troTqDrlaljtkot/gVDC15Sdu3i28di5F5Pfc9/hu3qHfR/+g4/lvRi3Bx/r92K0",
-	"dyTu6AwcLpe7Kxv720HuxHj0yr+9TrR6MUoXa/ur9IQTrPc8/j3y+Hu8S6R2raKqG66B9dZ53f+wK7u3",
-	"dx/q7BN0z/LfguUnk3uev+d5vG11cjembxboN2+turh0bFG/OOri0lG+H37tLuJaQX9pjVCxOt7XTqX4",
-	"g1pBodJtPXODskL3M2FTcMpUmtcvaxqsFKSuj/O8uswpqt3kxDZf5FQbF63DLvCisjF/VL/lyY26es9T",
-	"bUjsp7Q2ZLWN3pYM10H1w33BZq92NVR96WEj18b8qfX2qNqr1EmjpWlR991S7QXoZMb5q7Mq99eg0WuH",
-	"0ixvL2//fwAAAP//",
+	"7L37chs3sjD+KiierTKZM6JkWc5upEptKY4d+8Rru2zl5NTP1OGAM00SqyEwC2BEcb2q+j3N92Dfk3yF",
+	"bmAu5AxJ+ZJkE/1ji+QM0AC6G33vD71ELXIlQVrTO/3Qy7nmC7Cg8dP5RGn7FrhR0n1MwSRa5Fa4j72f",
+	"5ytm58B0IZkwjLtnIT1jGhKlU0jZUth5eGLYi3rCvfWPAvSqF/UkX0DvtKdp8KhnkjksOM0y5UVme6c0",
+	"PaTsWnC2hMlcqSt2/uZFL+ot+M1LkDM7750+PDo+iXp2lbvhjNVCznq3t1HvPM+/VwsuWiC/mAPjef7A",
+	"sBSfOEMoJzy5Apm6bwkCtpyDZHxiQNou+GmABvw12I4fP456CyFLWDsAfYWDdYPpJishyLmdVwDgf1FP",
+	"wz8KoSHtnVpdwCeC80arv0Nit0GU0yOfsHN+hE/aum0HbLm5Kk84YjCcDVmcwjVkKl+AtHHHhpYn+vm2",
+	"9CWfQPZMZBb0JqyvZbZyFGKYnXPLEq61oythWOZei1h8Batvr3lWQMz6GnLgFne9JFU2VZoZuAbNszPG",
+	"kSAXhanGggXjWTZwC4abPFMphDW1HQxO2zgWYWGB/OBPGqa9095/HFZM45AeM4e4yN4t0uYLeuHh1+Vu",
+	"cK35yv1q7CpzX0yVXrjPbzRMwSbzt4XspoLcP+SW5skhYtyU34/n0/FCpZAxDbbQElImbMf56kKOPzvR",
+	"bKUYj4ke4TvAqsjh80H1tpB0KhtgnRNyMavYFUDOlAyM+o74FjFu2UIZyx5+PZLI8VMxnYIGadkVrMxg",
+	"yM7dH+6KeHjw9SOWqSXog4QbYBlYd9NELBUzYU3E4oM4YvE4ZlymLB7GZ4yPJILi3939wkTZOZvATEj8",
+	"DqS/h7h/mSk9kvg669s5rBjXwK55JlL2YzEBLcGCJz0zGI7kb5FmttLKGok4dHcIuAdlfHaqeJeoHLbx",
+	"aOK1pRShNLNazGagWSauwbC9rmbW53IkeZoKN7JDaffKm5WdK+luq4gt5yKZs0ypKzck/uxnFpYtuRs1",
+	"z9TK7Y0cDNlrfGQkM5XwLMwd1V9T0wDzA1OD+oFBWj9lkBlYzkEDCkbs5OiEMOkLSRC4z1tZkOcuX3in",
+	"y71jLVsXQFjbu5H8lM37HELEBTdX3eTkmfcvKYE5gP4btBFqi2jDrukJOraMWzCWaZgJY0FDypSEfaQw",
+	"P8qnbSAd4JY9LE94yzb6hz7/3ezB237MbtaAmri9toKbTSBTcmaYVV2wc3P1+QH/mYsWcj6XZumuMSc2",
+	"KpkAQsrznM0dtweezCElCoN/FGCc/mQst9CFAUs3S6v+NeWZgRKwiVIZcNm7daBpMLmSBvCG+46nP3AL",
+	"S75ynxIlLUgEnOd5JhLuAD/MtZpksPjPv3tdsppv2wX5ht6iSTdPzc2lVcbyjEtApua+5FkGKW7JjF8D",
+	"42yi1RUg05tykQk5Yxw3cegu0+94+pZ26peG3h+QY3NLyDInVi0gZZOC+DTKPU6BkQ8smzp5BXUYIfPC",
+	"emWh+i3gbcQ4smLcBcaFGxDlN5yEVGhhDWTTAa7+iZLTTCS/+Not1zPApUtl3aXMCUtpXTzL1NIQ1LRq",
+	"zqZCCuNwWxdyELnD5JK9SGGRKwsyWR38CCu8zDUUJlgflJ2D9luG632m9ESkKchfb8GqsEak0DiTB4bW",
+	"nAljoxKRG9itYVoYMBWKE/p6yrsQC1CF/a0RYCpSPGCiNxS+hLsBbqPeC2lBS5491VrpXxLud2oBdu64",
+	"gOMGKPT58wBmQF+DHjIUTsFykTHpFB1UpQXKSQQ1Awc2s3Bjz9g/CmWhznPHIsU1vlL2mSpk+ishW6qA",
+	"6AtuhLEBoheLPIMFSAvpr4AuUzErnHziZcMKRlPkudKeVakcNMKBQL/hq0zx9EKpl25hvxafnqgU1djM",
+	"AeFQncsa0jCeJJB7NvMO9LVI4CfJr7nI+CSDX5cyEy7dHk+glBCURl50DdptLaRnzOoV4zOn3jhpkrjL",
+	"T5IXdq60+OcviyyvFEs0pCCt4Jnp4Igl6tDOo6HLSTlz4Kk3YP/8888H54Wdu4ESbqEJ3LrIdYsrzrVK",
+	"wBh3aE+lFXb1a+Fbub65E2MQ0+Y89xdHqpLCETGj9ydgzliMTMnEzPCVYaRDcZmy5Zw76r8NUl7dtk9y",
+	"HJr+taM6K0iok15UXtujKFjsTz/04IY7VrLVUL/xurvlC9N8HV0H41Je7bUJw5VY/T5oXH6oEqTL8j01",
+	"Qa3wNuqdJ1Zccwvned69VpBprgSdriwyT68kvm8sQJgxd4PWd6eUjaPufSt01oZzrSur5ogq4GiI1kXu",
+	"u7hOa34xyUTCwqMRaY7Cok6hJOoOn7oxwoxT4P440vZnMm7sGIJA0O5ucmKFe44lmpuKkyGdAM/sfMVW",
+	"UFuCE0HKR4bsXLJuA4YTw7xm0LLALSRhLNfkQGsC/VwtmZpakCXoJKHi805Gmlp3c9BamBFOn/M2KVxj",
+	"uV8fAbgTVWagCcBrEcwJTsvgln7/+qT18YpG14/Am4JLH5BjlAy5kZCzU1YuS5LYt4LyUCK8JoWcRU4a",
+	"cQ9NVl4TYf3NDXHigZpO2XIuMmBLLvFHRC8S/t3wupBSyNld9gZksXCEhvO544t6fpRe1PMYhaxF5Tmk",
+	"NWrzpx31bg7cGAfXXDt8MG6w8zx/V43nqLEc8jzPn5Sj4nN+4IojrO+x49pWobmSVfs93JcrlmfdYB11",
+	"jrJGid185btCZOmLBZ9BTUNuchee23HOkys+o8+l2Xvd2LFBNJXJ+/HR0abNOxf5zoEfPzz+iIEzbtGQ",
+	"3jHo1ydbx/zL+oi3Ozauiy937tzG5OsrmHADY+FGb+fp+BObFCKzTMmow66LYgykrZwORxi7EdKxLuS4",
+	"FVPdVD+9fRmsZvj0AxOc/R1jyk4LHEFdjsQW/AoM+mjYtMgyp/+CBplAxCyfMSGTrEghHRCjrylfaMtD",
+	"A+gZc5dW4yaQyqJbpMkiPIPw03nTdGG9oQVk5UmtwKANHux1NXYi846zXqPwtmNpbGwDN9amjZoY10bv",
+	"T5xq8A6sY2RmE2MnMOfXItzNIUgjFSgq91qVEDcgC++xfuwfjiMW88Kq2HHy2CkhWqQQD85Y+UR1rJua",
+	"Il+RKzvIjxUIm+ImaMEz8U9o5bRkHUpJO8icepEUGl2X6JBfcmHR2amkE6TRmFTD7Zrg4s3o47CUdhSn",
+	"7fDP0gLjsDmxu0arrdgDrdaQozydFmjq+9B+8FmGQmQHl89JAUe25e9Znr2pPUIArtlZ3D56Uvuvd69f",
+	"kf7suUXCs6y2lRUoaJ0eo6/ZfPx8OAqjndoxZRv//r68HreK1p9B4v3s6sLel/tzlMu6F9emqHlZbqco",
+	"4t9tm/YF2mLvdrIX3FwFu/dkhfz9jAFP5mQjL/02qxwqB04KScY1mFYs2x4W0YiBaLKaRBz8XU2+fXj8",
+	"6GQtDO34z1Ev59aCdiP973t+8M+jg28u++8P6K/x8PLDUfT1w9vwy+Cv374/P/j/qufKD9Wj1e+Dv/6p",
+	"jb/9DXar8G2MKMvQH5cKk2d8Vfrlaip9ytlLdQ0ZT9oZazHpdjeX4/unAlk27TdXUi2ND0eoJi4M6IOH",
+	"x492I5mHwBNRG7L9TaU8E2E/NuHEmKEHxv3vnwuBYu9HPQs3dtS7pDixuwuKbYEcb+bcbA3byN0DKKA8",
+	"y1aW3JK4RSw2RZIApJC6y5Ms13iNkunF/WnFAtKxKqwPh9GQuBsA0hiDXKZC8qyuA/2jgAJZhLvnhJyN",
+	"p0qPNRhV6AQFBiGFxVtjXVHKeWFITwpA9aIeweTkDALJHWCACPUSD82mUlULA3vxegu73Yt1dNyaFVJ0",
+	"slwv8X3yBHk45a02QHyog6HTCFFYcQVaG5IHa2KLp5i9ffaEfXPy+M/MGyoxBNJykZU2Qm7Z0l2cS62k",
+	"k6rZUunUsAVwSbJP3d8UrZ0IjdVhKKiGjfxAwgQZvUnyupBs1NMHfJKMeijiTdFr0oInZOHcnPGZ0uzk",
+	"+Diia4HcO+hKXHLj11aFI1cw7BWl5TeYHFUt+piQxnKZdBG210pybufNZR/qQh7iqttWWrmSto77wDCR",
+	"RoxnRjFTk4D+58BLcwcvUkYWcbIFa2Gt04fqvosHhmVqNtxur90E4fnFxRtGD7BEpc0b5OTopM22ZIXN",
+	"OnaqNpK7OuboDYKbNWR5pSx71oUe9MXmtf7T2xeOlxJWALsSMnVSg6eKM2SjhT2dZFxe1VQPDxGSikC3",
+	"dBOW2ls7ryv8Nay/Zrz2NLSFsksP6To77LQezcHjPMlHS27qfN/HroQ4EEIOpzuqdNXKnLsFiTImtAw5",
+	"VJpxEvfR9IROX2+SQ/m/Hx/exGcMFrldlfyFPGshLCHa5nRoYzRNEieBYvthYMBdaTDr9B68LeSnX0gt",
+	"po4QwkHBeA7+YP90K9ii+32+W6xLAvGve9NJIa3IgiOgvOz3ALBDUdnnPntbyJfCbHNNwY0d53wGY6uu",
+	"oAUr3oFMkV4Ni6vnYtYvrwDDF04gyixoMyjR0A3M3AtnIeDRx0WjLd790I6chTRd5DEDMomZiElYuntg",
+	"KvQd7p63hSw3Ypd5COHo2NEtdkhrHTF2OC8WXK5YeKTEWIcNc562OxtIWOhg8V4fUFO2nKsS68O4/diH",
+	"3J2OiqOjR4lT5PAvOPRf0M/0XYwHx2vhhRQatGE5alc0EtF2mIkGpziPuW04S1Ju4cCJs23vpEpusS9h",
+	"8KsT6JgwlRC+aQoAmd5x3h2eMrejJJQ3vGGtOOxuxC0OH8rxatladzWeuTOgMFlMIOCkV1VZGxSrVZml",
+	"0/pt5N5EwZIe7jWsz3s6YN4W8kch0wsayn96U43ov0GL/Hc0LnobJ5BtYZQtzHUTo2mQTl7edKVy2bRc",
+	"fvD2hN5pDy0Kt1sYfU1cPvjz9BH/JjmePGwVgu6if1BIQFpkJeq1EK1/AmO3GoGxU8d6HBX6ZZa0uE7Z",
+	"btX74bR/8U50gCi0Y70ON97CFB8nGPcIBPaLQUVig1dVi22EtDtgBhv74emuOkQpZnObrdqWcxfTX9AU",
+	"yRWAjKjjBqANuLutqMonOWOFIfd0LbGzDBowazrdDiTd3/nZ7lBa2w5af6chyC0eLY+bKy89GR+6JLXK",
+	"aRY5nuYFg2y1HiXB+rGTimLKWwh+NjV1ki1TSxmhaov+XCddJIhnSsJgyF7Q9WnQUAM3PLFu9e7uNeKf",
+	"Tb3q4absdXMwUwd+zX83Sg7f8uXfwBjyApW/HpgrkR+onDjdgZfPaZB13tZ5E+CO4E1WUn1pcnWXwdbI",
+	"iQo9HCmbLrWXDrXrPi0zmjDHcQJsJq4RCmE8dH1/JlKFUxi0X7nt6mL94NGm3I8JvjhisRd00AiXKW7d",
+	"H35E92cmDH5FqOf+cpzLrRb/LiiqMS4j2iq/rFpKms1t1qBJTEG62jMEwKua5S9dFPEapfA2ktgHE0iG",
+	"b4oFd0WDmQbwYRN76vIX5cz+dCLv783EFaCYQSfX3MBSeNh//7o2zV0i3Vk5fY6qhwlevoHPx3WyeYv9",
+	"rMyN2z/YKK/yvDZ+u66yhrYvtEw6qxKo/NrDEN3L77pC0Lu56xpuupiR6yCBjvHYxlzPWhSRV2gF97ds",
+	"Pf9hTvkdJXcW0rt9kMqY0ilo1u9091PulH8bH1oYyK6B2LCQjtrdZHGTHN977nUZ3SFoo7IVdOaY+ZW1",
+	"LSIq71yhEetNVMHtUK42qNlbuaxuxRaA9zEwdC4lBE+0reVO4HkW1QJfQOc74IzbQ1XYCmMaoOw8QgOJ",
+	"BrtrLv9UxQ4xa6NPaQR0gJTZM7jb7JhjFnhixdlyxOo2/rk3M1ij/PpU69vcSq+RJ/1qh1qZB0nCWwwR",
+	"W1zpVYJd61bVUwd3LreerLeWdOhBuGwzZxlICi3s6p3DzhAQwzXo88LON3EiPveB84j5p+w7fJZ5M4a6",
+	"AumNGBHLuTGoWGhVzOYhgLHhKx2GDD3cFxyqOvK5tTmaLpS6EtAOzjmLn+DPsXcG7DctJsI0knmZBp4S",
+	"dsfTbGVh7AO+g5GNoCizDeljlW7Y8k61Ep6LH2FFcfFCTlXbOvAcgL19+u6Cnb95QfE5OpmDsZ7LLJW+",
+	"OsVb1x218VZhZAERm6osU0uK7+F+OUSWI+nZhPvaM7CIytrg1RCVWslhGZfLDlkVbcEOKesOfSqY/2Qi",
+	"ZpbCJvMyy9kpCjTBdBr5SDe35VxI0GQiIQBK48nzYjYTcvaMJ95fbYYjOZI/Cw0HjmlyKyYZ0CLRafzA",
+	"hKsuxs8/016f5/lTeS20klj95NTXdLBzE7EF2LlKTTSSVZEHcj3TFhHJsqmALKXLkdL08vyBGbLXIVmH",
+	"fpppVeQU32v5bCT7idIYtGeuIm8gyvMoaMZ+E6JywYMz5M95plaY3wDSqTqGhjUj2Y+Dxjmmr+KBE6aN",
+	"kLMMqsQhw6oHTTyIcCXNzAkzV0tDmhzm+9NMGDlIe/zVV7XcEaHk8Kuv2NNr0KtqGszWjCkuJmYSIDX1",
+	"zJVTxuVI7s0LgqMOzZprBEuxiR20OJLbiHEwZE8qmPCQ9iB+XzdhJFNIRAoGLbaVN5gJLz+FhA+64YxV",
+	"mrIUF34P0X1lvvoK5427smdi1g/O6gGynRXj2ZKvjI+9LP3WfaNYkgknKYxk8GYGC/5m1Qek73jo346o",
+	"3InjEELOBhg0YSkekRxyGEexyiEeSUIYYHHliY3dRlG2H6o8GnKFYd+MV75Ezk6Oj5lTBIN/vfRPCYcM",
+	"PkmHihpkIgF/G3oGeZ67y/TgeHhUc5cS2zzwW127rE97D4dH9KjKQfJc9E57j4ZHw0cYpmHneFEd8jw/",
+	"/OAmuHUfZ4DqQ4nEL1KnioEd8zzH16oaYO/bRbTqkcNQvuo22udRXw1kv4dDSYvby7WM8+Ojoy1JWXdL",
+	"xqpH+HUkZGH4/W3UO6Fp20YrwTus5ZPjKw93v9LIssOXHu1+qcpkxjdOdr9RZqO6F46P94FrMxfuNuo9",
+	"3mcbmum9+NbDvUCsp6fia8d77XmoQICv7LF9LRma+Ooe+7iWco3CYbFYcL3qnfZeehmB0vBRmJ6hj8J9",
+	"uox6NwdlojcKPDm+XyPQwyBOoISsTItlEpNNTJkZwn52d3+85MJ+a3UBMf1CKdeJQt2kXihCmJCLw/qe",
+	"b2KkM0ZrOcknYo+PTlA9abKIANlvlk/sfhpranxZftISOdzNV/ByqLK8fm9c5uib3S+UJSju2dKXY0sB",
+	"Kz+BLzmxbwtPAulUgzLczUuUlH8XBHGvTmQUTxXy8k7xb5K/SE53n//r3etXI4mRQRyjr5IQXxR/GJXk",
+	"O+qdslHPS9JwY0mQHvVu6wkkPm9fKoujDlnsExpiJsxImtZEhb6TKd+8fncRsTc/XSBYb84vnjxvSx8y",
+	"uHhhB9FIxvUMhrgtIQHl4tgJZ95V5P4MoSZuuD5nGfDUMej4EJ8JTpvBkL3FOiC+vsnJ0VFUC2wbSV1k",
+	"cMriw0MnyA5DXbxhzAzMHPYa1sdQwRx0AtIegExUCqnTjxgZGNxfc2Ws2+nCgHZ6eDSSlJJpMm7mWGPG",
+	"v8j8N/F/xFGpPiRzrnliMaHqyduIvXwWsVc/vcRSgPFfY7Ss4vJH0uQZesemU8b9JqFqKQxbgJ5hdQ6r",
+	"2Nqm9km2XwoZtg0Deq5gNcDNrTKbfQQfRp5mfAXpKePs+ObGre7RzU3lygyIxifqGlhfQyo0JJa0Jans",
+	"SJLlgEZwr9LN6nbFI6gwEWJu/FLRzRGzVGO6Z+kpJHXUezZHkmBUS0xf1WAMKr8nBN7jmxsEKGgWTv8y",
+	"UCoqbk0VhVGavzJOEwyakjAsvqBKIA6rygKAqICcBvWzHMLtQGmT6rSZD0fynL4I50QVGKy4Lgu2fXOG",
+	"7lBfz3St8kRUJttxNhGS6xXNLJVmC0WmhWaMiS+s4RDz8dFxbeyqAESjvAw96KvGNSUYx8M+WXppi/Oy",
+	"qEOj+aci5JBMcJg7dEpqJWfXy9hRROZ+pcOOTv6ys3ZYZ7QuWXpKWMusdGHnp+yHp47ZBZYXBX73/dOX",
+	"Ty+eOpR8/vT8e/SycLliWMKzH7vrAHGNXtxEHIuJnIJ8sG2rJ5g6akD/8PSi10is6b//YXb5/ilcvr+w",
+	"l/96/ya/fP9aXb5/Z2pf/FTUPpxz/PD+SXL5/vn88l/vv0/p/ZdZOY77/1/uV/zCvfF9ejn4U691a7+o",
+	"lou353cqXX02gXQtue92s4DbXcXfrjISeHl6WqzubNZ32IK/oeNjcOdL3FdEKO/v3vaQh25puwnjHeBA",
+	"wfyYpLB2OZ6GhJQdH52wV4o9oc08C/dOVPM+OX6HIz7aa8RHOKJlf1OpmAoqsd495h9afXi4B0zr1aTu",
+	"1Y7PqnZE9Yiq3w9Lib583adKGgy6kKdzJzfXZNZQi8627pLSI7nfTpCuRcLsmtxayAyMD7KgOLGU1Wu/",
+	"jGRNaHXg1WRW0ZBZg3zdEMdRK/Fi6kh+pJBK8l2t2FcAf1taDM0RZHurnK7l1q9ktjpjpZOebUrmw4aA",
+	"slk6rKFuP8Hqmx+talc+xW1GQJXf3QYYUjmoDM2mia+a+d7It4WS2wsE7DDz1fLy72/q+xv3yxj6Ksy8",
+	"K/9BP/xBWVdoq+uhmc6BIdrsGUVWdMaHs37cUsAmHklhauHzP719OThlM7BjDBXwf4yF8qEY7pM3oNWq",
+	"22AmfK28jTd8hVpPlACPruCpVoumpS/orCPZqBk25zLNQFc+9oW/LzOjaBTqjQGpt1tVDCgiUQXvj5H0",
+	"sVreSIjdWPrxX+vQfyuLRY7X2vHXje9zLlNu4sEZOrgxtTmkJsw1QDSSpelqKaQh0QY7YMzQHGNxpyhk",
+	"gVJBhWHJHJIrd5/PuJDGYuVlLRLMUHY0wyYwVVg5ckV51Bgr0z85OmpYGjEYZHDKPLA+XoSqLntrZVnq",
+	"JlHSWM0JC6TyD2BG4ZxxM5LxwYGQKdwcFDr79v/+//+HCgMdKPdnxKRyaGEiZnKeAKXSZUIC9l4wc8gy",
+	"tgDLK7PjICL0HMmyXJOJAjQmYgEvDIuVOeQ6mb8/vOZacGkv49KCCIsJpGlVq9aJHwHdndyAjRSmlExc",
+	"w2wKdWE1ckK/f+h/YFbGOlzyrSRyrdIisRgqjK/4PcS/+TxiuUoXHIuXpyq5An2GmEWhSiPJdaPwcEV6",
+	"VXQo1fkigkBw4qitkhWN6+OeRrJ81BOtwBITqZgBBbiXQUtTQfETCDAFxocw97GBRMnUxBgW7Ui2MHNI",
+	"vQhOH2qhJ6E0MHUx0Cu0F9OOoyA65SIzGMBhwkooSmMNGIaNPcq1tNkBiQWVdbKaMk5nbTLloVGf0jGs",
+	"UaGr1cLXVtZu06TnmZVH6mBqfDR8eNxtZsRXxjt6Pjw63tOgiDEp7N33P5Z0bhXDYgiUJ98GAkUp7YDg",
+	"65M9IcBtXG8rsTZjKBbb2YZh50zneK/lGg40ZMANBJ5nunubwd1aKmzMmYu8nCWqbpp+fMd7I9wPDwxr",
+	"Xpi1CwPzZzqX0qwh19Lg6NMKMm4u/XuYCC5bVt9cTfO633M1jRJ4u1bzEXUrW9CUdNvyxmkepv/220zI",
+	"4uaQL9KvTzZOrZRh9j2xUOBy1/ruXOnyCxmoN8uMfgYb9b4TblfdiN/Xknp/d4rbvcX0t6W/IW4yvh4U",
+	"XtPiysT4ph4nlSQ75SFFI9cCPdsaCBl2fHTkyyvXmhgIw4p8yF5hILNsVOEfsvBm/Pzp+fcxs0pRUDI6",
+	"372tKXgknADmWNiAij8tlBRW6WBS1GoC9WotTenML+ALcoC14ocd1N/Yk4/F3FrqSO/0/WX9rAkKUshq",
+	"B5woDR3n676cA/ceYjxtSnlpPWkUkfD47Kql/p4BMFWJr1qAOOqYzWJdzQPydXO+0OH8bSdbrvW/+SjG",
+	"es+BtnCgn+eK8QV7sR9GIg6G3I3D+fQAc1R2G5AoP4eiOJbSXS9kBaLSIaWVpp798ryYVMWkKDOL0g0o",
+	"TYlsOZV8FIUIGQeuw+mdVR6bSL7RXHYfTTFUlNSQK+M43irEgzwvJmFajNQXB4laLAop7Opwltturc0N",
+	"9Tn7yn1on4Uvxym3fOxjUbbEnuw5ItdWTHlixx+jgbUPmMyFhcQW+hM1uvpJUV4SHYxDhoMZSI8GnUfi",
+	"a9a0xavwwqpmZdi7LJHKNI992ZO7qcetoTVukSGV85MPAEvyjetb2TFoR0/2XfVWKH2UzVWWhkp9dfrH",
+	"nKauI5lPKedpfAWrjqN5/mx88frHp68+/niSvOgY+7g5aIcNpT36aaF0F8h/+UF89MCp6ETSx0d7jrve",
+	"lUke/BO0qrFsahgF1yCreFti4cIwnmngKYoeutM+M1U66bCWHG2WF/tSOmitUvAXVj4bFd3axZt6u/N7",
+	"5fNe+fzFRL9QMo3xzbTjmjhY1mq7i0h4+CF03t+eg7iH2LXD/R9WEdqk7xEx0Oigve/zIXzh8rfDLYb3",
+	"OYd/QLL1nvf1uot7UWxJbrqQuyn3EH3wde1uLUMQXfT/fiS8RwQStUvEUsFfNn+w0ZexK6QIq1JQLznf",
+	"NXF4Hx90zyv2SAREzPklWIVQd7vnx0L9oa/6lhYYe9z4Vd2wWtmaezHgj0jab4GnG5Tdih8fSe66kAeW",
+	"m6vDDxS8dHv4wUc13daqi+xh9w1BbNxcVRFLVMbT9+ovLbrBiOsX4c2+1CtgJPvxh1HvZtQ7ZY9u48FZ",
+	"vbJ+owkUzVLGRC34ik2AZTC1VO+AGpb6JFA7kjzLsDYCl75TgZIwwKYohsUfbuOIGcXipNAZO/gfzHyL",
+	"fUkpvyhM1Qwbn2VYqXAkAwAY2KTSKtcVLSRlQVPfQMGvtX9yfMyw99xSGBhQ/iPmLHtf20hisSBkQQcX",
+	"qxxiynd12GB8xvMLD4qGjfg/W69AaEFPeQJUt6iQVxjnj+vAut7CGIwI9LZoBAWLFTUacVGxGyxm6jNC",
+	"m6GDOB6G2WGlfi5Z/CKFRa4syGR18COsyqJHVmEjSKbBYs6D4VM4bWT8smZRfywZj1FhtaJ/QrLjEzZX",
+	"hTY+w6Cq2I0NJoU2toyh89aWs8Y0I0koJKYYNWfLao0+5ZViUrEa+LdV8zDWp2gPR+QDH7rmK4Z7t4Au",
+	"ZBnuimjoqG+MuGTmaokRnj7ytPplKmRKbQWwyhaFlP7w9II5EjV/JShqrcriQVsQXCike+dbd3+p+Q73",
+	"7AU3V/ve4e7Z//YxZHs8/raQ1PCtJbZL1tsEPnT4dvz4cT2DPXGkLP0++8pTpS2z7J3ijZlraNz7eDfN",
+	"ne2ctaLyHpil0lnau432lD98Z74OmaNRozQKbfiG7Nw3ytCeUVY8ctj7wmbURjnarl763oJKOeSQ+gK9",
+	"hhyHKUsLzSfZanCfkHFvi/2NSXOF9NJETVrDjxuSGn4bJLTNOm+7mg1i6QjfC9dSN3cJQ/ZGYYEAYXwX",
+	"oNh9TWUndAFUhJJK7Ll7SNiyrsNU6dNGS5C1+uBYp92IFGh0X9TOu2JR9qKVsf7J0aOG5LOWdhK6NbMJ",
+	"zIVMWS2q+0EZwr6WbuL7RdcedfCE0o9ODAtpkWtNTNxrI7mhtbq3+ydHJzU4SXjFpVZrodTCORZS9HH+",
+	"GBMfBgRzWo/DMqHEl5Mj/QY7kZeiqaTCEoaYDoETtV3vXqi48+3+BzGb31vL/+jWciKOwFrdpw3OWld9",
+	"y/p86ybwNYnSXLU1u7WqKiVM+XKOaUxJxwyKFqa8nRx9UzYd91XujeOK5EufCinMHNJ7/vtb579luuJv",
+	"lgPfez3uvR5/LK/HR7L8hivjzv08q5qGoS1GoxRD6KoZ2keNJCXglpJ5aNyH1Ur84xu8uMyQxLJAVMgO",
+	"IVCaCruOpCqsN0HVYAl1sqnKNtphKf4RUqxhVKZVDu5vnH8Tif9jHGm/E6F/t+/s3mV2fy9suMy6kOIu",
+	"d4XZZXHxuU8L7ngLYE0G6kAc0hXqDYIjFP9zx6y4u7gcCz9lcSYWwsYjSb4myxbKMc2Qff74KCq/fHx0",
+	"NDgjzhevNUyOiR/XKgRFWJxiJIUt65l+XOPkIXuDHUyM5SuWKK0hsSNJWWYSQtsVrcU1nDqeRn1l0bMB",
+	"KbNLkYD3xUnk0uZKYJ0idk57seArDA8fySksqRegoYKhfmuwEJh7m3i6scI73xjf3IfTKj0EZGocoFDf",
+	"Ft9EUJKx67VvFBImrS4yloWGT741hgFAVxutK6KOjhnWlw2unqUq3DL8RH4jF6d0ieAM5EPcuD837pl+",
+	"aFRBk/viXKEERllUYucd2Lz9wGy5/7CQrwMjdpRSAlbB5L1ij8qDww1nC56CW+tI4t0ZEKn0EuI+n7Mn",
+	"L9jf1YTIxXvLnMRCdUji4LZqc3N5zxh6xCg03WHuSG51jrVdpaWvbVfSD2IFQhay5iihJHQmiclVfugd",
+	"5YdOoIybzQlTuIZM5Y6LHvpvzSF2Rtw3/aTmWvrz139ulEt9/7+Hl/95WPu3o6jprlWFEg9qGk7eF2EW",
+	"ltreDLYly+yq+LBf3lIXjFgGOnifje+2bYLv1Tc6Cn2NHKkZx3555tv65ZlKy16qrRn1vsluSzr9Xi2W",
+	"q5z6h0ctbeXsKvOJEIvetmUSdvmGwv3NpsNVmkDHQfi+x1/kDILCg35Sx7l9p/d+vICYWcgyw1aq0NQt",
+	"vN6x3RB/vlvr905s893nP2mNOwRa9CU/Q9a19bx8K3l3JSvN+NRibUF3hqK7XEnoP2+EXEuL2acX9j7g",
+	"+PJOe0OC3p/PAAkl3RkbAmXwXnCXeWcZFbzS21ODHh8hWYlFsfCFOBZC0qeHLVlDrcBsykWephAy2qYz",
+	"X82nFHUoVARlnc5i3mHALiz8y8Nvjj8dDX/LethLYbZa87xUoKaIDE3R97fuir/Xxb5Q5yThecMeWtcY",
+	"/0TVa3dAYqdS5u1V1EXazkMNO9+xvQxy83phP270Qo0Hvo+jN9mgisTLGD/WjzdbpcYD6hCB/VKZ8W2Q",
+	"WRDgZVsfWWGxg+xItraQLVsUU303r7fGvh/wBHyxuDKsD2sI1pubR6j11Jz/YZEEaaOwWdXqvjJp1na1",
+	"yyT1O4gx+5Lscp8wJrT43Vuo/sj95O4aCuTl5cMPZb/j28MP9X7H7Z3mOjq+VbrD3cjYd32+E+HRK//2",
+	"5uj1htddpO0VOuEY6z2N/xFp/B32iK70YqbqXspAepu07n/Yl9zbq8p31n+/J/lfguSn03uav6d5R/PT",
+	"6d2IvllY7kNvgl3Fqf3/+0tHFtT9u/zmshx+XRmqF6Jj6+6EsoTcsGYbUrqtF1oQVqjvPjZ7pAybRb0J",
+	"/3DNkr05zrOqSX9U69DPdjXoD1kyNCU2oDdXUQh0LjvO08oi8i3gS2jrwgrG3iAWqmIVsnuZUdm4Nar1",
+	"dqDxeJaRYz9lPM/rS8Z6+xtDVujgdVKC1bC+4y1pkYEZMCW9yjkdblp1N8ekUpJrhSTroFAlyZbS0iEC",
+	"YqMIiGkvwEY7Tw0SaxEMw0ZFZEozvL28/X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

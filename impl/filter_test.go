@@ -24,6 +24,7 @@ var probe = map[string][2]string{
 	"get_run":                  {"GET", "/run/r-running"},
 	"get_run_io":               {"GET", "/run/r-running/io"},
 	"abort_run":                {"POST", "/run/r-running/abort"},
+	"list_runs":                {"GET", "/runs"},
 	"get_app":                  {"GET", "/app/a"},
 	"activate_app":             {"POST", "/app/a/activate"},
 	"deactivate_app":           {"POST", "/app/a/deactivate"},
