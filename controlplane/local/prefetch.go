@@ -74,16 +74,13 @@ func (c PrefetchConfig) withDefaults(dataDir string) PrefetchConfig {
 	return c
 }
 
-// envName is an environment variable's name, as secrets are named.
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // validate names the field at fault.
 func (c PrefetchConfig) validate() error {
 	if err := hfhub.ValidateEndpoint(c.Endpoint); err != nil {
 		return fmt.Errorf("local: %s: %w", c.endpointFrom, err)
 	}
 	for i, k := range c.AllowedTokenKeys {
-		if !envName.MatchString(k) {
+		if !envNamePattern.MatchString(k) {
 			return fmt.Errorf("local: prefetch.allowed_token_keys[%d]: %q is not an environment variable name", i, k)
 		}
 	}
@@ -169,7 +166,7 @@ func planPrefetch(c PrefetchConfig, req controlplane.ModelPrefetch) (prefetchPla
 	if p.TokenKey == "" {
 		p.TokenKey = "HF_TOKEN"
 	}
-	if !envName.MatchString(p.TokenKey) {
+	if !envNamePattern.MatchString(p.TokenKey) {
 		return bad("hf_token_key", fmt.Errorf("%q is not a secret name", p.TokenKey))
 	}
 	p.TokenAllowed = slices.Contains(c.AllowedTokenKeys, p.TokenKey)
@@ -283,7 +280,7 @@ func runPrefetch(ctx context.Context, c PrefetchConfig, p prefetchPlan, log io.W
 	res, err := c.hubClient().Snapshot(ctx, hfhub.Options{
 		Repo: p.Repo, Token: prefetchToken(c, p), Dir: dir, Force: p.Force,
 		MaxBytes: p.MaxBytes, MaxBytesName: p.MaxBytesName, KeepFree: keepFree,
-		Parallel: p.Parallel, Log: log,
+		Parallel: p.Parallel, Log: log, DropPartial: dropPartialOnAbort,
 	})
 	if err != nil {
 		return nil, err

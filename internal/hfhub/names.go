@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -117,6 +118,11 @@ func ResolveDir(root, rawDataPath, def string) (string, error) {
 	}
 	if strings.ContainsRune(p, 0) {
 		return "", errors.New("raw_data_path holds a NUL")
+	}
+	// A newline or another control character in a folder's name forges lines in logs and
+	// listings; no model folder needs one.
+	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("raw_data_path %q holds a control character (a newline, a tab, …)", rawDataPath)
 	}
 	absRoot, err := filepath.Abs(root)
 	if err != nil {

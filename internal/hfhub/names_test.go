@@ -87,6 +87,8 @@ func TestResolveDir(t *testing.T) {
 		{"out/sub", "symbolic link"},
 		{".hfhub", "reserved"},
 		{"a\x00b", "NUL"},
+		{"a\nb", "control character"},
+		{"team/llm\r", "control character"},
 	}
 	for _, tc := range bad {
 		got, err := hfhub.ResolveDir(root, tc.raw, "x/y")
