@@ -1,6 +1,7 @@
 package impl_test
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"os"
@@ -78,6 +79,7 @@ func TestLocalPrefetch(t *testing.T) {
 		t.Errorf("list_runs of the prefetch task: %v, want [%s]", got, name)
 	}
 	expectStatus(t, s.call(t, "POST", "/prefetch/hf-model/"+name+"/abort", nil, bearer(localCI)), http.StatusConflict)
+	expectStatus(t, s.call(t, "POST", "/run/"+name+"/abort", nil, bearer(localCI)), http.StatusConflict) // found, and finished
 
 	// The prefetch endpoints answer only for prefetch runs.
 	task := s.call(t, "POST", "/run-task/development/examples/greet", map[string]any{"name": "x"}, bearer(localCI))
@@ -171,5 +173,55 @@ func TestLocalPrefetchRefusals(t *testing.T) {
 	expectStatus(t, r, http.StatusOK)
 	if done := waitDoneHTTP(t, s, r.str("name")); done.JSON["phase"] != "failed" {
 		t.Fatalf("a private repo without a token: %s", done.Body)
+	}
+}
+
+// TestLocalPrefetchFaults: the Hub's faults over HTTP: LFS files come from the file store (a
+// second host) and a cut download resumes there with Range; a corrupted file fails the run; a
+// model over the disk cap or the free space is refused, naming the limit in the run's error.
+func TestLocalPrefetchFaults(t *testing.T) {
+	t.Parallel()
+	hub := hubtest.New(t, hubtest.Fixture("acme")...)
+	b, models := openPrefetchLocal(t, hub, nil) // a cut after progress is retried at once
+	s := newServerWith(t, impl.Config{}, b, nil)
+	prefetch := func(query string) response {
+		t.Helper()
+		r := s.call(t, "POST", "/prefetch/hf-model?"+query, []string{"text"}, bearer(localCI))
+		expectStatus(t, r, http.StatusOK)
+		return waitDoneHTTP(t, s, r.str("name"))
+	}
+
+	hub.CutAfter("acme/tiny", "model.safetensors", 1<<20, 1)
+	if r := prefetch("repo=acme/tiny&raw_data_path=resumed"); r.JSON["phase"] != "succeeded" {
+		t.Fatalf("a cut download: %s", r.Body)
+	}
+	var ranges []string
+	for _, q := range hub.Requests() {
+		if q.Host == "store" {
+			ranges = append(ranges, q.Range)
+		}
+	}
+	slices.Sort(ranges)
+	if got := strings.Join(ranges, ","); got != ",,bytes=1048576-" {
+		t.Errorf("requests to the file store: %q, want the two LFS files and the resumed one", got)
+	}
+	for _, f := range hubtest.Fixture("acme")[0].Files {
+		if got, err := os.ReadFile(filepath.Join(models, "resumed", filepath.FromSlash(f.Name))); err != nil || !bytes.Equal(got, f.Content) {
+			t.Errorf("%s after the resumed download: %d bytes (%v), want the Hub's %d", f.Name, len(got), err, len(f.Content))
+		}
+	}
+
+	hub.Corrupt("acme/tiny", "model.safetensors", 1)
+	r := prefetch("repo=acme/tiny&raw_data_path=corrupt")
+	if e, _ := r.JSON["error"].(string); r.JSON["phase"] != "failed" || !strings.Contains(e, "model.safetensors") {
+		t.Errorf("a corrupted file: %s", r.Body)
+	}
+	if _, err := os.Stat(filepath.Join(models, "corrupt", "model.safetensors")); !os.IsNotExist(err) {
+		t.Errorf("the corrupted file is under its name: %v", err)
+	}
+
+	r = prefetch("repo=acme/tiny&raw_data_path=small&disk=1Mi")
+	if e, _ := r.JSON["error"].(string); r.JSON["phase"] != "failed" || !strings.Contains(e, "over the disk cap (disk=1Mi)") {
+		t.Errorf("over the disk cap: %s", r.Body)
 	}
 }
