@@ -382,28 +382,14 @@ func TestBuildImage(t *testing.T) {
 	wantProblem(t, bad, http.StatusBadRequest, "pip_packages[0]")
 }
 
-// TestUnsupported: the local backend answers 501 for model prefetches; the prefetch run
-// endpoints answer 404 for runs that are not prefetches.
+// TestUnsupported: requests the webhook refuses: an app call aimed at itself, a prefetch
+// without a repo, the prefetch run endpoints for runs that are not prefetches.
 func TestUnsupported(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, impl.Config{Name: "test-webhook"}, nil, "")
 	c := newClient(t, s, s.Token)
 	ctx := ctxT(t)
 
-	results := map[string]func() (client.Result, error){
-		"prefetch_hf_model": func() (client.Result, error) {
-			return c.PrefetchHfModelWithResponse(ctx, &client.PrefetchHfModelParams{Repo: "openai-community/gpt2"}, client.Modalities{"text"})
-		},
-	}
-	for op, call := range results {
-		t.Run(op+" is 501", func(t *testing.T) {
-			res, err := call()
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantProblem(t, res, http.StatusNotImplemented, "not supported")
-		})
-	}
 	t.Run("an app call aimed at the webhook itself is 400", func(t *testing.T) {
 		res, err := c.GetAppWithResponse(ctx, "test-webhook", nil)
 		if err != nil {

@@ -230,6 +230,9 @@ func (c Config) withDefaults() Config {
 		if l.ScratchDir != "" {
 			l.ScratchDir = c.resolve(l.ScratchDir)
 		}
+		if l.Prefetch.Dir != "" {
+			l.Prefetch.Dir = c.resolve(l.Prefetch.Dir)
+		}
 		if j := l.Auth.JWT; j != nil {
 			c.resolveKeys(j)
 		}

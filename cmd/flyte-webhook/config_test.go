@@ -39,7 +39,7 @@ var goType = regexp.MustCompile(`\b(main|local|identity|impl|time|yaml)\.([A-Z]|
 // YAML path and line, with the keys allowed there; never by a Go type.
 func TestConfigDecodeErrors(t *testing.T) {
 	t.Parallel()
-	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, retention, max_interruptions, call_timeout, call_max_bytes, builds, auth"
+	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, retention, max_interruptions, call_timeout, call_max_bytes, builds, prefetch, auth"
 	cases := []struct{ name, body, want string }{
 		{"top-level key", minimal + "requires_auths: false\n",
 			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},
@@ -54,6 +54,8 @@ func TestConfigDecodeErrors(t *testing.T) {
 			":6: backend.local.auth.tokens[1].sha: unknown key; the keys here are sha256, subject, name"},
 		{"jwt key", "backend:\n  local:\n    auth:\n      jwt: {issuer: i, audiences: [a]}\n", ":4: backend.local.auth.jwt.audiences: unknown key; the keys here are issuer, audience, secret_env, secret_file, public_key_file, jwks_file, subject_claim, name_claim, leeway"},
 		{"duration", minimal + "read_timeout: 30\n", `:6: read_timeout: want a duration like "30s" or "1h30m", got "30"`},
+		{"prefetch key", "backend:\n  local:\n    prefetch:\n      allowed_tokens: []\n",
+			":4: backend.local.prefetch.allowed_tokens: unknown key; the keys here are endpoint, dir, allowed_token_keys, timeout, probe_timeout, max_bytes, keep_free"},
 		{"local duration", "backend:\n  local:\n    abort_grace: soon\n", `:3: backend.local.abort_grace: want a duration like "30s" or "1h30m", got "soon"`},
 		{"list", minimal + "endpoint_groups: core\n", `:6: endpoint_groups: want a list, got "core"`},
 		{"allowlist item", minimal + "task_allowlist: [[a]]\n", `:6: task_allowlist[0]: want a string, got a list`},
@@ -107,6 +109,12 @@ func TestConfigErrors(t *testing.T) {
 		{"flyte and local both", "backend:\n  type: flyte\n  local: {workspace: w.yaml}\n  flyte: {endpoint: \"http://x\", project: p, domain: d}\n", nil, "backend.local: set, but backend.type is flyte"},
 		{"flyte service identity secret inline", "backend:\n  type: flyte\n  flyte: {endpoint: \"http://x\", project: p, domain: d, service_identity: {client_id: c, client_secret: s}}\n", nil, "backend.flyte.service_identity.client_secret: unknown key"},
 		{"local backend's own checks", "backend:\n  local:\n    workspace: workspace.yaml\n    max_interruptions: 500\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil, "backend.local: max_interruptions: 500 is not in 1-100"},
+		{"prefetch endpoint in clear text", "backend:\n  local:\n    workspace: workspace.yaml\n    prefetch: {endpoint: \"http://hub.example.com\"}\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil,
+			"backend.local: prefetch.endpoint: endpoint \"http://hub.example.com\": http is allowed on a loopback address only"},
+		{"prefetch token key", "backend:\n  local:\n    workspace: workspace.yaml\n    prefetch: {allowed_token_keys: [HF_TOKEN, \"a b\"]}\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil,
+			"backend.local: prefetch.allowed_token_keys[1]: \"a b\" is not an environment variable name"},
+		{"prefetch max_bytes", "backend:\n  local:\n    workspace: workspace.yaml\n    prefetch: {max_bytes: lots}\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil,
+			"backend.local: prefetch.max_bytes: \"lots\" is not a quantity"},
 		{"bad token hash", "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      tokens: [{sha256: abc, subject: x}]\n", nil, "backend.local.auth"},
 		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil,
 			"requires_auth is true, but no caller could authenticate (no tokens, no jwt, no issuers). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or name a token issuer under backend.local.auth.issuers (CI jobs' OIDC tokens); or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},

@@ -27,8 +27,11 @@
 // a stand-in builder; a real one must be able to build there without pulling anything): a
 // build of it, with any packages, succeeds.
 //
+// A backend declaring Prefetch downloads Harness.PrefetchRepo from its Hub (the local harness
+// serves it with package hubtest) when the harness names one.
+//
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, apps.go, triggers.go, builds.go, lists.go, capabilities.go); each family a backend does
+// runs.go, apps.go, triggers.go, builds.go, prefetch.go, lists.go, capabilities.go); each family a backend does
 // not declare in Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented
 // from a declared family fails.
 package controlplanetest
@@ -93,6 +96,9 @@ type Harness struct {
 	Concurrency int
 	// BuildBaseImage is a base image the backend's builder builds on, for the Builds cases.
 	BuildBaseImage string
+	// PrefetchRepo is a small model repo ("owner/name") the backend's Hub serves publicly,
+	// for the Prefetch cases that download it ("" skips them; the refusals still run).
+	PrefetchRepo string
 	// KeyTTL is how long the backend remembers an Idempotency-Key: 0 means as long as the run
 	// it started exists (the Flyte backend names the run after the caller and the key). The
 	// suite checks a key outlives its run's end; a KeyTTL of at most 5s is also waited out,
@@ -133,6 +139,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if s.caps[Builds] {
 		t.Run("Builds", s.builds)
+	}
+	if s.caps[Prefetch] {
+		t.Run("Prefetch", s.prefetch)
 	}
 	if s.caps[Lists] {
 		t.Run("Lists", s.lists)

@@ -22,8 +22,9 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	// Unimplemented answers 501 for what this backend does not serve yet (model
-	// prefetch), after checking the caller's credentials.
+	// Unimplemented answers 501 for what this backend does not serve, after checking the
+	// caller's credentials (today every method is served; kept so a new method is a 501
+	// until it is).
 	controlplane.Unimplemented
 
 	cfg  Config

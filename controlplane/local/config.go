@@ -71,6 +71,8 @@ type Config struct {
 	// Builds configures image builds (build_image): the builder and its flags, the default
 	// base image, a base image allowlist, a registry to push to (see BuildConfig).
 	Builds BuildConfig `yaml:"builds"`
+	// Prefetch configures prefetch_hf_model: see PrefetchConfig.
+	Prefetch PrefetchConfig `yaml:"prefetch"`
 	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name, an app's
 	// BaseURL + "/app/" + name. Defaults to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
@@ -122,6 +124,7 @@ func (c Config) withDefaults() Config {
 	if c.WebhookName == "" {
 		c.WebhookName = "flyte-webhook"
 	}
+	c.Prefetch = c.Prefetch.withDefaults(c.DataDir)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,5 +168,8 @@ func (c Config) validate() error {
 	case c.CallMaxBytes < 0:
 		return fmt.Errorf("local: call_max_bytes: %d is negative", c.CallMaxBytes)
 	}
-	return c.Builds.validate()
+	if err := c.Builds.validate(); err != nil {
+		return err
+	}
+	return c.Prefetch.validate()
 }

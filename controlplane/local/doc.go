@@ -156,6 +156,6 @@
 // Cookie for an app declared with forward_credentials. The path rules and the query merge are
 // the HTTP layer's (controlplane.AppPath, MergeQuery); CallApp checks the path again.
 //
-// Image builds and model prefetches are not implemented by this backend yet: those
-// methods answer controlplane.CodeUnimplemented.
+// Image builds (builds.go) and model prefetches (prefetch.go, prefetchrun.go, downloading
+// with package hfhub) are runs the server executes itself (jobs.go).
 package local

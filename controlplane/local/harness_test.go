@@ -13,6 +13,7 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/controlplane/controlplanetest"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local/identity"
+	"github.com/flyte-webhook/flyte-webhook/internal/hfhub/hubtest"
 )
 
 // helperTask is a workspace entry whose program is this test binary acting as kind.
@@ -136,6 +137,8 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			b, _ := open(t, nil, func(c *local.Config) {
 				c.Verifier, c.Concurrency = verifier, concurrency
 				c.Builds.Builder = builder
+				c.Prefetch.Endpoint = hubtest.New(t, hubtest.Fixture("conformance")...).URL()
+				local.FastHubRetries(c)
 			})
 			if wrap != nil {
 				return wrap(b)
@@ -154,9 +157,10 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
 		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps,
-			controlplanetest.Triggers, controlplanetest.Builds, controlplanetest.Lists},
+			controlplanetest.Triggers, controlplanetest.Builds, controlplanetest.Prefetch, controlplanetest.Lists},
 		Concurrency:    concurrency,
 		BuildBaseImage: "localhost/conformance-base:1",
+		PrefetchRepo:   "conformance/tiny",
 		KeyTTL:         24 * time.Hour, // idempotency_ttl's default
 	}
 }

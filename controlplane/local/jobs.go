@@ -58,6 +58,7 @@ import (
 // jobKinds are the kinds of run the server executes itself.
 var jobKinds = map[controlplane.Kind]jobKind{
 	controlplane.KindImageBuild: buildKind,
+	controlplane.KindPrefetch:   prefetchKind,
 }
 
 // job is one attempt's work for a run the server executes itself. run does the work and

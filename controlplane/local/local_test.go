@@ -377,15 +377,6 @@ func TestEveryMethodVerifiesTheCaller(t *testing.T) {
 	}
 }
 
-func TestUnsupportedOperationsSay501(t *testing.T) {
-	t.Parallel()
-	b, _ := open(t, nil, nil)
-	_, err := b.PrefetchModel(context.Background(), controlplane.ModelPrefetch{Repo: "x/y"})
-	if controlplane.CodeOf(err) != controlplane.CodeUnimplemented || !strings.Contains(controlplane.MessageOf(err), "local backend") {
-		t.Fatalf("%v", err)
-	}
-}
-
 // TestDataDirIsExclusive: a second server on the same data_dir would recover (and kill) the
 // first one's running tasks; it is refused instead, and the dir is free again after Close.
 func TestDataDirIsExclusive(t *testing.T) {

@@ -23,6 +23,8 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"builds-unimplemented": func(b controlplane.Backend) controlplane.Backend { return buildsUnimplemented{b} },
 	// Builds: the pip packages are lost on the way to the build.
 	"builds-lose-packages": func(b controlplane.Backend) controlplane.Backend { return buildsLosePackages{b} },
+	// Prefetch: the request's artifact metadata is lost on the way to the run.
+	"prefetch-loses-metadata": func(b controlplane.Backend) controlplane.Backend { return prefetchLosesMetadata{b} },
 	// Tasks: the latest version is the first registered.
 	"latest-is-oldest": func(b controlplane.Backend) controlplane.Backend { return latestIsOldest{b} },
 	// Tasks: Idempotency-Keys are shared between callers.
@@ -166,6 +168,13 @@ func (w listShowsAll) ListRuns(ctx context.Context, req controlplane.ListRunsReq
 	return w.Backend.ListRuns(ctx, req)
 }
 
+type prefetchLosesMetadata struct{ controlplane.Backend }
+
+func (w prefetchLosesMetadata) PrefetchModel(ctx context.Context, req controlplane.ModelPrefetch) (controlplane.Run, error) {
+	req.ArtifactName, req.Modalities = "", nil
+	return w.Backend.PrefetchModel(ctx, req)
+}
+
 // TestConformanceCatchesWrongBackends runs the conformance suite, in a child test process,
 // against each wrong backend: each run must fail, and fail in a case of the family it broke.
 func TestConformanceCatchesWrongBackends(t *testing.T) {
@@ -177,18 +186,19 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect := map[string]string{
-		"me-believes-anyone":   "TestConformance/Auth/",
-		"getrun-unchecked":     "TestConformance/Auth/Unauthenticated/GetRun",
-		"builds-unimplemented": "TestConformance/Capabilities/BuildImage",
-		"builds-lose-packages": "TestConformance/Builds/Lifecycle",
-		"latest-is-oldest":     "TestConformance/Tasks/GetTask",
-		"keys-shared":          "TestConformance/Tasks/IdempotencyPerCaller",
-		"abort-finished-ok":    "TestConformance/Runs/Abort",
-		"early-outputs":        "TestConformance/Runs/",
-		"trigger-stays-on":     "TestConformance/Triggers/Deactivate",
-		"app-errors-fail":      "TestConformance/Apps/Lifecycle",
-		"list-offset-pages":    "TestConformance/Lists/PagingWhileAdding",
-		"list-shows-all":       "TestConformance/Lists/Visibility",
+		"me-believes-anyone":      "TestConformance/Auth/",
+		"getrun-unchecked":        "TestConformance/Auth/Unauthenticated/GetRun",
+		"builds-unimplemented":    "TestConformance/Capabilities/BuildImage",
+		"builds-lose-packages":    "TestConformance/Builds/Lifecycle",
+		"prefetch-loses-metadata": "TestConformance/Prefetch/Lifecycle",
+		"latest-is-oldest":        "TestConformance/Tasks/GetTask",
+		"keys-shared":             "TestConformance/Tasks/IdempotencyPerCaller",
+		"abort-finished-ok":       "TestConformance/Runs/Abort",
+		"early-outputs":           "TestConformance/Runs/",
+		"trigger-stays-on":        "TestConformance/Triggers/Deactivate",
+		"app-errors-fail":         "TestConformance/Apps/Lifecycle",
+		"list-offset-pages":       "TestConformance/Lists/PagingWhileAdding",
+		"list-shows-all":          "TestConformance/Lists/Visibility",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))
