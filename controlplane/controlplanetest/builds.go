@@ -76,6 +76,9 @@ func (s *suite) buildLifecycle(t *testing.T) {
 	}
 	if got, err := b.GetRun(s.ctx(), run(r.Name)); err != nil || got.Kind != controlplane.KindImageBuild {
 		t.Fatalf("GetRun of the build: %+v, %v", got, err)
+	} else if s.caps[Lists] && got.Caller != s.h.Caller.Subject {
+		// A backend that lists by caller knows who started a run the server executes too.
+		t.Errorf("GetRun of the build: caller %q, want %q", got.Caller, s.h.Caller.Subject)
 	}
 	final := s.waitFor(t, b, r.Name, done)
 	if final.Phase != controlplane.PhaseSucceeded {

@@ -163,6 +163,7 @@ func (b *Backend) startJob(ctx context.Context, who controlplane.Identity, kind 
 		Name: newRunName(), Kind: string(kind),
 		Domain: k.task.Domain, Project: k.task.Project, Task: k.task.Name, Version: k.task.Version,
 		Phase: controlplane.PhaseQueued, Inputs: string(js), CreatedAt: time.Now().UnixNano(),
+		Caller: who.Subject, // list_runs' caller filter finds builds and prefetches too
 	}
 	if _, err := b.st.insertRun(ctx, newRun{Row: row, Subject: who.Subject}); err != nil {
 		return runRow{}, err
