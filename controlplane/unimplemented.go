@@ -92,3 +92,13 @@ func (u Unimplemented) BuildImage(ctx context.Context, _ ImageBuild) (ImageBuild
 func (u Unimplemented) PrefetchModel(ctx context.Context, _ ModelPrefetch) (Run, error) {
 	return Run{}, u.refuse(ctx, "model prefetch")
 }
+
+// WatchRun answers CodeUnimplemented.
+func (u Unimplemented) WatchRun(ctx context.Context, _ WatchRunRequest) (RunWatch, error) {
+	return nil, u.refuse(ctx, "watching runs")
+}
+
+// RunLogs answers CodeUnimplemented.
+func (u Unimplemented) RunLogs(ctx context.Context, _ RunLogsRequest) (RunLogs, error) {
+	return RunLogs{}, u.refuse(ctx, "run logs")
+}
