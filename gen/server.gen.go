@@ -113,6 +113,75 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
+// Defines values for RunEventStream.
+const (
+	RunEventStreamStderr RunEventStream = "stderr"
+	RunEventStreamStdout RunEventStream = "stdout"
+)
+
+// Valid indicates whether the value is a known member of the RunEventStream enum.
+func (e RunEventStream) Valid() bool {
+	switch e {
+	case RunEventStreamStderr:
+		return true
+	case RunEventStreamStdout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RunEventType.
+const (
+	RunEventAttemptEnded   RunEventType = "attempt_ended"
+	RunEventAttemptStarted RunEventType = "attempt_started"
+	RunEventEnd            RunEventType = "end"
+	RunEventLog            RunEventType = "log"
+	RunEventPhase          RunEventType = "phase"
+	RunEventReconnect      RunEventType = "reconnect"
+)
+
+// Valid indicates whether the value is a known member of the RunEventType enum.
+func (e RunEventType) Valid() bool {
+	switch e {
+	case RunEventAttemptEnded:
+		return true
+	case RunEventAttemptStarted:
+		return true
+	case RunEventEnd:
+		return true
+	case RunEventLog:
+		return true
+	case RunEventPhase:
+		return true
+	case RunEventReconnect:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetRunLogsParamsStream.
+const (
+	GetRunLogsParamsStreamBoth   GetRunLogsParamsStream = "both"
+	GetRunLogsParamsStreamStderr GetRunLogsParamsStream = "stderr"
+	GetRunLogsParamsStreamStdout GetRunLogsParamsStream = "stdout"
+)
+
+// Valid indicates whether the value is a known member of the GetRunLogsParamsStream enum.
+func (e GetRunLogsParamsStream) Valid() bool {
+	switch e {
+	case GetRunLogsParamsStreamBoth:
+		return true
+	case GetRunLogsParamsStreamStderr:
+		return true
+	case GetRunLogsParamsStreamStdout:
+		return true
+	default:
+		return false
+	}
+}
+
 // AbortResponse defines model for AbortResponse.
 type AbortResponse struct {
 	Name string `json:"name"`
@@ -291,6 +360,55 @@ type ProblemError struct {
 // ProblemErrorIn Where the wrong value was.
 type ProblemErrorIn string
 
+// RunEvent One event of watch_run (and of get_run_logs with `follow=true`): the JSON on the
+// event's `data:` line. Which fields are there depends on `type`: `phase` (phase,
+// done), `attempt_started` (attempt), `attempt_ended` (attempt, outcome, error),
+// `log` (attempt, stream, line), `end` (phase, done, error; outputs once succeeded) —
+// the last event, after which the stream closes — and `reconnect` (detail: the stream
+// ends early, e.g. the server is shutting down; reconnect with the last id).
+type RunEvent struct {
+	// Attempt The attempt, from 1.
+	Attempt *int `json:"attempt,omitempty"`
+
+	// Detail Why the stream ends early (`reconnect`).
+	Detail *string `json:"detail,omitempty"`
+	Done   *bool   `json:"done,omitempty"`
+	Error  *string `json:"error,omitempty"`
+
+	// Id The event's position in the run's history, also its SSE `id:`; absent on `reconnect` (which is no event of the run).
+	//
+	// Example: 1.2.4
+	Id *string `json:"id,omitempty"`
+
+	// Line The line, without its line terminator.
+	Line *string `json:"line,omitempty"`
+
+	// Outcome How the attempt ended: `succeeded`, `failed`, `timed_out`, `aborted`, or `interrupted` (cut short by the server, which does not count against the task's retries).
+	Outcome *string `json:"outcome,omitempty"`
+
+	// Outputs The run's outputs, on `end` of a run that succeeded.
+	Outputs *map[string]interface{} `json:"outputs,omitempty"`
+
+	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
+	Phase *Phase `json:"phase,omitempty"`
+
+	// Run The run's name.
+	Run string `json:"run"`
+
+	// Stream Where the line was written; absent when the control plane does not tell.
+	Stream *RunEventStream `json:"stream,omitempty"`
+
+	// Time When it happened, as the control plane recorded it.
+	Time *time.Time   `json:"time,omitempty"`
+	Type RunEventType `json:"type"`
+}
+
+// RunEventStream Where the line was written; absent when the control plane does not tell.
+type RunEventStream string
+
+// RunEventType defines model for RunEvent.Type.
+type RunEventType string
+
 // RunIOResponse defines model for RunIOResponse.
 type RunIOResponse struct {
 	// Inputs The inputs the run was started with.
@@ -333,10 +451,19 @@ type RunResponse struct {
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
+	// Done Whether the run is done; with `wait` only.
+	Done *bool `json:"done,omitempty"`
+
 	// Name The run's name; use it with the run endpoints.
 	//
 	// Example: r-7f3a9c2b1d
 	Name string `json:"name"`
+
+	// Outputs The run's outputs once it has succeeded (null before, and when it did not succeed); with `wait` only.
+	Outputs *map[string]interface{} `json:"outputs,omitempty"`
+
+	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
+	Phase *Phase `json:"phase,omitempty"`
 
 	// Url Where to look at the run.
 	Url string `json:"url"`
@@ -427,6 +554,9 @@ type AppProject = string
 // Domain defines model for Domain.
 type Domain = string
 
+// LastEventID Example: 1.3.2048
+type LastEventID = string
+
 // PrefetchRunName defines model for PrefetchRunName.
 type PrefetchRunName = string
 
@@ -435,6 +565,9 @@ type Project = string
 
 // RunName defines model for RunName.
 type RunName = string
+
+// RunWait Example: 60s
+type RunWait = string
 
 // ScopeDomain defines model for ScopeDomain.
 type ScopeDomain = string
@@ -627,6 +760,13 @@ type RunTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
 
+	// Wait Answer when the run is done or after this long, whichever comes first: a duration
+	// (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+	// maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+	// `false`: answer at once. A client that hangs up ends its wait; a server shutting
+	// down answers at once with the run as it is.
+	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
+
 	// IdempotencyKey Any string of 1 to 255 characters chosen by the client.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -641,6 +781,13 @@ type GetRunParams struct {
 	// addition to the Python app, which looks in the domain it was deployed in). The local
 	// backend has one namespace and ignores it.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Wait Answer when the run is done or after this long, whichever comes first: a duration
+	// (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+	// maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+	// `false`: answer at once. A client that hangs up ends its wait; a server shutting
+	// down answers at once with the run as it is.
+	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
@@ -658,6 +805,24 @@ type AbortRunParams struct {
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// WatchRunParams defines parameters for WatchRun.
+type WatchRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Logs Also send the run's log lines (stdout and stderr), one `log` event each.
+	Logs *bool `form:"logs,omitempty" json:"logs,omitempty"`
+
+	// LastEventID The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects.
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
@@ -669,6 +834,36 @@ type GetRunIoParams struct {
 	// backend has one namespace and ignores it.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
+
+// GetRunLogsParams defines parameters for GetRunLogs.
+type GetRunLogsParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). The local backend has one namespace and ignores it.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). The local
+	// backend has one namespace and ignores it.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Stream Which output to read.
+	Stream *GetRunLogsParamsStream `form:"stream,omitempty" json:"stream,omitempty"`
+
+	// Attempt The attempt to read (from 1); the latest when absent.
+	Attempt *int `form:"attempt,omitempty" json:"attempt,omitempty"`
+
+	// Tail How many of the last lines to send.
+	Tail *int `form:"tail,omitempty" json:"tail,omitempty"`
+
+	// Follow Keep sending lines as they are written, as Server-Sent Events, until the run ends.
+	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// LastEventID The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects.
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
+// GetRunLogsParamsStream defines parameters for GetRunLogs.
+type GetRunLogsParamsStream string
 
 // GetTaskParams defines parameters for GetTask.
 type GetTaskParams struct {
@@ -756,9 +951,15 @@ type ServerInterface interface {
 	// AbortRun Abort a run
 	// (POST /run/{name}/abort)
 	AbortRun(c *gin.Context, name RunName, params AbortRunParams)
+	// WatchRun Watch a run's events as they happen (Server-Sent Events)
+	// (GET /run/{name}/events)
+	WatchRun(c *gin.Context, name RunName, params WatchRunParams)
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(c *gin.Context, name RunName, params GetRunIoParams)
+	// GetRunLogs Read a run's logs
+	// (GET /run/{name}/logs)
+	GetRunLogs(c *gin.Context, name RunName, params GetRunLogsParams)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(c *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams)
@@ -1379,6 +1580,14 @@ func (siw *ServerInterfaceWrapper) RunTask(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", c.Request.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter wait: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	headers := c.Request.Header
 
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -1444,6 +1653,14 @@ func (siw *ServerInterfaceWrapper) GetRun(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", c.Request.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter wait: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1506,6 +1723,79 @@ func (siw *ServerInterfaceWrapper) AbortRun(c *gin.Context) {
 	siw.Handler.AbortRun(c, name, params)
 }
 
+// WatchRun operation middleware
+func (siw *ServerInterfaceWrapper) WatchRun(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name RunName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params WatchRunParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "logs" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "logs", c.Request.URL.Query(), &params.Logs, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter logs: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID LastEventID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Last-Event-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Last-Event-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.LastEventID = &LastEventID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.WatchRun(c, name, params)
+}
+
 // GetRunIo operation middleware
 func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 
@@ -1548,6 +1838,103 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 	}
 
 	siw.Handler.GetRunIo(c, name, params)
+}
+
+// GetRunLogs operation middleware
+func (siw *ServerInterfaceWrapper) GetRunLogs(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name RunName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRunLogsParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "stream" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "stream", c.Request.URL.Query(), &params.Stream, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter stream: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "attempt" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "attempt", c.Request.URL.Query(), &params.Attempt, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter attempt: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tail", c.Request.URL.Query(), &params.Tail, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tail: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "follow" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "follow", c.Request.URL.Query(), &params.Follow, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter follow: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID LastEventID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Last-Event-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Last-Event-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.LastEventID = &LastEventID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetRunLogs(c, name, params)
 }
 
 // GetTask operation middleware
@@ -1744,6 +2131,8 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/run/:name", wrapper.GetRun)
 	router.GET(options.BaseURL+"/run/:name/io", wrapper.GetRunIo)
 	router.POST(options.BaseURL+"/run/:name/abort", wrapper.AbortRun)
+	router.GET(options.BaseURL+"/run/:name/events", wrapper.WatchRun)
+	router.GET(options.BaseURL+"/run/:name/logs", wrapper.GetRunLogs)
 	router.GET(options.BaseURL+"/app/:name", wrapper.GetApp)
 	router.POST(options.BaseURL+"/app/:name/activate", wrapper.ActivateApp)
 	router.POST(options.BaseURL+"/app/:name/deactivate", wrapper.DeactivateApp)
@@ -4323,6 +4712,213 @@ func (response AbortRun504ApplicationProblemPlusJSONResponse) VisitAbortRunRespo
 	return err
 }
 
+type WatchRunRequestObject struct {
+	Name   RunName `json:"name"`
+	Params WatchRunParams
+}
+
+type WatchRunResponseObject interface {
+	VisitWatchRunResponse(w http.ResponseWriter) error
+}
+
+type WatchRun200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response WatchRun200TexteventStreamResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type WatchRun204Response struct {
+}
+
+func (response WatchRun204Response) VisitWatchRunResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type WatchRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun401ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun403ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun404ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun422ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun500ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun501ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun502ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun503ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun504ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRunIoRequestObject struct {
 	Name   RunName `json:"name"`
 	Params GetRunIoParams
@@ -4482,6 +5078,224 @@ type GetRunIo504ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetRunIo504ApplicationProblemPlusJSONResponse) VisitGetRunIoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogsRequestObject struct {
+	Name   RunName `json:"name"`
+	Params GetRunLogsParams
+}
+
+type GetRunLogsResponseObject interface {
+	VisitGetRunLogsResponse(w http.ResponseWriter) error
+}
+
+type GetRunLogs200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetRunLogs200TexteventStreamResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type GetRunLogs200TextResponse string
+
+func (response GetRunLogs200TextResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetRunLogs204Response struct {
+}
+
+func (response GetRunLogs204Response) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type GetRunLogs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs401ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs403ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs404ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs422ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs500ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs501ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs502ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs503ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs504ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5051,9 +5865,15 @@ type StrictServerInterface interface {
 	// AbortRun Abort a run
 	// (POST /run/{name}/abort)
 	AbortRun(ctx context.Context, request AbortRunRequestObject) (AbortRunResponseObject, error)
+	// WatchRun Watch a run's events as they happen (Server-Sent Events)
+	// (GET /run/{name}/events)
+	WatchRun(ctx context.Context, request WatchRunRequestObject) (WatchRunResponseObject, error)
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(ctx context.Context, request GetRunIoRequestObject) (GetRunIoResponseObject, error)
+	// GetRunLogs Read a run's logs
+	// (GET /run/{name}/logs)
+	GetRunLogs(ctx context.Context, request GetRunLogsRequestObject) (GetRunLogsResponseObject, error)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
@@ -5586,6 +6406,33 @@ func (sh *strictHandler) AbortRun(ctx *gin.Context, name RunName, params AbortRu
 	}
 }
 
+// WatchRun operation middleware
+func (sh *strictHandler) WatchRun(ctx *gin.Context, name RunName, params WatchRunParams) {
+	var request WatchRunRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WatchRun(ctx, request.(WatchRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WatchRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(WatchRunResponseObject); ok {
+		if err := validResponse.VisitWatchRunResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetRunIo operation middleware
 func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunIoParams) {
 	var request GetRunIoRequestObject
@@ -5606,6 +6453,33 @@ func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunI
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetRunIoResponseObject); ok {
 		if err := validResponse.VisitGetRunIoResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetRunLogs operation middleware
+func (sh *strictHandler) GetRunLogs(ctx *gin.Context, name RunName, params GetRunLogsParams) {
+	var request GetRunLogsRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRunLogs(ctx, request.(GetRunLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRunLogs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetRunLogsResponseObject); ok {
+		if err := validResponse.VisitGetRunLogsResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -5703,137 +6577,176 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQeneqsiztOw4zrln7Nra8uQxyT2ZJJV4NrfK8ooQ2ZJwTAEcALSsyfF/30I3wIdESnJe",
-	"M2fiT7YkEmg0uhv9xsdeoua5kiCt6Z187OVc8zlY0PjpbKy0fQfcKOk+pmASLXIr3Mfeh9mS2RkwXUgm",
-	"DOPuWUhPmYZE6RRSthB2Fp4Y9KKecG/9VoBe9qKe5HPonfQ0DR71TDKDOadZJrzIbO+EpoeUXQvOFjCe",
-	"KXXFzt6+7EW9Ob95BXJqZ72Th4dHx1HPLnM3nLFayGnv9jbqneX5UzXnogXy8xkwnucPDEvxiVOEcsyT",
-	"K5Cp+5YgYIsZSMbHBqTtgp8GaMBfg+3o8eOoNxeyhLUD0Nc4WDeYbrISgpzbWQUA/ol6Gn4rhIa0d2J1",
-	"AZ8Jzlut/gmJ3QRRTo98Bub8CJ+Fuk0bbLm5Knc4YjCYDlicwjVkKp+DtHEHQssd/XIofathAjaZvStk",
-	"907n/iHHLX7LI8ZN+f1oNhnNVQoZ02ALLSFlwnasQRdy9MUJYyNVeGz7Te0Aq9ryLwfVRpyuoNKhxQG6",
-	"Awa/OPbeJyqHTfRKdFdKVKWZ1WI6Bc0ycQ2G7SSmWJ/LoeRpKtzIzCp85e3SzpR0nBuxxUwkM5YpdeWG",
-	"xJ/9zMKyBXej5plaOtzIvQFzkGUq4dlQ+onZjBumJCBaTc4TYFymTEyl0g5MOxjKrycsEY0bKdET2VdG",
-	"ZB017PMx8yWE4Tk3V92s4Bn0W54kDqD/C9oItUFEs2t6gvYk4xaMZRqmwljQkCI+dzhN/Cifh0Aikw04",
-	"pAc2o9E/9OXlrwdv8za7WZmaIDIRvbaCm40hU3JqmFVdsHNz9eUB/8BFC6+eSbMAzZTMlkzJBBBSnufI",
-	"RRp4MoOUmBh+K8A4PdBYbqGLAhZullY9csIzAyVgY6Uy4LJ360DTYHIlDaC2+xNPf+YWFnzpPiVKWpAI",
-	"OM/zTCTcAX6QazXOYP6//ul14mq+/9Qw6Z30/uOg0qgP6Fdz8JbeoknXd83NpVXG8oxLQInlvuRZBimi",
-	"ZMqvgXE21uoKUKJNuMiEnDKOSBz0biMH/TvC1LeG3m+QMwIWkGVsovQcUjYuSAhf86wAp4jJB5ZNhGV9",
-	"1MWEzAtrmJ1xW/st0G3EOMpZxALjwg3I3c84CZkCwhrIJnu4+idKTjKRfPO1W66ngEuXyroDlROV0rp4",
-	"lqmFIahp1ZxNhBTG0bYu5F7kNpNL9jKFea4syGS5/w9Y4kGsoTDBilJ2BtqjDNf7XOmxSFOQf9yCVWGN",
-	"SKGxJw8MrTkTxkYlITeoW8OkMGAqEify9Zx3LuagCvtnY8BUpLjBxG+oOAl3AtxGvZfSgpY8e6a10t8S",
-	"7vdqDnbmpICTBqiw+f0AZkBfgyYdJQXLRcYkXINmCddaoBJEUDNwYDMLN/aU/VYoC3WZOxIprvG1ss9V",
-	"IdM/iNhSBcRfcCOMDRC9nOcZOEsO0j+AXCZiWjj9JOh+JYymyHOlvahSOWiEA4F+y5eZ4um5Uq/cwv4o",
-	"OT1W6dIxcOaAcKTOZY1oGE8SyL2YeQ/6WiTwq+TXXGR8nMEfy5kJlw7HYyg1BKVRFl2DdqiF9JRZvWR8",
-	"6iwap02SdPlV8sLOlBa/f1tiea1YoiEFaQXPTIdELEmHMO+emDstZwY89Y64Dx8+7J8VduYGSriFJnCr",
-	"KtctrjjXKgFj3KY9k1bY5R9Fb+X6Zk6NQUqb8dwfHKlKCsfEjN4fgzllMQolEzPDl8Zp/5osqcWMO+6/",
-	"DVpe3UdJehy6MLXjOitIqZNeVV7BURQ8jycfe3DDnSjZ6HBce92d8oVpvo4u0FGpr/balOFKrb4IFpcf",
-	"qgTpsnxPjdEqvI16Z4kV19zCWZ53rxVkmitBuyuLzPMrqe9rCxBmxN2gdeyUunHUjbdCZ20017qyao6o",
-	"Ao6GaF3krovr9EoW40wkLDwakeUobLDMHVd9LmKEGaXA/Xak7c9k3NgRBIWg3W3u1Ar3HEs0N5UkQz4B",
-	"ntnZki2htgSngpSPDNiZZN3eCaeGecugZYEbWMJYrikQ0AT6hVowNbEgS9BJQ8XnnY40se7koLUwI5w9",
-	"5/1JuMYSX58AuFNVpqAJwGsR3AnOyuCWfv/bcevjFY+ubgG3YSHktHSCkqE0EnJ6wsplSVL7llBuSoTH",
-	"pJDTyGkj7qHx0lsirL+OEKceqMmELWYiA7bgEn9E8iLl3w2vCymFnN4FNyCLuWM0nM9tX9Tzo/Sinqco",
-	"FC0qzyGtcZvf7ah3s+/G2L/mGt1VbrCzPH9fjee4sRzyLM+flKPic37gSiKs4thJbavQ1cgqfA92lYrl",
-	"XjdER12irHBit1z5qRBZ+nLOp1CzkJvShed2lPPkik/ps7AwN23OjjWmmfObl/Tw48PD8neuNV+6n3OR",
-	"bx348cOjTxg449bxQNegfzveOObfV0e83YK4Lrncibm1yVdXMOYGRsKN3vo4/jIaOxBGupCj9oMnPNcp",
-	"1Do3YAt8K1TZBk1j7sZ6VqaNmlhqo9EnTp19D9Yxn1nH8hhm/FqE8yQESFOB6l2vVXF2A7LwHuvH/uE4",
-	"YjEvrIqd9Imd4qxFCvHeKSufoDOn5iOvWTd8ieKn1HkqENZVJNCCZ+J3aJUO5NFISaPNnEqcFFo7TVAX",
-	"0rAFF5ZNlEYHMJfoAKnJjtph612/o7CUdgWB0OGfpQXGATmxE/0VKnbQElaIo9ydFmjqeGjf+CxDxadD",
-	"MuVkNCKr+bOBZ29rjxCAK74Bh0dOTpb/fv/mNdl83i+c8CyrobICBT2qI0wBMJ8+H47CCFNbpmyTOU9L",
-	"kb5RHfwCWtoXV3F3PpBeoC7Rvbg248LrH1uPT/9u27Qv0X94t5095+Yq+GrHS4wvnDJne5Nft4w1LHOo",
-	"gg4pJBnXYFqp7BfYbq218W+WYeglFSbP+LIMwdSst5SzV+oaMp60y6Ni3B02LMf3TwVqbprqV1ItjI8a",
-	"VxMXBvT+w6NH2/fGQ+Bpr22PflEpz0TAxzqcmALwwLi//rmQ23Ax7Fm4scPeJaU23F0nePi39UP67Yyb",
-	"jdH13D2A4fXn2dL64KdDEYtNkSQAKaTuzCEnJZ4+ZGW7f62YQzpShY1R1441JE5wQhozroFNhORZXd39",
-	"rYACOcsdD0JORxOlRxqMKnSC56yQwqKwXdWJc14YUokDUL2oRzC545lAchsYIEIV1EOzrj/Xsjpevtkg",
-	"pXbiuI7DpiKKTkmlCvtFJsjDLm909+BDHXKQRojCiivQ2og8OI5agoLs3fMn7Mfjx//FvE8Ks3YsF1np",
-	"DuKWLdx5s9BKTpmQbKF0atgcuCSVoR5aiFZ2hMbqsAmrYSM/kDDBjdVkeV1INuzpfT5Ohj3UjCboIG+h",
-	"E3Jmrc/4XGl2fHQUkTQlTz5GjZzVTGurMugqGEq+3sEzRzGJFtVbSGO5TLoY2zvucm5nzWUf6EIe4Krb",
-	"VlpFDTaO+8AwkUaMZ0YxU1Mc/mffK0H7L1NGzk9y+2lhLciQrkJu6geGZWo62OyaWwfhxfn5W0YPsESl",
-	"zRPk+PC4zY1ghc06MFUbyR0dM3T8w80KsbxWlj3vIg/6Yo0R2K/vXjpZSlQB7ErI1B22nitOUYwW9mSc",
-	"cXlV09g9RMgqAiOQTVhqb209rvDXsP6an9Lz0AbOLoNhq+Kw01EwA0/zpFYsuKnLfZ+mEEL+RBzO5FLp",
-	"slU4dysSZYZrmRmmNOOkJaOXAeN73vuCanM/PriJTxnMc7ss5QsFUUIEOtrkX24TNE0WJ4Vi82Zg4lTp",
-	"G+l0FL8r5OcfSOtYK6P1lFTl4A+uLreCDSbTlzvFujQQ//opcxCwQlqRBZ9vedjvAGCHfr/LefaukBsc",
-	"JNY60unwqs65XLLwSIlfB/uMp+1e0ESDsy9G3Db8oCm3sO/UlzZqTJXcYIa7afEAd4ZwqXStW0wg0zvO",
-	"u8UJ7tZKSljD0b3RbV07hPf/a/KI/5gcjR+2ita7aDUUU0qLrFxgi7T3T2Dwv5FZNXFU42SDXwYvfwlc",
-	"UsuD3w1z/sU7YdtPukNqmIcO9Y0VEFm/gt4/TnzmTLu9tQX67ap2RYrpzGbLNvjuYlgHhZIcbUi/Hazn",
-	"TNRPMSmr7OBTVhgKWNRKFsowkllR/bZQ3e7ucE8Pm9FB6++0F93i0a5fX3npJ/zYJdCr3NeI5RpQGcOE",
-	"vJW4GevHTniin4yX6bJq4g5AphYyQg0YPfxjAzJBOlMS9gbsJcktg/Yc3HBnWVvmhJ4RvzfVr4frIvpm",
-	"f6r2/Zr/aZQcvOOLX8AY8rGWv+6bK5Hvq5xOjn1/jNMgq6HpzmAQYgQFYMnGpUPDqVM7CiXHm6ZLO6ZN",
-	"7RLDZX76vDCY5DAV1wiFMB66vt8TqcIu7LVL6natsr7x6LHpxwSfs8X9CYO2eqa4df/4Ed2/mTD4FZGe",
-	"+8+JIrda/L+gPJe4zHGo0qvVQtJsDll7TWYKx9qOQSGvkZa/dHHEGzys21hiF0qgo54J8xlkMNUAPpC2",
-	"o8p/Xs7sdydChKUsE1fAuAw710RgGc/bHX9dSOuWoeg833aQNiMYyHZIoSOEe8T1tEUFeo3eIn/M1FNC",
-	"Z5TyWoonIb1XEcmMKe2sw763HKsgqQ+RGkon92/jQ3MD2TWQHBLSkbubLG7S44Vn38voDnGsSqfuTLv3",
-	"K2tbRFQeOkLjtpuogtuZv7VBzc4OgOpYaAF4F0W8cyn+mda13Ak8z6Mt8AXCvQPNOByqwlYU0wBl6xYa",
-	"SDTYbXP5pyp5gImsfcqspA2kZOe9u82OafdBKFSsnSNVtwmQ66qqYie2r6ojqqlW0dzKr5Fn/QpDrcKD",
-	"VMENJtCGSE1Vc9CKqno1xdbl1usXVuowPAiXbWafgaTQwi7fO+oM8VauQZ8VdrZOE/GZzyVEyj9hP+Gz",
-	"bFgcHj5KrLoCif+6czHnxqBmrVUxnYWcjkZMYRCKFhAvOFS15TNrczT5lLoS0A7OGYuf4M+xd5rtNm1L",
-	"/ZIGnhJ1x5NsaWHkc+BGuKiYERRlAQZ9rCowWt6pVsJz8Q9YUqqgkBPVtg7cB2Dvnr0/Z2dvX1L4Vycz",
-	"MNZLmYXSVyeonLutNt57giIgYhOVZWpB4WPul0NsOZReTLivvQCLqGIZj4aoVMsPylQldsCqYB47oEIE",
-	"9D1iSriJmFkIm8yG0lOa05RpgskkYpgpgCjnQoJmmBdAAJSVni+K6VTI6XOe+LiOGQzlUH4QGvad0ORW",
-	"jDOgRWJw5YEJR12Mnz8Qrs/y/Jm8FlpJLGw9IXue25mJ2BzsTKUmGsrS8eVDNIQiYlk2EZCldDhS5UKe",
-	"PzAD9ibkL9NPU62KnFKeLJ8OZT9RGiJfsKELGVGNoUeIR0JULnjvFOVznqklpnyCdLq+oWHNUPbjYHKN",
-	"6Kt4z2mTRshpBlUutWHVgybei3AlzWRSM1MLQ6aMncFQ0kxYTUY4/uGHWjqtUHLwww/s2TXoZTUNFrDE",
-	"FHaNmQRITT2Z94RxOZQ7y4Lg0EZn4wrDsr7t5sWh3MSMewP2pIIJN2kH5vdloEOZQiJSMGwxU7WoCRNe",
-	"fwo5sHTCGYt1jJieTDhEN6/54QecN+5KKI5ZPwR1qGxyyXi24EuD1QjLKr7TN4olmXCawlAGr39wuK4X",
-	"sSJ/xwP/dsSuAHKUEEJO9zC4aCndhRzXGG9c5hAPJREMsLiKWMQOUVQAgTq/hlxhJhzjlc+ds+OjI+Ys",
-	"oRCHKv24whGDz1umOs9MJOBPQy8gz3J3mO4fDQ5rYQUSm/se1bXD+qT3cHBIj6ocJM9F76T3aHA4eITh",
-	"TDvDg+qA5/nBRzfBrfs4BbR6SiJ+mTpbBOyI5zm+VrV3uGhX0apHDkJngttol0d9cfNuD4cS3tvLlSK8",
-	"o8PDDXnqd8tPryeQdOSoY0bibdQ7pmnbRivBO6iV2OErD7e/0ig8wJcebX+pKu7CN463v1EW6LgXjo52",
-	"gWu9POA26j3eBQ3Niid86+FOINYrdvC1o51wHooy8ZUd0NdStIKv7oDHlSo0VA6L+ZzrZe+k98rrCFSZ",
-	"iMr0FPNm3afLqHezX9a+ocKT4/s1Bj0I6gRqyMq0uOYw/9aUybLsgzv74wUX9n9bXUBMv1AVWqLQNqnX",
-	"zgoT0pNZ38tNTKTDrAan+UTs8eExmidNEREg+9PKie1PY5nx15UnLYlp3XIFD4cq8f2vJmUOf9z+QlmV",
-	"ey+Wvp5YClT5GXLJqX0bZBJIZxqUaSFeo6SShKCIe3Mio7yDUKpwgv+T/kV6uvv83+/fvB5KjKBzzFJI",
-	"Qhw+/jgs2XfYO2HDntek4caSIj3s3dbzk30po1QWRx2w2OfLxkyYoTStebB9p1O+ffP+PGJvfz1HsN6e",
-	"nT95EbF1f6LBxQu7Fw1lXE+QjdvyXVEvjp1y5mMl7l9nFwYB3ecsA546AR0f4DMharE3YO+wNNqXfB8f",
-	"Hka1BJCh1EUGJyw+OHCK7MAnzA0GMTMwddRrWB9TanLQCUi7DzJRKaTOPmLkYHD/zZSxDtOFAe3s8Ggo",
-	"qUrFZNzMsOzev8j8N/F/xFFpPiQzrnni5C3rP3kXsVfPI/b611d7A3bG4v8To2cVlz+UJs8wPDSZMO6R",
-	"hKalMGwOeooFy1axFaT2SbdfCBnQZvgc2BUs9xC5VbGXz3TBDK2MLyE9YZwd3dy41T26ualieYHQ+Fhd",
-	"A+trSIWGxJK1JJUdSvIc0AjuVTpZHVY8gQoTIeXGrxSdHDFLNVbAlKEyMkd9aG8oCUa1wIoeDcag8XtM",
-	"4D2+uUGAgmXh7C8DpaHi1lRxGFU+KuMswWApCcPicyqOdlRV9jNCA+QkmJ/lEA4DpU+q02c+GMoz+iLs",
-	"ExWlWnENRM3Hhz+eYjwQH1grxo3CSIyzsZBcL2lmqTSbK3ItNOsKfK2xI8zHh0e1saua2EbFPT14TAZW",
-	"U4NxMuyztZe2dCGLNjS6fypGDkm3B7kjp6TWTWy1sw9lLu3WTeXw+O9b26l0ZrWRp6eEtSzUE3Z2wn5+",
-	"5oRdEHlRkHdPn716dv7MkeSLZ2dPMcrC5ZIl3ADrx+44QFqjF9cJx/IrzPXd61o9wdTR3u/nZ+dkybpz",
-	"u3fS+3/9i5+nlxfP4PLi3F7+6+JtfnnxRl1evDe1L34tah/OOH64eJJcXryYXf7r4mlK77/KynHc33+5",
-	"X/EL98bT9HLvP3utqP2qVi6enj+pdPnFFNKV2pHb9Z42d1V/uypr8fD0vFid2azvqAV/w8DH3p0PcV8k",
-	"Wp7fvc0x/25tuwnjHeBAxfyItLB2PZ6GhJQdHR6z14o9IWSehnMnqkWfnLzDER/tNOIjHNGyX1QqJoK6",
-	"Z3aP+V2bDw93gGm1wca92fFFzY6onlL01xEp0ddvhVFpg8EW8nzu9Oaazhra89hWLCk9lLthgmwtUmZX",
-	"9NZCZmB8kgUlSqWsXg4/lDWl1YFX01lFQ2cN+nVDHUerxKupQ/mJSirpd7X+JwH8TenjNEfQ7a1ytpZb",
-	"v5LZ8pSVQXq2rpkPGgrKejeVhrn9BBuSfbKpXcUUNzkBVX53H2BIeabK/HUXXzXzvZNvAye3159ucfPV",
-	"yj7vT+r7E/frOPoqyryr/ME4/H7ZamFj6IFLylXwGQy6kAP2nDIrNiZIN4UNNUoomyE0JU1LUirOaJWf",
-	"VH1OS/ZGG4ZWO7ut38a6Ye3tXB+ODQb/o8HDo25jH18ZbWlG++hoR7MeI8Ps/dN/lH0LrGJYukdVXW0g",
-	"UK7AFgj+drwjBIjG1X63KzOGLlad/WG3znSG1JVr2NeQATfAQquM7ubxcLder1/JAF/vLPMFbPBdJ9x8",
-	"NBEn1Qq1/nIH071F+Oc6n5A2GV9NequdUkiT6+eUVJLssAPKtqolsrT1jDbs6PDQd9Sq9a0UhhX5gL3G",
-	"RC3ZaLw4YOHN+MWzs6cxs0pR0hUGF7wuHTwuzmByxsgeFYHPlRRW6WAyaTWGetVm89zzC/iKEmCld0gH",
-	"9zdw8qmUW0uN7Z1cXNb3mqBgyQySq9oGJ0pDx/66L51F56ty3G5TSm/rTuPhg9tnly19OAyAqUr9awlw",
-	"mKndLNpvbpCvn/1Km/PLVrFca3n8SYL1XgJtkEAfZorxOXu5G0UiDYbc1IPZZB9zcLcryJR/TFGqhXTH",
-	"CxnrdDvLRKs5fqxn974oxlVROWWeUzolpWE7aeNrjbDkKwoRQAeuo+mt3V6aRL52Z8wuOnjoLKMhV8ZJ",
-	"vGWId70oxmFazEQU+4mazwsp7PJgmttufdgN9SWvEvjYPgtfjFJu+cjH2jbE1nYckWsrJjyxo0/RbdsH",
-	"TGbCQmIL/Zm6cn2nKO+aNsYRw/4UpCeDzi1x73TE43hhVfNurbsskbqcjXyh8t0Mj9bQoVtkKFX57A3A",
-	"1hyjOio7Bu24TmxbQTWVx7CZytLQsaPO/5iz3bUlswnldI+uYNmxNS+ej87f/OPZ60/fniQvOsY+ag7a",
-	"YZ22R3fnSneB/PefxScPnIpOIn18uOO4q4245f7voFVNZFOPcLgGWeUTkQgXhvFMA09R9dCdlu9E6aTD",
-	"Dj1cb9zwtWzQWsewr2x81ttcdKg39VvM7o3Pe+Pzm6l+oRsb4+tlVTV1MNDnnVTCg4/hQr3NNRY7qF1b",
-	"whurNwXuEBFp3Ii26/MhPHP555EWg/uaiu+QbX1kgfuTt2TPXTi2ZDddyO2ce4DlnnXrbqUCAi9v+Pdj",
-	"4R0irLVbfL9ufUTjKo6ukClW3dL1Af6ijMF9/PNeVuxQ6ICU8y1EhVB3O+dHQn3XR31LK9wdTvyqL0qt",
-	"LP9eDfgeWfsd8HSNs1vp4xPZXRdy33JzdfCRLiG+Pfjo79y9rVVP7+D3rd+tWiZDUJ8ufz1j6dENTly/",
-	"CO/2pZ6hQ9mPPw57N8PeCXt0G++d1jtsNnqo0yxlR6A5X7IxsAwmluo56Y4aX+Rih5JnGdZ+cuk7lioJ",
-	"e9gc2bD4420cMaNYnBQ6Y/v/g5n9sW+Z4ReFpSgB8VmGnZiGMgAwYGc0V6gRQQ9J2bHMN1L1a+0fHx3R",
-	"3ZULYWCP6juwJsvH2oYSmyGgCNo/X+YQUz2PowbjK7peelA0ULgJUnLdmOq20Af+QsMJT4D6MhTyCvMY",
-	"cR2RIy1hjJBTFnzRCAo2Y2j0sadifuxW5iteDhtFWDgeFiK9x/oVyeKVuzvLpg5WsTm/AqbBYk6n4RM4",
-	"aVQ0VQSE37iVUG+CWlMjIdnRMZupQhufQVl1CXV/J0LjhclUmue9LaeNaYaSSEhMJoAXbIRuVL6kp62a",
-	"JrSiu/OxtrtaeoeDrLzzeMdnw63TLakmsn41xUO3SUePH9fL2hJH/xJbnMzAt6MoHYBl42HvAVzZ+8+4",
-	"fvrOzsGyT1TZXmKhdJb2bqMdD21/G0Tn1Zu1xmVRuPphwM7oenSlvXSpBMug95V9j40edV13Dnq3IxWW",
-	"Qcr6yE+Gom0pSwvNx9ly7z5L896B+SdTgQrpj+CaioMf19Qb/DaoNevNX7bd1IH1pP7+JUu33kkYsLcK",
-	"qwaF8S20Y/c11aLqAqgzFfXdcdqCsGWx50TpEw/6A0Mc2Oiaid1L266K9gdeWBnrHx8+aqgLK7mo/XDw",
-	"jWEmZMpqSaYPzFDGLXd0xXsETO1RB0/oB+V0l1Ar0VQ+8bWhXDP13Nv948PjGpyk8eFSq7VQvcEMuyvh",
-	"5KjFVgOCOaknL5nQ98MpXx7BTk+kFCSpsK+RyTGWyM1V25HtLFOn7971xP5OfM33Lubv3cVMzBFEq/u0",
-	"Jlnr9mLZtGfVb7yiUZqrtpuirKr6C1ISvRMaEzLMgnWCLfOOD38sL7rzrW+Nk4oUgJ4IKcwM0nv5+2eX",
-	"v/725z+xBL4PFdyHCr6vUMEnivyG///Ol+FUjY5Cr+xGfWa4kiZcqjCUY5goXWnm5XXfeOEqPb53L///",
-	"TfTvT4kF/UVU8O3hn/uoz72UXov6dBHFzpJ7e2CnU5R7oUnXbdhZuL7UX21TBgs8cP240TM/3vP9vr3c",
-	"QDc7L2MlrB+vt9SP96iTGN1Hbfx1GSx0JJZt9w0IizcNDGXrVQPlVRbUe8EjL/b3RowBp6uFR/C6yfot",
-	"MNFQNv1BYZEEaaP0troTqDrlaljtkot/gVDC15Sdu3i28di5F5Pfc9/hu3qHfR/+g4/lvRi3Bx/r92K0",
-	"dyTu6AwcLpe7Kxv720HuxHj0yr+9TrR6MUoXa/ur9IQTrPc8/j3y+Hu8S6R2raKqG66B9dZ53f+wK7u3",
-	"dx/q7BN0z/LfguUnk3uev+d5vG11cjembxboN2+turh0bFG/OOri0lG+H37tLuJaQX9pjVCxOt7XTqX4",
-	"g1pBodJtPXODskL3M2FTcMpUmtcvaxqsFKSuj/O8uswpqt3kxDZf5FQbF63DLvCisjF/VL/lyY26es9T",
-	"bUjsp7Q2ZLWN3pYM10H1w33BZq92NVR96WEj18b8qfX2qNqr1EmjpWlR991S7QXoZMb5q7Mq99eg0WuH",
-	"0ixvL2//fwAAAP//",
+	"7H3rcuM2k+iroLRbNVIOLV/Gk/0i16mvnLlkvJlMpsbOzlaNfEyIhER8pgAGAC3rm7hqH+I8w3mw70lO",
+	"oRsASYmU5Lnk6vzIWBIJNIDuRt/7Qy+R80IKJozujT70CqronBmm4NPpRCrzllEthf2YMp0oXhhuP/be",
+	"ZUtiMkZUKQjXhNpnWXpCFEukSllKFtxk/olhL+px+9bPJVPLXtQTdM56o57CwaOeTjI2pzjLlJa56Y1w",
+	"epaSG07Jgk0yKa/J6ZuzXtSb09tXTMxM1hsdHhwdRz2zLOxw2iguZr27u6h3WhTP5JzyFsgvMkZoUTzS",
+	"JIUnTgDKCU2umUjttwgBWWRMEDrRTJgu+HGABvw12I6ePIl6cy4CrB2AvobBusG0kwUICmqyCgD4J+op",
+	"9nPJFUt7I6NK9ongvFHyHywxmyAq8JFP2Dk3widt3aYDNlRfhxOOCBvOhiRO2Q3LZTFnwsQdGxpO9PNt",
+	"6SuqzfMbJszZs3ZYY57GRE5hM3OqDWH2aUtJjN9YmrI/aKMYnZNECsNFyTShU8MU4WZITgWB8c9lqRJG",
+	"NBOpJtyQyZJwo1k+xQPhMKQUgiVGh+VnjKZMVRtgod2D4fbOnjWOh93SeZHbZw6Hj4dHB8d/60V29wxT",
+	"dqD/8/5g75vLD4fRN3fj8dB/OKp/OPzm7t97bVv0RrEpM0n2thTdxFC4hyxDcVQREarD91fZ9GouU5YT",
+	"xUypBEvt7rQfsyrF1WennY2E4xDS4X0HWBVVfD6oNu7pylbabbGA7rCDn3333pbiHeUtu3cq9IIpxOHa",
+	"jZNKwYhUjg5MxjXJpZhFZJHxJGM3TJFEzpkmU660GRFK0lJRO+ZY9OPHBzqOSHw0t/8/nLuPTw4O5joe",
+	"wLBElPMJU5YwtSWbVEf2+9iuMyZTqZAsmbph6pEeizm95fNyTvrxnN5eLSg3cUS+PiCalCJnWlvSnfJZ",
+	"qSxFU4DVropyY1eTlIYYSbgZDMkpcE4i1VjEU5prFo8IxU2ghkiRsCE5JUnO7VMmo4ZkVMw0KQviSF/D",
+	"uHYahI/orDSGi9lYpHIh3GjaD9e4qy0eAEzDsehg3nbwDtbw9YFucoW+3a9fYBm/VBzil371d7/GIb65",
+	"G/y9P9e/6F/mv2SDwYfD6Phu0M4zzhNZsE1XALLysCx7YIrP7Kbn/IZpstPNT/pUjAVNU25HtkdkX3mz",
+	"NJkU9jJ06EZyKa/tkPCzm5kbsqB21CKXS0tLYjAkFrJcJjQfCzcxyagmFpnt7uqCJoxQkRI+E1JZME33",
+	"QXwG+QO2cSPnckzpC29kfWvIp+/M55AvLqi+7madjqH/msKZBei/mNJcbpB6yA0+ceLkCcO0vfhnXBum",
+	"WAr7uYOA5kb5tA1ENNmwh/jA5m10D33++9qBt/mY7axeOIPtNRXcZMIsG9fEyC7Yqb7+/IBvvCelyJfI",
+	"1Q3K60BFitEkYykSMfu5ZNqqVtpQw4a7cvmgmgE3D4BNpMwZFb07C5piupBCM1Agv6Xpd9SwBV3aT1Z0",
+	"ZQIAp0WR8wQu4/1CyUnO5v/rH07NrOb7d8WmvVHv3/YrJXUff9X7b/AtnHT91OxcSuakyClKCXbdCc1z",
+	"lsKWzOgNI5RMlLxmwNGmlOdczNzNOOzdRRb6t7hTvzb07oCsXLBgeW6FjTlLyaREJnxDc6sApFI8MmTK",
+	"DemDesNFURqNAkH1m8fbiFDgs7ALhHI7IDUoN3ntGrWFAaz+qRTTnCe/+toNVTMGSxfS2AuVIpbiumie",
+	"y4VGqHHVlEy54NritirFAGQ0KshZyuaFNEwky73v2RIuYsVK7Q0T0mRWe4Itg/W+kGrC05SJ327BsjSa",
+	"p6xxJo80rjnn2kQBkRvYrdi01ExXKI7o6yjvgs+ZLM3vjQBTnsIBO7nWCk7c3gB3Ue9MWNmR5s+VkurX",
+	"hPtczpnJLBew3AAENnceXs5HGSVlhvKcCNQxqFIchCCEmjALNjHs1pyQn0tpWJ3nXvEU1vhamheyFOlv",
+	"hGypZEhf7JZr4yE6szL8nAnD0t8AXZxuFGS/AKMui0Iqx6pkwVCJA6Df0GUuaXoh5Su7sN+KT09kurQE",
+	"nFsgLKpTUUMaQpOEFY7NnDN1wxP2k6A3lOd0krPfljITKuweT1iQEKQCXnTDlN1aMD+pJaEzq9FYaRK5",
+	"y0+CliaTiv/z10WW15IkiqVMGE5z3cERA+rgztsn5lbKQVsXiCbv3r3bOy1NZgdKqGFN4FZFrjtYcaFk",
+	"wrS2h/ZcGG6WvxW+hfVlVowBTMto4S6OVCalJWKC70+YPiExMCUdE02X2kr/CjWpRUYt9d95Ka9u9kc5",
+	"DrwCylKd4SjUCScqr+xR5I35DXNAtw1/7XV7y5e6+Tp4Fa6CvNpqB6jE6vde43JDBZAuw3tyAlrhXdQ7",
+	"TQy/oYadFkX3WplIC8nxdEWZO3pF8X1tAVxfUTtofXeCbBx171up8jaca11ZNUdUAYdDtC5y18V1GvrL",
+	"Sc4T4h+NgiXZaeaWqj51Y7i+Shl1x5G2P5NTba6YFwjaPVFWrADzeaKorjgZ0AmjucmWZMlqS7AiSHgE",
+	"rOjd1gkrhjnNoGWBG0hCG6rQt9YE+qVcEDk1zqRpQUcJFZ63MhJYNSmuhWhu9TlnT4I1hv36CMCtqDJj",
+	"CgG84d6cYLUMavD3r49bH69odPUIqPELQSO3ZZRopeViNiJhWQLFviULhxLBNcnFLLLSiH2o8lv01zfE",
+	"igdyOiWLjOeMLKiAHwG9UPi3w6tSCC5m99kbJsq5JTSYzx5f1HOj9KKewyhgLbIoWFqjNnfaUe92z46x",
+	"d0MVmKvsYKdFcV6NZ6kxDHlaFE/DqPCcG7jiCKt7bLm2kWBqJNV+D3fliuGsG6yjzlFWKLGbr3xb8jw9",
+	"m9MZq2nITe5CC3NV0OSazvAzN2yu24wda0Qzp7dn+PCTg4PwO1WKLu3PBS+2Dvzk8OgjBs6psTTQNejX",
+	"xxvH/NvqiHdbNq6LL3fu3NrkqyuYUM2uuB299XH45WpiQbhSpbhqv3j8c51MrfMAtsC3gpVt0DTmbqxn",
+	"ZdqouUttOPrUirPnDNween2XJyyjN9zfJz7mIOUg3vVaBWc7IPHvkX7sHo4jEtPSyBjcQ1ZwVjxl8eCE",
+	"hCcq59W6dkOXwH6CzFOBsC4iMcVpzv/JWrkDWjRSlGhzKxInpVLgSS4FeoTAbSWFFf7AAFLjHbXL1pl+",
+	"r/xS2gUE3A73LC4w9psTW9ZfbcUOUsIKcoTTaYGmvg/tB5/nIPh0cKYClUYgNXc30PxN7REEcMU2YPeR",
+	"opHlP89/fI06n7MLJzTPa1tZgQIW1SuIqtEfPx+MQnCntkzZxnOeBZa+URz8DFLaZxdxd76QXoIs0b24",
+	"NuXCyR9br0/3btu0Z2A/vN/JXlB97W21kyX4F06I1b3Rrht8DcuCVU6HlCU5VUy3YtkPbLu21ka/eQ6u",
+	"l5TrIqfL4IKpaW8pJa/kDctp0s6Pykm32zCM757y2NxU1a+FXGgXZVBNXGqm9g6PHm8/GweBw722M/pB",
+	"pjTnfj/W4YSQkUfa/uue8+FC78c9w27NuHeJ0UL3lwkOv16/pN9kVG+MxijsAxCO8SJfGuf8hECfWJdJ",
+	"wljKUnvnoJESbh/Usu2fhs9ZeiVLE4OsHSuWWMbJ0phQxciUC5rXxd2fS1YCZdnrgYvZ1VSqK8U0hBJp",
+	"8AxxA8x2VSYuaKlRJPZA9aIewmSvZwTJHqCHCERQB826/FyLAjr7cQOX2oniOi6bCik6OZUszWeZoPCn",
+	"vNHcAw918EEcIfIrrkBrQ3JvOGpxCpK3L56Sb46f/AdxNikIhDOU58EcRA1Z2PtmoaSYES7IQqpUkzmj",
+	"woRIF+9aiFZOBMfq0AmrYSM3ENfejNUkeVUKMu6pPTpJxj2QjKZgIG/BEzRmrc/4QipyfHQUITdFSz54",
+	"jazWjGurAl0qGAJd72CZQ59Ei+jNhTZUJF2E7Qx3BTVZc9n7qhT7sOq2lVZeg43jPtKEpxGhuZZE1wSH",
+	"/95zQtDeWUrQ+IlmP8WNYcKHq/gYJpLL2XCzaW4dhJcXF28IPkASmTZvkOOD4zYzguEm79ip2kj26sjA",
+	"8M9uV5DltTTkRRd64BdrhEB+entmeSliBSPXXKT2snVUcQJstDSjSU7FdU1idxABqXDwQDZhqb219bqC",
+	"X/36a3ZKR0MbKDs4w1bZYaehIGMO51GsWFBd5/suTMG7/EMUqBVrW5lztyARgsZDJCGEz4GUDFYG8O85",
+	"6wuIzf14/zY+IWxemGXgL+hE8R7oaJN9uY3RNEkcBYrNhwGBU8E20mkoflsKCIddn/hHwVyorpySBTVJ",
+	"ZhVZ0qeIWDNmQLHN5UwjVPFU5rlc/G8IIRyMKmVCAqqNBYz2SJM4pYaOYpJzwYbkHUSYTTnLUw23uIET",
+	"TlkB4X5SkNhCHY9IDJdGTPooQ4xFKgUbWAnBGLvbV86aFpO++6b+IxNp/aeIyNIk0h4ocNxBNBZxLmf1",
+	"JzAqOQJA7VBMpGF2iNB0754Qd3thZEoQGQbkX//zf8eiGfkcOWMfRtbVg59zqZm2r1TCDYQzx6SPJDSq",
+	"PT4WsD2MqnzpRLqaU47rEBRJUrkQJ1VwdHVLAEw8HWCc2YqZBvegw3ruN2iq5Jwcthtfu2/OZX3V1SpI",
+	"v7bkdiKxe96unAXr+bq9p+N28dhYSI0W1Cqa8pEmGddGqqW7drjR5Pz8OYl5OopPfMyfRc36IeGJgsW9",
+	"ohw35KDJVg+HR8PjthVaVGuH1/4SweHJ0gBE9htimJpzQY1sN947JG830ZvqLAmQx6hTCK8k74ZELhWJ",
+	"gQeqskDKS0rjLrbJsoaRPpI0WIYSWdqrfEatbBFUwUdWfjKKMz3oWs5H6KThVN3rERwdULOcEgpxnyBK",
+	"hcVvsOl8nBQMusW2KPUO8cTSyaaLEPAArwiQfAKChlu+w4FsWJ43vQMpajLapEyp1pvSIkIrMM5xVhRM",
+	"sDRq14dD+hTeYMEnk1LD9mDkDRJPuNyd6rDC9WvfAC73ol4uZ+gOcMoZEOqOzg1/Mb5xs/nPpzjHeZh0",
+	"5Yfnbm7/9SuAwX96Luq/va1g6pClLNJ0XNufrkeuo2IIssNYaItT3kNlGc9OVPGpyucW2j0hFgJSCsNz",
+	"76q9D9l2mOV2UUPflmKDXwOPv8MZOqdi6Vlttb8W9oym7fdnohg1LL2ipuG+3Egq/n5st57baYF47B0V",
+	"bCUtd6lF4XvNu8V3bdeKV0nDP73R21zTnff+Y/qYfpMcTQ5bNaL7sWH7RVrmYYEtSpp7AmL2GgHRU4s1",
+	"VqR3y6DhF08ltYzQ3XbOvXiv3XaT7hDR7aDDu60JIulX0FdiyiMN1/BgbYHuuKpTEXyWmXzZBt997OGe",
+	"maN/DPC3g/QuqL7uJr/tmF9LrDpxCgukMUFIeTshiB0yy05IqTF4oZ5l5F3QesUMtAWVPw+LRC1klTeS",
+	"PjDOCZtKxSIXIFXFimAsIjw7aN+fzywP7R4G4AhqMz4hAnXayS32gD+jBXW8f/RD141Y5fxEpFDMCf/5",
+	"cjVeiPRju0ngH6QhTUhOQVqXCxGh1GWlbiugJUCoVocdkjNk/KgBs1uaGLt6e2to/s+m2elw/Shu92Zy",
+	"z635H1qK4Vu6+IFpjb7l8OuevubFniwQr/ac+QIHWQ3J6wyCgR2BGyTwweDI0XSpd+TqlrnpLqsgHmoX",
+	"NYc8znmpIbhzxm8ACq4ddH13JkL6Uxi0U3i7Na1+8OCp6scIn1V+3BUN6lEuKShEbkT7Z841fIWoZ/+y",
+	"vNyuFv52SZpxiO2s0srkQuBsdrNW9EUvF+wYDOOlR/9LF0X8CAyjjSR2wQRkN4TrT0CDmWLMBRDtaOq8",
+	"CDO704lgw1KS82tGqPAn19zAIOrvvn9dm9Z9CUHQwDYG2IzcALIDDL0CuK+omrXIkK/BS+bu6XoqTIap",
+	"PoE9ceG8qYBmxGpbivSdMlYFh/kcWUyjc2/DQ3PN8huGfIgLi+52sriJj+8d+V5G94jfqZSSznRDt7K2",
+	"RUThguUKjl1HFdz2MqsNqnd2fFTXQgvAu2gynUvxd3HbWu4FnqPRFvg84t4DZ7z5KGBMA5StR6hZopjZ",
+	"Npd7quIHkMDTx4wSPEBM8hrcb3ZINwzWgEDaBWB1GwO5qbJJdyL7Kiu0mmp1m1vpNXKkX+1QK/NAWXqD",
+	"DrkhQqXKtWzdqnoW6dbl1vM2V/JPHQiXbXqzZkmpuFmeW+z0cWZUMXVammwdJ+JTl0MBmD8i38KzZFwe",
+	"HDxOjLxmAv6092JBtQbVRMlylvlY1obtaOiTNWFfYKjqyDNjCtCZpbzmrB2cUxI/hZ9j5yzcbdqWvG3F",
+	"aIrYHU/zpWFXLvb/ChYVE4QiJJ7ixyrztOWdaiW04N+zJaZIcDGVbeuAc2Dk7fPzC3L65gzD3lSSMW0c",
+	"l1lIdT1CsybV184/gywgIuimwbA56paDZDkWjk2Aj8fbSsHaC1dDFMTy/RCiTfZJFcRE9jEBE2y+kAqn",
+	"I6IX3CTZWDhMA5cOOpGmEYEISdhyygVTBOIhEYBQEeVlOZtxMXtBExfPoodjMRbvuGJ7lmlSwye5K/MA",
+	"QSWPtL/qYvj8Dvf6tCieixuupIAaOehNKajJdETmzGQy1dFYBIefC03BLUKSbbqprIBeFI/0kPzo87bw",
+	"p5mSZYGh3obOxqKfgMqFiaqqFBHWVnAb4jYhCgsenAB/LnK5hFQXJqysr3FYPRb92KuXV/gV1vTQXMxy",
+	"VuWQaVI9qOMBqnzNJBqdyYVGVQY9dDATZNHjHn/1VS2NiEsx/Oor8vyGqWU1DSTuxhhuFhPBWKrrSUwj",
+	"QsVY7MwLvCMfnKwrBEv6ppsWx2ITMQ6G5GkFExzSDsTvnBZjkbKEp0yTRSZr0SKEO/nJ5/7gDacN1G+A",
+	"tCzcQ3Bv66++gnnjrkSqmPR9MAuWi1gSmi/oUkMW5rKKa+lr6eqj6LHw0Q7e0bxevAPoOx66tyNyzVgB",
+	"HIKL2QBcOwbDfNFhD96eZcHisUCEYSSuIjViu1GY+Akyv2KFhAwAQqtYA0qOj46I1YR8/E3wX3OLDC5f",
+	"C/2OOU+Yuw0dgzwt7GW6dzQ8qIVTINvcc1tdu6xHvcPhAT4qCyZowXuj3uPhwfAxlmrJ4KLap0Wx/8FO",
+	"cGc/zhhoPQGJz1KrizBzRYsCXqsqxb1vF9GqR/Z9kbO7aJdHXVGX3R72pUvuLleKDxwdHGzIz7tfXl49",
+	"cLYjNw8yMe6i3jFO2zZaAG+/VloAXjnc/koj4RJeerz9pSqpHd443v5GSEy2Lxwd7QLXelrkXdR7sss2",
+	"NDO94a3DnUCsZyrDa0c77bkvRgGv7LB9Lcm68OoO+7iSfQ/CYTmfU7XsjXqvnIyAFRlAmJ6BS81+uox6",
+	"t3sh5x8EngLerxHovhcnQEKWusU0B+43HZKEyLtgr8TwE/wFs++xTlajZgjXPi2L9B3fhAQC8HJbySci",
+	"Tw6OQT1psggP2e+WT2x/GsqrfFl+0hKQ381X4HKoEv7+bFzm4JvtL4RqJA9s6cuxJY+Vn8CXrNi3gSdB",
+	"KBMN4bBOosRUTC+IO3Uix3hLn6I5gr9R/kI53X7+z/MfX48FRA5i1brExx/GH8aBfMe9ERn3nCTNbg0K",
+	"0uPeXT0vy5VwENLAqEMSuzyhmHA9Fro1/6dvZco3P55fROTNTxcA1pvTi6cvQ3BHzZ7oy3JCGF09MShu",
+	"y/MBuTi2wpnzldg/XZwgDNenJGc0tQw63odnvNdiMCRvoSSMK3VzfHAQ1QJfx0KVORuReH/fCrJDlygw",
+	"HMZEs5nFXk36ENNVMJUwYfaYSGTKUqsfETQw2L8yqY3d6VIzZfXwaCwwO1fnVGdQbsi9SNw38b/FUVAf",
+	"kowqmlh+S/pP30bk1YuIvP7p1WBITkn89xgsq7D8sdBFDu6h6ZRQt0mgWnJN5kzNoFCLkWRlU12w2YIL",
+	"v22azhm5ZssBbG6V5O4ifCEyPadLlo4IJUe3t3Z1j29vK7+lRzQ6kTeM9BVLuWKJQW1JSDMWaDnAEeyr",
+	"eLPaXQllFSPA3PiVxJsjJqmCzN/gKkN11Ln2xgJhhKqNaaqY1qD8HiN4T25vASCvWVj9S7OgqNg1VRSG",
+	"Dk2prSboNSWuSXyBRWEsVoW6n6CAjLz6GYawOxBsUp028+FYnOIX/pywGIfhNwyx+fjgmxPwB8IDa0VI",
+	"oqpCJZlwQdUSZxZSkblE00Izn9LVWLGI+eTgqDZ2VQukUWkIHzxGBaspwVge9snSS1uYtAEdGsw/FSH7",
+	"ZKP9wqJTUitMvFrRECO2d6sid3D8t61l5Dqj+dHSE2ANBQq4yUbku+eW2XmWF3l+9+z5q+cXzy1Kvnx+",
+	"+gy8LFQsSUI1I/3YXgeAa/jiOuIYeg05ToOu1SNMHZXCv3t+sVJ09P13s8v3z9nl+wtz+cv7N8Xl+x/l",
+	"5ftzXfvip7L24ZTCh/dPk8v3L7PLX94/S/H9V3kYx/77i/0VvrBvPEsv24uTfmEtF27Pb2W6/GwC6UrO",
+	"7N16Lb/7ir9dFUXg8vTVbMOdTfoWW+A3cHwM7n2Ju+IY4f7ubfb5d0vbTRjvAQcI5kcohbXL8TgkS8nR",
+	"wTF5LclT3MwTf+9ENe+T5Xcw4uOdRnwMIxryg0z5lGMh/u4x/9Lqw+EOMK0WFntQOz6r2hHVQ4r+PCwl",
+	"+vIlwCpp0OtCjs6t3FyTWX1ZQtO6S1BafKedQF0LhdkVudWVNQcpCwOlUlIvAzQWNaHVgleTWXlDZvXy",
+	"dUMcB63Eialj8ZFCKsp3tbpvHvxN2QI4h5ftjbS6ll2/FPnyhAQnPVmXzIcNAWW9ilxD3X4KhVg/WtWu",
+	"fIqbjICyuL8N0MdFYkWidRNfNfODkW8DJbfX3dhi5quVu3i4qR9u3C9j6Ksw8778B/zwe6HE1EbXAxUY",
+	"q+AiGFQphuQFRlZsDAZvMhssEBWKQDU5TUtQKsxopJtUfkp3p0b5qVY9u63O2Lpi7fRc5471Cv/j4eFR",
+	"t7IPr1xtKcL/+GhHtR48w+T82fehXpORBEoWYHpbGwgYK7AFgq+Pd4QAtnG1zv/KjL56Z2dd/K0znQJ2",
+	"FYrtKZYzqhnxJcK6+1Cx+9W4/0IK+HpFvc+gg+864earCSmplun2p7uYHjTC39f9BLhJ6GrQW+2WApxc",
+	"v6eEFKiH7WO0VS2Qpa1XhiZHBweukmizNEBZDMlrCNQSjYLTQ+LfjF8+P30WEyMlBl2Bc8HJ0vUUdKuM",
+	"DLD4zVwKbqTyKpOSE1avVtG899wCviAHWKmZ1kH9jT35WMythcb2Ru8v62eNUJAkY8l17YATqVjH+dov",
+	"rUbnsnLsaWNIb+tJw+UDx2eWLfnWmjFdlTiqBcBBpHazWFHzgFzdkC90OD9sZcu1Vg8fxVgfONAGDvQu",
+	"k4TOydluGAk46GNT97PpHsTgbheQq7IKqVwIe72gso5dDKF0iP1Yj+59WU6qYjoYeY7hlBiGbbmNyzWC",
+	"lK/IewAtuBant1a5ayL5Wm/FXWRwX1FPMagcItXS+7telhM/LUQi8r1Ezuel4Ga5PytMtzxsh/qcLZQ+",
+	"tM9CF1cpNfTK+do2+NZ2HJEqw6c0MVcfI9u2D5hk3LDElOoTZeX6SWHcNR6MRYa9GRMODTqPxL7T4Y+j",
+	"pZHNNr33WSJWd71ymd73UzxaXYd2kT5V5ZMPACq3XNW3smPQjs7E2zLSMT2GZDJPfaWyOv1DzHbXkWRT",
+	"jOm+umbLjqN5+eLq4sfvn7/++ONJirJj7KPmoB3aabt3dy5VF8h/+45/9MAp70TSJwc7jrvagETs/ZMp",
+	"WWPZ2BuF3TBRxRMhC+ea0Fwxmi6xZlenri1V0qGHHqxXvvhSOmitUuoXVj7rdUI6xJt6t98H5fNB+fzV",
+	"RD9fhZbQ9bSqmjjo8fNeIuH+B994enOOxQ5i1xb3xmpH7R08Io1OsLs+790zl78fbjF8yKn4C5Kt8yxQ",
+	"d/MG8tyFYgO5qVJsp9x9SPesa3crGRDQtOqPR8I7eFixMxiUSv2y+RGNFmRdLlPIusW2Sa5B2PDB//nA",
+	"K3ZIdADM+TVYBZf3u+evuPxLX/UtLQB2uPGruii1tPwHMeCvSNpvGU3XKLsVPz6S3FUp9gzV1/sfUqCH",
+	"u/0PBRLSXS17ege7b72nfAiGwDpdri11sOh6I65bhDP7Yq30sejHH8a923FvRB7fxYOTeonSRu8YnCVU",
+	"BJrTJZkwkrOpwXxO7M3nklzMWNA8h9xPKlyldinYAJpCaBJ/uIsjoiWJk1LlZO+/IbI/diUz3KIgFcVv",
+	"fJ5DJaax8AAMySnO5XNEsKq5r1jmCsi7tfaPj46wZ/eCazbA/A6s4Iu+trGAYgjAgvYulgWLMZ/HYoN2",
+	"GV1nDhTF0N3E0rbqylDxbUoThnUZSnENcYywjsiiFteaixnxtmgABYoxNPr3YDI/VCtzGS8HjSQsGA8S",
+	"kc4hf0WQeKVneSjqYCSZ02vm6z4TTads1MhoqhAIvrErwdoEtaJGXJCjY5LJUmkXQVmVWbX/TrnSJqTm",
+	"OWvLSWOasUAU4tMpg8ZivhqVS+mpluMKI2KL9vjvEHL49YGOB3YxoWttLfSwspzVqlC6CnBjAanHTKTa",
+	"VWxgziUJMI8ItrkXWIm8HvmKd4Orih+R2A4K+W7RWLSWgHTJWY5FIIpT8vSM/ENOyIwZTElUTJc5NKeX",
+	"wrXiIqcOSsBmSPXDDfWJTGEfF9QdF0AzIhBoEo980ZlQWZibbCxcDwGfzIZpMm5zjZRQ1SR0HmhLZvKV",
+	"AO8tVeyuFdxDjrig+npXGcU++18u+miHx9+WAkM614OCRL152qHFwKMnT+oJiInlVMKXY8fCIcFUG1pj",
+	"OFvtCpX2Pt4LdW8zbqjoFQqBLKTK095dtKN45fqVdTaHr5WYi3xzsiE5dcX8lbsHqitg2PvCVuJGNcGu",
+	"rtjOQIwpgCzFBhxco180JWmp6CRfDh7iaR9Mzb8zYbUUTliqCaPwcU0QhW+9ALpepmdbLzksZYwdQo2/",
+	"XofkjYT8Tq5dtXh3QVphTJWYSK+ZSMciXDn3uLwbdUPWL++xgAtyUJNkQsqdu1UhRNWKcHIK9eGH9upz",
+	"l13s2qNowqDaVpJRMWNY9gyLOllRlFcX8FSqkdvtRxqZRqMkK5TG1Tx1bfRdGSXnHAdpGA+D9I8PHjdk",
+	"0ZVA577fiAnLuEhJLYL5kR6LuKXxbTxAYGqPWnh8sTErGPtEnKZmA6+NxZodwb7dPz44rsGJ6gQstVoL",
+	"JrNkULoLJgcVqRqQ6VE9Mk77ojJWsncbbJUQjG8TEopm6QIc1VRftwkkTqK5tzzy+7GCBknjN/Z5PLg6",
+	"/uquDqQjf3G4TijNe6NutwjFo1b9Fyvysr5u60xjZFXnEpM5LH+ZooHAa8lQuvH44JvQaNqVYNaWgWIg",
+	"xJQLrjOWPrDq3zurRkfWH5tZP7isHlxWfyaX1UeyfGi2p7vTITDsEx/bQ8E6bja9yfkULKKub1/BlOuU",
+	"hII36Tsr2yCyv42F75oHfAgYIhMp6a91olzrP4kDYMs2bjRxuIJ1XKHCLBMkzuVMuyTmPjSlHHiuCz0b",
+	"7dUTbKKuwx8W+42rMvlj0dGU8gTNiWudJ4fkzHjGWnVeeaTJhM049MWOxgIshiGwO6MaGweGQECrXMkc",
+	"KjHlzA5jJ4fL8DlNMre99jUqSMyhHyc0WBSwGyk1dDACrazqUGlX62tMYaHfV1SbPeigtnf2rKoOTAWB",
+	"L8+hvTfWRtKSTHzj1VD3IPSC0wNXFJmNhd8LKQwXJdOuTSc3ERasXhLFgH3iSSRKarCVwoaNCHdloX07",
+	"SQ2lbqtNdOYa11dySE5hdKiuC40IcWfQS4AlpaDD8zw069FlkhE6Ft6GTUOSz/Ha0uGANaTHh7VyMcPS",
+	"YE/lHIo/WxzUpB+P7AYqM2HUxIOaxutBYLlmcGQgDWFCEZiOCyVvOdNjARWFrfCR5gGnZMEE3vShATOg",
+	"ONSnkmWtdFUC1VtyfsNCw9UJujyU8xA0Kl0Zes2wqjBU8XROktVmzxPL5EFZx/pjY6GoawVFrXgDNn7o",
+	"5TUk7wI5OOEis1STQsOe1U6lQF10LOqNP+HoRhs6rJJ+zq+ZFX46WjL6chJupinluR5sFSG1b8LbJt4E",
+	"U8LvWbxZzW/FDt9pnTHLmUdU7E6JtAD9KQdoS8GuvUg/jCZZVxiyZar3y4bdviDLiYDwzp7tIoCtXUNN",
+	"CWynniChY/Nah4yOFDeYaEhq/Jdr7GQbkRhxN0ZdwbLfR9qV/0bWCBuM/ZrHAm4tH7tPiYfE+yCdOw3g",
+	"JBNmtTgEZ+IcVg69PR/3WTsoxdtJnENUW4TeVG7KN090d49ISeNKcA2BoEdu6Lt80uCpVuGzqPZgY/hL",
+	"JsBRDIFGHoPio0PLpethS/rncBvsnVsMB8zSg48RThtBUvduuVpVg93S3A87z43FLv39HowTfxA78scE",
+	"zP1JYuK3x8g9hMY9sPS10LgupPgYzg0C4ybeDcKFV6OglNvAdfT0vZ5B8VsRW7GbJKNz0OotrwOxsMgp",
+	"F3HkxnP6DPbvg2tpYTXDqsO7IXOpDTkkP/BvSV/mqbMqgBY6Fj7wjUzYUsINMhgGW0RMCp44M7i3ZPQP",
+	"I3IUkX/9z/8bRE53MVbNnCx9UN0JaJ8ueAeXFN5estBw0+1HiKvDm8XdORAZhLFA60XaINCqzVTjHKVQ",
+	"WjfoNY+Q6Y6F3Xj7S00P0BGqwFYdIIIt0N7ia1T7XYy8Fm+XqkJ77rHYzY6DTuUVDX5IVqwTVmHX5Rzq",
+	"/36aRufvBKfH/EGUOlyuaxVqJOj0XRqa04naM1onErLWmSjnUCMFPyJ14R9MqfXm/h1JyR5xHUSkD/UI",
+	"DtE45nF/hypabpzVOCk+t1AeHsB/ECnlvmnJd406G8Y7E2WNzQStpStrneft23eIcDQguy9c3zOGhf6t",
+	"EuV4jZOZacWbgErXZec6vbiiaLo7YdgyiD+3rh71Kq7fHHmtsGab8BNunerqwBKwi3YW61Tvfgt7XWWr",
+	"g+5Sz8C/cewonOR9FfEH+ewvL5+5K2w3iWx7PkKngObUWOwSbVwtCu07socYdycu9uNGq1dvAfMGKm/6",
+	"9TUW+/F6J1hLhHZoaAdLtOvy7J0M1fT1NrncQIPcsWjtkBs6MGPJYB+7HSxrMF0tqh9Ennrz8mgsmsFx",
+	"fpEIaaNiZNXKvrI71Ha1Syr5E4Rgf0ltdpcwXzAEPDDGv3K7vPuGyrr2sfsfQjvnu/0P9XbO7Y30Ohra",
+	"uRfvTcauqfW9CA9f+cNbqVb7eXeRNj4GTaweYhr/kjR+Di2wLYk7XJD1OBdPeuu07n7Yldzbi+Z3lrd/",
+	"IPlfg+Sn0weaf6B5S/PT6f2IvllX9kNvAk3TT0uT9UbvLy1ZYHPz8M1lGH7NpFSrQxu0Eayx+kiHCrLD",
+	"Wh08qdpavXlhxfIg1xofE2xdnxOX271SR3F9HBfkDVbQPqTQuCq18whNEU4L8tZcsNHhV1Z3HDS+Wbf2",
+	"R1Uw97wGDKiUXWuKQhPaqNanAkaFbB1w7qWEFkV9fdA7YG3I6uydAopnqknfMpK0zJkeYFRZigyi2i9/",
+	"+mtjYtnolaLRdVCwanRLgX7vBV0r+KXbi62i7hcydr0Xc9ioK48lBe4u7/5/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -40,6 +40,19 @@ func TestSpecDefaults(t *testing.T) {
 		"prefetch_hf_model.memory":       func(f *fakeBackend) any { return prefetch(f).Memory },
 		"prefetch_hf_model.disk":         func(f *fakeBackend) any { return prefetch(f).Disk },
 		"prefetch_hf_model.force":        func(f *fakeBackend) any { return prefetch(f).Force },
+		"watch_run.logs": func(f *fakeBackend) any {
+			w, _ := f.got("WatchRun").(controlplane.WatchRunRequest)
+			return w.Logs
+		},
+		"get_run_logs.stream": func(f *fakeBackend) any {
+			l, _ := f.got("RunLogs").(controlplane.RunLogsRequest)
+			return map[controlplane.LogStreams]string{{Stdout: true}: "stdout", {Stderr: true}: "stderr", {Stdout: true, Stderr: true}: "both"}[l.Streams]
+		},
+		"get_run_logs.tail": func(f *fakeBackend) any {
+			l, _ := f.got("RunLogs").(controlplane.RunLogsRequest)
+			return l.Tail
+		},
+		"get_run_logs.follow": func(f *fakeBackend) any { return f.got("WatchRun") != nil }, // following opens a watch
 	}
 	checked := map[string]bool{}
 	for op, params := range api.NewDefaults(contract.Doc).Params() {

@@ -22,7 +22,8 @@ type fakeBackend struct {
 	inputs   map[string]any
 	last     map[string]any // method → the request it last received (see got)
 	runs     map[string]controlplane.Run
-	failWith error // when set, every method returns it
+	failWith error        // when set, every method returns it
+	fs       *followState // watches (fake_follow_test.go)
 }
 
 func newFake() *fakeBackend {
