@@ -59,3 +59,34 @@ func TestLogStreams(t *testing.T) {
 		}
 	}
 }
+
+func TestLogTail(t *testing.T) {
+	t.Parallel()
+	line := func(s string) controlplane.LogLine { return controlplane.LogLine{Text: s} }
+	texts := func(ls []controlplane.LogLine) (out []string) {
+		for _, l := range ls {
+			out = append(out, l.Text)
+		}
+		return out
+	}
+	all := controlplane.NewLogTail(0, 100)
+	for _, s := range []string{"a", "b", "c"} {
+		all.Add(line(s))
+	}
+	if got := texts(all.Lines()); len(got) != 3 || all.Truncated() {
+		t.Errorf("no bound: %v truncated %v", got, all.Truncated())
+	}
+	two := controlplane.NewLogTail(2, 100)
+	for _, s := range []string{"a", "b", "c"} {
+		two.Add(line(s))
+	}
+	if got := texts(two.Lines()); len(got) != 2 || got[0] != "b" || !two.Truncated() {
+		t.Errorf("tail 2: %v truncated %v", got, two.Truncated())
+	}
+	bytes := controlplane.NewLogTail(0, 7) // "aaa\n" + "bbb\n" is 8 bytes
+	bytes.Add(line("aaa"))
+	bytes.Add(line("bbb"))
+	if got := texts(bytes.Lines()); len(got) != 1 || got[0] != "bbb" || !bytes.Truncated() {
+		t.Errorf("7 bytes: %v", got)
+	}
+}

@@ -63,6 +63,17 @@ var methods = []method{
 		_, err := b.BuildImage(ctx, controlplane.ImageBuild{BaseImage: "localhost/conformance-never-pulled:0"})
 		return err
 	}},
+	{"WatchRun", Follow, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
+		w, err := b.WatchRun(ctx, controlplane.WatchRunRequest{Run: run("rnosuchrun")})
+		if w != nil {
+			w.Close()
+		}
+		return err
+	}},
+	{"RunLogs", Follow, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
+		_, err := b.RunLogs(ctx, controlplane.RunLogsRequest{Run: run("rnosuchrun")})
+		return err
+	}},
 	{"PrefetchModel", Prefetch, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
 		_, err := b.PrefetchModel(ctx, controlplane.ModelPrefetch{Repo: "conformance/never-fetched"})
 		return err

@@ -10,6 +10,9 @@
 //	sleep  inputs: seconds integer (default 30). Sleeps that long; outputs: slept integer.
 //	fail   no inputs. Fails with a message containing "boom".
 //
+// A backend declaring Follow also keeps the fixtures' logs: echo writes a line "hello <name>"
+// per greeting, fail a line containing "boom".
+//
 // A backend declaring Triggers also has, on task echo, a trigger "nightly" (schedule
 // "0 3 * * *", inputs {name: "nightly"}), initially inactive. Its firing is not checked
 // here: that is backend-specific.
@@ -24,7 +27,7 @@
 //	          /status/{code}: that status, with the JSON body {"status": code}
 //
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, apps.go, triggers.go, capabilities.go); each family a backend does not declare in
+// runs.go, apps.go, triggers.go, follow.go, capabilities.go); each family a backend does not declare in
 // Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from a declared
 // family fails.
 package controlplanetest
@@ -57,6 +60,8 @@ const (
 	Builds Capability = "builds"
 	// Prefetch: PrefetchModel.
 	Prefetch Capability = "prefetch"
+	// Follow: WatchRun, RunLogs.
+	Follow Capability = "follow"
 )
 
 // Caller is a caller the backend accepts: the credentials it presents and the subject the
@@ -113,6 +118,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if s.caps[Apps] {
 		t.Run("Apps", s.apps)
+	}
+	if s.caps[Follow] {
+		t.Run("Follow", s.follow)
 	}
 }
 

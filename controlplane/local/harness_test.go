@@ -149,7 +149,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Cookie: "session=" + callerToken},
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers, controlplanetest.Follow},
 		Concurrency:  concurrency,
 	}
 }

@@ -32,6 +32,15 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"trigger-stays-on": func(b controlplane.Backend) controlplane.Backend { return triggerStaysOn{b} },
 	// Apps: an app's error status is taken for the backend's failure, not relayed.
 	"app-errors-fail": func(b controlplane.Backend) controlplane.Backend { return appErrorsFail{b} },
+	// Follow: a watch starts at the beginning whatever event the caller has seen.
+	"watch-ignores-after": func(b controlplane.Backend) controlplane.Backend { return watchIgnoresAfter{b} },
+}
+
+type watchIgnoresAfter struct{ controlplane.Backend }
+
+func (w watchIgnoresAfter) WatchRun(ctx context.Context, req controlplane.WatchRunRequest) (controlplane.RunWatch, error) {
+	req.After = ""
+	return w.Backend.WatchRun(ctx, req)
 }
 
 type meBelievesAnyone struct{ controlplane.Backend }
@@ -126,15 +135,16 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect := map[string]string{
-		"me-believes-anyone": "TestConformance/Auth/",
-		"getrun-unchecked":   "TestConformance/Auth/Unauthenticated/GetRun",
-		"builds-pretend":     "TestConformance/Capabilities/BuildImage",
-		"latest-is-oldest":   "TestConformance/Tasks/GetTask",
-		"keys-shared":        "TestConformance/Tasks/IdempotencyPerCaller",
-		"abort-finished-ok":  "TestConformance/Runs/Abort",
-		"early-outputs":      "TestConformance/Runs/",
-		"trigger-stays-on":   "TestConformance/Triggers/Deactivate",
-		"app-errors-fail":    "TestConformance/Apps/Lifecycle",
+		"me-believes-anyone":  "TestConformance/Auth/",
+		"getrun-unchecked":    "TestConformance/Auth/Unauthenticated/GetRun",
+		"builds-pretend":      "TestConformance/Capabilities/BuildImage",
+		"latest-is-oldest":    "TestConformance/Tasks/GetTask",
+		"keys-shared":         "TestConformance/Tasks/IdempotencyPerCaller",
+		"abort-finished-ok":   "TestConformance/Runs/Abort",
+		"early-outputs":       "TestConformance/Runs/",
+		"trigger-stays-on":    "TestConformance/Triggers/Deactivate",
+		"app-errors-fail":     "TestConformance/Apps/Lifecycle",
+		"watch-ignores-after": "TestConformance/Follow/Resume",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))
