@@ -10,7 +10,7 @@ CONFIG ?= examples/local.yaml
 export GOFLAGS := $(strip $(GOFLAGS) -tags=nomsgpack)
 BUILDFLAGS := -trimpath -ldflags='-s -w'
 
-.PHONY: help generate check-generate build test test-go test-ts test-integration browser lint bench bench-load bench-flyte run clean
+.PHONY: help generate check-generate build test test-go test-ts test-integration browser builder example-base lint bench bench-load bench-flyte bench-lists run clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ lint: ## go vet and gofmt
 	@bad=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/' | grep -v '\.gen\.go$$')); \
 	  if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 
-test-go: ## Go tests with the race detector
+test-go: builder ## Go tests with the race detector
 	$(GO) test -race -count=1 ./...
 
 # The tags on the command line replace those of GOFLAGS, so nomsgpack is repeated.
@@ -57,6 +57,37 @@ browser: ## Make sure Debian's chromium is there for the browser check (installs
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	  else echo "the /docs browser check needs Debian's chromium: sudo apt-get install -y --no-install-recommends chromium"; exit 1; fi; fi
 
+# buildah for the image build tests against a real builder (daemonless: vfs storage, chroot
+# isolation, so no OCI runtime is needed and recommended packages are left out), and
+# busybox-static for their base image (examples/builds/make-base.sh). Debian's
+# docker-registry for the push test is unpacked into $(REGISTRY_DIR), not installed, so no
+# registry service is started on the machine (the test starts its own on 127.0.0.1). Without
+# root and without them, those tests skip, saying why.
+REGISTRY_DIR := .cache/docker-registry
+builder: ## Make sure Debian's buildah, busybox-static (installed as root) and docker-registry (unpacked) are there for the image build tests
+	@if ! command -v buildah >/dev/null || [ ! -x /bin/busybox ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's buildah and busybox-static (without recommended packages) for the image build tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah busybox-static >/dev/null; \
+	  else echo "note: the image build tests against buildah will skip: sudo apt-get install -y --no-install-recommends buildah busybox-static"; fi; fi
+	@if [ ! -x $(REGISTRY_DIR)/usr/bin/docker-registry ] && command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then \
+	  echo "unpacking Debian's docker-registry into $(REGISTRY_DIR) for the image push test"; \
+	  tmp=$$(mktemp -d); \
+	  if (cd $$tmp && apt-get download -qq docker-registry >log 2>&1 || \
+	      { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq docker-registry >log 2>&1; }); then \
+	    mkdir -p $(REGISTRY_DIR) && dpkg-deb -x $$tmp/docker-registry_*.deb $(REGISTRY_DIR); \
+	  else echo "note: the image push test will skip: apt-get download docker-registry failed:"; cat $$tmp/log; fi; \
+	  rm -rf $$tmp; fi
+
+BASE_IMAGE ?= localhost/flyte-webhook-example-base:1
+example-base: ## Build the example base image for build_image (needs buildah; see examples/builds/)
+	@if ! command -v buildah >/dev/null; then \
+	  echo "note: no buildah, so no example base image: build_image runs will fail saying no builder is installed (make builder installs one)"; \
+	elif buildah images --quiet $(BASE_IMAGE) >/dev/null 2>&1; then :; \
+	else echo "building the example base image $(BASE_IMAGE) (examples/builds/make-base.sh)"; \
+	  BASE_IMAGE=$(BASE_IMAGE) examples/builds/make-base.sh --quiet; fi
+
 test-ts: build browser ## TypeScript client tests and the Swagger UI browser check against the real binary
 	cd clients/ts && npm ci --no-audit --no-fund >/dev/null && npm run --silent build && \
 	  FLYTE_WEBHOOK_BIN=$(CURDIR)/$(BIN) npm test && FLYTE_WEBHOOK_BIN=$(CURDIR)/$(BIN) npm run --silent test:browser
@@ -75,8 +106,12 @@ bench-flyte: build ## The flyte backend: what the webhook adds per call, and sca
 	$(GO) run ./bench/flyte/added -rounds $(ROUNDS) -binary $(BIN)
 	ROUNDS=$(ROUNDS) bench/flyte-scale.sh
 
-run: build ## Start the server on the example workspace with a fresh development token
+RUNS ?= 1000000
+bench-lists: build ## The local backend with a million runs stored: list_runs, get_run, run_task, start-up, size (bench/README.md)
+	$(GO) run ./bench/lists -binary $(BIN) -runs $(RUNS) -rounds $(ROUNDS)
+
+run: build example-base ## Start the server on the example workspace with a fresh development token
 	$(BIN) serve --config $(CONFIG) --dev-token
 
 clean: ## Remove build output and local state
-	rm -rf bin .flyte-webhook
+	rm -rf bin .flyte-webhook .cache

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -43,6 +44,25 @@ func ParseTaskAllowlist(entries []string) (*TaskAllowlist, error) {
 // Allows reports whether the task may be used.
 func (a *TaskAllowlist) Allows(domain, project, name string) bool {
 	return a.name[name] || a.projectName[[2]string{project, name}] || a.full[[3]string{domain, project, name}]
+}
+
+// Entries returns the allowlist's entries by form, each sorted: exact tasks
+// (domain, project, name), tasks of a project (project, name) and names. A backend that
+// filters a list of runs by the allowlist in its own query reads them here.
+func (a *TaskAllowlist) Entries() (full [][3]string, projectName [][2]string, names []string) {
+	for k := range a.full {
+		full = append(full, k)
+	}
+	for k := range a.projectName {
+		projectName = append(projectName, k)
+	}
+	for k := range a.name {
+		names = append(names, k)
+	}
+	slices.SortFunc(full, func(x, y [3]string) int { return slices.Compare(x[:], y[:]) })
+	slices.SortFunc(projectName, func(x, y [2]string) int { return slices.Compare(x[:], y[:]) })
+	slices.Sort(names)
+	return full, projectName, names
 }
 
 // TriggerAllowlist is a parsed trigger_allowlist: an entry "task_name/trigger_name" matches

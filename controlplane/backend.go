@@ -61,11 +61,19 @@ type Backend interface {
 	// addressed by the task's name and their own: a pair is unique).
 	SetTriggerActive(ctx context.Context, req SetTriggerActiveRequest) (Trigger, error)
 
-	// BuildImage starts an image build run.
+	// BuildImage starts an image build run (a Run of KindImageBuild). A backend that builds
+	// itself refuses a request that fails ImageBuild.Check (CodeInvalidInput naming the
+	// field) before anything runs.
 	BuildImage(ctx context.Context, req ImageBuild) (ImageBuildResult, error)
 
 	// PrefetchModel starts a model prefetch run (a Run of KindPrefetch).
 	PrefetchModel(ctx context.Context, req ModelPrefetch) (Run, error)
+
+	// ListRuns returns a page of the runs that match req's filters and that req.Visible
+	// lets the caller see, newest first (see ListRunsRequest). CodeInvalidInput for a page
+	// token made for other filters or not made by this backend, or a filter the backend
+	// cannot apply in that combination; CodeUnimplemented for one it cannot apply at all.
+	ListRuns(ctx context.Context, req ListRunsRequest) (RunPage, error)
 
 	// WatchRun opens a watch of a run's events (see RunEvent): its phase changes, attempts
 	// starting and ending, its log lines when req.Logs, and last EventEnd. CodeNotFound for

@@ -94,6 +94,8 @@ type RunTaskRequest struct {
 	Inputs map[string]any
 	// IdempotencyKey, when not "", makes the request safe to retry (see Backend.RunTask).
 	IdempotencyKey string
+	// Labels are kept on the run (see CheckLabels for what is accepted); nil for none.
+	Labels map[string]string
 }
 
 // Kind says what started a run.
@@ -152,6 +154,11 @@ type Run struct {
 	// is "".
 	Trigger     string
 	ScheduledAt time.Time
+	// Caller is the subject of who started the run ("trigger:<task>/<trigger>" for a
+	// trigger's run), "" when the backend does not know (runs stored before it recorded
+	// callers). Labels are the labels the run was started with, nil for none.
+	Caller string
+	Labels map[string]string
 }
 
 // RunRef names a run. Project and Domain "" mean the backend's defaults (the local backend
@@ -291,8 +298,13 @@ type ImageBuild struct {
 
 // ImageBuildResult is a started image build.
 type ImageBuildResult struct {
-	Run         Run
-	ImageName   string
+	// Run is the build's run, of KindImageBuild.
+	Run Run
+	// ImageName is the image the build makes when the request named one, "" (JSON null, as
+	// the Python app answers) when it did not; the run's outputs then carry the reference
+	// built.
+	ImageName string
+	// BaseImage is the image built on, the backend's default applied.
 	BaseImage   string
 	PipPackages []string
 	AptPackages []string

@@ -93,6 +93,11 @@ func (u Unimplemented) PrefetchModel(ctx context.Context, _ ModelPrefetch) (Run,
 	return Run{}, u.refuse(ctx, "model prefetch")
 }
 
+// ListRuns answers CodeUnimplemented.
+func (u Unimplemented) ListRuns(ctx context.Context, _ ListRunsRequest) (RunPage, error) {
+	return RunPage{}, u.refuse(ctx, "run lists")
+}
+
 // WatchRun answers CodeUnimplemented.
 func (u Unimplemented) WatchRun(ctx context.Context, _ WatchRunRequest) (RunWatch, error) {
 	return nil, u.refuse(ctx, "watching runs")

@@ -161,6 +161,27 @@ func (e RunEventType) Valid() bool {
 	}
 }
 
+// Defines values for RunResponseKind.
+const (
+	RunKindImageBuild RunResponseKind = "image_build"
+	RunKindPrefetch   RunResponseKind = "prefetch"
+	RunKindTask       RunResponseKind = "task"
+)
+
+// Valid indicates whether the value is a known member of the RunResponseKind enum.
+func (e RunResponseKind) Valid() bool {
+	switch e {
+	case RunKindImageBuild:
+		return true
+	case RunKindPrefetch:
+		return true
+	case RunKindTask:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetRunLogsParamsStream.
 const (
 	GetRunLogsParamsStreamBoth   GetRunLogsParamsStream = "both"
@@ -235,11 +256,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -281,6 +308,11 @@ type HealthResponse struct {
 
 // Inputs Task inputs by name; each value of the type the task declares.
 type Inputs map[string]interface{}
+
+// Label A label, `key=value`.
+//
+// Example: ci-job=1234
+type Label = string
 
 // MeResponse defines model for MeResponse.
 type MeResponse struct {
@@ -419,10 +451,24 @@ type RunIOResponse struct {
 	Outputs *map[string]interface{} `json:"outputs"`
 }
 
+// RunListResponse defines model for RunListResponse.
+type RunListResponse struct {
+	// NextPageToken Send it as `page_token` (with the same filters) for the next page; absent on the last page.
+	NextPageToken *string `json:"next_page_token,omitempty"`
+
+	// Runs The page's runs, newest first.
+	Runs []RunResponse `json:"runs"`
+}
+
 // RunResponse defines model for RunResponse.
 type RunResponse struct {
 	// Attempts How many attempts the run has had.
-	Attempts  *int       `json:"attempts,omitempty"`
+	Attempts *int `json:"attempts,omitempty"`
+
+	// Caller The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+	//
+	// Example: ci
+	Caller    *string    `json:"caller,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Done Whether the phase is final.
@@ -431,6 +477,14 @@ type RunResponse struct {
 
 	// Error Why the run failed, when it did.
 	Error *string `json:"error,omitempty"`
+
+	// Kind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+	Kind *RunResponseKind `json:"kind,omitempty"`
+
+	// Labels The labels the run was started with, when it has any.
+	//
+	// Example: {"ci-job":"1234"}
+	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name Example: r-7f3a9c2b1d
 	Name string `json:"name"`
@@ -442,12 +496,18 @@ type RunResponse struct {
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 
+	// Task The task (and its version) a run runs.
+	Task *TaskRef `json:"task,omitempty"`
+
 	// Trigger The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
 	//
 	// Example: nightly
 	Trigger *string `json:"trigger,omitempty"`
 	Url     string  `json:"url"`
 }
+
+// RunResponseKind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
@@ -505,6 +565,14 @@ type TaskOutput struct {
 	Type string `json:"type"`
 }
 
+// TaskRef The task (and its version) a run runs.
+type TaskRef struct {
+	Domain  string `json:"domain"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Version string `json:"version"`
+}
+
 // TaskResponse defines model for TaskResponse.
 type TaskResponse struct {
 	Cache CacheSettings `json:"cache"`
@@ -554,6 +622,9 @@ type AppProject = string
 // Domain defines model for Domain.
 type Domain = string
 
+// LabelFilter defines model for LabelFilter.
+type LabelFilter = []Label
+
 // LastEventID Example: 1.3.2048
 type LastEventID = string
 
@@ -562,6 +633,9 @@ type PrefetchRunName = string
 
 // Project defines model for Project.
 type Project = string
+
+// RunLabel defines model for RunLabel.
+type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
@@ -690,6 +764,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -719,24 +802,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -746,12 +831,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -767,6 +853,12 @@ type RunTaskParams struct {
 	// down answers at once with the run as it is.
 	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
 
+	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+	// digit (they are valid Kubernetes labels).
+	Label *RunLabel `form:"label,omitempty" json:"label,omitempty"`
+
 	// IdempotencyKey Any string of 1 to 255 characters chosen by the client.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -774,12 +866,13 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Wait Answer when the run is done or after this long, whichever comes first: a duration
@@ -793,12 +886,13 @@ type GetRunParams struct {
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -808,12 +902,13 @@ type AbortRunParams struct {
 // WatchRunParams defines parameters for WatchRun.
 type WatchRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Logs Also send the run's log lines (stdout and stderr), one `log` event each.
@@ -826,24 +921,26 @@ type WatchRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // GetRunLogsParams defines parameters for GetRunLogs.
 type GetRunLogsParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Stream Which output to read.
@@ -865,6 +962,49 @@ type GetRunLogsParams struct {
 // GetRunLogsParamsStream defines parameters for GetRunLogs.
 type GetRunLogsParamsStream string
 
+// ListRunsParams defines parameters for ListRuns.
+type ListRunsParams struct {
+	// Task Only runs of this task, written `domain/project/name`.
+	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// TaskVersion Only runs of this version of `task` (which it needs).
+	TaskVersion *string `form:"task_version,omitempty" json:"task_version,omitempty"`
+
+	// Phase Only runs in one of these phases (repeat the parameter for several).
+	Phase *[]Phase `form:"phase,omitempty" json:"phase,omitempty"`
+
+	// Trigger Only runs this trigger (of the run's task) started.
+	Trigger *string `form:"trigger,omitempty" json:"trigger,omitempty"`
+
+	// Caller Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`).
+	Caller *string `form:"caller,omitempty" json:"caller,omitempty"`
+
+	// Label Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all).
+	Label *LabelFilter `form:"label,omitempty" json:"label,omitempty"`
+
+	// CreatedSince Only runs created at or after this time.
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedUntil Only runs created before this time.
+	CreatedUntil *time.Time `form:"created_until,omitempty" json:"created_until,omitempty"`
+
+	// Limit The most runs a page holds.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken The `next_page_token` of the page before; absent for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
 // GetTaskParams defines parameters for GetTask.
 type GetTaskParams struct {
 	// Version The task version; the latest registered one when absent.
@@ -874,24 +1014,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -960,6 +1102,9 @@ type ServerInterface interface {
 	// GetRunLogs Read a run's logs
 	// (GET /run/{name}/logs)
 	GetRunLogs(c *gin.Context, name RunName, params GetRunLogsParams)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(c *gin.Context, params ListRunsParams)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(c *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams)
@@ -1234,6 +1379,30 @@ func (siw *ServerInterfaceWrapper) BuildImage(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pre", c.Request.URL.Query(), &params.Pre, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pre: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "pip_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pip_packages", c.Request.URL.Query(), &params.PipPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter pip_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "apt_packages" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "apt_packages", c.Request.URL.Query(), &params.AptPackages, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter apt_packages: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform", c.Request.URL.Query(), &params.Platform, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -1588,6 +1757,14 @@ func (siw *ServerInterfaceWrapper) RunTask(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	headers := c.Request.Header
 
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -1937,6 +2114,121 @@ func (siw *ServerInterfaceWrapper) GetRunLogs(c *gin.Context) {
 	siw.Handler.GetRunLogs(c, name, params)
 }
 
+// ListRuns operation middleware
+func (siw *ServerInterfaceWrapper) ListRuns(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRunsParams
+
+	// ------------- Optional query parameter "task" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task", c.Request.URL.Query(), &params.Task, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "task_version" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "task_version", c.Request.URL.Query(), &params.TaskVersion, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter task_version: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "phase" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "phase", c.Request.URL.Query(), &params.Phase, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter phase: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "trigger" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trigger", c.Request.URL.Query(), &params.Trigger, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trigger: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "caller" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "caller", c.Request.URL.Query(), &params.Caller, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter caller: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter label: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_since", c.Request.URL.Query(), &params.CreatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_since: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "created_until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_until", c.Request.URL.Query(), &params.CreatedUntil, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter created_until: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", c.Request.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter page_token: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListRuns(c, params)
+}
+
 // GetTask operation middleware
 func (siw *ServerInterfaceWrapper) GetTask(c *gin.Context) {
 
@@ -2133,6 +2425,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/run/:name/abort", wrapper.AbortRun)
 	router.GET(options.BaseURL+"/run/:name/events", wrapper.WatchRun)
 	router.GET(options.BaseURL+"/run/:name/logs", wrapper.GetRunLogs)
+	router.GET(options.BaseURL+"/runs", wrapper.ListRuns)
 	router.GET(options.BaseURL+"/app/:name", wrapper.GetApp)
 	router.POST(options.BaseURL+"/app/:name/activate", wrapper.ActivateApp)
 	router.POST(options.BaseURL+"/app/:name/deactivate", wrapper.DeactivateApp)
@@ -4772,6 +5065,22 @@ func (response WatchRun204Response) VisitWatchRunResponse(w http.ResponseWriter)
 	return nil
 }
 
+type WatchRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun400ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WatchRun401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -5160,6 +5469,22 @@ func (response GetRunLogs204Response) VisitGetRunLogsResponse(w http.ResponseWri
 	return nil
 }
 
+type GetRunLogs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs400ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRunLogs401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -5296,6 +5621,175 @@ type GetRunLogs504ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetRunLogs504ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRunsRequestObject struct {
+	Params ListRunsParams
+}
+
+type ListRunsResponseObject interface {
+	VisitListRunsResponse(w http.ResponseWriter) error
+}
+
+type ListRuns200JSONResponse RunListResponse
+
+func (response ListRuns200JSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns400ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns401ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns403ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns422ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns500ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns501ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns502ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns503ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRuns504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListRuns504ApplicationProblemPlusJSONResponse) VisitListRunsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5874,6 +6368,9 @@ type StrictServerInterface interface {
 	// GetRunLogs Read a run's logs
 	// (GET /run/{name}/logs)
 	GetRunLogs(ctx context.Context, request GetRunLogsRequestObject) (GetRunLogsResponseObject, error)
+	// ListRuns List runs
+	// (GET /runs)
+	ListRuns(ctx context.Context, request ListRunsRequestObject) (ListRunsResponseObject, error)
 	// GetTask Look at a task
 	// (GET /task/{domain}/{project}/{name})
 	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
@@ -6487,6 +6984,32 @@ func (sh *strictHandler) GetRunLogs(ctx *gin.Context, name RunName, params GetRu
 	}
 }
 
+// ListRuns operation middleware
+func (sh *strictHandler) ListRuns(ctx *gin.Context, params ListRunsParams) {
+	var request ListRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRuns(ctx, request.(ListRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListRunsResponseObject); ok {
+		if err := validResponse.VisitListRunsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetTask operation middleware
 func (sh *strictHandler) GetTask(ctx *gin.Context, domain Domain, project Project, name TaskName, params GetTaskParams) {
 	var request GetTaskRequestObject
@@ -6577,176 +7100,214 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcuM2k+iroLRbNVIOLV/Gk/0i16mvnLlkvJlMpsbOzlaNfEyIhER8pgAGAC3rm7hqH+I8w3mw70lO",
-	"oRsASYmU5Lnk6vzIWBIJNIDuRt/7Qy+R80IKJozujT70CqronBmm4NPpRCrzllEthf2YMp0oXhhuP/be",
-	"ZUtiMkZUKQjXhNpnWXpCFEukSllKFtxk/olhL+px+9bPJVPLXtQTdM56o57CwaOeTjI2pzjLlJa56Y1w",
-	"epaSG07Jgk0yKa/J6ZuzXtSb09tXTMxM1hsdHhwdRz2zLOxw2iguZr27u6h3WhTP5JzyFsgvMkZoUTzS",
-	"JIUnTgDKCU2umUjttwgBWWRMEDrRTJgu+HGABvw12I6ePIl6cy4CrB2AvobBusG0kwUICmqyCgD4J+op",
-	"9nPJFUt7I6NK9ongvFHyHywxmyAq8JFP2Dk3widt3aYDNlRfhxOOCBvOhiRO2Q3LZTFnwsQdGxpO9PNt",
-	"6SuqzfMbJszZs3ZYY57GRE5hM3OqDWH2aUtJjN9YmrI/aKMYnZNECsNFyTShU8MU4WZITgWB8c9lqRJG",
-	"NBOpJtyQyZJwo1k+xQPhMKQUgiVGh+VnjKZMVRtgod2D4fbOnjWOh93SeZHbZw6Hj4dHB8d/60V29wxT",
-	"dqD/8/5g75vLD4fRN3fj8dB/OKp/OPzm7t97bVv0RrEpM0n2thTdxFC4hyxDcVQREarD91fZ9GouU5YT",
-	"xUypBEvt7rQfsyrF1WennY2E4xDS4X0HWBVVfD6oNu7pylbabbGA7rCDn3333pbiHeUtu3cq9IIpxOHa",
-	"jZNKwYhUjg5MxjXJpZhFZJHxJGM3TJFEzpkmU660GRFK0lJRO+ZY9OPHBzqOSHw0t/8/nLuPTw4O5joe",
-	"wLBElPMJU5YwtSWbVEf2+9iuMyZTqZAsmbph6pEeizm95fNyTvrxnN5eLSg3cUS+PiCalCJnWlvSnfJZ",
-	"qSxFU4DVropyY1eTlIYYSbgZDMkpcE4i1VjEU5prFo8IxU2ghkiRsCE5JUnO7VMmo4ZkVMw0KQviSF/D",
-	"uHYahI/orDSGi9lYpHIh3GjaD9e4qy0eAEzDsehg3nbwDtbw9YFucoW+3a9fYBm/VBzil371d7/GIb65",
-	"G/y9P9e/6F/mv2SDwYfD6Phu0M4zzhNZsE1XALLysCx7YIrP7Kbn/IZpstPNT/pUjAVNU25HtkdkX3mz",
-	"NJkU9jJ06EZyKa/tkPCzm5kbsqB21CKXS0tLYjAkFrJcJjQfCzcxyagmFpnt7uqCJoxQkRI+E1JZME33",
-	"QXwG+QO2cSPnckzpC29kfWvIp+/M55AvLqi+7madjqH/msKZBei/mNJcbpB6yA0+ceLkCcO0vfhnXBum",
-	"WAr7uYOA5kb5tA1ENNmwh/jA5m10D33++9qBt/mY7axeOIPtNRXcZMIsG9fEyC7Yqb7+/IBvvCelyJfI",
-	"1Q3K60BFitEkYykSMfu5ZNqqVtpQw4a7cvmgmgE3D4BNpMwZFb07C5piupBCM1Agv6Xpd9SwBV3aT1Z0",
-	"ZQIAp0WR8wQu4/1CyUnO5v/rH07NrOb7d8WmvVHv3/YrJXUff9X7b/AtnHT91OxcSuakyClKCXbdCc1z",
-	"lsKWzOgNI5RMlLxmwNGmlOdczNzNOOzdRRb6t7hTvzb07oCsXLBgeW6FjTlLyaREJnxDc6sApFI8MmTK",
-	"DemDesNFURqNAkH1m8fbiFDgs7ALhHI7IDUoN3ntGrWFAaz+qRTTnCe/+toNVTMGSxfS2AuVIpbiumie",
-	"y4VGqHHVlEy54NritirFAGQ0KshZyuaFNEwky73v2RIuYsVK7Q0T0mRWe4Itg/W+kGrC05SJ327BsjSa",
-	"p6xxJo80rjnn2kQBkRvYrdi01ExXKI7o6yjvgs+ZLM3vjQBTnsIBO7nWCk7c3gB3Ue9MWNmR5s+VkurX",
-	"hPtczpnJLBew3AAENnceXs5HGSVlhvKcCNQxqFIchCCEmjALNjHs1pyQn0tpWJ3nXvEU1vhamheyFOlv",
-	"hGypZEhf7JZr4yE6szL8nAnD0t8AXZxuFGS/AKMui0Iqx6pkwVCJA6Df0GUuaXoh5Su7sN+KT09kurQE",
-	"nFsgLKpTUUMaQpOEFY7NnDN1wxP2k6A3lOd0krPfljITKuweT1iQEKQCXnTDlN1aMD+pJaEzq9FYaRK5",
-	"y0+CliaTiv/z10WW15IkiqVMGE5z3cERA+rgztsn5lbKQVsXiCbv3r3bOy1NZgdKqGFN4FZFrjtYcaFk",
-	"wrS2h/ZcGG6WvxW+hfVlVowBTMto4S6OVCalJWKC70+YPiExMCUdE02X2kr/CjWpRUYt9d95Ka9u9kc5",
-	"DrwCylKd4SjUCScqr+xR5I35DXNAtw1/7XV7y5e6+Tp4Fa6CvNpqB6jE6vde43JDBZAuw3tyAlrhXdQ7",
-	"TQy/oYadFkX3WplIC8nxdEWZO3pF8X1tAVxfUTtofXeCbBx171up8jaca11ZNUdUAYdDtC5y18V1GvrL",
-	"Sc4T4h+NgiXZaeaWqj51Y7i+Shl1x5G2P5NTba6YFwjaPVFWrADzeaKorjgZ0AmjucmWZMlqS7AiSHgE",
-	"rOjd1gkrhjnNoGWBG0hCG6rQt9YE+qVcEDk1zqRpQUcJFZ63MhJYNSmuhWhu9TlnT4I1hv36CMCtqDJj",
-	"CgG84d6cYLUMavD3r49bH69odPUIqPELQSO3ZZRopeViNiJhWQLFviULhxLBNcnFLLLSiH2o8lv01zfE",
-	"igdyOiWLjOeMLKiAHwG9UPi3w6tSCC5m99kbJsq5JTSYzx5f1HOj9KKewyhgLbIoWFqjNnfaUe92z46x",
-	"d0MVmKvsYKdFcV6NZ6kxDHlaFE/DqPCcG7jiCKt7bLm2kWBqJNV+D3fliuGsG6yjzlFWKLGbr3xb8jw9",
-	"m9MZq2nITe5CC3NV0OSazvAzN2yu24wda0Qzp7dn+PCTg4PwO1WKLu3PBS+2Dvzk8OgjBs6psTTQNejX",
-	"xxvH/NvqiHdbNq6LL3fu3NrkqyuYUM2uuB299XH45WpiQbhSpbhqv3j8c51MrfMAtsC3gpVt0DTmbqxn",
-	"ZdqouUttOPrUirPnDNween2XJyyjN9zfJz7mIOUg3vVaBWc7IPHvkX7sHo4jEtPSyBjcQ1ZwVjxl8eCE",
-	"hCcq59W6dkOXwH6CzFOBsC4iMcVpzv/JWrkDWjRSlGhzKxInpVLgSS4FeoTAbSWFFf7AAFLjHbXL1pl+",
-	"r/xS2gUE3A73LC4w9psTW9ZfbcUOUsIKcoTTaYGmvg/tB5/nIPh0cKYClUYgNXc30PxN7REEcMU2YPeR",
-	"opHlP89/fI06n7MLJzTPa1tZgQIW1SuIqtEfPx+MQnCntkzZxnOeBZa+URz8DFLaZxdxd76QXoIs0b24",
-	"NuXCyR9br0/3btu0Z2A/vN/JXlB97W21kyX4F06I1b3Rrht8DcuCVU6HlCU5VUy3YtkPbLu21ka/eQ6u",
-	"l5TrIqfL4IKpaW8pJa/kDctp0s6Pykm32zCM757y2NxU1a+FXGgXZVBNXGqm9g6PHm8/GweBw722M/pB",
-	"pjTnfj/W4YSQkUfa/uue8+FC78c9w27NuHeJ0UL3lwkOv16/pN9kVG+MxijsAxCO8SJfGuf8hECfWJdJ",
-	"wljKUnvnoJESbh/Usu2fhs9ZeiVLE4OsHSuWWMbJ0phQxciUC5rXxd2fS1YCZdnrgYvZ1VSqK8U0hBJp",
-	"8AxxA8x2VSYuaKlRJPZA9aIewmSvZwTJHqCHCERQB826/FyLAjr7cQOX2oniOi6bCik6OZUszWeZoPCn",
-	"vNHcAw918EEcIfIrrkBrQ3JvOGpxCpK3L56Sb46f/AdxNikIhDOU58EcRA1Z2PtmoaSYES7IQqpUkzmj",
-	"woRIF+9aiFZOBMfq0AmrYSM3ENfejNUkeVUKMu6pPTpJxj2QjKZgIG/BEzRmrc/4QipyfHQUITdFSz54",
-	"jazWjGurAl0qGAJd72CZQ59Ei+jNhTZUJF2E7Qx3BTVZc9n7qhT7sOq2lVZeg43jPtKEpxGhuZZE1wSH",
-	"/95zQtDeWUrQ+IlmP8WNYcKHq/gYJpLL2XCzaW4dhJcXF28IPkASmTZvkOOD4zYzguEm79ip2kj26sjA",
-	"8M9uV5DltTTkRRd64BdrhEB+entmeSliBSPXXKT2snVUcQJstDSjSU7FdU1idxABqXDwQDZhqb219bqC",
-	"X/36a3ZKR0MbKDs4w1bZYaehIGMO51GsWFBd5/suTMG7/EMUqBVrW5lztyARgsZDJCGEz4GUDFYG8O85",
-	"6wuIzf14/zY+IWxemGXgL+hE8R7oaJN9uY3RNEkcBYrNhwGBU8E20mkoflsKCIddn/hHwVyorpySBTVJ",
-	"ZhVZ0qeIWDNmQLHN5UwjVPFU5rlc/G8IIRyMKmVCAqqNBYz2SJM4pYaOYpJzwYbkHUSYTTnLUw23uIET",
-	"TlkB4X5SkNhCHY9IDJdGTPooQ4xFKgUbWAnBGLvbV86aFpO++6b+IxNp/aeIyNIk0h4ocNxBNBZxLmf1",
-	"JzAqOQJA7VBMpGF2iNB0754Qd3thZEoQGQbkX//zf8eiGfkcOWMfRtbVg59zqZm2r1TCDYQzx6SPJDSq",
-	"PT4WsD2MqnzpRLqaU47rEBRJUrkQJ1VwdHVLAEw8HWCc2YqZBvegw3ruN2iq5Jwcthtfu2/OZX3V1SpI",
-	"v7bkdiKxe96unAXr+bq9p+N28dhYSI0W1Cqa8pEmGddGqqW7drjR5Pz8OYl5OopPfMyfRc36IeGJgsW9",
-	"ohw35KDJVg+HR8PjthVaVGuH1/4SweHJ0gBE9htimJpzQY1sN947JG830ZvqLAmQx6hTCK8k74ZELhWJ",
-	"gQeqskDKS0rjLrbJsoaRPpI0WIYSWdqrfEatbBFUwUdWfjKKMz3oWs5H6KThVN3rERwdULOcEgpxnyBK",
-	"hcVvsOl8nBQMusW2KPUO8cTSyaaLEPAArwiQfAKChlu+w4FsWJ43vQMpajLapEyp1pvSIkIrMM5xVhRM",
-	"sDRq14dD+hTeYMEnk1LD9mDkDRJPuNyd6rDC9WvfAC73ol4uZ+gOcMoZEOqOzg1/Mb5xs/nPpzjHeZh0",
-	"5Yfnbm7/9SuAwX96Luq/va1g6pClLNJ0XNufrkeuo2IIssNYaItT3kNlGc9OVPGpyucW2j0hFgJSCsNz",
-	"76q9D9l2mOV2UUPflmKDXwOPv8MZOqdi6Vlttb8W9oym7fdnohg1LL2ipuG+3Egq/n5st57baYF47B0V",
-	"bCUtd6lF4XvNu8V3bdeKV0nDP73R21zTnff+Y/qYfpMcTQ5bNaL7sWH7RVrmYYEtSpp7AmL2GgHRU4s1",
-	"VqR3y6DhF08ltYzQ3XbOvXiv3XaT7hDR7aDDu60JIulX0FdiyiMN1/BgbYHuuKpTEXyWmXzZBt997OGe",
-	"maN/DPC3g/QuqL7uJr/tmF9LrDpxCgukMUFIeTshiB0yy05IqTF4oZ5l5F3QesUMtAWVPw+LRC1klTeS",
-	"PjDOCZtKxSIXIFXFimAsIjw7aN+fzywP7R4G4AhqMz4hAnXayS32gD+jBXW8f/RD141Y5fxEpFDMCf/5",
-	"cjVeiPRju0ngH6QhTUhOQVqXCxGh1GWlbiugJUCoVocdkjNk/KgBs1uaGLt6e2to/s+m2elw/Shu92Zy",
-	"z635H1qK4Vu6+IFpjb7l8OuevubFniwQr/ac+QIHWQ3J6wyCgR2BGyTwweDI0XSpd+TqlrnpLqsgHmoX",
-	"NYc8znmpIbhzxm8ACq4ddH13JkL6Uxi0U3i7Na1+8OCp6scIn1V+3BUN6lEuKShEbkT7Z841fIWoZ/+y",
-	"vNyuFv52SZpxiO2s0srkQuBsdrNW9EUvF+wYDOOlR/9LF0X8CAyjjSR2wQRkN4TrT0CDmWLMBRDtaOq8",
-	"CDO704lgw1KS82tGqPAn19zAIOrvvn9dm9Z9CUHQwDYG2IzcALIDDL0CuK+omrXIkK/BS+bu6XoqTIap",
-	"PoE9ceG8qYBmxGpbivSdMlYFh/kcWUyjc2/DQ3PN8huGfIgLi+52sriJj+8d+V5G94jfqZSSznRDt7K2",
-	"RUThguUKjl1HFdz2MqsNqnd2fFTXQgvAu2gynUvxd3HbWu4FnqPRFvg84t4DZ7z5KGBMA5StR6hZopjZ",
-	"Npd7quIHkMDTx4wSPEBM8hrcb3ZINwzWgEDaBWB1GwO5qbJJdyL7Kiu0mmp1m1vpNXKkX+1QK/NAWXqD",
-	"DrkhQqXKtWzdqnoW6dbl1vM2V/JPHQiXbXqzZkmpuFmeW+z0cWZUMXVammwdJ+JTl0MBmD8i38KzZFwe",
-	"HDxOjLxmAv6092JBtQbVRMlylvlY1obtaOiTNWFfYKjqyDNjCtCZpbzmrB2cUxI/hZ9j5yzcbdqWvG3F",
-	"aIrYHU/zpWFXLvb/ChYVE4QiJJ7ixyrztOWdaiW04N+zJaZIcDGVbeuAc2Dk7fPzC3L65gzD3lSSMW0c",
-	"l1lIdT1CsybV184/gywgIuimwbA56paDZDkWjk2Aj8fbSsHaC1dDFMTy/RCiTfZJFcRE9jEBE2y+kAqn",
-	"I6IX3CTZWDhMA5cOOpGmEYEISdhyygVTBOIhEYBQEeVlOZtxMXtBExfPoodjMRbvuGJ7lmlSwye5K/MA",
-	"QSWPtL/qYvj8Dvf6tCieixuupIAaOehNKajJdETmzGQy1dFYBIefC03BLUKSbbqprIBeFI/0kPzo87bw",
-	"p5mSZYGh3obOxqKfgMqFiaqqFBHWVnAb4jYhCgsenAB/LnK5hFQXJqysr3FYPRb92KuXV/gV1vTQXMxy",
-	"VuWQaVI9qOMBqnzNJBqdyYVGVQY9dDATZNHjHn/1VS2NiEsx/Oor8vyGqWU1DSTuxhhuFhPBWKrrSUwj",
-	"QsVY7MwLvCMfnKwrBEv6ppsWx2ITMQ6G5GkFExzSDsTvnBZjkbKEp0yTRSZr0SKEO/nJ5/7gDacN1G+A",
-	"tCzcQ3Bv66++gnnjrkSqmPR9MAuWi1gSmi/oUkMW5rKKa+lr6eqj6LHw0Q7e0bxevAPoOx66tyNyzVgB",
-	"HIKL2QBcOwbDfNFhD96eZcHisUCEYSSuIjViu1GY+Akyv2KFhAwAQqtYA0qOj46I1YR8/E3wX3OLDC5f",
-	"C/2OOU+Yuw0dgzwt7GW6dzQ8qIVTINvcc1tdu6xHvcPhAT4qCyZowXuj3uPhwfAxlmrJ4KLap0Wx/8FO",
-	"cGc/zhhoPQGJz1KrizBzRYsCXqsqxb1vF9GqR/Z9kbO7aJdHXVGX3R72pUvuLleKDxwdHGzIz7tfXl49",
-	"cLYjNw8yMe6i3jFO2zZaAG+/VloAXjnc/koj4RJeerz9pSqpHd443v5GSEy2Lxwd7QLXelrkXdR7sss2",
-	"NDO94a3DnUCsZyrDa0c77bkvRgGv7LB9Lcm68OoO+7iSfQ/CYTmfU7XsjXqvnIyAFRlAmJ6BS81+uox6",
-	"t3sh5x8EngLerxHovhcnQEKWusU0B+43HZKEyLtgr8TwE/wFs++xTlajZgjXPi2L9B3fhAQC8HJbySci",
-	"Tw6OQT1psggP2e+WT2x/GsqrfFl+0hKQ381X4HKoEv7+bFzm4JvtL4RqJA9s6cuxJY+Vn8CXrNi3gSdB",
-	"KBMN4bBOosRUTC+IO3Uix3hLn6I5gr9R/kI53X7+z/MfX48FRA5i1brExx/GH8aBfMe9ERn3nCTNbg0K",
-	"0uPeXT0vy5VwENLAqEMSuzyhmHA9Fro1/6dvZco3P55fROTNTxcA1pvTi6cvQ3BHzZ7oy3JCGF09MShu",
-	"y/MBuTi2wpnzldg/XZwgDNenJGc0tQw63odnvNdiMCRvoSSMK3VzfHAQ1QJfx0KVORuReH/fCrJDlygw",
-	"HMZEs5nFXk36ENNVMJUwYfaYSGTKUqsfETQw2L8yqY3d6VIzZfXwaCwwO1fnVGdQbsi9SNw38b/FUVAf",
-	"kowqmlh+S/pP30bk1YuIvP7p1WBITkn89xgsq7D8sdBFDu6h6ZRQt0mgWnJN5kzNoFCLkWRlU12w2YIL",
-	"v22azhm5ZssBbG6V5O4ifCEyPadLlo4IJUe3t3Z1j29vK7+lRzQ6kTeM9BVLuWKJQW1JSDMWaDnAEeyr",
-	"eLPaXQllFSPA3PiVxJsjJqmCzN/gKkN11Ln2xgJhhKqNaaqY1qD8HiN4T25vASCvWVj9S7OgqNg1VRSG",
-	"Dk2prSboNSWuSXyBRWEsVoW6n6CAjLz6GYawOxBsUp028+FYnOIX/pywGIfhNwyx+fjgmxPwB8IDa0VI",
-	"oqpCJZlwQdUSZxZSkblE00Izn9LVWLGI+eTgqDZ2VQukUWkIHzxGBaspwVge9snSS1uYtAEdGsw/FSH7",
-	"ZKP9wqJTUitMvFrRECO2d6sid3D8t61l5Dqj+dHSE2ANBQq4yUbku+eW2XmWF3l+9+z5q+cXzy1Kvnx+",
-	"+gy8LFQsSUI1I/3YXgeAa/jiOuIYeg05ToOu1SNMHZXCv3t+sVJ09P13s8v3z9nl+wtz+cv7N8Xl+x/l",
-	"5ftzXfvip7L24ZTCh/dPk8v3L7PLX94/S/H9V3kYx/77i/0VvrBvPEsv24uTfmEtF27Pb2W6/GwC6UrO",
-	"7N16Lb/7ir9dFUXg8vTVbMOdTfoWW+A3cHwM7n2Ju+IY4f7ubfb5d0vbTRjvAQcI5kcohbXL8TgkS8nR",
-	"wTF5LclT3MwTf+9ENe+T5Xcw4uOdRnwMIxryg0z5lGMh/u4x/9Lqw+EOMK0WFntQOz6r2hHVQ4r+PCwl",
-	"+vIlwCpp0OtCjs6t3FyTWX1ZQtO6S1BafKedQF0LhdkVudWVNQcpCwOlUlIvAzQWNaHVgleTWXlDZvXy",
-	"dUMcB63Eialj8ZFCKsp3tbpvHvxN2QI4h5ftjbS6ll2/FPnyhAQnPVmXzIcNAWW9ilxD3X4KhVg/WtWu",
-	"fIqbjICyuL8N0MdFYkWidRNfNfODkW8DJbfX3dhi5quVu3i4qR9u3C9j6Ksw8778B/zwe6HE1EbXAxUY",
-	"q+AiGFQphuQFRlZsDAZvMhssEBWKQDU5TUtQKsxopJtUfkp3p0b5qVY9u63O2Lpi7fRc5471Cv/j4eFR",
-	"t7IPr1xtKcL/+GhHtR48w+T82fehXpORBEoWYHpbGwgYK7AFgq+Pd4QAtnG1zv/KjL56Z2dd/K0znQJ2",
-	"FYrtKZYzqhnxJcK6+1Cx+9W4/0IK+HpFvc+gg+864earCSmplun2p7uYHjTC39f9BLhJ6GrQW+2WApxc",
-	"v6eEFKiH7WO0VS2Qpa1XhiZHBweukmizNEBZDMlrCNQSjYLTQ+LfjF8+P30WEyMlBl2Bc8HJ0vUUdKuM",
-	"DLD4zVwKbqTyKpOSE1avVtG899wCviAHWKmZ1kH9jT35WMythcb2Ru8v62eNUJAkY8l17YATqVjH+dov",
-	"rUbnsnLsaWNIb+tJw+UDx2eWLfnWmjFdlTiqBcBBpHazWFHzgFzdkC90OD9sZcu1Vg8fxVgfONAGDvQu",
-	"k4TOydluGAk46GNT97PpHsTgbheQq7IKqVwIe72gso5dDKF0iP1Yj+59WU6qYjoYeY7hlBiGbbmNyzWC",
-	"lK/IewAtuBant1a5ayL5Wm/FXWRwX1FPMagcItXS+7telhM/LUQi8r1Ezuel4Ga5PytMtzxsh/qcLZQ+",
-	"tM9CF1cpNfTK+do2+NZ2HJEqw6c0MVcfI9u2D5hk3LDElOoTZeX6SWHcNR6MRYa9GRMODTqPxL7T4Y+j",
-	"pZHNNr33WSJWd71ymd73UzxaXYd2kT5V5ZMPACq3XNW3smPQjs7E2zLSMT2GZDJPfaWyOv1DzHbXkWRT",
-	"jOm+umbLjqN5+eLq4sfvn7/++ONJirJj7KPmoB3aabt3dy5VF8h/+45/9MAp70TSJwc7jrvagETs/ZMp",
-	"WWPZ2BuF3TBRxRMhC+ea0Fwxmi6xZlenri1V0qGHHqxXvvhSOmitUuoXVj7rdUI6xJt6t98H5fNB+fzV",
-	"RD9fhZbQ9bSqmjjo8fNeIuH+B994enOOxQ5i1xb3xmpH7R08Io1OsLs+790zl78fbjF8yKn4C5Kt8yxQ",
-	"d/MG8tyFYgO5qVJsp9x9SPesa3crGRDQtOqPR8I7eFixMxiUSv2y+RGNFmRdLlPIusW2Sa5B2PDB//nA",
-	"K3ZIdADM+TVYBZf3u+evuPxLX/UtLQB2uPGruii1tPwHMeCvSNpvGU3XKLsVPz6S3FUp9gzV1/sfUqCH",
-	"u/0PBRLSXS17ege7b72nfAiGwDpdri11sOh6I65bhDP7Yq30sejHH8a923FvRB7fxYOTeonSRu8YnCVU",
-	"BJrTJZkwkrOpwXxO7M3nklzMWNA8h9xPKlyldinYAJpCaBJ/uIsjoiWJk1LlZO+/IbI/diUz3KIgFcVv",
-	"fJ5DJaax8AAMySnO5XNEsKq5r1jmCsi7tfaPj46wZ/eCazbA/A6s4Iu+trGAYgjAgvYulgWLMZ/HYoN2",
-	"GV1nDhTF0N3E0rbqylDxbUoThnUZSnENcYywjsiiFteaixnxtmgABYoxNPr3YDI/VCtzGS8HjSQsGA8S",
-	"kc4hf0WQeKVneSjqYCSZ02vm6z4TTads1MhoqhAIvrErwdoEtaJGXJCjY5LJUmkXQVmVWbX/TrnSJqTm",
-	"OWvLSWOasUAU4tMpg8ZivhqVS+mpluMKI2KL9vjvEHL49YGOB3YxoWttLfSwspzVqlC6CnBjAanHTKTa",
-	"VWxgziUJMI8ItrkXWIm8HvmKd4Orih+R2A4K+W7RWLSWgHTJWY5FIIpT8vSM/ENOyIwZTElUTJc5NKeX",
-	"wrXiIqcOSsBmSPXDDfWJTGEfF9QdF0AzIhBoEo980ZlQWZibbCxcDwGfzIZpMm5zjZRQ1SR0HmhLZvKV",
-	"AO8tVeyuFdxDjrig+npXGcU++18u+miHx9+WAkM614OCRL152qHFwKMnT+oJiInlVMKXY8fCIcFUG1pj",
-	"OFvtCpX2Pt4LdW8zbqjoFQqBLKTK095dtKN45fqVdTaHr5WYi3xzsiE5dcX8lbsHqitg2PvCVuJGNcGu",
-	"rtjOQIwpgCzFBhxco180JWmp6CRfDh7iaR9Mzb8zYbUUTliqCaPwcU0QhW+9ALpepmdbLzksZYwdQo2/",
-	"XofkjYT8Tq5dtXh3QVphTJWYSK+ZSMciXDn3uLwbdUPWL++xgAtyUJNkQsqdu1UhRNWKcHIK9eGH9upz",
-	"l13s2qNowqDaVpJRMWNY9gyLOllRlFcX8FSqkdvtRxqZRqMkK5TG1Tx1bfRdGSXnHAdpGA+D9I8PHjdk",
-	"0ZVA577fiAnLuEhJLYL5kR6LuKXxbTxAYGqPWnh8sTErGPtEnKZmA6+NxZodwb7dPz44rsGJ6gQstVoL",
-	"JrNkULoLJgcVqRqQ6VE9Mk77ojJWsncbbJUQjG8TEopm6QIc1VRftwkkTqK5tzzy+7GCBknjN/Z5PLg6",
-	"/uquDqQjf3G4TijNe6NutwjFo1b9Fyvysr5u60xjZFXnEpM5LH+ZooHAa8lQuvH44JvQaNqVYNaWgWIg",
-	"xJQLrjOWPrDq3zurRkfWH5tZP7isHlxWfyaX1UeyfGi2p7vTITDsEx/bQ8E6bja9yfkULKKub1/BlOuU",
-	"hII36Tsr2yCyv42F75oHfAgYIhMp6a91olzrP4kDYMs2bjRxuIJ1XKHCLBMkzuVMuyTmPjSlHHiuCz0b",
-	"7dUTbKKuwx8W+42rMvlj0dGU8gTNiWudJ4fkzHjGWnVeeaTJhM049MWOxgIshiGwO6MaGweGQECrXMkc",
-	"KjHlzA5jJ4fL8DlNMre99jUqSMyhHyc0WBSwGyk1dDACrazqUGlX62tMYaHfV1SbPeigtnf2rKoOTAWB",
-	"L8+hvTfWRtKSTHzj1VD3IPSC0wNXFJmNhd8LKQwXJdOuTSc3ERasXhLFgH3iSSRKarCVwoaNCHdloX07",
-	"SQ2lbqtNdOYa11dySE5hdKiuC40IcWfQS4AlpaDD8zw069FlkhE6Ft6GTUOSz/Ha0uGANaTHh7VyMcPS",
-	"YE/lHIo/WxzUpB+P7AYqM2HUxIOaxutBYLlmcGQgDWFCEZiOCyVvOdNjARWFrfCR5gGnZMEE3vShATOg",
-	"ONSnkmWtdFUC1VtyfsNCw9UJujyU8xA0Kl0Zes2wqjBU8XROktVmzxPL5EFZx/pjY6GoawVFrXgDNn7o",
-	"5TUk7wI5OOEis1STQsOe1U6lQF10LOqNP+HoRhs6rJJ+zq+ZFX46WjL6chJupinluR5sFSG1b8LbJt4E",
-	"U8LvWbxZzW/FDt9pnTHLmUdU7E6JtAD9KQdoS8GuvUg/jCZZVxiyZar3y4bdviDLiYDwzp7tIoCtXUNN",
-	"CWynniChY/Nah4yOFDeYaEhq/Jdr7GQbkRhxN0ZdwbLfR9qV/0bWCBuM/ZrHAm4tH7tPiYfE+yCdOw3g",
-	"JBNmtTgEZ+IcVg69PR/3WTsoxdtJnENUW4TeVG7KN090d49ISeNKcA2BoEdu6Lt80uCpVuGzqPZgY/hL",
-	"JsBRDIFGHoPio0PLpethS/rncBvsnVsMB8zSg48RThtBUvduuVpVg93S3A87z43FLv39HowTfxA78scE",
-	"zP1JYuK3x8g9hMY9sPS10LgupPgYzg0C4ybeDcKFV6OglNvAdfT0vZ5B8VsRW7GbJKNz0OotrwOxsMgp",
-	"F3HkxnP6DPbvg2tpYTXDqsO7IXOpDTkkP/BvSV/mqbMqgBY6Fj7wjUzYUsINMhgGW0RMCp44M7i3ZPQP",
-	"I3IUkX/9z/8bRE53MVbNnCx9UN0JaJ8ueAeXFN5estBw0+1HiKvDm8XdORAZhLFA60XaINCqzVTjHKVQ",
-	"WjfoNY+Q6Y6F3Xj7S00P0BGqwFYdIIIt0N7ia1T7XYy8Fm+XqkJ77rHYzY6DTuUVDX5IVqwTVmHX5Rzq",
-	"/36aRufvBKfH/EGUOlyuaxVqJOj0XRqa04naM1onErLWmSjnUCMFPyJ14R9MqfXm/h1JyR5xHUSkD/UI",
-	"DtE45nF/hypabpzVOCk+t1AeHsB/ECnlvmnJd406G8Y7E2WNzQStpStrneft23eIcDQguy9c3zOGhf6t",
-	"EuV4jZOZacWbgErXZec6vbiiaLo7YdgyiD+3rh71Kq7fHHmtsGab8BNunerqwBKwi3YW61Tvfgt7XWWr",
-	"g+5Sz8C/cewonOR9FfEH+ewvL5+5K2w3iWx7PkKngObUWOwSbVwtCu07socYdycu9uNGq1dvAfMGKm/6",
-	"9TUW+/F6J1hLhHZoaAdLtOvy7J0M1fT1NrncQIPcsWjtkBs6MGPJYB+7HSxrMF0tqh9Ennrz8mgsmsFx",
-	"fpEIaaNiZNXKvrI71Ha1Syr5E4Rgf0ltdpcwXzAEPDDGv3K7vPuGyrr2sfsfQjvnu/0P9XbO7Y30Ohra",
-	"uRfvTcauqfW9CA9f+cNbqVb7eXeRNj4GTaweYhr/kjR+Di2wLYk7XJD1OBdPeuu07n7Yldzbi+Z3lrd/",
-	"IPlfg+Sn0weaf6B5S/PT6f2IvllX9kNvAk3TT0uT9UbvLy1ZYHPz8M1lGH7NpFSrQxu0Eayx+kiHCrLD",
-	"Wh08qdpavXlhxfIg1xofE2xdnxOX271SR3F9HBfkDVbQPqTQuCq18whNEU4L8tZcsNHhV1Z3HDS+Wbf2",
-	"R1Uw97wGDKiUXWuKQhPaqNanAkaFbB1w7qWEFkV9fdA7YG3I6uydAopnqknfMpK0zJkeYFRZigyi2i9/",
-	"+mtjYtnolaLRdVCwanRLgX7vBV0r+KXbi62i7hcydr0Xc9ioK48lBe4u7/5/AAAA//8=",
+	"7L37chs3ljD+Kih+W2VyviZ1seyZUJVKKbYz8caTuGxns/UzvWqw+5DEqAn0AGhRHEdV+xC/Z9gH2yf5",
+	"CucAfSG7ScqXJJMof8Qi2Q0cAAfnfnnfS9QyVxKkNb3x+17ONV+CBY2fLqZK21fAjZLuYwom0SK3wn3s",
+	"/bRYM7sApgvJhGHcPQvpOdOQKJ1CylbCLsITo17UE+6tfxSg172oJ/kSeuOepsGjnkkWsOQ0y4wXme2N",
+	"aXpI2bXgbAXThVJX7OLl817UW/KbFyDndtEbnxyfnkU9u87dcMZqIee929uod5HnT9WSixbI3yyA8Tx/",
+	"YFiKT5wjlFOeXIFM3bcEAVstQDI+NSBtF/w0QAP+Gmynjx5FvaWQJawdgH6Pg3WD6SYrIci5XVQA4D9R",
+	"T8M/CqEh7Y2tLuAjwXmp1d8hsbsgyumRj9g5P8JHbd2uA7bcXJUnHDEYzUcsTuEaMpUvQdq4Y0PLE/10",
+	"W/qCTyH7RmQW9DasP8hs7W6IYXbBLUu41u5eCcMy91rE4itYf3nNswJi1teQA7e46+VVZTOlmYFr0Dw7",
+	"Zxwv5LIw1ViwZDzLBm7BcJNnKoWwpraDwWkbxyIsLJEe/JuGWW/c+z9HFdE4osfMES6yd4t38zm9cPK4",
+	"3A2uNV+7X41dZ+6LmdLLHu6Nsc+uQdrnT9vPMRZpzNQMl5xxYxm4px2VAXHt6I37wVgNfMkSJa2QBRjG",
+	"Z25jhB2xC8lw/Neq0AkwAzI1TFg2XTNhDWQzQlaBQyopIbGmRI0F8BR0tTcO2iEON3z+tLFHcMOXOa7s",
+	"ZPRwdHp89pde5DDLgnYD/dfb4+EX796fRF/cTiaj8OG0/uHki9t/67Whz0sNM7DJ4lUhuwlF7h9yp+8p",
+	"RsS4Kb+/XMwulyqFjGmwhZaQut1pvwK6kJefnK7sJCr+snqa0AFWRTE+HVSvCkmIuwXWBd0/ZhW7AsiZ",
+	"koGX3fFKRoxbtlTGspPHE4lMMRWzGWiHxlewNoMRu3B/OC56Mnz8kGVqBXqYcAMsA4dBJmKpmAtrIhYP",
+	"44jFlzHjMmXxKD5nfCIRFP/u/hemyi7YFOZC4ncgPavm/mWm9ETi66xvF7BmXAO75plI2XfFFLQEC546",
+	"mcFoIn+LZGXnXdm4Ig7dHQIecDM++a14VcifuGi5FRfSrEATbapJWamSwJT29I3YhJLziK0WIlk4hGOJ",
+	"WoJhM6GNHTPO0kJzN+ZE9uOHx8Yhw+nS/f9k6T8+Oj5emniAwzJZLKcOBWbMOHKYmsh9H7t1xojVSG5B",
+	"X4N+YCZyyW/EsliyfrzkN5crLmwcscfHzLBCZmCMI8kzMS+0o9QcYXWr4sK61SSFdfdLWHcFUFpA3Itn",
+	"PDMQjxmnTeCWKZmAuyZJJtxTyCoXXM4NK3LmSbrBcd00BB8zi8JaIecTmaqV9KOZMFxDPnV4gDARPrch",
+	"sBu8g+Q/PjZNat93+/UzLuPnivL/3K/+7tco/xe3g6/6S/Oz+Xn582IweH8Snd0O2nnB60TlsEvsIfGl",
+	"XJY7MC3mbtMzcQ2GHSTtsj6XE8nTVLiR3RG5V16u7UJJJwB6dGOZUlduSPzZzywsW3E3ap6ptbtLcjBi",
+	"P+AjE5mphGdh7qj+mufwdDUrqB8Y5A1jBpmB1QI0oK7Bzo7Puk/qEwjluM87WZbnRp95p8u9Yy1bF0DY",
+	"2LuJ/JjN+xRy+RturrrJr2f2v6RS4wD6D9BGqB3aArumJ869rGnBOKFwLowFDSlzpPcAxcaP8nEbSAe4",
+	"Yw/LE96xjf6hTy/LefB2H7ObNaAmbq+t4GZTcKzAMKu6YOfm6tMDvpPXKqeJIWewpOeyhZMOgCcLSOmG",
+	"wT8KMBZSZiy3MDqUU5QmDeQIJWBTpTLgsnfrQNNgciUNoET0NU//yi2s+Np9cmoNSASc53kmEmToR7lW",
+	"0wyW//fv3jxTzbdLoHpJb9Gk26fm5tIqY3nGSdJw6054lkGKWzLn18A4m2p1BUj0ZlxkQs49dx054etr",
+	"nr6infqlofcH5MjcCrLMCSxLSNm0IDqNcjIKUQ8smzn5Fs0CQuaF9fp39VvA24hxJMW4C4wLNyDK+zgJ",
+	"WaVIkxzg6p8oOctE8ouv3XI9B1y6VNYxZU5YSuviWaZWhqCmVXM2E1IYh9u6kAOU87hkz1NY5sqCTNbD",
+	"72CNzFxDYYJBT9mF06xxy3C93yg9FWkK8tdbsCqsESk0zuSBoTVnwtioROQGdmuYFQZMheKEvv7mvRFL",
+	"UIX9rV3AVKR4wF42dsKXcBzgNuo9l07+5NkzrZX+JeF+rZZgF44KOGqAQp8/j6ArjBgKp2C5yJgkPYVr",
+	"LVBOIqgZOLCZhRt7zv5RKAt1mnspUlzj98p+owqZ/krIliqg+wU3wtgA0XOnByxBWkh/BXTx+lWQDSsY",
+	"TZHnSntSpXIgRRCBfsnXmeLpG6VeuIX9WnR6qlI0e2QOCIfqXNaQhvEkgdyTmdegr0UCP0p+zUXGpxn8",
+	"ujcz4dLt8RRKCUFppEXXoN3WomlSrxmfO/XGSZNEXX6UvLALpcU/f1lk+V6xREMK0gqemQ6KWKIO7Tza",
+	"jp2UQ3ZQFE1++umn4UVhF26ghFtoArcpct3iinOtEjDGHdozaYVd/1r4Vq5v4cQYxLQFzz3jSFVSuEvM",
+	"6P0pmHMWI1EyMTN8bRjpUFymbLXg7vbfBimv7i4jOQ69adrdOitIqJNeVN7Yoyg4wRomhW7f19brjssX",
+	"pvk6euMuS3m11ZZQidVvg8blhypBele+p6aoFd5GvYvEimtu4SLPu9cKMs2VoNOVRebvK4nvWwsQ5pK7",
+	"Qeu7U8rGUfe+FTprw7nWlVVzRBVwNETrIg9dXKeDrJhmImHh0aj0MjidQknUHT52Y4S5TIH740jbn8m4",
+	"sZcQBIJ2D64TK9C1kmhuKkqG9wR4ZhdrtobaEpwIUj6CHpZuA4YTw7xm0LLAHVfCWK7JJ90E+lu1Ympm",
+	"vVnUgU4SKj7vZCS0jHJaCzPC6XPeJoVrLPfrAwB3osocNAF4LYI5wWkZ3NLvj89aH6/u6OYReNdB6VZ1",
+	"hJIsvULOx6xcliSxbw3loUTIJoWcR04acQ9VPq3+9oY48UDNZmy1EBmwFZf4I6IXCf9ueF1IKeT8LnsD",
+	"sli6i4bzueOLen6UXtTzGIWkReU5pLXb5k876t0M3RjDa64dPhg32EWev67Gc7exHPIiz5+Uo+JzfuCK",
+	"ImzusaPaVqG5klX7PTqUKpZn3SAddYqycRO76crXhcjS50s+h5qG3KQuPLeXOU+u+Jw+l26STWPH1qWp",
+	"XCSPjo+3fSS5yPcO/Ojk9AMGzrhFx0vHoI/Pdo75l80Rb/dsXBdd7ty5rck3VzDlBi6FG72dpuNPbFqI",
+	"zDIlow67LooxkLZSOhzh0o2QXupCXrZiqpvqx1cvgtUMn35gQvxMx5iy0wJHUJcjsSW/AoM+PTYrsszp",
+	"v6BBJhAxy+dMyCQrUkgHNa+Tl5vcHGgAPWeOaTU4gVQW3WhNElF6W/o103RhvaEFZBWcUIFBGzw4iDV2",
+	"IvOes9644W3H0tjYBm5sTBs1Ma7tvj9xqsFrQDeU2cbYKSz4tQi8OcQ9pQJF5V6rEuIGZOE91o/9w3HE",
+	"Yl5YFaO7zikhWqQQD85Z+UR1rNuaIl9TdEiQHysQtsVN0IJn4p/QSmnJOpSSdpA59SIpNLq6McYFPX8z",
+	"pdGYziUak2q4XRNcvBn9MiylHcVpO/yztMA4bE7s2Gi1FQeg1QZylKfTAk19H9oPPstQiOyg8jkp4Ei2",
+	"PJ/l2cvaIwTghp3F7aO/av/++ofvSX/21CLhWVbbygoUtE5fYmyC+fD5cBRGO7Vnyjb6/bRkjztF608g",
+	"8X5ydeFg5v4tymXdi2tT1Lwst1cU8e+2TfscbbF3O9k33FwFu/d0jfT9nAFPFmQjL/026xwqB04KScY1",
+	"mFYs2x1G04iZaZKaRAz/rqZfnpw+PNuI7Dz9czOEig//eTz84l3/7ZD+uhy9e38cPT65Db8Mvvry7cXw",
+	"/6ueKz9Uj1a/D776tzb69jfYr8K3EaIsQ39cKkye8XXpl6up9ClnL9Q1ZDxpJ6zFtNvdXI7vnwrXsmm/",
+	"uZJqZXz4SjVxYUAPT04f7kcyD4G/RG3I9jeV8kyE/diGE2PMHhj3r38uxF6+nfQs3NhJ7x2FXt5dUGwL",
+	"/Hm54GZnmE/uHkAB5ZtsbcktiVvEYlMkCUAKqWOeZLlGNkqmF/enFUtIL1VhffiUhsRxAEhjDIqaCcmz",
+	"ug70jwIKJBGOzwk5v5wpfanBYOyhQXehsMg1NhWlnBeG9KQAVC/qEUxOziCQ3AEGiFAv8dBsK1W1sMHn",
+	"P+wgtweRjg6uWSFFJ8n1Et9HT5CHU95pA8SHOgg6jRCFFVegtSF5sCa2eIrZq2+esC/OHv2ZeUMlRhVb",
+	"LrLSRsgtWznGudJKOqmarZRODVsCl7YMoQr+pmjjRGisDkNBNWzkBxImyOjNK68LySY9PeTTZNJDEW+G",
+	"XpMWPCEL5/aM3yjNzk5PI2IL5N5BV+KKG7+2KoKqguGgqD6/weSoatHHhDSWy6TrYnutJOd20Vz2kS7k",
+	"Ea66baWVK2nnuA8ME2nEeGYUMzUJ6D+HXpobPk8ZWcTJFqyFtU4fko3gOJap+Wi3vXYbhG/fvHnJ6AGW",
+	"qLTJQc6Oz9psS1bYrGOnaiM51rFAbxDcbCDL98qyb7rQg77YZus/vnruaClhBbArIVMnNfhbcY5ktLDj",
+	"acblVU318BDhVRHolm7CUntrL7vCX8P6a8Zrf4d23OzSQ7pJDjutRwvwOE/y0YqbOt33sSshDqQMG3fy",
+	"eStx7hYkyhjiMkQV4zJR3EfTEzp9vUkO5f9+fHQTnzNY5nZd0hfyrIWwhGiX06GN0DSvOAkUuw8DA+5K",
+	"g1mn9+BVITF+vi0RAnxsv5qxFbfJwmnkrM8JseZgUUPP1NwQVPFMZZlafYmxqYNxpRUpH22Ioz0wLE65",
+	"5eOYZULCiP2EoYszAVlqkItbPOEUcowjVZLFDup4zGJkGjHrkwwxkamSMHASgrVuty+9iTVmff9N/UeQ",
+	"af2niKnCJsodKFLcQTSRcabm9ScojSFCQN1QINNydgz99e+el6YUDFcqRYYB+9///v8nspkqEXkLMIVs",
+	"1rMlMmXAuFcq4QbzH2LWpys0rj0+kbg9wHW29iJdzVMrTBlty1K1kudVNkXFJRAmkfqY8Q3bHe1Bh0sl",
+	"bNBMqyU7abfId3POdX3V1SpYv7bk9kvi9rxdyyxdKttWuQ7uErAxV4bM6lWY7gPDFsJYpdee7Qhr2OvX",
+	"z1gs0nF8HmJFHWrWD4lOFN0w1c3xQw6aZPVkdDo6a1uhQ7V2eN0vER6eKixC5L5hFvRSSG5Vu0fHI3m7",
+	"38ZWZ8nweow7hfBK8m5I5EqzGGmgLnK6eUlhPWObrmsYGUKUSxNXogrHyufcyRalTvvAyU9WCzCDruV8",
+	"gHK9afGM8OjwNquZz9BCUapc/A7j1IdJwahb7Et/6BBP3D3ZxQgRD4hFoORTImjJ5TuiCixkWdNllJIm",
+	"Y2wKWrdySocIrcB4b2qeg4Q0ateHy1xU4mCloy7lFoY48g6Jp2TuXnXYoPq1bxCXe1EvU3PyEXnlDC/q",
+	"gR6vwBhf+tnC5wua43U56cYPz/zc4esXCEP49EzWf3tVwdQhSzmk6WDbH69HtngoQuQlxdA7nApuS0d4",
+	"DroVH6t87rm73uNRSCuy4L+/y7XtsC8eooa+KuQLYXZFlMCNvcz5HC6tuoKW6/4aZIpitmFx9ZxjHYEn",
+	"G74ENsPcVDMopUc3MHMv1HlPycLdD+0yZSFNl1Q7B/JkmYhJWDn1DVOUDlYZXxWy3Ih9Xh2Eo2NHd7gP",
+	"6UJ1xBwsuVwH5lVhrMOGBU/bJRLS8Ts0M2/Gc7LuQpVYH8btxz5Sfjwpjo8fJo5X4V9w5L+gn+k7yszi",
+	"tawAiujdcvi02wcT0XaYiQZuIb3kthHjsJN0Bnmp3S2EOSuOvDmZpbSdtchWjqTdad49AS5uR0m0aASx",
+	"tOKwU2R3xGlQHl7L1jqN9tydgZcqChkxTubQKjmXQqwrb3Ja54buTZSL6eFew2l8OBf5Tsj0DQ3lP72s",
+	"RvTfoCP9axoXg4SmkO0glC3EtUVexEE6aXkzAorLpsPxvXcDOFH19OFZ73YHoa9ZuYZ/nj3kXySn05NW",
+	"28XdBCb3RVpkJeq1XFr/BIZcN/JZZo70uFvol1nexc2bfbgY4l+80z1AFNqzXocbr2CGjxOMB+Tv+MWQ",
+	"0LpJq6rFNjLRHDCDrf3w9646RCnmC5ut25ZzF49dkNLIg4+EqIMD0AZ0cYH9JKyWinvuLRGY+IoJRO0U",
+	"TR6Qi3zOCkOhavW81BBwZDbsu3sw/9PIPmRe2BR6WB8loinMlIbIh8M24kHCs4P2/fnEis7hQV/tgTQb",
+	"+EQI1OkAc9iDHtcW1AkRHO+7RN0qWChyTMFLVtl6MzqU9WO3STHla4b4IjVDNVytZETqlFOnnXiW4EVV",
+	"EgYj9pzkDzJtwQ1PrFu9E16M+GfTnnyyfRQ3w7ka+jX/3Sg5esVXfwNjKPql/HVorkQ+VDnh1dDbJWmQ",
+	"TebQyUpxR1AUKMlm6Wp23HRnxGh1FRwtNF3mfjrUrttcZv5juZQpsLm4RiiE8dD1/ZlIFU5h0H7D283k",
+	"9YNHX3o/JvjiiOwYc9Bo98gUR0uHH9H9mQmDXxHqub8c6Xerxb99Wn9cRvJX8WhqJWk2t1kbhqAgnh4Y",
+	"+hjUwvBL1434AQlG25U4BBOI3DTlqruiwVwD+HDRA30Yb8qZ/elEPs4tE1eAchqdXHMDS+nr8P3r2jTH",
+	"hbuzkdHw7e67jz0aeMORU25a/IZlTYDDg6zzKr9967frKlt690LLZPsqcdyvPQzRvfwuHoxRXfvofzO0",
+	"DqkOXtBLPLZLructmtz36P33Yko973NBea0ldRbSh7vgLWNKp6BZvzPMkXLG/dv40NJAdg1EhoV0t91N",
+	"Fjev41tPvd5FdwhWrYwtnbn1fmVti4hK+UJoxHoTVXA7lKsNag7Wziuu2ALwIRaazqUEUaRtLXcCz5Oo",
+	"FvgCOt8BZ4JZvMSYBih7j9BAosHum8s/VZFDzFbtU/okHSBlNA/uNjvm1pdWzpKy5YjVbfTzYGKwcfPr",
+	"U21uc+t9jfzVr3aolXiQKrHDkrMjhLAqLNC6VfWSCXuXWy9SsFFswYPwrs0eaCAptLDr1w47QyAw16Av",
+	"CrvYxon4wicMIuaP2df4LPN2IHUF0luBIpZzY1Az06qYL0LiRsMmPgqVCXBfcKjqyBfW5mj7UepKQDs4",
+	"Fyx+gj/HPgjisGkxAbhRxIRp4ClhdzzL1hYufaJbsFISFGWVBfpYlVloeadaCc/Fd7CmfEAhZ6ptHXgO",
+	"wF49e/2GXbx8TnHJOlmAsZ7KrJS+GpO7hpsr73cmEhAxcj9TXDP3y6FrOZGeTKDvOviA0IuFrCEqtZKj",
+	"Mh+JHbEqypQdUbUB9GVh3reJmFkJmyzK6i7oqibn+CzyEf5uy7mQoMnGRACU1qdvi/lcyPk3PPFxemY0",
+	"kRP5k9AwdESTWzHNfF0kDJZ7YAKri/HzT7TXF3n+TF4LrSQWUhz72md2YSK2BLtQqYkmsiqGRiF3tEV0",
+	"ZZvud24pqWjEfghJyvTTXKsip7wmy+cT2U9Q46SqDGRhy/MomBb8JkTlggfnSJ/zTK0xrxOkU3UMDWsm",
+	"sh8H7fqSvqIiWEbIeQZVwrRh1YMmHpDG28wYNQu1MqTJUeQBzoQZE7THf/pTLWdWKDn605/Ys2vQ62oa",
+	"rFIRUzxwzCRAauoZu2PG5UQeTAtCgBLahTcuLOVkdNzFidx1GQcj9qSCCQ/pgMvvnbETmUIiUjBo8q6i",
+	"4Jjw8lNIdCUOZ6zSVJ1h6fcQw3bMn/6E88ZdWcMx64cgvQGSnTXj2Yqvjc85KeP1+kb5gmJmIkMUV3CB",
+	"bFe7wvsdj/zbEZUFdBRCyPkAXdaW8jAoEAm92Osc4okkhAEWVxFosdsoqnKAKo+GXGG6G+NVDBVnZ6en",
+	"zCmCIa6wjMsRDhl8cjLFU2QiAc8NPYG8yB0zHZ6OjmthYkQ2h36ra8x63DsZHdOjKgfJc9Eb9x6OjkcP",
+	"qbbZAhnVEc/zo/duglv3cQ6oPpRI/Dx1qhjYS57n+FpVTvhtu4hWPXIUKuHeRoc86qugHfZwKOV1+26j",
+	"0s7p8fGOZPS7JaHXMxs6EtEx7fA26p3RtG2jleAd1ero4Csn+19pVBfAlx7uf6mq4IJvnO1/o6zC4V44",
+	"PT0Eru0aALdR79Eh29Asa4JvnRwEYr0sB752etCeh8pL+MoB29dSmQJfPWAfN0rNoHBYLJdcr3vj3gsv",
+	"I1D5IRSm5+jkcZ/eRb2bYVngBgWeHN+vXdCjIE6ghKxMi2USwwpMmRHLfirNtRRWR79QqRkqLNkokCVM",
+	"yEFmfU83McMLo3ec5BOxR8dnqJ40SUSA7DdLJ/Y/jbXEPi89acmY6qYryByq7PbfG5U5/mL/C2XprXuy",
+	"9PnIUsDKj6BLTuzbQZMwRJOXYf5eoqS6A0EQ9+pERnHkoR7BGP8m+YvkdPf531//8P1EYkQ0lXlNQlx1",
+	"/H5SXt9Jb8wmPS9Jw40lQXrSu60nzvp6RVJZHHXEYp/IGTNhJtK0Jmj2nUz58ofXbyL28sc3CNbLizdP",
+	"vm1Lmw71yTE8uJ65GbclYqJcHDvhzLuK3J8hVscN1+csA546Ah0f4TPBaTMYsVdY/8zXdTs7Po5qAf0T",
+	"qYsMxiw+OnKC7CjUjx7FzMDcYa9hfYxVzUEnIO0QZKJSSJ1+xMjA4P5aKGPdThcGtNPDo4mkUhQm42aB",
+	"tfX8i8x/E/+fOCrVh2TBNU8sJpI/eRWxF99E7PsfX2DJ7PirGC2ruPyJNHmG3rHZjHG/SahaCsOWoOdY",
+	"lcwqtrGpPoh2JWTYNoyIuoL1ADe3qujiMxcw4ybja0jHjLPTmxu3uoc3N5XbNiAan6prYH0NqdCQWNKW",
+	"pLITSZYDGsG9SpzV7UpZhzhCzI1fKOIcMUs1lrkoPYWkjnrP5kQSjFjmOE01GIPK7xmB9+jmBgEKmoXT",
+	"vwyUiopbU3XDyJ+rjNMEg6YkDIvfUAU0h1VloWxUQMZB/SyHcDtQ2qQ6beajibygL8I5UeUpK67LQrVf",
+	"nKM71LdG2Ki4FVUlndlUSK7XNLNUmi0VmRaaQTq+oJhDzEfHp7Wxq8JXjbJ69KCvltuUYBwN+2jppS1Q",
+	"zqIOjeaf6iKHJMqj3KFTUutesVm+lzJRDiuZenz2l701UzuzlMjSU8JaVuMRdjFmf33miF0geVGgd0+f",
+	"vXj25plDyW+fXTxFLwuXa4al7vuxYweIa/TiNuJYLGAhyAfbtnqCqaOdzF+fvdmo0v32r/N3b5/Bu7dv",
+	"7Luf377M3739Qb17+9rUvvixqH244Pjh7ZPk3dtvF+9+fvs0pfdfZOU47t+f3a/4hXvjafquvZr3Z9Zy",
+	"kXt+rdL1JxNIN4oa3G4Xrr2r+NtVPguZZyj/XvJs1nfYgr+h42NwZybuK0GV/Lu3O+ShW9puwngHOFAw",
+	"PyUprF2OpyEhZafHZ+x7xZ7QZp4HvhPVvE+O3uGIDw8a8SGOaNnfVCpmgro1dY/5h1YfTg6AabOK5r3a",
+	"8UnVjqgeUfX7ISnR5693WUmDQRfy99zJzTWZNdTgta27hL04DtoJ0rVImN2QW30fEJSyKE4sZfWadxNZ",
+	"E1odeDWZVTRk1iBfN8Rx1Eq8mDqRHyikknxXK3IawN+VBUVzBNneKqdrufUrma3PWemkZ9uS+aghoGyX",
+	"TG2o20+w6vgHq9qVT3GXEVDld7cBhrBQKr+3beKrZr438u24ye2FkfaY+Wr1iO459T3H/TyGvgoz70p/",
+	"0A8/LOsp7nQ9NPNhMESbfUORFZ2x8KwftxTuiydSmFr+wY+vXgzGoW5AVBYQEMqHYrhP3oBWq+qH+ca1",
+	"sn7e8BVqXFLhH3QFYzJ6w9IXdNaJbNRKXXCZZqArH/vS88vMKBqFeshB6u1WFQGKSFRB/jGRPlbLGwmx",
+	"sWM//qoO/ZeyWObI1k4fN77PuUy5iQfn6ODGki4ht2OhASKqGoCmq5WQhkQb7BQ3R3OMxZ2ikAUqgSEM",
+	"SxaQXDl+7rOqOZolE6zM4u6MzxFwOj7Vj8FYmf7Z8XHD0ojBIIMx88D6eBHqNuGtlWWJv0RJYzUnLJDK",
+	"P4DZCQvGzUTGw6GQKdwMC519+b///T9UEHGo3J8Rk8qhhYmYyXkClIuYCQnYc8osIMvYEiyvzI6DiNBz",
+	"IssylSYK0JiIBbwwLFbmiOtk8fbommvBpX0XlxZEWE4hTasa/U78COju5AZsIDWjIio1zKZQF1a7Tuj3",
+	"D32fzNpYh0u+hVauVVokFkOF8RW/h/g3X0QsV+mSY9OWVCVXoM8RsyhUaSJ9KYzS7F5evSo6lOqb0oVA",
+	"cOKorYInjevjniayfNRfWoEJ/qmYAwW4l0FLM0HxEwgwBcaHMPdL340uxrBod2ULs4DUi+D0oRZ6Eloi",
+	"UPcmvUZ7Me04CqIzLjKDARwmrISiNDaAYdjQrFxLmx2QSFBZH7Qp43TWZFUeGvUxzYcblUlbLXxt5Xy3",
+	"TXqeWHmkDqbGh6OT024zI75yuafX1cPTAw2KGJPCXj/9rrznVjEsAkUFA9pAoCilPRA8PjsQAtzGzXZa",
+	"GzOGIvmd7af2znSBfC3XMNSQATcQaJ7pbpMMd2sltTVnLvJylqjiNP34jnwj8IcHhjUZZo1hYP5M51Ka",
+	"tXNbGoF+XCHq7aU/hangsmX1zdU02f2Bq2mU/t23mg+o192CpqTblhyneZj+2y8zIYubI75MH59tnVop",
+	"wxx6YqGw97713bnC92cyUG+XV/8ENupDJ9ytuhG9r2VF/+4Ut3uL6W9Lf0PcZHwzKLymxZWVBZp6nFSS",
+	"7JRHFI1cC/Rsa5xo2OnxsW8r0SwJVuQj9j0GMstG96ERC2/G3z67eBozqxQFJaPz3dua6qWnHAkbUNHL",
+	"pZLCKh1MilpNoV6lrimd+QV8RgqwUfS54/Y39uRDMbeWOtIbv31XP2uCghSy2gEnSkPH+bovF8C9hxhP",
+	"m1JeWk8aRSQ8PrtuqbNkAExV2rQWII46ZrNIafOAfL3Az3Q4f9tLlmt9/z6IsN5ToB0U6KeFYnzJnh+G",
+	"kYiDIXfjaDEbYo7KfgNSVU4tVSvp2AtZgaj2SmmlqWe/fFtMqyKalJlF6QaUpkS2nEo+ikKEjAPX4fTe",
+	"6tZNJA+LulzMLmlRB2iKoZK2BqwYqPQ6xIN8W0zDtBipL4aJWi4LKez6aJ7bbq3NDfUp++m+b5+Fry5T",
+	"bvmlj0XZEXty4IhcWzHjib38EA2sfcBkISwkttAfqdHVT4rykuhgHDIM5yA9GnQeiS/60xavwgurmhXx",
+	"77JEak9x6evG3E09bg2tcYsMqZwffQBYsfGyvpUdg54cnx6qwtcL1lD6KFuoLA0Viuv3H3Oauo5kMaOc",
+	"p8srWHcczbffXL754btn33/48SR50TH2aXPQDhtKe/TTUukukP/yV/HBA6eiE0kfHR847mY3Sjn8J2hV",
+	"I9nUKBOuQVbxtkTChWE808DTNdXq7bQIKZ10WEuOt+uzfS4dtNYh4TMrn42SeO3iTZn7uVGS6175vFc+",
+	"P6voF2rOMb6ddlwTB8tid3cRCY/e60Je7s9BPEDs2uP+D6t4VchDgxFeJyqHO0QY4PMhfOHdb4dajO5z",
+	"Dv+A19Z73jcLVx50Y8vrpgu5/+YeoQ++rt1tZAiii/5f7wofEIFEbaKxRcLnzR9s9KPuCinCqhTUQ9d3",
+	"ix7dxwfd04oDEgERc34JUiHU3fj8pVB/aFbf0vrrAI5f1Q2rla25FwP+iFf7FfB062a34scHXnddyKHl",
+	"5uroPQUv3R6991FNt7XqIgfYfUMQGzdXVcQSlfEkYCuLbjDi+kV4sy/1SJrIfvx+0ruZ9Mbs4W08OK+3",
+	"Jmg0v6RZypioJV+zKbAMZpbqHVCjdp8EaieSZxnWRuDSd2hSEgbYDM6w+P1tHDGjWJwUOmPD/8TMt9iX",
+	"lPKLwlTNsPFZhpUKJzIAgIFNKq1yXambUSho6htH+bX2z05PGfbcXQkDA8p/pM4d5GubSCwWhCRo+Gad",
+	"Q0z5rg4bjM94fu5B0bAV/2frFQgt6BlPgOoWFfIK4/xxHVgYXRiDEYHeFo2gYLGiRgNSKnaDxUx9Rmgz",
+	"dBDHwzA7bHXAJYufp7DMlQWZrIffwbosemQVNsAO/V6Y4TMYNzJ+WbMrAtbcx6iwWtE/IdnpGVuoQhuf",
+	"YVCVPMfG2kIbW8bQeWvLeWOaiSQUEjOMmrNltUaf8lotx9dN7pNJ+SsMyX98bOKBWwxWrNwIza917q6K",
+	"VPsCsROJpTlApsZXNALvkkSYx0xY6syNYan1zBDiDb4bVsRiNyiGxUYT2Voh2icvexJBKM7Zk+fs72rK",
+	"5mAppFWDKTK3ejx77CXMLjyUiM0Y5UobGhJ9y31ccX9cCM2YYThUPA5F2coq9MIuJtKH/oZkb0oj9Ztr",
+	"lcKqX2XHMQoJxmr2X1Y9a1mfgm0cjR34yEFf8V6VO15GGyMVcMTvEq+yWagVBtj6wN/ql5lwa8Q/qX3R",
+	"kvXjvz57wxyFNF8RFLUOufGgLQYx1DG+s9BzuNJyBzHnDTdXh4pQ7tn/8CF8Bzz+qpCUkXHQo9SSuCUK",
+	"T9YbWZ+4y3T66FG91kDiiK4MHaWoRlhpdS67+3mz8wbB6X24Q+3OFula/wQPzErpLA3dDPZLir53dId0",
+	"2KgmG4VG0SN24XvCaM/SKm426n1mg3ejcHAH2MHWTdn+kPpSyoZcvClLC82n2XpwnzpzbzX/jcndhfRy",
+	"X02uxo9bMjV+G2Tp7Yp8+9phU9MGrIKP9UZQUhixlwpLOQjjG155Xu/kSl1QzRwDGIAfuOcd5JBGibBt",
+	"OWQikdcPakJZmV3vBQSMCXfSqJphQ6aR4+Keb8e+w6NhgFkqyYLLOVCFU6rf6LisqGSJmdLjRsOejeLz",
+	"2ATAiBRoQ3zFRO/nR8GeDoP1z44fNsTqjZymftiIKSyETFktZeBBmR+xkcs08Bk41aMOnlBX1Mn4Ied2",
+	"o8WQe20it0wi7u3+2fFZDU7SjHCp1Voob3WBVTp9EgkmXIQBwYzrQX4m1I9zSorfYKdPUaieVFgfE3Nt",
+	"cKI24cWLTHeWXX47Bt1SKvmV3Tf3Xps/uteG7lFgHL6ZY5Nv1E0wZZ3ITVfMhrxsrtqaa1pVlbSmvE1H",
+	"X2Zk6wgKP6Zenh1/QcW1Q7mlBTeOgFJMx0xIYRaQ3pPq3zqpLtNm/4WJ9b337d779nvyvn0gycd+4aY7",
+	"s4MiWOmxIQnWcbO9XyZmaNz1rcdz0L65JwnerO8NhoPI/TaRofE30iEkiCBT1t9qpr/VQp8GoK7Twhrm",
+	"cYVKtoPPY4szNTe+Xkkf++oPAtXFnrWO9ZTmXd+knOr6x1VHnIns6Kt/TpbRreb5I/bcBsJa9Zh7YNgU",
+	"5kJKIefRRKLxs4xRX3BDvc/LmEanXKkMiy5m4IZxk1O6PU8WfnupaSaLRRr7ups+NTnllg/GqJVVHXrd",
+	"akM5Sarp/4IbO8Qm0MPnT6tGAFwy/PK1KnTiO3UbxaZrzxzKEkdlO2sz8P0PYCLDXihphSzAMD6zqFBG",
+	"1JtizTQg+aSTSLQyaPbFDRsz4TtAhI74BrPbq0305hrfGn/ELnB0LKSPvdRpZ8jhQdUjscjAsmxLSEUB",
+	"JjKY43mZr3S2tXQ8YIOVcMq1CjmnKqBP1BL7PFCpgH48dhuo7RS4jQc1jTeAAJkBPDLqy4u5UWgFz7W6",
+	"EWAmEpsHOOEjzUqcUjlI4vTEsh9Qh3VqN6qKWpXKBAu1ZeI6vBuxKXlvtHd2NIpaWn4F1EAAC3Z7f4+Q",
+	"NfEACyIVZCbzpUYnUnPf9JI78QbdFdjkdMR+Kq+DFy4W7tak2JqwdkvQgo+3i09kXO6rP7pxtdPV3UT8",
+	"FSnrZ+IKnPDT0VU+VI7yM2FG/2CvCGmChb5NvClNCb9l8WYzodyo6u57wqzmAVGpwT7dBWyxPyBbChJI",
+	"f3+AJ4uuiGpHVO+cfr5nQY4S4cV7/vQQAWyLDTUlsEN7h+OMLY3D27P1cKIRq9FfYRztHTvuRLgbk67g",
+	"yO8D4zt9EGnEDXbfj+OJRK4V0hA4C5AEd6r3DCKcbApOiyNwpt735tE70PGQgERSvJvE+3axNsWuypKh",
+	"W7nnPTJlDZbgWx86joI3EBd53qCpTuFzqHbfwOJeRD0s/Y9TADiRJZI4PSav2YLnOUjWf40MZPjaXQpE",
+	"RjP4EHm2ESLW0YR1V3PyUCt+T+djass7kQc0P96yLZSVZ7DcKhUIRwiUpoYZKH5633INltB/iLoXYXwL",
+	"5ZVBirVhy3I1g3sLyr+IsftDAhR/JzkI+2MS70MR75nIVihiF1J8CK9AqXYXt0AJKOh6WFp24BusM2+a",
+	"QO10Q7am5t7Al2h6cLQOZdc840LGkR/PK13UTxgZ4cqpr7773LlT/5fKWHbC/ia+Zn2Vpd70garyRIZA",
+	"QzaFtUKeNRiVBpOY5SLxtvpgbumfROw0Yv/73/8ziLyCZZ0uPF2HIMZzVJF9sBQtqXx7DWX/c78fZRwj",
+	"cRbPczASi2KvtovGYmBbmz3Je3OxyGGpfD0gojtxjC1zv9SUFRORno71CyWsyCgUemaEXYyCqcEtVYe1",
+	"YMPHQ4xN5PneMDOM2IYJZSI1mGKJ/Qg+Tu0MPMErW/8imict13dutwoND11qpFfc2jOIpwqrBIAslliT",
+	"hj7S7aI/QOtaI93dSeABcT1ErI/1H058JSyP+wfU1vPjbAZziaWD8uQY/8NwLv9NS37xFnzfqhVGLQQ7",
+	"ao3MlKpVV5UAkbVv3wnB0YDsrnB9B0CNh5ym52mNl9J5RZvwlm5L6/X74ou0mu4EbUcgft8GhahXUf3m",
+	"yFuFvtuEn5LrVKyDStKv2kmstw/0W8jrJlkddLeeQPpNY0flSd7VWnBvF7gX6e4u0nmud7AQZ/YFufnC",
+	"YEs0PlAo2ExkThDwtXwkrBwTwGAzMofmTuPk1unHYgljFmdiKWyMUpEpRbJ+KM366Dgqv3x0fDw49y4o",
+	"CTf20o0VeiaLUt4LgWwUPCds6Z2J68/3mwkIBLYZlJW13AQI7Ii9xPbexvI1S5TWkNiJpBJsTiwiuLUW",
+	"1zB2spuPwnPbCSmzK5GAT1SRqGqbK4FF/NkF7cWSr9FoOZEzcBJc2FYZtgZJknvbO1qs8JkpTtLb3Idx",
+	"VTvJcQcHKNS3xUuYkpxeP/gu2mHSyhrBMvA2HN832gAgh6J1RQxueGKzdU3eYitVuGX4ifxGLsdkCcAZ",
+	"KMFmywiyZSzohy7ONLn3P4T60GXF5b2GjKYJw/sv240Y2OXOgRE7QasErILJp4w8LA8ON5wteQpurROJ",
+	"BpCASGUKDe7zRUjIwOvicxkwLwOLdMchqaAtCcHnLWC+AtVtoUSLnakLbbJvmQmxryIWYgVCFkrKUbWl",
+	"0LY7pjyyI59FduQYFBZdKkPkeylcQ6ZyRzeP/LfmaK4B7KG1mWrR/H9+/OdGL7G3/3X07v8e1f7f0fFr",
+	"36pC/WM1Cyfvk1aEpZ7wg12VpPaVQz6sqFcXjD5Th6RXA+TuNyEzBlGzavo/w1Dha9A8G9A55JlKIdQc",
+	"ay0368ZrrzW7M9sVX2sUnD3ZKqfrFIl15qsELXu7lknYpcV8Dpr1GzEPbo8HVQ2djoOgVz/PGQSrNaam",
+	"OMpd+NS+eOkkQsgyw9aq0ObccTOC5IG/00ifY//l2PfD4eaKuuAc+S/oZ98ZpxPbiAh+3Br3yvVTyL5B",
+	"0rXzvBJNRZA5ZqRwHyTgzlB01/L2L10aITdqRvmKaeNeyi0M3Rh3u8kBHN/74GBIUI36BJBQRTpjQxYp",
+	"8gXHzDvVMmTp7VrZo7py+ejuqqUDZlsu8ncKIaNtOvfqeCnqUNofyjqdnS7DgF1Y+JeTL04/Hg1/y8b0",
+	"F8LsDDH0UoGaITI0Rd/furp2r319Hu3L4QzzItc+resS/0TVa3+2fqdS5p2O7uqRdYEavKiZTwP2GeDe",
+	"uN+PwzeXXM9NCKoIMQ8hmigoY/3Y/3WJ7/t3KAM54Ql676wVcm5C3Fo1fVUpEm22hQEzkf2ydZvQlIxu",
+	"BiMWE3S+G1DIbC6DNXwnlTLnHQ3U+EpYOGo9tXyrsEiCtNH1w7udS+2KHih3tcuG/DvIAP6c5PKQzFF0",
+	"297bpP6IVFGpK28Culv2pZeXj96j/kUOxvf+y1DprKUD40ZiReiUWOkOd7vGb+i9O108euVfPqbAr2Pv",
+	"1fYKnXCE9f6O/xHv+OuVoIC0gAuqnjoRrt72Xfc/HHrd21uudjZHvb/yv8SVn83u7/z9nXd3fja726Vv",
+	"dl1535sC16AvCrvojd++c9ciUepKQPnNu3L4rQCAWpcWtulOKPurjGq2IaWhxfYVhBVHg0it8eWnfJds",
+	"X/lsw5K9PY7PGyaDP1ZlCA6SiBzHXgsKsTcYUUFfZWpuBhE5dXDi6dpb5H2FCb+BkV9fRB4GBBYtXtjk",
+	"TyyhMep2fFdU5RgvawtCj2DXvkQsENeo1imZpuZZRuGcKeN5Xt8j7F67NWSFP16JpWUZ1nfEKC0yMANK",
+	"dkqJyGyZgbfHpMZMG22Z6qBQX6aWRo0h7nWrpLZpb2dC+mNZEyvErY4a/QWpaN/tu9v/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -19,7 +19,10 @@ import (
 // what status). A policy missing here fails the test: a new one must come with its cases.
 var policyCases = map[string]struct {
 	allowed, refused map[string]string
-	refusedStatus    int
+	// allowedQuery and refusedQuery, when set, replace the probe's query string, for the
+	// policies that read the query.
+	allowedQuery, refusedQuery string
+	refusedStatus              int
 }{
 	"none": {allowed: map[string]string{}},
 	"task": {
@@ -47,10 +50,17 @@ var policyCases = map[string]struct {
 		refused:       map[string]string{"run_name": "r-running"},
 		refusedStatus: http.StatusNotFound,
 	},
+	// A list is filtered, not refused, except when it names a task outside the allowlist.
+	"run_list": {
+		allowed: map[string]string{}, allowedQuery: "task=development/flytesnacks/greet",
+		refused: map[string]string{}, refusedQuery: "task=development/other/greet",
+		refusedStatus: http.StatusForbidden,
+	},
 }
 
-// target fills in o's path template from values and keeps the probe's query string.
-func target(t *testing.T, o api.Operation, values map[string]string) string {
+// target fills in o's path template from values and keeps the probe's query string, or
+// replaces it with query when that is not "".
+func target(t *testing.T, o api.Operation, values map[string]string, query ...string) string {
 	t.Helper()
 	path := o.Path
 	for k, v := range values {
@@ -58,6 +68,9 @@ func target(t *testing.T, o api.Operation, values map[string]string) string {
 	}
 	if strings.Contains(path, "{") {
 		t.Fatalf("%s: no value for a parameter of %s", o.ID, path)
+	}
+	if len(query) > 0 && query[0] != "" {
+		return path + "?" + query[0]
 	}
 	if _, q, ok := strings.Cut(probe[o.ID][1], "?"); ok {
 		path += "?" + q
@@ -84,7 +97,7 @@ func TestEveryOperationIsGuarded(t *testing.T) {
 			continue
 		}
 		t.Run(o.ID, func(t *testing.T) {
-			r := s.call(t, o.Method, target(t, o, pc.allowed), probeBody(o.ID), nil)
+			r := s.call(t, o.Method, target(t, o, pc.allowed, pc.allowedQuery), probeBody(o.ID), nil)
 			expectStatus(t, r, http.StatusOK)
 			if pc.refused == nil {
 				return
@@ -92,7 +105,7 @@ func TestEveryOperationIsGuarded(t *testing.T) {
 			s.fake.mu.Lock()
 			calls := len(s.fake.calls)
 			s.fake.mu.Unlock()
-			r = s.call(t, o.Method, target(t, o, pc.refused), probeBody(o.ID), nil)
+			r = s.call(t, o.Method, target(t, o, pc.refused, pc.refusedQuery), probeBody(o.ID), nil)
 			expectStatus(t, r, pc.refusedStatus)
 			s.fake.mu.Lock()
 			defer s.fake.mu.Unlock()
@@ -139,10 +152,10 @@ func TestStartupNeedsPolicies(t *testing.T) {
 			impl.Config{}, []string{"get_run", "no allowlist policy", "x-allowlist"}},
 		{"new operation without a policy", func(d *openapi3.T) {
 			op := openapi3.NewOperation()
-			op.OperationID, op.Tags = "list_runs", []string{"run"}
-			op.Responses = d.Paths.Find("/run/{name}").Get.Responses
-			d.Paths.Set("/runs", &openapi3.PathItem{Get: op})
-		}, impl.Config{EndpointGroups: []string{"run"}}, []string{"list_runs", "no allowlist policy"}},
+			op.OperationID, op.Tags = "list_apps", []string{"app"}
+			op.Responses = d.Paths.Find("/app/{name}").Get.Responses
+			d.Paths.Set("/apps", &openapi3.PathItem{Get: op})
+		}, impl.Config{EndpointGroups: []string{"app"}}, []string{"list_apps", "no allowlist policy"}},
 		{"unknown policy", func(d *openapi3.T) {
 			d.Paths.Find("/run-task/{domain}/{project}/{name}").Post.Extensions["x-allowlist"] = "tasks"
 		},

@@ -17,13 +17,6 @@ import (
 	"github.com/flyte-webhook/flyte-webhook/gen"
 )
 
-// appMethods are the methods call_app sends, upper case. The spec accepts them in any case,
-// as the Python app does (it upper-cases what it gets).
-var appMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true}
-
-// bodyMethods are the methods that carry the payload, as the Python app sends it.
-var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true}
-
 // targetErrorPrefix opens the detail of a relayed error status: the Python app's words, which
 // its clients may look for.
 const targetErrorPrefix = "Target app returned error: "
@@ -33,7 +26,7 @@ const targetErrorPrefix = "Target app returned error: "
 // before any backend sees the call, so every backend sends only what they let through.
 func (s *Server) CallApp(ctx context.Context, r gen.CallAppRequestObject) (gen.CallAppResponseObject, error) {
 	method := strings.ToUpper(orDefault(r.Params.Method, s.def.callMethod))
-	if !appMethods[method] {
+	if !controlplane.AppMethods[method] { // the spec accepts them in any case
 		return nil, controlplane.Errorf(controlplane.CodeInvalidInput, "method %q: one of GET, POST, PUT, PATCH, DELETE, HEAD (in any case) is allowed", method)
 	}
 	path, fromPath, err := controlplane.AppPath(r.Params.Path)
@@ -57,7 +50,7 @@ func (s *Server) CallApp(ctx context.Context, r gen.CallAppRequestObject) (gen.C
 	if err != nil {
 		return nil, err
 	}
-	if !bodyMethods[method] {
+	if !controlplane.AppBodyMethods[method] {
 		payload = nil
 	}
 	call := controlplane.AppCall{App: appRef(r.Name, r.Params.Domain, r.Params.Project), Method: method, Path: path, RawQuery: query, Payload: payload}

@@ -40,6 +40,10 @@ func TestSpecDefaults(t *testing.T) {
 		"prefetch_hf_model.memory":       func(f *fakeBackend) any { return prefetch(f).Memory },
 		"prefetch_hf_model.disk":         func(f *fakeBackend) any { return prefetch(f).Disk },
 		"prefetch_hf_model.force":        func(f *fakeBackend) any { return prefetch(f).Force },
+		"list_runs.limit": func(f *fakeBackend) any {
+			r, _ := f.got("ListRuns").(controlplane.ListRunsRequest)
+			return r.Limit
+		},
 		"watch_run.logs": func(f *fakeBackend) any {
 			w, _ := f.got("WatchRun").(controlplane.WatchRunRequest)
 			return w.Logs

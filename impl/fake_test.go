@@ -22,8 +22,9 @@ type fakeBackend struct {
 	inputs   map[string]any
 	last     map[string]any // method → the request it last received (see got)
 	runs     map[string]controlplane.Run
-	failWith error        // when set, every method returns it
-	fs       *followState // watches (fake_follow_test.go)
+	failWith error         // when set, every method returns it
+	fs       *followState  // watches (fake_follow_test.go)
+	sluggish time.Duration // how long the app "sluggish" takes to reach a state with wait
 }
 
 func newFake() *fakeBackend {
@@ -136,6 +137,7 @@ func (f *fakeBackend) RunTask(ctx context.Context, req controlplane.RunTaskReque
 	f.mu.Lock()
 	f.inputs = req.Inputs
 	f.mu.Unlock()
+	f.keep("RunTask", req)
 	switch {
 	case req.Task.Name == "missing":
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeNotFound, "task %s not found", req.Task.Name)
@@ -220,6 +222,13 @@ func (f *fakeBackend) SetAppActive(ctx context.Context, req controlplane.SetAppA
 	if wait && ref.Name == "slow" {
 		return controlplane.App{}, controlplane.Errorf(controlplane.CodeDeadlineExceeded, "app %q did not become active in time", ref.Name)
 	}
+	if wait && ref.Name == "sluggish" { // reaches its state after f.sluggish, or not at all
+		select {
+		case <-time.After(f.sluggish):
+		case <-ctx.Done():
+			return controlplane.App{}, ctx.Err()
+		}
+	}
 	app := controlplane.App{Name: ref.Name, Revision: 3, Active: active, Deactivated: !active, URL: "http://x/app/" + ref.Name}
 	if active {
 		app.Endpoint = "http://127.0.0.1:9999"
@@ -282,10 +291,14 @@ func (f *fakeBackend) BuildImage(ctx context.Context, req controlplane.ImageBuil
 		return controlplane.ImageBuildResult{}, err
 	}
 	f.keep("BuildImage", req)
-	return controlplane.ImageBuildResult{
+	res := controlplane.ImageBuildResult{
 		Run:       controlplane.Run{Name: "r-build", Kind: controlplane.KindImageBuild, Phase: controlplane.PhaseQueued, URL: "http://x/run/r-build"},
-		ImageName: "img:" + req.Name, BaseImage: "debian:bookworm", PipPackages: req.PipPackages,
-	}, nil
+		BaseImage: "debian:bookworm", PipPackages: req.PipPackages,
+	}
+	if req.Name != "" { // as backends answer: no image name without a name asked for
+		res.ImageName = "img:" + req.Name
+	}
+	return res, nil
 }
 
 func (f *fakeBackend) PrefetchModel(ctx context.Context, req controlplane.ModelPrefetch) (controlplane.Run, error) {

@@ -158,6 +158,15 @@ func TestFlyteOperations(t *testing.T) {
 				t.Error("another caller's Idempotency-Key named the same run")
 			}
 		}},
+		{"list_runs by label", func(t *testing.T) {
+			r := s.call(t, "POST", "/run-task/development/flytesnacks/echo?label=ci-job=42", map[string]any{"name": "Lu"}, nil)
+			expectStatus(t, r, http.StatusOK)
+			l := s.call(t, "GET", "/runs?label=ci-job=42", nil, nil)
+			expectStatus(t, l, http.StatusOK)
+			if runs, _ := l.JSON["runs"].([]any); len(runs) != 1 || runs[0].(map[string]any)["name"] != r.str("name") {
+				t.Errorf("list by label: %s, want the one run %s", l.Body, r.str("name"))
+			}
+		}},
 		{"get_run of a failed and an unknown run", func(t *testing.T) {
 			r := s.call(t, "POST", "/run-task/development/flytesnacks/fail", nil, nil)
 			expectStatus(t, r, http.StatusOK)

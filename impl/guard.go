@@ -22,6 +22,7 @@ const (
 	policyApp         = "app"          // the app {name}: not the webhook itself, then the app allowlist
 	policyTrigger     = "trigger"      // the trigger {task_name}/{trigger_name}
 	policyPrefetchRun = "prefetch_run" // the run {run_name}, which must be a model prefetch
+	policyRunList     = "run_list"     // a list of runs: the task it names, if any; the rest is filtered (lists.go)
 )
 
 // The operations whose being enabled makes the runs they start visible (see checkRun).
@@ -39,8 +40,11 @@ type policy struct {
 }
 
 // scope is the optional project and domain a request names a run in ("" for the backend's
-// defaults).
-type scope struct{ project, domain string }
+// defaults), and the query of the request for the policies that read it (run_list).
+type scope struct {
+	project, domain string
+	query           func(name string) string
+}
 
 func (sc scope) run(name string) controlplane.RunRef {
 	return controlplane.RunRef{Name: name, Project: sc.project, Domain: sc.domain}
@@ -64,6 +68,9 @@ var policies = map[string]policy{
 	}},
 	policyPrefetchRun: {params: []string{"run_name"}, check: func(s *Server, ctx context.Context, v [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
 		return s.checkPrefetchRun(ctx, sc.run(v[0]))
+	}},
+	policyRunList: {check: func(s *Server, ctx context.Context, _ [maxPolicyParams]string, sc scope) (*controlplane.Run, error) {
+		return nil, s.checkRunList(ctx, sc.query("task"))
 	}},
 }
 
@@ -156,7 +163,7 @@ func (s *Server) guard(next gen.StrictHandlerFunc, operation string) gen.StrictH
 			v[i] = c.Param(name)
 		}
 		// The query was validated, and the generated binder reads the same first value.
-		run, err := g.check(s, requestContext(c), v, scope{project: c.Query("project"), domain: c.Query("domain")})
+		run, err := g.check(s, requestContext(c), v, scope{project: c.Query("project"), domain: c.Query("domain"), query: c.Query})
 		if err != nil {
 			return nil, err
 		}

@@ -87,6 +87,13 @@ func (s *Server) RunTask(ctx context.Context, r gen.RunTaskRequestObject) (gen.R
 		req.Inputs = *r.Body
 	}
 	req.IdempotencyKey = deref(r.Params.IdempotencyKey)
+	if r.Params.Label != nil {
+		labels, err := controlplane.ParseLabels(*r.Params.Label)
+		if err != nil {
+			return nil, err
+		}
+		req.Labels = labels
+	}
 	run, err := s.backend.RunTask(requestContext(ctx), req)
 	if err != nil {
 		return nil, err
@@ -207,8 +214,12 @@ func (s *Server) GetApp(ctx context.Context, r gen.GetAppRequestObject) (gen.Get
 
 // ActivateApp starts an app.
 func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject) (gen.ActivateAppResponseObject, error) {
+	wait := orDefaultBool(r.Params.Wait, s.def.activateWait)
+	if wait {
+		liftWriteDeadline(ctx)
+	}
 	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
-		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: orDefaultBool(r.Params.Wait, s.def.activateWait)})
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: true, Wait: wait})
 	if err != nil {
 		return nil, err
 	}
@@ -217,8 +228,12 @@ func (s *Server) ActivateApp(ctx context.Context, r gen.ActivateAppRequestObject
 
 // DeactivateApp stops an app.
 func (s *Server) DeactivateApp(ctx context.Context, r gen.DeactivateAppRequestObject) (gen.DeactivateAppResponseObject, error) {
+	wait := orDefaultBool(r.Params.Wait, s.def.deactivateWait)
+	if wait {
+		liftWriteDeadline(ctx)
+	}
 	app, err := s.backend.SetAppActive(requestContext(ctx), controlplane.SetAppActiveRequest{
-		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: orDefaultBool(r.Params.Wait, s.def.deactivateWait)})
+		App: appRef(r.Name, r.Params.Domain, r.Params.Project), Active: false, Wait: wait})
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +260,9 @@ func (s *Server) DeactivateTrigger(ctx context.Context, r gen.DeactivateTriggerR
 	return gen.DeactivateTrigger200JSONResponse{TaskName: t.TaskName, TriggerName: t.Name, Active: t.Active}, nil
 }
 
-// BuildImage starts an image build.
+// BuildImage starts an image build. The package and platform lists come from the body, as
+// the Python app's handler reads them, or from repeated query parameters, as its own example
+// sends them: for each list, the body's wins when both give it.
 func (s *Server) BuildImage(ctx context.Context, r gen.BuildImageRequestObject) (gen.BuildImageResponseObject, error) {
 	req := controlplane.ImageBuild{
 		BaseImage:     deref(r.Params.BaseImage),
@@ -253,18 +270,21 @@ func (s *Server) BuildImage(ctx context.Context, r gen.BuildImageRequestObject) 
 		FlyteVersion:  deref(r.Params.FlyteVersion),
 		Name:          deref(r.Params.Name),
 		Pre:           orDefaultBool(r.Params.Pre, s.def.pre),
+		PipPackages:   derefSlice(r.Params.PipPackages),
+		AptPackages:   derefSlice(r.Params.AptPackages),
+		Platforms:     derefSlice(r.Params.Platform),
 	}
 	if r.Body != nil {
-		req.PipPackages = derefSlice(r.Body.PipPackages)
-		req.AptPackages = derefSlice(r.Body.AptPackages)
-		req.Platforms = derefSlice(r.Body.Platform)
+		bodyWins(&req.PipPackages, r.Body.PipPackages)
+		bodyWins(&req.AptPackages, r.Body.AptPackages)
+		bodyWins(&req.Platforms, r.Body.Platform)
 	}
 	res, err := s.backend.BuildImage(requestContext(ctx), req)
 	if err != nil {
 		return nil, err
 	}
 	return gen.BuildImage200JSONResponse{
-		ImageBuildRunUrl: res.Run.URL, ImageName: res.ImageName, BaseImage: res.BaseImage,
+		ImageBuildRunUrl: res.Run.URL, ImageName: optString(res.ImageName), BaseImage: res.BaseImage,
 		PipPackages: nonNil(res.PipPackages), AptPackages: nonNil(res.AptPackages),
 	}, nil
 }
@@ -336,6 +356,7 @@ type specDefaults struct {
 		force                               int
 	}
 	cacheBehavior string // what get_task answers when the backend does not say
+	listLimit     int    // list_runs's page size when the request names none
 	watchLogs     bool
 	logsStream    string
 	logsTail      int
@@ -377,6 +398,9 @@ func newSpecDefaults(d api.Defaults) (specDefaults, error) {
 	tail, err := api.ParamDefault[int](d, "get_run_logs", "tail")
 	sd.logsTail = tail
 	errs = append(errs, err)
+	listLimit, err := api.ParamDefault[int](d, "list_runs", "limit")
+	sd.listLimit = listLimit
+	errs = append(errs, err)
 	behavior, err := api.PropertyDefault[string](d, "CacheSettings", "behavior")
 	sd.cacheBehavior = behavior
 	errs = append(errs, err)
@@ -398,6 +422,7 @@ func runResponse(run controlplane.Run) gen.RunResponse {
 		out.Trigger = &run.Trigger
 		out.ScheduledAt = optTime(run.ScheduledAt)
 	}
+	addRunMetadata(&out, run)
 	return out
 }
 
@@ -453,6 +478,13 @@ func derefSlice(p *[]string) []string {
 		return nil
 	}
 	return *p
+}
+
+// bodyWins sets *dst to the body's list when the body gives one.
+func bodyWins(dst *[]string, body *[]string) {
+	if body != nil {
+		*dst = *body
+	}
 }
 
 func nonNil(s []string) []string {

@@ -51,11 +51,11 @@ func parseWait(p *string, max time.Duration) time.Duration {
 	}
 }
 
-// liftWriteDeadline moves the connection's write deadline (the server's write_timeout,
+// moveWriteDeadline moves the connection's write deadline (the server's write_timeout,
 // counted from the request's start) to write, so a wait longer than write_timeout can still
 // answer. (The read deadline needs nothing: net/http clears it once the request is read.)
 // It reports whether the deadline could be moved.
-func liftWriteDeadline(ctx context.Context, write time.Time) bool {
+func moveWriteDeadline(ctx context.Context, write time.Time) bool {
 	c, ok := ctx.(*gin.Context)
 	if !ok || c.Writer == nil {
 		return false
@@ -70,7 +70,7 @@ func (s *Server) waitBudget(ctx context.Context, d time.Duration) time.Duration 
 	if margin <= 0 {
 		margin = time.Minute
 	}
-	if liftWriteDeadline(ctx, time.Now().Add(d+margin)) || s.cfg.WriteTimeout <= 0 {
+	if moveWriteDeadline(ctx, time.Now().Add(d+margin)) || s.cfg.WriteTimeout <= 0 {
 		return d
 	}
 	return min(d, s.cfg.WriteTimeout-s.cfg.WriteTimeout/4)

@@ -155,6 +155,27 @@ func (e RunEventType) Valid() bool {
 	}
 }
 
+// Defines values for RunResponseKind.
+const (
+	RunKindImageBuild RunResponseKind = "image_build"
+	RunKindPrefetch   RunResponseKind = "prefetch"
+	RunKindTask       RunResponseKind = "task"
+)
+
+// Valid indicates whether the value is a known member of the RunResponseKind enum.
+func (e RunResponseKind) Valid() bool {
+	switch e {
+	case RunKindImageBuild:
+		return true
+	case RunKindPrefetch:
+		return true
+	case RunKindTask:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetRunLogsParamsStream.
 const (
 	GetRunLogsParamsStreamBoth   GetRunLogsParamsStream = "both"
@@ -229,11 +250,17 @@ type BuildImageRequest struct {
 
 // BuildImageResponse defines model for BuildImageResponse.
 type BuildImageResponse struct {
-	AptPackages      []string `json:"apt_packages"`
-	BaseImage        string   `json:"base_image"`
-	ImageBuildRunUrl string   `json:"image_build_run_url"`
-	ImageName        string   `json:"image_name"`
-	PipPackages      []string `json:"pip_packages"`
+	AptPackages []string `json:"apt_packages"`
+
+	// BaseImage The image built on, the backend's default applied.
+	BaseImage string `json:"base_image"`
+
+	// ImageBuildRunUrl The URL of the build's run.
+	ImageBuildRunUrl string `json:"image_build_run_url"`
+
+	// ImageName The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built).
+	ImageName   *string  `json:"image_name"`
+	PipPackages []string `json:"pip_packages"`
 }
 
 // CacheSettings defines model for CacheSettings.
@@ -275,6 +302,11 @@ type HealthResponse struct {
 
 // Inputs Task inputs by name; each value of the type the task declares.
 type Inputs map[string]interface{}
+
+// Label A label, `key=value`.
+//
+// Example: ci-job=1234
+type Label = string
 
 // MeResponse defines model for MeResponse.
 type MeResponse struct {
@@ -413,10 +445,24 @@ type RunIOResponse struct {
 	Outputs *map[string]interface{} `json:"outputs"`
 }
 
+// RunListResponse defines model for RunListResponse.
+type RunListResponse struct {
+	// NextPageToken Send it as `page_token` (with the same filters) for the next page; absent on the last page.
+	NextPageToken *string `json:"next_page_token,omitempty"`
+
+	// Runs The page's runs, newest first.
+	Runs []RunResponse `json:"runs"`
+}
+
 // RunResponse defines model for RunResponse.
 type RunResponse struct {
 	// Attempts How many attempts the run has had.
-	Attempts  *int       `json:"attempts,omitempty"`
+	Attempts *int `json:"attempts,omitempty"`
+
+	// Caller The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+	//
+	// Example: ci
+	Caller    *string    `json:"caller,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Done Whether the phase is final.
@@ -425,6 +471,14 @@ type RunResponse struct {
 
 	// Error Why the run failed, when it did.
 	Error *string `json:"error,omitempty"`
+
+	// Kind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+	Kind *RunResponseKind `json:"kind,omitempty"`
+
+	// Labels The labels the run was started with, when it has any.
+	//
+	// Example: {"ci-job":"1234"}
+	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name Example: r-7f3a9c2b1d
 	Name string `json:"name"`
@@ -436,12 +490,18 @@ type RunResponse struct {
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 
+	// Task The task (and its version) a run runs.
+	Task *TaskRef `json:"task,omitempty"`
+
 	// Trigger The name of the trigger that started the run (a trigger of the run's task), when a trigger did.
 	//
 	// Example: nightly
 	Trigger *string `json:"trigger,omitempty"`
 	Url     string  `json:"url"`
 }
+
+// RunResponseKind What the run is, when the backend says; a task's run, a model prefetch or an image build.
+type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
@@ -499,6 +559,14 @@ type TaskOutput struct {
 	Type string `json:"type"`
 }
 
+// TaskRef The task (and its version) a run runs.
+type TaskRef struct {
+	Domain  string `json:"domain"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Version string `json:"version"`
+}
+
 // TaskResponse defines model for TaskResponse.
 type TaskResponse struct {
 	Cache CacheSettings `json:"cache"`
@@ -548,6 +616,9 @@ type AppProject = string
 // Domain defines model for Domain.
 type Domain = string
 
+// LabelFilter defines model for LabelFilter.
+type LabelFilter = []Label
+
 // LastEventID Example: 1.3.2048
 type LastEventID = string
 
@@ -556,6 +627,9 @@ type PrefetchRunName = string
 
 // Project defines model for Project.
 type Project = string
+
+// RunLabel defines model for RunLabel.
+type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
@@ -684,6 +758,15 @@ type BuildImageParams struct {
 
 	// Pre Allow pre-release packages.
 	Pre *bool `form:"pre,omitempty" json:"pre,omitempty"`
+
+	// PipPackages pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given.
+	PipPackages *[]string `form:"pip_packages,omitempty" json:"pip_packages,omitempty"`
+
+	// AptPackages Debian packages, repeated; the body's `apt_packages` wins when given.
+	AptPackages *[]string `form:"apt_packages,omitempty" json:"apt_packages,omitempty"`
+
+	// Platform Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given.
+	Platform *[]string `form:"platform,omitempty" json:"platform,omitempty"`
 }
 
 // PrefetchHfModelParams defines parameters for PrefetchHfModel.
@@ -713,24 +796,26 @@ type PrefetchHfModelParams struct {
 // GetPrefetchHfModelParams defines parameters for GetPrefetchHfModel.
 type GetPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // AbortPrefetchHfModelParams defines parameters for AbortPrefetchHfModel.
 type AbortPrefetchHfModelParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -740,12 +825,13 @@ type AbortPrefetchHfModelParams struct {
 // GetPrefetchHfModelIoParams defines parameters for GetPrefetchHfModelIo.
 type GetPrefetchHfModelIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -761,6 +847,12 @@ type RunTaskParams struct {
 	// down answers at once with the run as it is.
 	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
 
+	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+	// digit (they are valid Kubernetes labels).
+	Label *RunLabel `form:"label,omitempty" json:"label,omitempty"`
+
 	// IdempotencyKey Any string of 1 to 255 characters chosen by the client.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -768,12 +860,13 @@ type RunTaskParams struct {
 // GetRunParams defines parameters for GetRun.
 type GetRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Wait Answer when the run is done or after this long, whichever comes first: a duration
@@ -787,12 +880,13 @@ type GetRunParams struct {
 // AbortRunParams defines parameters for AbortRun.
 type AbortRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Reason Why the run is aborted; recorded with the run.
@@ -802,12 +896,13 @@ type AbortRunParams struct {
 // WatchRunParams defines parameters for WatchRun.
 type WatchRunParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Logs Also send the run's log lines (stdout and stderr), one `log` event each.
@@ -820,24 +915,26 @@ type WatchRunParams struct {
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // GetRunLogsParams defines parameters for GetRunLogs.
 type GetRunLogsParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 
 	// Stream Which output to read.
@@ -859,6 +956,49 @@ type GetRunLogsParams struct {
 // GetRunLogsParamsStream defines parameters for GetRunLogs.
 type GetRunLogsParamsStream string
 
+// ListRunsParams defines parameters for ListRuns.
+type ListRunsParams struct {
+	// Task Only runs of this task, written `domain/project/name`.
+	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// TaskVersion Only runs of this version of `task` (which it needs).
+	TaskVersion *string `form:"task_version,omitempty" json:"task_version,omitempty"`
+
+	// Phase Only runs in one of these phases (repeat the parameter for several).
+	Phase *[]Phase `form:"phase,omitempty" json:"phase,omitempty"`
+
+	// Trigger Only runs this trigger (of the run's task) started.
+	Trigger *string `form:"trigger,omitempty" json:"trigger,omitempty"`
+
+	// Caller Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`).
+	Caller *string `form:"caller,omitempty" json:"caller,omitempty"`
+
+	// Label Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all).
+	Label *LabelFilter `form:"label,omitempty" json:"label,omitempty"`
+
+	// CreatedSince Only runs created at or after this time.
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedUntil Only runs created before this time.
+	CreatedUntil *time.Time `form:"created_until,omitempty" json:"created_until,omitempty"`
+
+	// Limit The most runs a page holds.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken The `next_page_token` of the page before; absent for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+}
+
 // GetTaskParams defines parameters for GetTask.
 type GetTaskParams struct {
 	// Version The task version; the latest registered one when absent.
@@ -868,24 +1008,26 @@ type GetTaskParams struct {
 // ActivateTriggerParams defines parameters for ActivateTrigger.
 type ActivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
 // DeactivateTriggerParams defines parameters for DeactivateTrigger.
 type DeactivateTriggerParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app). The local backend has one namespace and ignores it.
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
 	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
 
 	// Domain The domain the run or trigger lives in; the backend's default when absent (an
-	// addition to the Python app, which looks in the domain it was deployed in). The local
-	// backend has one namespace and ignores it.
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
 
@@ -1044,7 +1186,25 @@ type ClientInterface interface {
 
 	// BuildImageWithBody Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1053,7 +1213,25 @@ type ClientInterface interface {
 
 	// BuildImage Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1127,6 +1305,9 @@ type ClientInterface interface {
 	// wait that ends first answers the same way with `done: false`: follow the run with
 	// get_run (which takes `wait` too) or watch_run.
 	//
+	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /run-task/{domain}/{project}/{name} (the `RunTask` operationId).
@@ -1151,6 +1332,9 @@ type ClientInterface interface {
 	// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
 	// wait that ends first answers the same way with `done: false`: follow the run with
 	// get_run (which takes `wait` too) or watch_run.
+	//
+	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1215,7 +1399,8 @@ type ClientInterface interface {
 	// GetRunIo Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
-	// before, and when it did not succeed).
+	// before, and when it did not succeed; an image build that failed, was aborted or timed
+	// out keeps its outputs, which carry the generated Containerfile).
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1242,6 +1427,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
 	GetRunLogs(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRuns List runs
+	//
+	// The runs that match every filter given, newest first, one page at a time: `limit`
+	// runs at most (default 50, at most 500); when `next_page_token` is in the answer, send
+	// it back as `page_token` (with the same filters) for the next page. Pages stay correct
+	// while new runs arrive: no run is listed twice and none is skipped. A page may hold
+	// fewer runs than `limit`, or none, and still have a `next_page_token`: the list ends
+	// when the answer has none.
+	//
+	// Only the runs this webhook lets the caller see are listed, exactly as get_run would
+	// answer for them: task runs whose task is inside the task allowlist (and the caller's
+	// own), image builds when build_image is enabled here, model prefetches when
+	// prefetch_hf_model is. A `task` outside the allowlist is a 403. A page token made for
+	// other filters is a 400.
+	//
+	// A CI job that labels its runs (`run_task?label=ci-job=1234`) finds them again with
+	// `GET /runs?label=ci-job=1234`.
+	//
+	// Corresponds with GET /runs (the `ListRuns` operationId).
+	ListRuns(ctx context.Context, params *ListRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetTask Look at a task
 	//
@@ -1383,7 +1589,25 @@ func (c *Client) DeactivateApp(ctx context.Context, name AppName, params *Deacti
 
 // BuildImageWithBody Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1402,7 +1626,25 @@ func (c *Client) BuildImageWithBody(ctx context.Context, params *BuildImageParam
 
 // BuildImage Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1556,6 +1798,9 @@ func (c *Client) GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunNa
 // wait that ends first answers the same way with `done: false`: follow the run with
 // get_run (which takes `wait` too) or watch_run.
 //
+// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /run-task/{domain}/{project}/{name} (the `RunTask` operationId).
@@ -1590,6 +1835,9 @@ func (c *Client) RunTaskWithBody(ctx context.Context, domain Domain, project Pro
 // once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
 // wait that ends first answers the same way with `done: false`: follow the run with
 // get_run (which takes `wait` too) or watch_run.
+//
+// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1694,7 +1942,8 @@ func (c *Client) WatchRun(ctx context.Context, name RunName, params *WatchRunPar
 // GetRunIo Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
-// before, and when it did not succeed).
+// before, and when it did not succeed; an image build that failed, was aborted or timed
+// out keeps its outputs, which carry the generated Containerfile).
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1732,6 +1981,37 @@ func (c *Client) GetRunIo(ctx context.Context, name RunName, params *GetRunIoPar
 // Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
 func (c *Client) GetRunLogs(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRunLogsRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRuns List runs
+//
+// The runs that match every filter given, newest first, one page at a time: `limit`
+// runs at most (default 50, at most 500); when `next_page_token` is in the answer, send
+// it back as `page_token` (with the same filters) for the next page. Pages stay correct
+// while new runs arrive: no run is listed twice and none is skipped. A page may hold
+// fewer runs than `limit`, or none, and still have a `next_page_token`: the list ends
+// when the answer has none.
+//
+// Only the runs this webhook lets the caller see are listed, exactly as get_run would
+// answer for them: task runs whose task is inside the task allowlist (and the caller's
+// own), image builds when build_image is enabled here, model prefetches when
+// prefetch_hf_model is. A `task` outside the allowlist is a 403. A page token made for
+// other filters is a 400.
+//
+// A CI job that labels its runs (`run_task?label=ci-job=1234`) finds them again with
+// `GET /runs?label=ci-job=1234`.
+//
+// Corresponds with GET /runs (the `ListRuns` operationId).
+func (c *Client) ListRuns(ctx context.Context, params *ListRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRunsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2231,6 +2511,42 @@ func NewBuildImageRequestWithBody(server string, params *BuildImageParams, conte
 		if params.Pre != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pre", *params.Pre, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PipPackages != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pip_packages", *params.PipPackages, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AptPackages != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "apt_packages", *params.AptPackages, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Platform != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "platform", *params.Platform, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -2832,6 +3148,18 @@ func NewRunTaskRequestWithBody(server string, domain Domain, project Project, na
 
 		}
 
+		if params.Label != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "label", *params.Label, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3342,6 +3670,192 @@ func NewGetRunLogsRequest(server string, name RunName, params *GetRunLogsParams)
 	return req, nil
 }
 
+// NewListRunsRequest constructs an http.Request for the ListRuns method
+func NewListRunsRequest(server string, params *ListRunsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Task != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "task", *params.Task, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TaskVersion != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "task_version", *params.TaskVersion, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Phase != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "phase", *params.Phase, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Trigger != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "trigger", *params.Trigger, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Caller != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "caller", *params.Caller, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Label != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "label", *params.Label, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedSince != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_since", *params.CreatedSince, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedUntil != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_until", *params.CreatedUntil, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetTaskRequest constructs an http.Request for the GetTask method
 func NewGetTaskRequest(server string, domain Domain, project Project, name TaskName, params *GetTaskParams) (*http.Request, error) {
 	var err error
@@ -3696,7 +4210,25 @@ type ClientWithResponsesInterface interface {
 
 	// BuildImageWithBodyWithResponse Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3705,7 +4237,25 @@ type ClientWithResponsesInterface interface {
 
 	// BuildImageWithResponse Build a container image
 	//
-	// Starts an image build run. Follow it with the run endpoints.
+	// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+	// is the run's URL): get_run, get_run_io, abort_run.
+	//
+	// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+	// Python app's handler reads them, and also from repeated query parameters, as its own
+	// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+	// the body wins when both give it.
+	//
+	// Every value is checked against a strict pattern before anything runs (400 naming the
+	// field): package names with optional version constraints (no options such as
+	// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+	// references, versions, platforms `os/arch[/variant]`.
+	//
+	// The embedded backend's build run (a run of kind image_build, task build-image in
+	// project system, domain production) builds with buildah, podman or docker; its inputs
+	// are the request with the defaults applied and `image`, the reference built; its outputs
+	// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+	// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+	// and `containerfile` in its outputs.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3789,6 +4339,9 @@ type ClientWithResponsesInterface interface {
 	// wait that ends first answers the same way with `done: false`: follow the run with
 	// get_run (which takes `wait` too) or watch_run.
 	//
+	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /run-task/{domain}/{project}/{name} (the `RunTask` operationId).
@@ -3813,6 +4366,9 @@ type ClientWithResponsesInterface interface {
 	// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
 	// wait that ends first answers the same way with `done: false`: follow the run with
 	// get_run (which takes `wait` too) or watch_run.
+	//
+	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3883,7 +4439,8 @@ type ClientWithResponsesInterface interface {
 	// GetRunIoWithResponse Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
-	// before, and when it did not succeed).
+	// before, and when it did not succeed; an image build that failed, was aborted or timed
+	// out keeps its outputs, which carry the generated Containerfile).
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -3914,6 +4471,29 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
 	GetRunLogsWithResponse(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*GetRunLogsResult, error)
+
+	// ListRunsWithResponse List runs
+	//
+	// The runs that match every filter given, newest first, one page at a time: `limit`
+	// runs at most (default 50, at most 500); when `next_page_token` is in the answer, send
+	// it back as `page_token` (with the same filters) for the next page. Pages stay correct
+	// while new runs arrive: no run is listed twice and none is skipped. A page may hold
+	// fewer runs than `limit`, or none, and still have a `next_page_token`: the list ends
+	// when the answer has none.
+	//
+	// Only the runs this webhook lets the caller see are listed, exactly as get_run would
+	// answer for them: task runs whose task is inside the task allowlist (and the caller's
+	// own), image builds when build_image is enabled here, model prefetches when
+	// prefetch_hf_model is. A `task` outside the allowlist is a 403. A page token made for
+	// other filters is a 400.
+	//
+	// A CI job that labels its runs (`run_task?label=ci-job=1234`) finds them again with
+	// `GET /runs?label=ci-job=1234`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /runs (the `ListRuns` operationId).
+	ListRunsWithResponse(ctx context.Context, params *ListRunsParams, reqEditors ...RequestEditorFn) (*ListRunsResult, error)
 
 	// GetTaskWithResponse Look at a task
 	//
@@ -5560,6 +6140,8 @@ type WatchRunResult401Headers struct {
 type WatchRunResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -5580,6 +6162,11 @@ type WatchRunResult struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *WatchRunResult401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -5775,6 +6362,8 @@ type GetRunLogsResult401Headers struct {
 type GetRunLogsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -5795,6 +6384,11 @@ type GetRunLogsResult struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRunLogsResult401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -5865,6 +6459,117 @@ func (r GetRunLogsResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetRunLogsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListRunsResult401Headers the declared response headers of an HTTP 401 response for ListRuns
+type ListRunsResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListRunsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RunListResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListRunsResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRunsResult) GetJSON200() *RunListResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListRunsResult) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRunsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRunsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRunsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRunsResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6309,7 +7014,25 @@ func (c *ClientWithResponses) DeactivateAppWithResponse(ctx context.Context, nam
 
 // BuildImageWithBodyWithResponse Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6324,7 +7047,25 @@ func (c *ClientWithResponses) BuildImageWithBodyWithResponse(ctx context.Context
 
 // BuildImageWithResponse Build a container image
 //
-// Starts an image build run. Follow it with the run endpoints.
+// Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+// is the run's URL): get_run, get_run_io, abort_run.
+//
+// `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+// Python app's handler reads them, and also from repeated query parameters, as its own
+// example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+// the body wins when both give it.
+//
+// Every value is checked against a strict pattern before anything runs (400 naming the
+// field): package names with optional version constraints (no options such as
+// `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+// references, versions, platforms `os/arch[/variant]`.
+//
+// The embedded backend's build run (a run of kind image_build, task build-image in
+// project system, domain production) builds with buildah, podman or docker; its inputs
+// are the request with the defaults applied and `image`, the reference built; its outputs
+// `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+// `pushed` when pushed to the configured registry). A build that fails keeps `image`
+// and `containerfile` in its outputs.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6456,6 +7197,9 @@ func (c *ClientWithResponses) GetPrefetchHfModelIoWithResponse(ctx context.Conte
 // wait that ends first answers the same way with `done: false`: follow the run with
 // get_run (which takes `wait` too) or watch_run.
 //
+// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /run-task/{domain}/{project}/{name} (the `RunTask` operationId).
@@ -6486,6 +7230,9 @@ func (c *ClientWithResponses) RunTaskWithBodyWithResponse(ctx context.Context, d
 // once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
 // wait that ends first answers the same way with `done: false`: follow the run with
 // get_run (which takes `wait` too) or watch_run.
+//
+// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6580,7 +7327,8 @@ func (c *ClientWithResponses) WatchRunWithResponse(ctx context.Context, name Run
 // GetRunIoWithResponse Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
-// before, and when it did not succeed).
+// before, and when it did not succeed; an image build that failed, was aborted or timed
+// out keeps its outputs, which carry the generated Containerfile).
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's
@@ -6622,6 +7370,35 @@ func (c *ClientWithResponses) GetRunLogsWithResponse(ctx context.Context, name R
 		return nil, err
 	}
 	return ParseGetRunLogsResult(rsp)
+}
+
+// ListRunsWithResponse List runs
+//
+// The runs that match every filter given, newest first, one page at a time: `limit`
+// runs at most (default 50, at most 500); when `next_page_token` is in the answer, send
+// it back as `page_token` (with the same filters) for the next page. Pages stay correct
+// while new runs arrive: no run is listed twice and none is skipped. A page may hold
+// fewer runs than `limit`, or none, and still have a `next_page_token`: the list ends
+// when the answer has none.
+//
+// Only the runs this webhook lets the caller see are listed, exactly as get_run would
+// answer for them: task runs whose task is inside the task allowlist (and the caller's
+// own), image builds when build_image is enabled here, model prefetches when
+// prefetch_hf_model is. A `task` outside the allowlist is a 403. A page token made for
+// other filters is a 400.
+//
+// A CI job that labels its runs (`run_task?label=ci-job=1234`) finds them again with
+// `GET /runs?label=ci-job=1234`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /runs (the `ListRuns` operationId).
+func (c *ClientWithResponses) ListRunsWithResponse(ctx context.Context, params *ListRunsParams, reqEditors ...RequestEditorFn) (*ListRunsResult, error) {
+	rsp, err := c.ListRuns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRunsResult(rsp)
 }
 
 // GetTaskWithResponse Look at a task
@@ -8172,6 +8949,13 @@ func ParseWatchRunResult(rsp *http.Response) (*WatchRunResult, error) {
 	case rsp.StatusCode == 204:
 		break // No content-type
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8372,6 +9156,13 @@ func ParseGetRunLogsResult(rsp *http.Response) (*GetRunLogsResult, error) {
 	case rsp.StatusCode == 204:
 		break // No content-type
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8440,6 +9231,108 @@ func ParseGetRunLogsResult(rsp *http.Response) (*GetRunLogsResult, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetRunLogsResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListRunsResult parses an HTTP response from a ListRunsWithResponse call
+func ParseListRunsResult(rsp *http.Response) (*ListRunsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRunsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RunListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListRunsResult401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

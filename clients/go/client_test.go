@@ -3,6 +3,7 @@ package client_test
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -352,8 +353,37 @@ func TestRuns(t *testing.T) {
 	})
 }
 
-// TestUnsupported: the local backend answers 501 for image builds and model
-// prefetches; the prefetch run endpoints answer 404 for runs that are not prefetches.
+// TestBuildImage: a build through the client, its lists as query parameters, followed as a
+// run; without a builder it fails, and its outputs still hand out the Containerfile.
+func TestBuildImage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, impl.Config{Name: "test-webhook"}, nil, "")
+	c := newClient(t, s, s.Token)
+	ctx := ctxT(t)
+	res, err := c.BuildImageWithResponse(ctx, &client.BuildImageParams{PipPackages: &[]string{"requests==2.32.3"}, AptPackages: &[]string{"curl"}}, client.BuildImageRequest{})
+	mustOK(t, res, err)
+	if res.JSON200.ImageName != nil || !slices.Equal(res.JSON200.PipPackages, []string{"requests==2.32.3"}) {
+		t.Fatalf("build_image %+v: want no image name and the query's packages", res.JSON200)
+	}
+	name := res.JSON200.ImageBuildRunUrl[strings.LastIndex(res.JSON200.ImageBuildRunUrl, "/")+1:]
+	run, err := client.WaitForRun(ctx, c, name, 20*time.Millisecond)
+	if err != nil || run.Phase != client.Failed || run.Error == nil || !strings.Contains(*run.Error, "/nonexistent/buildah") {
+		t.Fatalf("the build without a builder: %+v, %v", run, err)
+	}
+	io, err := c.GetRunIoWithResponse(ctx, name, nil)
+	mustOK(t, io, err)
+	if cf, _ := (*io.JSON200.Outputs)["containerfile"].(string); !strings.Contains(cf, "'requests==2.32.3'") {
+		t.Errorf("outputs %v: want the Containerfile", io.JSON200.Outputs)
+	}
+	bad, err := c.BuildImageWithResponse(ctx, &client.BuildImageParams{PipPackages: &[]string{"--index-url=https://evil.example"}}, client.BuildImageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, bad, http.StatusBadRequest, "pip_packages[0]")
+}
+
+// TestUnsupported: the local backend answers 501 for model prefetches; the prefetch run
+// endpoints answer 404 for runs that are not prefetches.
 func TestUnsupported(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, impl.Config{Name: "test-webhook"}, nil, "")
@@ -361,9 +391,6 @@ func TestUnsupported(t *testing.T) {
 	ctx := ctxT(t)
 
 	results := map[string]func() (client.Result, error){
-		"build_image": func() (client.Result, error) {
-			return c.BuildImageWithResponse(ctx, nil, client.BuildImageRequest{PipPackages: &[]string{"requests"}})
-		},
 		"prefetch_hf_model": func() (client.Result, error) {
 			return c.PrefetchHfModelWithResponse(ctx, &client.PrefetchHfModelParams{Repo: "openai-community/gpt2"}, client.Modalities{"text"})
 		},

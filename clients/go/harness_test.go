@@ -99,6 +99,9 @@ func openBackend(dataDir, token string) (*local.Backend, error) {
 		DataDir:    dataDir,
 		AbortGrace: 2 * time.Second,
 		Verifier:   v,
+		// No builder: build runs fail at once, saying so, whatever is installed here (the
+		// builds themselves are tested in controlplane/local and cmd/flyte-webhook).
+		Builds: local.BuildConfig{Builder: "/nonexistent/buildah"},
 	})
 }
 

@@ -289,8 +289,8 @@ var nameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // errNoAuth says how to get out of a config no caller could authenticate against.
 var errNoAuth = errors.New("config: backend.local.auth: requires_auth is true, but no caller could authenticate " +
-	"(no tokens, no jwt). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints " +
-	"under backend.local.auth.tokens; or start with --dev-token for a development token; " +
+	"(no tokens, no jwt, no issuers). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints " +
+	"under backend.local.auth.tokens; or name a token issuer under backend.local.auth.issuers (CI jobs' OIDC tokens); or start with --dev-token for a development token; " +
 	"or, on a trusted network only, set requires_auth: false")
 
 func (c Config) validate() error {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane/local"
 	"github.com/flyte-webhook/flyte-webhook/impl"
@@ -38,13 +39,16 @@ var goType = regexp.MustCompile(`\b(main|local|identity|impl|time|yaml)\.([A-Z]|
 // YAML path and line, with the keys allowed there; never by a Go type.
 func TestConfigDecodeErrors(t *testing.T) {
 	t.Parallel()
-	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, max_interruptions, call_timeout, call_max_bytes, auth"
+	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, retention, max_interruptions, call_timeout, call_max_bytes, builds, auth"
 	cases := []struct{ name, body, want string }{
 		{"top-level key", minimal + "requires_auths: false\n",
 			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},
 		{"backend key", "backend:\n  typ: local\n", ":2: backend.typ: unknown key; the keys here are type, local, flyte"},
 		{"local key (inline fields)", "backend:\n  local:\n    workspace: workspace.yaml\n    bogus: x\n",
 			":4: backend.local.bogus: unknown key; the keys here are " + localKeys},
+		{"builds key", "backend:\n  local:\n    builds:\n      builder_flag: [--x]\n",
+			":4: backend.local.builds.builder_flag: unknown key; the keys here are builder, builder_flags, build_flags, push_flags, base_image, python_version, base_image_allowlist, registry, registry_secret, timeout"},
+		{"builds duration", "backend:\n  local:\n    builds:\n      timeout: 60\n", `:4: backend.local.builds.timeout: want a duration like "30s" or "1h30m", got "60"`},
 		{"auth key", "backend:\n  local:\n    auth:\n      token: []\n", ":4: backend.local.auth.token: unknown key; the keys here are tokens, jwt"},
 		{"token list item", "backend:\n  local:\n    auth:\n      tokens:\n        - {sha256: " + zeroHash + ", subject: a}\n        - {sha: x, subject: b}\n",
 			":6: backend.local.auth.tokens[1].sha: unknown key; the keys here are sha256, subject, name"},
@@ -105,7 +109,7 @@ func TestConfigErrors(t *testing.T) {
 		{"local backend's own checks", "backend:\n  local:\n    workspace: workspace.yaml\n    max_interruptions: 500\n    auth:\n      tokens: [{sha256: " + zeroHash + ", subject: t}]\n", nil, "backend.local: max_interruptions: 500 is not in 1-100"},
 		{"bad token hash", "backend:\n  local:\n    workspace: workspace.yaml\n    auth:\n      tokens: [{sha256: abc, subject: x}]\n", nil, "backend.local.auth"},
 		{"no way to authenticate", "backend:\n  local:\n    workspace: workspace.yaml\n", nil,
-			"requires_auth is true, but no caller could authenticate (no tokens, no jwt). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},
+			"requires_auth is true, but no caller could authenticate (no tokens, no jwt, no issuers). Make a token with `flyte-webhook token --subject ci` and paste the entry it prints under backend.local.auth.tokens; or name a token issuer under backend.local.auth.issuers (CI jobs' OIDC tokens); or start with --dev-token for a development token; or, on a trusted network only, set requires_auth: false"},
 		{"no way to authenticate, name only", "name: ops-webhook\n", nil, "no caller could authenticate"},
 		{"upper-case name", minimal + "name: My-Webhook\n", nil, `name: "My-Webhook" must be 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`},
 		{"underscore in name", minimal + "name: webhook_123\n", nil, `name: "webhook_123"`},
@@ -197,6 +201,20 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	// Defaults owned by the packages that use them.
 	if c.Backend.Local.DataDir != filepath.Join(filepath.Dir(p), local.DefaultDataDir) || c.MaxBodyBytes != impl.DefaultMaxBodyBytes || c.Name != "ops-webhook" {
 		t.Fatalf("defaults: data_dir %q, max_body_bytes %d", c.Backend.Local.DataDir, c.MaxBodyBytes)
+	}
+	// Retention: 30 days unless set; 0 keeps everything, which is not the default.
+	if got := c.Backend.Local.EffectiveRetention(); got != 720*time.Hour {
+		t.Fatalf("default retention %s, want 720h", got)
+	}
+	for body, want := range map[string]time.Duration{"    retention: 0s\n": 0, "    retention: 168h\n": 168 * time.Hour} {
+		p = writeConfig(t, "backend:\n  local:\n    workspace: workspace.yaml\n"+body+"    auth:\n      tokens: [{sha256: "+zeroHash+", subject: t}]\n")
+		if c, err = loadConfig(p, noEnv); err != nil || c.Backend.Local.EffectiveRetention() != want {
+			t.Fatalf("%s: retention %v (%v), want %s", body, c.Backend.Local, err, want)
+		}
+	}
+	p = writeConfig(t, "backend:\n  local:\n    retention: -1h\n")
+	if _, err := loadConfig(p, noEnv); err == nil || !strings.Contains(err.Error(), "retention: -1h0m0s is negative") {
+		t.Fatalf("a negative retention: %v", err)
 	}
 	// An empty allowlist is kept distinct from an absent one.
 	p = writeConfig(t, minimal+"task_allowlist: []\n")

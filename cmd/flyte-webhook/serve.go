@@ -272,6 +272,7 @@ func (c Config) logValue() slog.Value {
 		attrs = append(attrs,
 			slog.String("workspace", l.Workspace),
 			slog.String("data_dir", l.DataDir),
+			slog.String("retention", l.EffectiveRetention().String()),
 			slog.Int("tokens", len(l.Auth.Tokens)),
 			slog.Bool("jwt", l.Auth.JWT != nil),
 			slog.Any("issuers", issuerURLs(l.Auth.Issuers)))

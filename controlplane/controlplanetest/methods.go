@@ -63,6 +63,10 @@ var methods = []method{
 		_, err := b.BuildImage(ctx, controlplane.ImageBuild{BaseImage: "localhost/conformance-never-pulled:0"})
 		return err
 	}},
+	{"ListRuns", Lists, func(ctx context.Context, b controlplane.Backend, s *suite) error {
+		_, err := b.ListRuns(ctx, controlplane.ListRunsRequest{Task: &controlplane.TaskRef{Domain: s.h.Domain, Project: s.h.Project, Name: "echo"}, Limit: 1})
+		return err
+	}},
 	{"WatchRun", Follow, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
 		w, err := b.WatchRun(ctx, controlplane.WatchRunRequest{Run: run("rnosuchrun")})
 		if w != nil {

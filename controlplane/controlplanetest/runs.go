@@ -49,6 +49,17 @@ func (s *suite) lifecycle(t *testing.T) {
 	if io.Inputs["name"] != "Ada" || numberString(io.Inputs["times"]) != "2" {
 		t.Errorf("inputs %v", io.Inputs)
 	}
+	// Named in its own project and domain, the run is found; named elsewhere, it is not.
+	if got, err := b.GetRun(s.ctx(), controlplane.RunRef{Name: r.Name, Project: s.h.Project, Domain: s.h.Domain}); err != nil || got.Name != r.Name {
+		t.Errorf("run named with its own project and domain: %+v %v", got, err)
+	}
+	elsewhere := controlplane.RunRef{Name: r.Name, Project: s.h.Project + "-elsewhere", Domain: s.h.Domain}
+	_, err = b.GetRun(s.ctx(), elsewhere)
+	wantCode(t, err, controlplane.CodeNotFound, "")
+	_, err = b.GetRunIO(s.ctx(), elsewhere)
+	wantCode(t, err, controlplane.CodeNotFound, "")
+	_, err = b.AbortRun(s.ctx(), controlplane.AbortRunRequest{Run: elsewhere, Reason: "wrong place"})
+	wantCode(t, err, controlplane.CodeNotFound, "")
 	// Defaults are applied and shown among the inputs.
 	r = s.start(t, b, "echo", map[string]any{"name": "Bo"})
 	s.waitFor(t, b, r.Name, done)

@@ -26,10 +26,14 @@
 //	          /text: text/plain "hello"
 //	          /status/{code}: that status, with the JSON body {"status": code}
 //
+// A backend declaring Builds builds images on Harness.BuildBaseImage (the local harness uses
+// a stand-in builder; a real one must be able to build there without pulling anything): a
+// build of it, with any packages, succeeds.
+//
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, apps.go, triggers.go, follow.go, capabilities.go); each family a backend does not declare in
-// Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented from a declared
-// family fails.
+// runs.go, apps.go, triggers.go, builds.go, lists.go, follow.go, capabilities.go); each family a
+// backend does not declare in Harness.Capabilities must answer CodeUnimplemented, and a
+// CodeUnimplemented from a declared family fails.
 package controlplanetest
 
 import (
@@ -60,6 +64,8 @@ const (
 	Builds Capability = "builds"
 	// Prefetch: PrefetchModel.
 	Prefetch Capability = "prefetch"
+	// Lists: ListRuns, and the run metadata it filters on (labels, callers).
+	Lists Capability = "lists"
 	// Follow: WatchRun, RunLogs.
 	Follow Capability = "follow"
 )
@@ -90,8 +96,19 @@ type Harness struct {
 	// the suite starts that many long runs to see the next one queued. 0 skips the cases that
 	// need a queued run (a backend whose queue cannot be observed).
 	Concurrency int
+	// BuildBaseImage is a base image the backend's builder builds on, for the Builds cases.
+	BuildBaseImage string
+	// KeyTTL is how long the backend remembers an Idempotency-Key: 0 means as long as the run
+	// it started exists (the Flyte backend names the run after the caller and the key). The
+	// suite checks a key outlives its run's end; a KeyTTL of at most 5s is also waited out,
+	// after which the key starts a new run.
+	KeyTTL time.Duration
 	// Wait bounds how long the suite waits for a run to reach a phase. Defaults to 30s.
 	Wait time.Duration
+	// ListAllowlistsNeedTask says the backend lists runs under a task allowlist only for one
+	// task at a time (ListRunsRequest.Task), refusing other lists with CodeInvalidInput
+	// naming task, rather than filtering them.
+	ListAllowlistsNeedTask bool
 }
 
 // Run runs the suite.
@@ -118,6 +135,12 @@ func Run(t *testing.T, h Harness) {
 	}
 	if s.caps[Apps] {
 		t.Run("Apps", s.apps)
+	}
+	if s.caps[Builds] {
+		t.Run("Builds", s.builds)
+	}
+	if s.caps[Lists] {
+		t.Run("Lists", s.lists)
 	}
 	if s.caps[Follow] {
 		t.Run("Follow", s.follow)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
@@ -16,6 +17,32 @@ func (s *suite) tasks(t *testing.T) {
 	t.Run("Idempotency", s.idempotency)
 	t.Run("IdempotencyPerCaller", s.idempotencyPerCaller)
 	t.Run("IdempotencyConcurrent", s.idempotencyConcurrent)
+	t.Run("IdempotencyLifetime", s.idempotencyLifetime)
+}
+
+// idempotencyLifetime: a key outlives its run's end (a CI job retrying after the run finished
+// gets that run, not a second one) for as long as the harness says the backend keeps keys.
+func (s *suite) idempotencyLifetime(t *testing.T) {
+	t.Parallel()
+	b := s.h.New(t)
+	req := controlplane.RunTaskRequest{Task: s.ref("echo", ""), Inputs: map[string]any{"name": "Ada"}, IdempotencyKey: "lifetime-1"}
+	first, err := b.RunTask(s.ctx(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(t, b, first.Name, done)
+	again, err := b.RunTask(s.ctx(), req)
+	if err != nil || again.Name != first.Name {
+		t.Fatalf("the key after its run ended: %v %v, want run %s", again.Name, err, first.Name)
+	}
+	if s.h.KeyTTL <= 0 || s.h.KeyTTL > 5*time.Second {
+		return
+	}
+	time.Sleep(s.h.KeyTTL - time.Since(first.CreatedAt) + 100*time.Millisecond)
+	later, err := b.RunTask(s.ctx(), req)
+	if err != nil || later.Name == first.Name {
+		t.Fatalf("the key after KeyTTL (%s): %v %v, want a new run", s.h.KeyTTL, later.Name, err)
+	}
 }
 
 func (s *suite) getTask(t *testing.T) {

@@ -1,15 +1,8 @@
 package flyte
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -190,9 +183,6 @@ func withDesiredState(raw json.RawMessage, state string) (json.RawMessage, error
 	return json.Marshal(app)
 }
 
-// methodToken is an HTTP method (RFC 9110 token).
-var methodToken = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
 // CallApp sends one request to the app's public URL (read with AppService/Get, cached for
 // cache_ttl): the path and query checked and merged by controlplane.AppPath and MergeQuery,
 // the payload as JSON, User-Agent flyte-webhook/<name>, and the caller's credentials only for
@@ -208,86 +198,17 @@ func (b *Backend) CallApp(ctx context.Context, ac controlplane.AppCall) (control
 	if err != nil {
 		return controlplane.AppResponse{}, err
 	}
-	// The HTTP layer applied the rules already (AppPath, MergeQuery); a direct caller may
-	// not have: a path that is not already clean, or that carries a query, is refused here too.
-	path, fromPath, err := controlplane.AppPath(ac.Path)
-	if err != nil {
-		return controlplane.AppResponse{}, err
-	}
-	if len(fromPath) > 0 || path != ac.Path {
-		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "path %q: give the query in RawQuery", ac.Path)
-	}
-	if _, err := url.ParseQuery(ac.RawQuery); err != nil {
-		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "query %q does not parse", ac.RawQuery)
-	}
-	query := ac.RawQuery
-	method := strings.ToUpper(ac.Method)
-	if method == "" {
-		method = http.MethodGet
-	}
-	if !methodToken.MatchString(method) {
-		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "method %q is not an HTTP method", ac.Method)
-	}
 	if !info.active || info.publicURL == "" {
 		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeConflict, "app %q is not active", ac.App.Name)
 	}
-	base, err := url.Parse(info.publicURL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeBadGateway, "app %q has no usable public URL", ac.App.Name)
-	}
-	target := base.Scheme + "://" + base.Host + strings.TrimRight(base.EscapedPath(), "/") + path
-	if query != "" {
-		target += "?" + query
-	}
-	var body io.Reader
-	if ac.Payload != nil && (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) {
-		js, err := json.Marshal(ac.Payload) // json.Number keeps large integers as they came
-		if err != nil {
-			return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeInvalidInput, "payload cannot be written as JSON: %v", err)
-		}
-		body = bytes.NewReader(js)
-	}
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallAppTimeout)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(cctx, method, target, body)
-	if err != nil {
-		return controlplane.AppResponse{}, controlplane.Wrap(controlplane.CodeInvalidInput, err, "the app request cannot be made")
-	}
-	hreq.Header.Set("User-Agent", "flyte-webhook/"+b.cfg.Name)
-	if body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
-	}
-	if b.forward[ac.App.Name] {
-		creds := controlplane.CredentialsFrom(ctx)
-		if creds.Authorization != "" {
-			hreq.Header.Set("Authorization", creds.Authorization)
-		}
-		if creds.Cookie != "" {
-			hreq.Header.Set("Cookie", creds.Cookie)
-		}
-	}
-	resp, err := b.apps.Do(hreq)
-	if err != nil {
-		return controlplane.AppResponse{}, b.appError(ctx, cctx, ac.App.Name, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, b.cfg.CallAppMaxResponseBytes+1))
-	if err != nil {
-		return controlplane.AppResponse{}, b.appError(ctx, cctx, ac.App.Name, err)
-	}
-	if int64(len(data)) > b.cfg.CallAppMaxResponseBytes {
-		return controlplane.AppResponse{}, controlplane.Errorf(controlplane.CodeBadGateway, "app %q answered more than %d bytes", ac.App.Name, b.cfg.CallAppMaxResponseBytes)
-	}
-	out := controlplane.AppResponse{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: data}
-	if loc := resp.Header.Get("Location"); loc != "" {
-		// A redirect is relayed, not followed; a relative target is made absolute against the
-		// app's public URL, which is where it points (the caller would resolve it against the
-		// webhook's).
-		if u, err := hreq.URL.Parse(loc); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-			out.Location = u.String()
-		}
-	}
-	return out, nil
+	// The rules (method, path, headers, payload, limits, redirects) are controlplane's, the
+	// same for every backend.
+	return controlplane.SendAppCall(ctx, b.apps, ac, controlplane.AppTarget{
+		Name: ac.App.Name, BaseURL: info.publicURL, UserAgent: "flyte-webhook/" + b.cfg.Name,
+		ForwardCredentials: b.forward[ac.App.Name],
+		Timeout:            b.cfg.CallAppTimeout, TimeoutKey: "call_app_timeout",
+		MaxBytes: b.cfg.CallAppMaxResponseBytes, MaxBytesKey: "call_app_max_response_bytes",
+	})
 }
 
 // appEndpoint returns the app's public URL and whether it is active.
@@ -301,14 +222,4 @@ func (b *Backend) appEndpoint(ctx context.Context, ref controlplane.AppRef) (app
 		return appInfo{}, err
 	}
 	return appInfo{publicURL: view.Status.Ingress.PublicURL, active: appActive(view)}, nil
-}
-
-func (b *Backend) appError(ctx, cctx context.Context, app string, err error) error {
-	switch {
-	case ctx.Err() != nil:
-		return fmt.Errorf("flyte: call app %s: %w", app, ctx.Err())
-	case errors.Is(cctx.Err(), context.DeadlineExceeded):
-		return controlplane.Wrap(controlplane.CodeDeadlineExceeded, err, fmt.Sprintf("app %q did not answer within %s", app, b.cfg.CallAppTimeout))
-	}
-	return controlplane.Wrap(controlplane.CodeBadGateway, err, fmt.Sprintf("app %q cannot be reached", app))
 }

@@ -252,6 +252,11 @@ func (c Config) validate() error {
 			return fail(d.key, "%s is negative", d.d)
 		}
 	}
+	if c.AppWaitTimeout > time.Hour {
+		// The HTTP layer lifts its write deadline for a wait=true app operation: this is the
+		// request's bound.
+		return fail("app_wait_timeout", "%s is over 1h", c.AppWaitTimeout)
+	}
 	switch {
 	case c.MaxResponseBytes < 0:
 		return fail("max_response_bytes", "%d is negative", c.MaxResponseBytes)

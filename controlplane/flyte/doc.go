@@ -21,7 +21,8 @@
 // when the caller was not seen in the last cache_ttl, and one GetRunDetails on a replay);
 // GetRunIO is GetRunDetails and DataProxyService/GetActionData, in parallel; AbortRun reads
 // the run before and after the abort; SetTriggerActive reads the trigger first, since
-// UpdateTriggers answers 200 for unknown ones.
+// UpdateTriggers answers 200 for unknown ones. ListRuns is one RunService/ListRuns per page,
+// up to ten when the page filters by label or caller, or hides kinds of runs (see lists.go).
 //
 // # Idempotency-Key
 //

@@ -45,15 +45,19 @@ type startRequest struct {
 	inputs map[string]any
 	key    string
 	kind   controlplane.Kind
+	labels map[string]string // the caller's (checked), kept on the run (see userLabels)
 }
 
 // fingerprint identifies a request with an Idempotency-Key: the task as asked for, the kind,
 // and the inputs with defaults applied, as canonical JSON.
 func fingerprint(sr startRequest, values map[string]any) string {
 	js, _ := json.Marshal(values) // map keys sorted; json.Number kept as written
-	sum := sha256.Sum256([]byte(strings.Join([]string{
-		string(sr.kind), sr.asked.Domain, sr.asked.Project, sr.asked.Name, sr.asked.Version, string(js),
-	}, "\x00")))
+	parts := []string{string(sr.kind), sr.asked.Domain, sr.asked.Project, sr.asked.Name, sr.asked.Version, string(js)}
+	if len(sr.labels) > 0 { // requests without labels keep the fingerprints they had before labels
+		lj, _ := json.Marshal(sr.labels)
+		parts = append(parts, "labels", string(lj))
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return strings.ToLower(b32.EncodeToString(sum[:])) // 52 characters
 }
 
@@ -67,6 +71,9 @@ func (b *Backend) startRun(ctx context.Context, t *task, sr startRequest) (contr
 		return controlplane.Run{}, err
 	}
 	lbl := map[string]string{labelKind: string(sr.kind)}
+	for k, v := range sr.labels {
+		lbl[userLabelPrefix+k] = v
+	}
 	req := createRunRequest{TaskID: t.id, Inputs: inputs{Literals: lits}, RunSpec: runSpec{Labels: &labels{Values: lbl}}}
 	var fp string
 	if sr.key != "" {
@@ -91,6 +98,7 @@ func (b *Backend) startRun(ctx context.Context, t *task, sr startRequest) (contr
 	}
 	a := &res.Run.Action
 	run := b.newRun(a, sr.kind, t.view.Ref)
+	run.Labels = sr.labels
 	if sr.key == "" {
 		return run, nil
 	}
@@ -143,6 +151,7 @@ func (b *Backend) newRun(a *action, kind controlplane.Kind, ref controlplane.Tas
 	if a.Status.EndTime != nil {
 		r.EndedAt = *a.Status.EndTime
 	}
+	r.Caller, r.Trigger = a.Metadata.ExecutedBy.subject(), a.Metadata.TriggerName
 	return r
 }
 
@@ -161,6 +170,8 @@ func (b *Backend) runFromDetails(res *getRunDetailsResponse, rid runID) controlp
 		r.Task = controlplane.TaskRef{Domain: m.ID.Domain, Project: m.ID.Project, Name: m.ID.Name, Version: m.ID.Version}
 	}
 	r.Kind = b.kindOf(d.RunSpec.Labels.Values[labelKind], r.Task)
+	r.Labels = userLabels(d.RunSpec.Labels.Values)
+	r.Caller, r.Trigger = a.Metadata.ExecutedBy.subject(), a.Metadata.TriggerName
 	phase := a.Status.Phase
 	var last *actionAttempt
 	if n := len(a.Attempts); n > 0 {

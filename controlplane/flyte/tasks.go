@@ -46,11 +46,14 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 		return controlplane.Run{}, err
 	}
 	defer leave()
+	if err := controlplane.CheckLabels(req.Labels); err != nil {
+		return controlplane.Run{}, err
+	}
 	t, err := b.lookupTask(ctx, req.Task)
 	if err != nil {
 		return controlplane.Run{}, err
 	}
-	return b.startRun(ctx, t, startRequest{asked: req.Task, inputs: req.Inputs, key: req.IdempotencyKey, kind: controlplane.KindTask})
+	return b.startRun(ctx, t, startRequest{asked: req.Task, inputs: req.Inputs, key: req.IdempotencyKey, kind: controlplane.KindTask, labels: req.Labels})
 }
 
 // lookupTask finds a task version, from the cache when this caller looked it up within

@@ -57,6 +57,7 @@ type procedures struct {
 	listTasks      rpc[listTasksRequest, listTasksResponse]
 	createRun      rpc[createRunRequest, createRunResponse]
 	getRun         rpc[getRunDetailsRequest, getRunDetailsResponse]
+	listRuns       rpc[listRunsRequest, listRunsResponse]
 	abortRun       rpc[abortRunRequest, empty]
 	getActionData  rpc[getActionDataRequest, getActionDataResponse]
 	getTrigger     rpc[getTriggerDetailsRequest, getTriggerDetailsResponse]
@@ -73,6 +74,7 @@ const (
 	procListTasks      = "/flyteidl2.task.TaskService/ListTasks"
 	procCreateRun      = "/flyteidl2.workflow.RunService/CreateRun"
 	procGetRun         = "/flyteidl2.workflow.RunService/GetRunDetails"
+	procListRuns       = "/flyteidl2.workflow.RunService/ListRuns"
 	procAbortRun       = "/flyteidl2.workflow.RunService/AbortRun"
 	procGetActionData  = "/flyteidl2.dataproxy.DataProxyService/GetActionData"
 	procGetTrigger     = "/flyteidl2.trigger.TriggerService/GetTriggerDetails"
@@ -89,6 +91,7 @@ func newProcedures(hc connect.HTTPClient, base string, maxBytes int) procedures 
 		listTasks:      newRPC[listTasksRequest, listTasksResponse](hc, base, procListTasks, maxBytes),
 		createRun:      newRPC[createRunRequest, createRunResponse](hc, base, procCreateRun, maxBytes),
 		getRun:         newRPC[getRunDetailsRequest, getRunDetailsResponse](hc, base, procGetRun, maxBytes),
+		listRuns:       newRPC[listRunsRequest, listRunsResponse](hc, base, procListRuns, maxBytes),
 		abortRun:       newRPC[abortRunRequest, empty](hc, base, procAbortRun, maxBytes),
 		getActionData:  newRPC[getActionDataRequest, getActionDataResponse](hc, base, procGetActionData, maxBytes),
 		getTrigger:     newRPC[getTriggerDetailsRequest, getTriggerDetailsResponse](hc, base, procGetTrigger, maxBytes),

@@ -259,6 +259,9 @@ type actionMetadata struct {
 		ID       taskID `json:"id"`
 		TaskType string `json:"taskType"`
 	} `json:"task"`
+	// ExecutedBy is who created the run, when the control plane knows (see lists.go).
+	ExecutedBy  *enrichedIdentity `json:"executedBy"`
+	TriggerName string            `json:"triggerName"`
 }
 
 type actionStatus struct {

@@ -29,6 +29,9 @@ type attemptResult struct {
 
 // attempt runs the task's process once.
 func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int, inputs string) attemptResult {
+	if t.job != nil { // a run the server executes itself (jobs.go)
+		return b.jobAttempt(ctx, t, name, attempt)
+	}
 	fail := func(format string, args ...any) attemptResult {
 		return attemptResult{phase: controlplane.PhaseFailed, msg: fmt.Sprintf(format, args...)}
 	}

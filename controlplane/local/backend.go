@@ -22,8 +22,8 @@ import (
 
 // Backend is the local control plane. Open it, Close it.
 type Backend struct {
-	// Unimplemented answers 501 for what this backend does not serve yet (image
-	// builds, model prefetch), after checking the caller's credentials.
+	// Unimplemented answers 501 for what this backend does not serve yet (model
+	// prefetch), after checking the caller's credentials.
 	controlplane.Unimplemented
 
 	cfg  Config
@@ -233,7 +233,8 @@ func (b *Backend) shutdown(ctx context.Context) error {
 	return err
 }
 
-// housekeeping forgets expired Idempotency-Keys, at Open and hourly after, until Close.
+// housekeeping forgets expired Idempotency-Keys and deletes the runs the retention expired
+// (see sweep), at Open and hourly after, until Close.
 func (b *Backend) housekeeping() {
 	defer b.chores.Done()
 	tick := time.NewTicker(time.Hour)
@@ -245,6 +246,13 @@ func (b *Backend) housekeeping() {
 			}
 		} else if n > 0 {
 			b.log.Info("forgot expired idempotency keys", "keys", n)
+		}
+		if n, err := b.sweep(b.root); err != nil {
+			if b.root.Err() == nil {
+				b.log.Error("cannot delete the runs the retention expired", "error", err.Error(), "deleted", n)
+			}
+		} else if n > 0 {
+			b.log.Info("deleted the finished runs older than the retention", "runs", n, "retention", b.cfg.EffectiveRetention().String())
 		}
 		select {
 		case <-b.root.Done():
@@ -362,14 +370,26 @@ func (b *Backend) RunTask(ctx context.Context, req controlplane.RunTaskRequest) 
 	if err != nil { // only a direct caller can pass values JSON cannot hold, e.g. in a list
 		return controlplane.Run{}, controlplane.Errorf(controlplane.CodeInvalidInput, "inputs cannot be encoded as JSON: %v", err)
 	}
+	if err := controlplane.CheckLabels(req.Labels); err != nil {
+		return controlplane.Run{}, err
+	}
+	labels, err := encodeLabels(req.Labels)
+	if err != nil {
+		return controlplane.Run{}, err
+	}
 	row := runRow{
 		Name: newRunName(), Kind: string(controlplane.KindTask),
 		Domain: t.Ref.Domain, Project: t.Ref.Project, Task: t.Ref.Name, Version: t.Ref.Version,
 		Phase: controlplane.PhaseQueued, Inputs: string(js), CreatedAt: time.Now().UnixNano(),
+		Caller: who.Subject, Labels: labels,
 	}
 	var fingerprint string
 	if req.IdempotencyKey != "" {
-		sum := sha256.Sum256([]byte(strings.Join([]string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}, "\x00")))
+		parts := []string{req.Task.Domain, req.Task.Project, req.Task.Name, req.Task.Version, string(js)}
+		if labels != "" { // runs without labels keep the fingerprints they had before labels
+			parts = append(parts, "labels", labels)
+		}
+		sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 		fingerprint = hex.EncodeToString(sum[:])
 	}
 	name, err := b.st.insertRun(ctx, newRun{Row: row, Subject: who.Subject, IdempotencyKey: req.IdempotencyKey, Fingerprint: fingerprint, TTL: b.cfg.IdempotencyTTL})
@@ -395,6 +415,9 @@ func (b *Backend) GetRun(ctx context.Context, ref controlplane.RunRef) (controlp
 		return controlplane.Run{}, err
 	}
 	row, err := b.getRun(ctx, ref.Name)
+	if err == nil {
+		err = inScope(row, ref)
+	}
 	if err != nil {
 		return controlplane.Run{}, err
 	}
@@ -413,13 +436,17 @@ func (b *Backend) getRun(ctx context.Context, name string) (runRow, error) {
 	return row, err
 }
 
-// GetRunIO returns a run's inputs, and its outputs once it has succeeded.
+// GetRunIO returns a run's inputs, and its outputs once it has succeeded (for a run the
+// server executes itself, once it has ended, when it kept any).
 func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (controlplane.RunIO, error) {
 	if _, err := b.caller(ctx); err != nil {
 		return controlplane.RunIO{}, err
 	}
 	name := ref.Name
 	row, err := b.getRun(ctx, name)
+	if err == nil {
+		err = inScope(row, ref)
+	}
 	if err != nil {
 		return controlplane.RunIO{}, err
 	}
@@ -427,7 +454,11 @@ func (b *Backend) GetRunIO(ctx context.Context, ref controlplane.RunRef) (contro
 	if io.Inputs, err = decodeObject(row.Inputs); err != nil {
 		return io, fmt.Errorf("local: run %s inputs: %w", name, err)
 	}
-	if row.Phase == controlplane.PhaseSucceeded && row.Outputs.Valid {
+	// A task's outputs once it has succeeded; a run the server executes itself (jobs.go) may
+	// keep outputs when it fails too (an image build's Containerfile), shown once it ended.
+	showOutputs := row.Phase == controlplane.PhaseSucceeded ||
+		(row.Phase.Done() && controlplane.Kind(row.Kind) != controlplane.KindTask)
+	if showOutputs && row.Outputs.Valid {
 		if io.Outputs, err = decodeObject(row.Outputs.String); err != nil {
 			return io, fmt.Errorf("local: run %s outputs: %w", name, err)
 		}
@@ -442,6 +473,9 @@ func (b *Backend) AbortRun(ctx context.Context, req controlplane.AbortRunRequest
 	}
 	name, reason := req.Run.Name, req.Reason
 	row, err := b.st.getRun(ctx, name)
+	if err == nil {
+		err = inScope(row, req.Run)
+	}
 	if err != nil {
 		return controlplane.Run{}, err
 	}
@@ -493,7 +527,15 @@ func (b *Backend) toRun(r runRow) controlplane.Run {
 
 		Trigger:     r.Trigger,
 		ScheduledAt: unixTime(r.ScheduledAt),
+		Caller:      r.Caller,
+		Labels:      runLabels(r.Labels),
 	}
+}
+
+// runLabels decodes the labels column; labels this package wrote always decode.
+func runLabels(s string) map[string]string {
+	labels, _ := decodeLabels(s)
+	return labels
 }
 
 func unixTime(ns int64) time.Time {

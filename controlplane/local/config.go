@@ -51,6 +51,11 @@ type Config struct {
 	AbortGrace time.Duration `yaml:"abort_grace"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered. Defaults to 24h.
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+	// Retention is how long a finished run is kept after it ended: then it is deleted with
+	// its attempt records, labels and log files (get_run answers 404 for it), and an
+	// Idempotency-Key is never kept longer either. A background sweep deletes them, at Open
+	// and hourly. Defaults to DefaultRetention (720h, 30 days); 0 keeps everything.
+	Retention *time.Duration `yaml:"retention"`
 	// MaxInterruptions is how often the server may cut a run's attempts short (a stop that
 	// outlasts the shutdown timeout, a crash) and still queue the run again for its next
 	// start; a run interrupted more often ends failed, saying so. Interruptions do not use up
@@ -63,6 +68,9 @@ type Config struct {
 	// CallMaxBytes caps the body of an app's answer to call_app; a larger one is
 	// CodeBadGateway (502). Defaults to 10 MiB.
 	CallMaxBytes int64 `yaml:"call_max_bytes"`
+	// Builds configures image builds (build_image): the builder and its flags, the default
+	// base image, a base image allowlist, a registry to push to (see BuildConfig).
+	Builds BuildConfig `yaml:"builds"`
 	// BaseURL is the webhook's public URL; a run's url is BaseURL + "/run/" + name, an app's
 	// BaseURL + "/app/" + name. Defaults to "" (a url relative to the webhook).
 	BaseURL string `yaml:"-"`
@@ -110,6 +118,7 @@ func (c Config) withDefaults() Config {
 	if c.CallMaxBytes == 0 {
 		c.CallMaxBytes = 10 << 20
 	}
+	c.Builds = c.Builds.withDefaults()
 	if c.WebhookName == "" {
 		c.WebhookName = "flyte-webhook"
 	}
@@ -120,6 +129,15 @@ func (c Config) withDefaults() Config {
 		c.Clock = realClock{}
 	}
 	return c
+}
+
+// EffectiveRetention is Retention with its default: how long finished runs are kept, 0 for
+// ever.
+func (c Config) EffectiveRetention() time.Duration {
+	if c.Retention == nil {
+		return DefaultRetention
+	}
+	return *c.Retention
 }
 
 // Validate checks the config as Open will, with its defaults applied, naming the field at
@@ -138,6 +156,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("local: abort_grace: %s is negative", c.AbortGrace)
 	case c.IdempotencyTTL < 0:
 		return fmt.Errorf("local: idempotency_ttl: %s is negative", c.IdempotencyTTL)
+	case c.EffectiveRetention() < 0:
+		return fmt.Errorf("local: retention: %s is negative (0 keeps everything)", c.EffectiveRetention())
 	case c.MaxInterruptions < 0 || c.MaxInterruptions > 100:
 		return fmt.Errorf("local: max_interruptions: %d is not in 1-100", c.MaxInterruptions)
 	case c.CallTimeout < 0:
@@ -145,5 +165,5 @@ func (c Config) validate() error {
 	case c.CallMaxBytes < 0:
 		return fmt.Errorf("local: call_max_bytes: %d is negative", c.CallMaxBytes)
 	}
-	return nil
+	return c.Builds.validate()
 }

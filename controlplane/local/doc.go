@@ -103,6 +103,15 @@
 // (then the declared active: applies again). Reload takes added, removed and changed
 // triggers at once; Close stops the scheduler first. See scheduler.go and store_triggers.go.
 //
+// # Lists, labels and retention
+//
+// A run records its caller's subject and its labels (RunTaskRequest.Labels); ListRuns lists
+// runs newest first in keyset pages, each filter an index range scan in that order, the
+// caller's visibility checked in the same query (see store_lists.go). Config.Retention
+// (default 30 days, 0 for ever) deletes the finished runs that ended longer ago, with their
+// attempts, labels, logs and Idempotency-Keys, by a sweep at Open and hourly that deletes in
+// small batches through the writer (see retention.go and store_retention.go).
+//
 // # Task cache
 //
 // A task's cache (behavior disable | auto | override, version_override, serialize) is

@@ -67,3 +67,7 @@ func SetAppClock(cfg *Config, now func() time.Time) {
 
 // AppBackoffFor is the restart backoff after failures crashes in a row.
 func AppBackoffFor(failures int) time.Duration { return appBackoff(failures) }
+
+// Sweep runs one retention sweep now, as housekeeping does at Open and hourly, and returns
+// how many runs it deleted.
+func Sweep(ctx context.Context, b *Backend) (int, error) { return b.sweep(ctx) }

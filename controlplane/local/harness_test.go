@@ -130,9 +130,13 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 		t.Fatal(err)
 	}
 	const concurrency = 4
+	builder := fakeBuilder(t)
 	return controlplanetest.Harness{
 		New: func(t *testing.T) controlplane.Backend {
-			b, _ := open(t, nil, func(c *local.Config) { c.Verifier, c.Concurrency = verifier, concurrency })
+			b, _ := open(t, nil, func(c *local.Config) {
+				c.Verifier, c.Concurrency = verifier, concurrency
+				c.Builds.Builder = builder
+			})
 			if wrap != nil {
 				return wrap(b)
 			}
@@ -149,8 +153,11 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Cookie: "session=" + callerToken},
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers, controlplanetest.Follow},
-		Concurrency:  concurrency,
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps,
+			controlplanetest.Triggers, controlplanetest.Builds, controlplanetest.Lists, controlplanetest.Follow},
+		Concurrency:    concurrency,
+		BuildBaseImage: "localhost/conformance-base:1",
+		KeyTTL:         24 * time.Hour, // idempotency_ttl's default
 	}
 }
 

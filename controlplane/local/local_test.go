@@ -79,10 +79,19 @@ func TestTimeout(t *testing.T) {
 
 func TestAbortKillsATaskThatIgnoresSIGTERM(t *testing.T) {
 	t.Parallel()
-	b, _ := open(t, []helperTask{{name: "stubborn", kind: "stubborn"}}, nil)
+	b, cfg := open(t, []helperTask{{name: "stubborn", kind: "stubborn"}}, nil)
 	name := start(t, b, "stubborn", nil)
-	waitPhase(t, b, name, controlplane.PhaseRunning)
-	time.Sleep(200 * time.Millisecond) // let it install its SIGTERM handler
+	// The task says so once it ignores SIGTERM; it would then sleep a minute, longer than
+	// waitDone waits, so only the SIGKILL after abort_grace ends it in time.
+	stdout := filepath.Join(cfg.DataDir, "logs", name+".1.stdout.log")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if got, _ := os.ReadFile(stdout); strings.Contains(string(got), "ignoring SIGTERM") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task never said it ignores SIGTERM")
+		}
+	}
 	if _, err := b.AbortRun(context.Background(), controlplane.AbortRunRequest{Run: controlplane.RunRef{Name: name}, Reason: "stop"}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +114,9 @@ func TestAbortQueuedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDone(t, b, blocker)
-	time.Sleep(200 * time.Millisecond)
+	// One worker takes runs in order: once a run queued after the aborted one has finished,
+	// the worker has passed the aborted one.
+	waitDone(t, b, start(t, b, "echo", map[string]any{"name": "after"}))
 	if r, _ := b.GetRun(context.Background(), controlplane.RunRef{Name: queued}); r.Phase != controlplane.PhaseAborted || r.Attempts != 0 {
 		t.Fatalf("an aborted queued run ran: %+v", r)
 	}
@@ -369,7 +380,7 @@ func TestEveryMethodVerifiesTheCaller(t *testing.T) {
 func TestUnsupportedOperationsSay501(t *testing.T) {
 	t.Parallel()
 	b, _ := open(t, nil, nil)
-	_, err := b.BuildImage(context.Background(), controlplane.ImageBuild{})
+	_, err := b.PrefetchModel(context.Background(), controlplane.ModelPrefetch{Repo: "x/y"})
 	if controlplane.CodeOf(err) != controlplane.CodeUnimplemented || !strings.Contains(controlplane.MessageOf(err), "local backend") {
 		t.Fatalf("%v", err)
 	}

@@ -53,7 +53,7 @@ func (b *Backend) execute(name string) {
 	if row.Phase != controlplane.PhaseQueued {
 		return // aborted while queued
 	}
-	t, err := b.taskVersion(row)
+	t, err := b.runnable(row) // the task version, or the job of a run the server executes (jobs.go)
 	if err != nil {
 		b.finish(log, row, 0, "", controlplane.PhaseFailed, err.Error(), nil)
 		return
@@ -261,7 +261,11 @@ func (b *Backend) logEnd(r runRow) {
 // did ("" for a run asked for by a caller).
 func (b *Backend) logAccepted(ctx context.Context, r runRow, caller controlplane.Identity, keyed bool, trigger string) {
 	attrs := []any{"run", r.Name, "task", r.Domain + "/" + r.Project + "/" + r.Task, "version", r.Version,
-		"caller", caller.Subject, "request_id", controlplane.RequestIDFrom(ctx), "idempotency_key", keyed}
+		"caller", caller.Subject}
+	if id := controlplane.RequestIDFrom(ctx); id != "" { // a trigger's run has no request
+		attrs = append(attrs, "request_id", id)
+	}
+	attrs = append(attrs, "idempotency_key", keyed)
 	if trigger != "" {
 		attrs = append(attrs, "trigger", trigger)
 	}

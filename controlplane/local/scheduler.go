@@ -271,7 +271,7 @@ func (s *scheduler) fire(a *armed, at, now time.Time) {
 		Name: newRunName(), Kind: string(controlplane.KindTask),
 		Domain: t.Ref.Domain, Project: t.Ref.Project, Task: t.Ref.Name, Version: t.Ref.Version,
 		Phase: controlplane.PhaseQueued, Inputs: string(js), CreatedAt: s.clock.Now().UnixNano(),
-		Trigger: a.Name, ScheduledAt: at.UnixNano(),
+		Trigger: a.Name, ScheduledAt: at.UnixNano(), Caller: triggerCaller(k).Subject,
 	}
 	inserted, err := b.st.insertTriggerRun(b.root, row)
 	switch {

@@ -39,9 +39,10 @@ CREATE TABLE IF NOT EXISTS runs (
 	cache_key     TEXT NOT NULL DEFAULT '',
 	interruptions INTEGER NOT NULL DEFAULT 0,
 	trigger_name  TEXT NOT NULL DEFAULT '',
-	scheduled_at  INTEGER NOT NULL DEFAULT 0
+	scheduled_at  INTEGER NOT NULL DEFAULT 0,
+	caller        TEXT NOT NULL DEFAULT '',
+	labels        TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS runs_by_phase ON runs (phase, seq);
 CREATE TABLE IF NOT EXISTS idempotency (
 	subject     TEXT NOT NULL,
 	key         TEXT NOT NULL,
@@ -79,6 +80,9 @@ func migrate(w *sql.DB) error {
 		return err
 	}
 	if err := migrateTriggers(w); err != nil {
+		return err
+	}
+	if err := migrateLists(w); err != nil {
 		return err
 	}
 	for _, col := range []struct{ name, def string }{
@@ -148,7 +152,7 @@ const (
 // the SQL again for every run was the largest part of a commit, and the writer's time per
 // run bounds how many runs per second can be accepted. They are the statements every run
 // goes through.
-var writerStatements = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertRun, sqlIdempotencyGet,
+var writerStatements = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertRun, sqlInsertLabel, sqlIdempotencyGet,
 	sqlIdempotencyPut, sqlMarkRunning, sqlOpenAttempt, sqlFinishRun, sqlCloseAttempt, sqlAbortQueued, sqlSetAbortReason}
 
 // store is the SQLite state.
@@ -315,14 +319,18 @@ type runRow struct {
 	// (unix nanoseconds) the schedule time it fired for (see store_triggers.go).
 	Trigger     string
 	ScheduledAt int64
+	// Caller is the subject that started the run ("" for runs stored before callers were);
+	// Labels its labels as a JSON object, "" for none (see store_lists.go).
+	Caller string
+	Labels string
 }
 
-const runColumns = `name, kind, domain, project, task, version, phase, attempts, interruptions, error, abort_reason, inputs, outputs, created_at, started_at, ended_at, trigger_name, scheduled_at`
+const runColumns = `name, kind, domain, project, task, version, phase, attempts, interruptions, error, abort_reason, inputs, outputs, created_at, started_at, ended_at, trigger_name, scheduled_at, caller, labels`
 
 func scanRun(sc interface{ Scan(...any) error }) (runRow, error) {
 	var r runRow
 	err := sc.Scan(&r.Name, &r.Kind, &r.Domain, &r.Project, &r.Task, &r.Version, &r.Phase, &r.Attempts, &r.Interruptions,
-		&r.Error, &r.AbortReason, &r.Inputs, &r.Outputs, &r.CreatedAt, &r.StartedAt, &r.EndedAt, &r.Trigger, &r.ScheduledAt)
+		&r.Error, &r.AbortReason, &r.Inputs, &r.Outputs, &r.CreatedAt, &r.StartedAt, &r.EndedAt, &r.Trigger, &r.ScheduledAt, &r.Caller, &r.Labels)
 	return r, err
 }
 
@@ -338,7 +346,8 @@ func (s *store) getRun(ctx context.Context, name string) (runRow, error) {
 	return r, nil
 }
 
-// runsIn lists runs in a phase, oldest first.
+// runsIn lists runs in a phase, oldest first. Only recovery reads it, for the few runs queued
+// or running (runs_list_phase finds them; they are sorted by seq here).
 func (s *store) runsIn(ctx context.Context, phase controlplane.Phase) ([]runRow, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE phase = ? ORDER BY seq`, phase)
 	if err != nil {

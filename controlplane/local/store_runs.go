@@ -51,7 +51,7 @@ type attemptRow struct {
 }
 
 const (
-	sqlInsertRun      = `INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertRun      = `INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at, caller, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlIdempotencyGet = `SELECT fingerprint, run, created_at FROM idempotency WHERE key = ? AND subject IN (?, '') ORDER BY subject DESC LIMIT 1`
 	sqlIdempotencyPut = `INSERT OR REPLACE INTO idempotency (subject, key, fingerprint, run, created_at) VALUES (?, ?, ?, ?, ?)`
 	sqlMarkRunning    = `UPDATE runs SET phase = 'running', attempts = ?, started_at = CASE started_at WHEN 0 THEN ? ELSE started_at END WHERE name = ? AND phase IN ('queued', 'running')`
@@ -102,7 +102,10 @@ func (s *store) insertRun(ctx context.Context, p newRun) (string, error) {
 		}
 		seq := s.seq
 		s.seq++
-		_, err := s.exec(tx, sqlInsertRun, r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt)
+		_, err := s.exec(tx, sqlInsertRun, r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt, r.Caller, r.Labels)
+		if err == nil {
+			err = s.insertLabels(tx, r, seq)
+		}
 		if err != nil {
 			s.seq--
 		}

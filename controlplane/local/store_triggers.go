@@ -57,8 +57,8 @@ func migrateTriggers(w *sql.DB) error {
 	return err
 }
 
-const sqlInsertTriggerRun = `INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at, trigger_name, scheduled_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const sqlInsertTriggerRun = `INSERT INTO runs (name, seq, kind, domain, project, task, version, phase, inputs, created_at, trigger_name, scheduled_at, caller)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (task, trigger_name, scheduled_at) WHERE trigger_name != '' DO NOTHING`
 
 // insertTriggerRun stores the run of one fire (r.Trigger and r.ScheduledAt set). false when
@@ -67,7 +67,7 @@ func (s *store) insertTriggerRun(ctx context.Context, r runRow) (bool, error) {
 	var inserted bool
 	err := s.write(ctx, "insertTriggerRun", func(tx *sql.Tx) error {
 		seq := s.seq
-		n, err := s.execN(tx, sqlInsertTriggerRun, r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt, r.Trigger, r.ScheduledAt)
+		n, err := s.execN(tx, sqlInsertTriggerRun, r.Name, seq, r.Kind, r.Domain, r.Project, r.Task, r.Version, r.Phase, r.Inputs, r.CreatedAt, r.Trigger, r.ScheduledAt, r.Caller)
 		if inserted = n > 0; inserted {
 			s.seq++
 		}

@@ -153,6 +153,15 @@ func TestTriggerFires(t *testing.T) {
 	if r.Trigger != "nightly" || !r.ScheduledAt.Equal(at("2026-01-15T03:00:00Z")) || r.Task.Version != "v2" || r.Kind != controlplane.KindTask {
 		t.Errorf("GetRun of a trigger's run: %+v, want trigger nightly, scheduled 03:00Z, the latest version", r)
 	}
+	// Its caller is the trigger, and lists find it by trigger and by caller.
+	if r.Caller != "trigger:echo/nightly" {
+		t.Errorf("the trigger's run has caller %q, want trigger:echo/nightly", r.Caller)
+	}
+	for _, req := range []controlplane.ListRunsRequest{{Trigger: "nightly"}, {Caller: "trigger:echo/nightly"}} {
+		if page, err := b.ListRuns(context.Background(), req); err != nil || len(page.Runs) != 1 || page.Runs[0].Name != r.Name {
+			t.Errorf("ListRuns %+v: %v %v, want the one run %s", req, page.Runs, err, r.Name)
+		}
+	}
 	if final := waitDone(t, b, r.Name); final.Phase != controlplane.PhaseSucceeded {
 		t.Fatalf("the trigger's run: %s %s", final.Phase, final.Error)
 	}

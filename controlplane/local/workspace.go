@@ -89,6 +89,9 @@ type task struct {
 	Workdir string
 	Timeout time.Duration
 	Retries int
+	// job, when not nil, is the work of a run the server executes itself: the stand-in task
+	// runnable makes for it (see jobs.go).
+	job job
 }
 
 type taskKey struct{ domain, project, name string }

@@ -74,6 +74,10 @@ func (p *appPort) UnmarshalYAML(n *yaml.Node) error {
 // DefaultAppStartTimeout is an app's start_timeout when it declares none.
 const DefaultAppStartTimeout = 30 * time.Second
 
+// MaxAppStartTimeout bounds start_timeout: the HTTP layer lifts its write deadline for a
+// wait=true activation, so the backend's bound is the request's bound.
+const MaxAppStartTimeout = time.Hour
+
 // app is a loaded, checked app declaration.
 type app struct {
 	Ref     controlplane.AppRef
@@ -170,6 +174,8 @@ func (s appSpec) check(dir string, cfg Config) (*app, error) {
 		timeout = DefaultAppStartTimeout
 	case timeout < 0:
 		return nil, fmt.Errorf("start_timeout: must be positive")
+	case timeout > MaxAppStartTimeout:
+		return nil, fmt.Errorf("start_timeout: %s is over %s (a wait=true activation holds its request that long)", timeout, MaxAppStartTimeout)
 	}
 	workdir := s.Workdir
 	if workdir == "" {

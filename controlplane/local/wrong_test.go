@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,8 +19,10 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"me-believes-anyone": func(b controlplane.Backend) controlplane.Backend { return meBelievesAnyone{b} },
 	// Auth: GetRun answers without looking at the credentials.
 	"getrun-unchecked": func(b controlplane.Backend) controlplane.Backend { return getRunUnchecked{b} },
-	// Capabilities: image builds answer as if served.
-	"builds-pretend": func(b controlplane.Backend) controlplane.Backend { return buildsPretend{b} },
+	// Capabilities: image builds, declared, answer unimplemented.
+	"builds-unimplemented": func(b controlplane.Backend) controlplane.Backend { return buildsUnimplemented{b} },
+	// Builds: the pip packages are lost on the way to the build.
+	"builds-lose-packages": func(b controlplane.Backend) controlplane.Backend { return buildsLosePackages{b} },
 	// Tasks: the latest version is the first registered.
 	"latest-is-oldest": func(b controlplane.Backend) controlplane.Backend { return latestIsOldest{b} },
 	// Tasks: Idempotency-Keys are shared between callers.
@@ -32,6 +35,11 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"trigger-stays-on": func(b controlplane.Backend) controlplane.Backend { return triggerStaysOn{b} },
 	// Apps: an app's error status is taken for the backend's failure, not relayed.
 	"app-errors-fail": func(b controlplane.Backend) controlplane.Backend { return appErrorsFail{b} },
+	// Lists: pages by offset, so runs added meanwhile push runs already listed onto the next
+	// page again.
+	"list-offset-pages": func(b controlplane.Backend) controlplane.Backend { return listOffsetPages{b} },
+	// Lists: filtering for the caller's visibility is left out.
+	"list-shows-all": func(b controlplane.Backend) controlplane.Backend { return listShowsAll{b} },
 	// Follow: a watch starts at the beginning whatever event the caller has seen.
 	"watch-ignores-after": func(b controlplane.Backend) controlplane.Backend { return watchIgnoresAfter{b} },
 }
@@ -58,13 +66,23 @@ func (w getRunUnchecked) GetRun(ctx context.Context, ref controlplane.RunRef) (c
 	return w.Backend.GetRun(ctx, ref)
 }
 
-type buildsPretend struct{ controlplane.Backend }
+type buildsUnimplemented struct{ controlplane.Backend }
 
-func (w buildsPretend) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
-	if _, err := w.Me(ctx); err != nil {
-		return controlplane.ImageBuildResult{}, err
-	}
-	return controlplane.ImageBuildResult{}, controlplane.Errorf(controlplane.CodeInvalidInput, "base image %q cannot be pulled", req.BaseImage)
+func (w buildsUnimplemented) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
+	return controlplane.Unimplemented{Backend: "the wrong backend", Authenticate: func(ctx context.Context) error {
+		_, err := w.Me(ctx)
+		return err
+	}}.BuildImage(ctx, req)
+}
+
+type buildsLosePackages struct{ controlplane.Backend }
+
+func (w buildsLosePackages) BuildImage(ctx context.Context, req controlplane.ImageBuild) (controlplane.ImageBuildResult, error) {
+	asked := req.PipPackages
+	req.PipPackages = nil
+	res, err := w.Backend.BuildImage(ctx, req)
+	res.PipPackages = asked // the answer looks right; the build is not
+	return res, err
 }
 
 type latestIsOldest struct{ controlplane.Backend }
@@ -124,6 +142,39 @@ func (w triggerStaysOn) SetTriggerActive(ctx context.Context, req controlplane.S
 	return w.Backend.SetTriggerActive(ctx, req)
 }
 
+type listOffsetPages struct{ controlplane.Backend }
+
+// ListRuns reads the whole list and cuts the page at an offset, the token.
+func (w listOffsetPages) ListRuns(ctx context.Context, req controlplane.ListRunsRequest) (controlplane.RunPage, error) {
+	offset := 0
+	if req.PageToken != "" {
+		key, n, _ := strings.Cut(req.PageToken, "@")
+		if key != req.FilterKey() {
+			return controlplane.RunPage{}, controlplane.Errorf(controlplane.CodeInvalidInput, "page_token: made for other filters")
+		}
+		offset, _ = strconv.Atoi(n)
+	}
+	all := req
+	all.PageToken, all.Limit = "", controlplane.MaxListLimit
+	page, err := w.Backend.ListRuns(ctx, all)
+	if err != nil {
+		return page, err
+	}
+	runs := page.Runs[min(offset, len(page.Runs)):]
+	out := controlplane.RunPage{Runs: runs}
+	if n := req.PageSize(); len(runs) > n {
+		out.Runs, out.NextPageToken = runs[:n], req.FilterKey()+"@"+strconv.Itoa(offset+n)
+	}
+	return out, nil
+}
+
+type listShowsAll struct{ controlplane.Backend }
+
+func (w listShowsAll) ListRuns(ctx context.Context, req controlplane.ListRunsRequest) (controlplane.RunPage, error) {
+	req.Visible = controlplane.Visibility{}
+	return w.Backend.ListRuns(ctx, req)
+}
+
 // TestConformanceCatchesWrongBackends runs the conformance suite, in a child test process,
 // against each wrong backend: each run must fail, and fail in a case of the family it broke.
 func TestConformanceCatchesWrongBackends(t *testing.T) {
@@ -135,16 +186,19 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect := map[string]string{
-		"me-believes-anyone":  "TestConformance/Auth/",
-		"getrun-unchecked":    "TestConformance/Auth/Unauthenticated/GetRun",
-		"builds-pretend":      "TestConformance/Capabilities/BuildImage",
-		"latest-is-oldest":    "TestConformance/Tasks/GetTask",
-		"keys-shared":         "TestConformance/Tasks/IdempotencyPerCaller",
-		"abort-finished-ok":   "TestConformance/Runs/Abort",
-		"early-outputs":       "TestConformance/Runs/",
-		"trigger-stays-on":    "TestConformance/Triggers/Deactivate",
-		"app-errors-fail":     "TestConformance/Apps/Lifecycle",
-		"watch-ignores-after": "TestConformance/Follow/Resume",
+		"me-believes-anyone":   "TestConformance/Auth/",
+		"getrun-unchecked":     "TestConformance/Auth/Unauthenticated/GetRun",
+		"builds-unimplemented": "TestConformance/Capabilities/BuildImage",
+		"builds-lose-packages": "TestConformance/Builds/Lifecycle",
+		"latest-is-oldest":     "TestConformance/Tasks/GetTask",
+		"keys-shared":          "TestConformance/Tasks/IdempotencyPerCaller",
+		"abort-finished-ok":    "TestConformance/Runs/Abort",
+		"early-outputs":        "TestConformance/Runs/",
+		"trigger-stays-on":     "TestConformance/Triggers/Deactivate",
+		"app-errors-fail":      "TestConformance/Apps/Lifecycle",
+		"list-offset-pages":    "TestConformance/Lists/PagingWhileAdding",
+		"list-shows-all":       "TestConformance/Lists/Visibility",
+		"watch-ignores-after":  "TestConformance/Follow/Resume",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))

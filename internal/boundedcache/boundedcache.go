@@ -40,6 +40,22 @@ func (c *Cache[V]) Put(key string, v V) {
 	c.byID[key] = v
 }
 
+// Delete forgets key (a value that no longer exists, say a deleted run). Deletes are rare:
+// this walks the ring.
+func (c *Cache[V]) Delete(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[key]; !ok {
+		return
+	}
+	delete(c.byID, key)
+	for i, k := range c.ring {
+		if k == key {
+			c.ring[i] = ""
+		}
+	}
+}
+
 // Len is how many entries are held.
 func (c *Cache[V]) Len() int {
 	c.mu.RLock()

@@ -96,3 +96,33 @@ export async function waitForRun(api: FlyteWebhookClient, name: string, options:
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }
+
+/** The filters of list_runs (its query without `page_token`). */
+export type RunListQuery = Omit<NonNullable<paths["/runs"]["get"]["parameters"]["query"]>, "page_token">;
+
+/**
+ * listRuns yields the runs list_runs answers for the query, newest first, following
+ * `next_page_token` from page to page until the last. A CI job finds its runs by label:
+ *
+ * ```ts
+ * for await (const run of listRuns(api, { label: ["ci-job=1234"] })) console.log(run.name, run.phase);
+ * ```
+ *
+ * It throws a {@link ProblemError} when a page is refused (a 400 for filters that do not
+ * fit, a 403 for a task outside the allowlist).
+ */
+export async function* listRuns(
+  api: FlyteWebhookClient,
+  query: RunListQuery = {},
+  options: { signal?: AbortSignal } = {},
+): AsyncGenerator<Run, void, undefined> {
+  let token: string | undefined;
+  for (;;) {
+    const page = await unwrap(
+      api.GET("/runs", { params: { query: { ...query, page_token: token } }, signal: options.signal }),
+    );
+    yield* page.runs;
+    if (!page.next_page_token) return;
+    token = page.next_page_token;
+  }
+}

@@ -73,6 +73,9 @@ export interface paths {
          *     wait that ends first answers the same way with `done: false`: follow the run with
          *     get_run (which takes `wait` too) or watch_run.
          *
+         *     `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
+         *     them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
+         *
          */
         post: operations["run_task"];
         delete?: never;
@@ -144,7 +147,8 @@ export interface paths {
         /**
          * Read a run's inputs and outputs
          * @description The inputs the run was started with, and its outputs once it has succeeded (`null`
-         *     before, and when it did not succeed).
+         *     before, and when it did not succeed; an image build that failed, was aborted or timed
+         *     out keeps its outputs, which carry the generated Containerfile).
          *
          *     Which runs it answers for: a task's run when the task is inside this webhook's task
          *     allowlist (403 otherwise); an image build (the run behind build_image's
@@ -253,6 +257,41 @@ export interface paths {
          *
          */
         get: operations["get_run_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List runs
+         * @description The runs that match every filter given, newest first, one page at a time: `limit`
+         *     runs at most (default 50, at most 500); when `next_page_token` is in the answer, send
+         *     it back as `page_token` (with the same filters) for the next page. Pages stay correct
+         *     while new runs arrive: no run is listed twice and none is skipped. A page may hold
+         *     fewer runs than `limit`, or none, and still have a `next_page_token`: the list ends
+         *     when the answer has none.
+         *
+         *     Only the runs this webhook lets the caller see are listed, exactly as get_run would
+         *     answer for them: task runs whose task is inside the task allowlist (and the caller's
+         *     own), image builds when build_image is enabled here, model prefetches when
+         *     prefetch_hf_model is. A `task` outside the allowlist is a 403. A page token made for
+         *     other filters is a 400.
+         *
+         *     A CI job that labels its runs (`run_task?label=ci-job=1234`) finds them again with
+         *     `GET /runs?label=ci-job=1234`.
+         *
+         */
+        get: operations["list_runs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -399,7 +438,26 @@ export interface paths {
         put?: never;
         /**
          * Build a container image
-         * @description Starts an image build run. Follow it with the run endpoints.
+         * @description Starts an image build run. Follow it with the run endpoints (`image_build_run_url`
+         *     is the run's URL): get_run, get_run_io, abort_run.
+         *
+         *     `pip_packages`, `apt_packages` and `platform` are read from the JSON body, as the
+         *     Python app's handler reads them, and also from repeated query parameters, as its own
+         *     example sends them (`?pip_packages=numpy&pip_packages=pandas`); for each of the three,
+         *     the body wins when both give it.
+         *
+         *     Every value is checked against a strict pattern before anything runs (400 naming the
+         *     field): package names with optional version constraints (no options such as
+         *     `--index-url=…` or `-o…`, no URLs, spaces, newlines or shell metacharacters), image
+         *     references, versions, platforms `os/arch[/variant]`.
+         *
+         *     The embedded backend's build run (a run of kind image_build, task build-image in
+         *     project system, domain production) builds with buildah, podman or docker; its inputs
+         *     are the request with the defaults applied and `image`, the reference built; its outputs
+         *     `image`, `image_id`, `digest`, `containerfile`, `builder`, `duration_seconds` (and
+         *     `pushed` when pushed to the configured registry). A build that fails keeps `image`
+         *     and `containerfile` in its outputs.
+         *
          */
         post: operations["build_image"];
         delete?: never;
@@ -657,6 +715,44 @@ export interface components {
              * @description The schedule time the trigger fired for, when a trigger started the run.
              */
             scheduled_at?: string;
+            /**
+             * @description What the run is, when the backend says; a task's run, a model prefetch or an image build.
+             * @enum {string}
+             */
+            kind?: "task" | "prefetch" | "image_build";
+            task?: components["schemas"]["TaskRef"];
+            /**
+             * @description The subject of who started the run (`trigger:<task>/<trigger>` for a trigger's run), when the backend knows it.
+             * @example ci
+             */
+            caller?: string;
+            /**
+             * @description The labels the run was started with, when it has any.
+             * @example {
+             *       "ci-job": "1234"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The task (and its version) a run runs. */
+        TaskRef: {
+            domain: string;
+            project: string;
+            name: string;
+            version: string;
+        };
+        /**
+         * @description A label, `key=value`.
+         * @example ci-job=1234
+         */
+        Label: string;
+        RunListResponse: {
+            /** @description The page's runs, newest first. */
+            runs: components["schemas"]["RunResponse"][];
+            /** @description Send it as `page_token` (with the same filters) for the next page; absent on the last page. */
+            next_page_token?: string;
         };
         RunIOResponse: {
             name: string;
@@ -782,8 +878,11 @@ export interface components {
             platform?: string[];
         };
         BuildImageResponse: {
+            /** @description The URL of the build's run. */
             image_build_run_url: string;
-            image_name: string;
+            /** @description The image the build makes (the full reference, tag included) when the request named one; null when it did not, as the Python app answers (the run's outputs then carry the reference built). */
+            image_name: string | null;
+            /** @description The image built on, the backend's default applied. */
             base_image: string;
             pip_packages: string[];
             apt_packages: string[];
@@ -924,12 +1023,13 @@ export interface components {
         /** @description The app's project; the backend's default when absent. */
         AppProject: string;
         /** @description The domain the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app, which looks in the domain it was deployed in). The local
-         *     backend has one namespace and ignores it.
+         *     addition to the Python app, which looks in the domain it was deployed in). On the
+         *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
          *      */
         ScopeDomain: string;
         /** @description The project the run or trigger lives in; the backend's default when absent (an
-         *     addition to the Python app). The local backend has one namespace and ignores it.
+         *     addition to the Python app). On the local backend, the project of the run's or
+         *     trigger's task: elsewhere is a 404.
          *      */
         ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
@@ -943,6 +1043,14 @@ export interface components {
         RunWait: string;
         /** @description The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects. */
         LastEventID: string;
+        /** @description A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+         *     with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+         *     value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+         *     digit (they are valid Kubernetes labels).
+         *      */
+        RunLabel: components["schemas"]["Label"][];
+        /** @description Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all). */
+        LabelFilter: components["schemas"]["Label"][];
         /** @description The name of the task the trigger belongs to. */
         TriggerTaskName: string;
         /** @description The trigger's name. */
@@ -1013,6 +1121,12 @@ export interface operations {
                  *     down answers at once with the run as it is.
                  *      */
                 wait?: components["parameters"]["RunWait"];
+                /** @description A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
+                 *     with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
+                 *     value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
+                 *     digit (they are valid Kubernetes labels).
+                 *      */
+                label?: components["parameters"]["RunLabel"];
             };
             header?: {
                 /** @description Any string of 1 to 255 characters chosen by the client. */
@@ -1104,12 +1218,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Answer when the run is done or after this long, whichever comes first: a duration
@@ -1153,12 +1268,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1195,12 +1311,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */
@@ -1240,12 +1357,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Also send the run's log lines (stdout and stderr), one `log` event each. */
@@ -1282,6 +1400,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1297,12 +1416,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Which output to read. */
@@ -1343,9 +1463,73 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    list_runs: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only runs of this task, written `domain/project/name`.
+                 * @example development/examples/greet
+                 */
+                task?: string;
+                /** @description Only runs of this version of `task` (which it needs). */
+                task_version?: string;
+                /** @description Only runs in one of these phases (repeat the parameter for several). */
+                phase?: components["schemas"]["Phase"][];
+                /** @description Only runs this trigger (of the run's task) started. */
+                trigger?: string;
+                /** @description Only runs started by this subject (`me` tells yours; a trigger's runs have `trigger:<task>/<trigger>`). */
+                caller?: string;
+                /** @description Only runs that carry this label, `key=value` (repeat the parameter for several; a run must carry them all). */
+                label?: components["parameters"]["LabelFilter"];
+                /** @description Only runs created at or after this time. */
+                created_since?: string;
+                /** @description Only runs created before this time. */
+                created_until?: string;
+                /** @description The most runs a page holds. */
+                limit?: number;
+                /** @description The `next_page_token` of the page before; absent for the first page. */
+                page_token?: string;
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunListResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["UnprocessableEntity"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
@@ -1556,12 +1740,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1600,12 +1785,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1653,6 +1839,12 @@ export interface operations {
                 name?: string;
                 /** @description Allow pre-release packages. */
                 pre?: boolean;
+                /** @description pip packages, repeated (`pip_packages=numpy&pip_packages=pandas`); the body's `pip_packages` wins when given. */
+                pip_packages?: string[];
+                /** @description Debian packages, repeated; the body's `apt_packages` wins when given. */
+                apt_packages?: string[];
+                /** @description Target platforms, repeated (`platform=linux/amd64`); the body's `platform` wins when given. */
+                platform?: string[];
             };
             header?: never;
             path?: never;
@@ -1743,12 +1935,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1785,12 +1978,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
             };
@@ -1827,12 +2021,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The project the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app). The local backend has one namespace and ignores it.
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
                  *      */
                 project?: components["parameters"]["ScopeProject"];
                 /** @description The domain the run or trigger lives in; the backend's default when absent (an
-                 *     addition to the Python app, which looks in the domain it was deployed in). The local
-                 *     backend has one namespace and ignores it.
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
                 /** @description Why the run is aborted; recorded with the run. */

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { createClient, isProblemError, ProblemError, unwrap, waitForRun, type FlyteWebhookClient } from "../src/index.js";
+import { createClient, isProblemError, listRuns, ProblemError, unwrap, waitForRun, type FlyteWebhookClient } from "../src/index.js";
 import { startServer, type RunningServer } from "./server.js";
 
 const task = (name: string) => ({ path: { domain: "development", project: "examples", name } });
@@ -88,6 +88,40 @@ describe("flyte-webhook TS client against the real server", () => {
     const again = await problemOf(() => unwrap(api.POST("/run/{name}/abort", { params: { path: { name } } })));
     assert.equal(again.status, 409);
     assert.equal(again.title, "Conflict");
+  });
+
+  it("labels runs and lists them by label, page by page", async () => {
+    const label = ["ci-job=ts-1", "step=greet"];
+    const started: string[] = [];
+    for (const who of ["Ada", "Bo", "Cy"]) {
+      const { name } = await unwrap(
+        api.POST("/run-task/{domain}/{project}/{name}", {
+          params: { ...task("greet"), query: { label } },
+          body: { name: who },
+        }),
+      );
+      started.unshift(name); // newest first
+    }
+    const page = await unwrap(api.GET("/runs", { params: { query: { label: ["ci-job=ts-1"] } } }));
+    assert.deepEqual(page.runs.map((r) => r.name), started);
+    assert.equal(page.next_page_token, undefined);
+    const newest = page.runs[0]!;
+    assert.deepEqual(newest.labels, { "ci-job": "ts-1", step: "greet" });
+    assert.equal(newest.caller, "tester");
+    assert.equal(newest.kind, "task");
+    assert.deepEqual(newest.task, { domain: "development", project: "examples", name: "greet", version: "v1" });
+
+    const listed: string[] = [];
+    for await (const run of listRuns(api, { label: ["ci-job=ts-1"], limit: 1 })) listed.push(run.name);
+    assert.deepEqual(listed, started);
+
+    // A list of a task outside the allowlist is a 403; bad filters are a 400 or a 422.
+    const forbidden = await problemOf(() => unwrap(api.GET("/runs", { params: { query: { task: "development/examples/sum" } } })));
+    assert.equal(forbidden.status, 403);
+    const bad = await problemOf(async () => {
+      for await (const _ of listRuns(api, { task_version: "v1" })) assert.fail("listed a run");
+    });
+    assert.equal(bad.status, 400);
   });
 
   it("a task outside the allowlist is a 403", async () => {

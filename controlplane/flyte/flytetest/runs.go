@@ -31,6 +31,8 @@ type run struct {
 	outputs               []namedLiteral
 	errMsg                string
 	abortReason           string
+	executedBy            string // the creating user's subject (ActionMetadata.executed_by)
+	seq                   int    // creation order, to order runs created at the same instant
 }
 
 type namedLiteral struct {
@@ -47,7 +49,7 @@ type runIDJSON struct {
 
 var runNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
-func (s *Server) createRun(_ *User, body []byte) (any, error) {
+func (s *Server) createRun(u *User, body []byte) (any, error) {
 	var req struct {
 		RunID     *runIDJSON `json:"runId"`
 		ProjectID *struct {
@@ -115,6 +117,11 @@ func (s *Server) createRun(_ *User, body []byte) (any, error) {
 		return nil, errorf(codeUnknown, "failed to fetch task: record not found")
 	}
 	r := &run{project: project, domain: domain, name: name, task: t, created: now, phase: phaseQueued, labels: map[string]string{}}
+	if u != nil {
+		r.executedBy = u.Subject
+	}
+	s.seq++
+	r.seq = s.seq
 	given := map[string]bool{}
 	for _, l := range inputsOf(req.Inputs) {
 		r.inputs = append(r.inputs, l)
@@ -159,13 +166,17 @@ func (s *Server) createAnswer(r *run) map[string]any {
 }
 
 func (s *Server) actionMetadata(r *run) map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"task": map[string]any{
 			"id":       taskIDJSON{Project: r.task.project, Domain: r.task.domain, Name: r.task.name, Version: r.task.version},
 			"taskType": r.task.typ, "shortName": r.task.name,
 		},
 		"actionType": "ACTION_TYPE_TASK",
 	}
+	if r.executedBy != "" {
+		m["executedBy"] = map[string]any{"user": map[string]any{"id": map[string]any{"subject": r.executedBy}}}
+	}
+	return m
 }
 
 // status is the action's status: its phase lags the last attempt's for StatusLag after the

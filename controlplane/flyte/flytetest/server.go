@@ -12,7 +12,9 @@
 //     the connection without an answer when the request names no run;
 //   - CreateRun answers the existing run for an existing name, `unknown` for an unknown task
 //     version, `not_found` for an unknown project, `invalid_argument` for a bad run name;
-//   - an aborted run has no attempts; status.attempts is 1 from creation on.
+//   - an aborted run has no attempts; status.attempts is 1 from creation on;
+//   - ListRuns pages by an offset token (see lists.go), and a run's metadata carries
+//     executedBy, the user who created it.
 //
 // It is stricter than the real control plane in one way, to catch a client's mistakes: a
 // request with a field it does not know, or a literal that is not valid protojson, is refused
@@ -267,6 +269,7 @@ func (s *Server) procedures() map[string]struct {
 		"/flyteidl2.task.TaskService/ListTasks":                 {h: s.listTasks},
 		"/flyteidl2.workflow.RunService/CreateRun":              {h: s.createRun},
 		"/flyteidl2.workflow.RunService/GetRunDetails":          {h: s.getRunDetails},
+		"/flyteidl2.workflow.RunService/ListRuns":               {h: s.listRuns},
 		"/flyteidl2.workflow.RunService/AbortRun":               {h: s.abortRun},
 		"/flyteidl2.workflow.RunService/GetActionData":          {h: s.deprecatedActionData},
 		"/flyteidl2.dataproxy.DataProxyService/GetActionData":   {h: s.getActionData},
