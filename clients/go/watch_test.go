@@ -212,9 +212,9 @@ func TestWatchRunHeartbeats(t *testing.T) {
 }
 
 // TestWatchRunCancel: ending ctx ends the sequence at once with ctx's error, and leaves no
-// goroutine of the client behind.
+// goroutine of the client behind. Not parallel: the other tests' watchers would show in
+// the goroutine dump (parallel tests wait until the serial ones are done).
 func TestWatchRunCancel(t *testing.T) {
-	t.Parallel()
 	s := startServer(t, impl.Config{}, nil, "")
 	c := newClient(t, s, s.Token)
 	run := startRun(t, c, "slow", client.Inputs{"seconds": 120})
