@@ -157,6 +157,45 @@ describe("event streams against the real server", () => {
     }
   });
 
+  it("watchRun resumes across a restart of the server: a reconnect event, then Last-Event-ID", async () => {
+    // Every stream's bytes as read, to see the reconnect event the iterator keeps to itself.
+    let seen = "";
+    const recording = createClient({
+      baseUrl: server.baseUrl,
+      token: server.token,
+      fetch: async (req: Request) => {
+        const res = await fetch(req);
+        if (!res.body || !res.headers.get("content-type")?.startsWith("text/event-stream")) return res;
+        const [mine, theirs] = res.body.tee();
+        void (async () => {
+          const decoder = new TextDecoder();
+          const reader = theirs.getReader();
+          try {
+            for (let r = await reader.read(); !r.done; r = await reader.read()) seen += decoder.decode(r.value, { stream: true });
+          } catch {
+            // the connection went away
+          }
+        })();
+        return new Response(mine, { status: res.status, statusText: res.statusText, headers: res.headers });
+      },
+    });
+    const name = await run("slow", { seconds: 2 });
+    const got: RunEvent[] = [];
+    let restart: Promise<void> | undefined;
+    for await (const ev of watchRun(recording, name, { logs: true, backoffMs: 50 })) {
+      got.push(ev);
+      // In the middle of the attempt: SIGTERM (the server drains the attempt meanwhile, its
+      // listener closed), then the same binary again on the same data dir and port.
+      if (!restart && ev.type === "log") restart = server.restart();
+    }
+    assert.ok(restart, `the run ended before a log line: ${describeEvents(got)}`);
+    await restart;
+    checkOrdered(got);
+    assert.match(seen, /event: reconnect\n/, "the first stream did not end with a reconnect event");
+    const all = await collect(watchRun(api, name, { logs: true }));
+    assert.equal(describeEvents(got), describeEvents(all));
+  });
+
   it("watchRun ends at once after the end (204)", async () => {
     const name = await run("noop", {});
     const evs = await collect(watchRun(api, name));
