@@ -52,7 +52,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.bin, "binary", "", "the webhook binary (required)")
 	flag.IntVar(&o.watchers, "watchers", 10_000, "concurrent watchers (cut to what the file-descriptor limit allows)")
-	flag.IntVar(&o.runs, "runs", 10, "runs watched (the watchers are spread evenly over them)")
+	flag.IntVar(&o.runs, "runs", 1, "runs watched (the watchers are spread evenly over them)")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds (each after a 1-watcher baseline round)")
 	flag.IntVar(&o.dial, "dial", 256, "watchers connecting at once while the watchers are opened")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "wait before each RSS reading")
@@ -75,11 +75,14 @@ type result struct {
 	perWatcher    float64
 	recorded      []time.Duration // arrival - the event's time, per watcher
 	sent          []time.Duration // arrival - abort_run sent, per watcher
+	spread        []time.Duration // arrival - the first arrival of the same run's event
+	load          string          // /proc/loadavg when the round started
 	failed        int64           // watchers that ended with an error
 	connect       time.Duration   // opening every watcher
 	delivery      time.Duration   // from the first abort_run sent to the last watcher's end
 	serverCPU     time.Duration   // the server's CPU time (user+system) over delivery
 	genCPU        time.Duration   // this program's, over delivery
+	machineCPU    time.Duration   // every process's on the machine (and steal), over delivery
 	serverNoFiles string
 }
 
@@ -141,7 +144,7 @@ func raiseNoFile() (uint64, error) {
 }
 
 func round(o options, ws string, n int) (result, error) {
-	r := result{watchers: n}
+	r := result{watchers: n, load: loadAvg()}
 	dir, err := os.MkdirTemp("", "bench-watch-")
 	if err != nil {
 		return r, err
@@ -264,6 +267,7 @@ func round(o options, ws string, n int) (result, error) {
 		return r, err
 	}
 	gen0 := selfCPU()
+	all0 := machineCPU()
 	t0 := time.Now()
 	sent := make([]time.Time, runs)
 	var aborts sync.WaitGroup
@@ -286,6 +290,7 @@ func round(o options, ws string, n int) (result, error) {
 	ended.Wait()
 	r.delivery = time.Since(t0)
 	r.genCPU = selfCPU() - gen0
+	r.machineCPU = machineCPU() - all0
 	if cpu1, err := srv.cpu(); err == nil {
 		r.serverCPU = cpu1 - cpu0
 	}
@@ -293,10 +298,17 @@ func round(o options, ws string, n int) (result, error) {
 	if r.failed > 0 {
 		fmt.Printf("  %d watchers failed; the first: %v\n", r.failed, firstErr.Load())
 	}
+	first := make([]time.Time, runs)
+	for _, w := range ws_ {
+		if !w.arrived.IsZero() && (first[w.run].IsZero() || w.arrived.Before(first[w.run])) {
+			first[w.run] = w.arrived
+		}
+	}
 	for _, w := range ws_ {
 		if w.arrived.IsZero() {
 			continue
 		}
+		r.spread = append(r.spread, w.arrived.Sub(first[w.run]))
 		r.sent = append(r.sent, w.arrived.Sub(sent[w.run]))
 		if !w.at.IsZero() {
 			r.recorded = append(r.recorded, w.arrived.Sub(w.at))
@@ -338,12 +350,14 @@ func waitRunning(ctx context.Context, api *client.ClientWithResponses, name stri
 
 func report(what string, r result) {
 	fmt.Printf("%s: %d watchers (connected in %s), server RSS %.1f MB idle, %.1f MB watched: %.1f KB per watcher; "+
-		"final phase → watcher: p50 %s p99 %s max %s after the recorded change, p50 %s p99 %s max %s after abort_run was sent; "+
-		"from the first abort to the last end %s, CPU meanwhile: server %s, generator %s; "+
-		"server's open-files limit %s\n",
+		"final phase → watcher: p50 %s p99 %s max %s after the recorded change, p50 %s p99 %s max %s after abort_run was sent, "+
+		"p99 %s after the run's first watcher got it; "+
+		"from the first abort to the last end %s, CPU meanwhile: server %s, generator %s, the rest of the machine %s; "+
+		"server's open-files limit %s; load average %s\n",
 		what, r.watchers, r.connect.Round(time.Millisecond), float64(r.rssIdle)/1024, float64(r.rssWatched)/1024, r.perWatcher/1024,
-		q(r.recorded, 0.5), q(r.recorded, 0.99), q(r.recorded, 1), q(r.sent, 0.5), q(r.sent, 0.99), q(r.sent, 1),
-		r.delivery.Round(time.Millisecond), r.serverCPU, r.genCPU.Round(time.Millisecond), r.serverNoFiles)
+		q(r.recorded, 0.5), q(r.recorded, 0.99), q(r.recorded, 1), q(r.sent, 0.5), q(r.sent, 0.99), q(r.sent, 1), q(r.spread, 0.99),
+		r.delivery.Round(time.Millisecond), r.serverCPU, r.genCPU.Round(time.Millisecond),
+		max(0, r.machineCPU-r.serverCPU-r.genCPU).Round(10*time.Millisecond), r.serverNoFiles, r.load)
 }
 
 func summary(o options, base, m []result) {
@@ -365,12 +379,14 @@ func summary(o options, base, m []result) {
 		span(m, func(r result) float64 { return ms(r.recorded, 0.99) }, "ms"), span(base, func(r result) float64 { return ms(r.recorded, 0.99) }, "ms"))
 	fmt.Printf("  delay p50, after the recorded change: %s; baseline %s\n",
 		span(m, func(r result) float64 { return ms(r.recorded, 0.5) }, "ms"), span(base, func(r result) float64 { return ms(r.recorded, 0.5) }, "ms"))
+	fmt.Printf("  fan-out p99, after the run's first watcher: %s\n", span(m, func(r result) float64 { return ms(r.spread, 0.99) }, "ms"))
 	fmt.Printf("  delay p99, after abort_run was sent:  %s; baseline %s\n",
 		span(m, func(r result) float64 { return ms(r.sent, 0.99) }, "ms"), span(base, func(r result) float64 { return ms(r.sent, 0.99) }, "ms"))
-	fmt.Printf("  first abort → last end:          %s; CPU meanwhile: server %s, generator %s\n",
+	fmt.Printf("  first abort → last end:          %s; CPU meanwhile: server %s, generator %s, the rest of the machine %s\n",
 		span(m, func(r result) float64 { return float64(r.delivery.Milliseconds()) }, "ms"),
 		span(m, func(r result) float64 { return float64(r.serverCPU.Milliseconds()) }, "ms"),
-		span(m, func(r result) float64 { return float64(r.genCPU.Milliseconds()) }, "ms"))
+		span(m, func(r result) float64 { return float64(r.genCPU.Milliseconds()) }, "ms"),
+		span(m, func(r result) float64 { return float64(max(0, r.machineCPU-r.serverCPU-r.genCPU).Milliseconds()) }, "ms"))
 	fmt.Printf("  opening the watchers:            %s\n", span(m, func(r result) float64 { return r.connect.Seconds() }, "s"))
 }
 
@@ -487,6 +503,38 @@ func (s *server) cpu() (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// loadAvg is the machine's 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// machineCPU is the CPU time every core spent busy so far (/proc/stat: user, nice, system,
+// irq, softirq and steal: the other engineers' work and the hypervisor's share included).
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		if i < len(f) {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // selfCPU is this process's CPU time so far (user+system).
