@@ -73,6 +73,8 @@ type result struct {
 	rssIdle       int64 // kB, runs started, no watcher
 	rssWatched    int64 // kB, every watcher connected and idle
 	perWatcher    float64
+	heapPer       float64         // bytes of live heap per watcher, at the server's last GC
+	stacksPer     float64         // bytes of goroutine stacks per watcher, likewise
 	recorded      []time.Duration // arrival - the event's time, per watcher
 	sent          []time.Duration // arrival - abort_run sent, per watcher
 	spread        []time.Duration // arrival - the first arrival of the same run's event
@@ -201,6 +203,7 @@ func round(o options, ws string, n int) (result, error) {
 	if r.rssIdle, err = srv.rss(); err != nil {
 		return r, err
 	}
+	heap0, stacks0 := srv.gcMemory()
 
 	// The watchers: each waits for the `running` phase (the run's history up to now), then
 	// idles until the run's final phase.
@@ -260,6 +263,10 @@ func round(o options, ws string, n int) (result, error) {
 		return r, err
 	}
 	r.perWatcher = float64(r.rssWatched-r.rssIdle) * 1024 / float64(n)
+	if heap1, stacks1 := srv.gcMemory(); heap0 >= 0 && heap1 >= 0 {
+		r.heapPer = float64(heap1-heap0) * 1024 * 1024 / float64(n)
+		r.stacksPer = float64(stacks1-stacks0) * 1024 * 1024 / float64(n)
+	}
 
 	// The phase change: every run aborted at once.
 	cpu0, err := srv.cpu()
@@ -349,12 +356,13 @@ func waitRunning(ctx context.Context, api *client.ClientWithResponses, name stri
 }
 
 func report(what string, r result) {
-	fmt.Printf("%s: %d watchers (connected in %s), server RSS %.1f MB idle, %.1f MB watched: %.1f KB per watcher; "+
+	fmt.Printf("%s: %d watchers (connected in %s), server RSS %.1f MB idle, %.1f MB watched: %.1f KB per watcher "+
+		"(at the last GC: %.1f KB live heap, %.1f KB scannable stacks); "+
 		"final phase → watcher: p50 %s p99 %s max %s after the recorded change, p50 %s p99 %s max %s after abort_run was sent, "+
 		"p99 %s after the run's first watcher got it; "+
 		"from the first abort to the last end %s, CPU meanwhile: server %s, generator %s, the rest of the machine %s; "+
 		"server's open-files limit %s; load average %s\n",
-		what, r.watchers, r.connect.Round(time.Millisecond), float64(r.rssIdle)/1024, float64(r.rssWatched)/1024, r.perWatcher/1024,
+		what, r.watchers, r.connect.Round(time.Millisecond), float64(r.rssIdle)/1024, float64(r.rssWatched)/1024, r.perWatcher/1024, r.heapPer/1024, r.stacksPer/1024,
 		q(r.recorded, 0.5), q(r.recorded, 0.99), q(r.recorded, 1), q(r.sent, 0.5), q(r.sent, 0.99), q(r.sent, 1), q(r.spread, 0.99),
 		r.delivery.Round(time.Millisecond), r.serverCPU, r.genCPU.Round(time.Millisecond),
 		max(0, r.machineCPU-r.serverCPU-r.genCPU).Round(10*time.Millisecond), r.serverNoFiles, r.load)
@@ -375,6 +383,8 @@ func summary(o options, base, m []result) {
 	fmt.Printf("  server RSS, no watcher:          %s\n", span(m, func(r result) float64 { return float64(r.rssIdle) / 1024 }, "MB"))
 	fmt.Printf("  server RSS, %d watchers:      %s\n", m[0].watchers, span(m, func(r result) float64 { return float64(r.rssWatched) / 1024 }, "MB"))
 	fmt.Printf("  RSS per idle watcher:            %s (target ≤ 32 KB)\n", span(m, func(r result) float64 { return r.perWatcher / 1024 }, "KB"))
+	fmt.Printf("    of which, at the server's last GC: live heap %s, scannable goroutine stacks %s\n",
+		span(m, func(r result) float64 { return r.heapPer / 1024 }, "KB"), span(m, func(r result) float64 { return r.stacksPer / 1024 }, "KB"))
 	fmt.Printf("  delay p99, after the recorded change: %s (target ≤ 50 ms); baseline %s\n",
 		span(m, func(r result) float64 { return ms(r.recorded, 0.99) }, "ms"), span(base, func(r result) float64 { return ms(r.recorded, 0.99) }, "ms"))
 	fmt.Printf("  delay p50, after the recorded change: %s; baseline %s\n",
@@ -430,7 +440,48 @@ backend:
 type server struct {
 	cmd *exec.Cmd
 	url string
-	log *bytes.Buffer
+	log *syncBuffer
+}
+
+// syncBuffer is the server's output, written by exec's copier while the rounds read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// gcMemory is the live heap and the goroutine stacks (MB) of the server's last GC, from
+// its GODEBUG=gctrace=1 lines ("…, 3->4->1 MB, 4 MB goal, 0 MB stacks, …"); -1 when none.
+func (s *server) gcMemory() (heap, stacks int) {
+	lines := strings.Split(s.log.String(), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := lines[i]
+		if !strings.HasPrefix(l, "gc ") {
+			continue
+		}
+		var a, b, c, st int
+		for _, part := range strings.Split(l, ", ") {
+			if _, err := fmt.Sscanf(part, "%d->%d->%d MB", &a, &b, &c); err == nil {
+				heap = c
+			}
+			if _, err := fmt.Sscanf(part, "%d MB stacks", &st); err == nil {
+				stacks = st
+			}
+		}
+		return heap, stacks
+	}
+	return -1, -1
 }
 
 func startServer(bin, dir string) (*server, error) {
@@ -438,9 +489,11 @@ func startServer(bin, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &bytes.Buffer{}}
+	s := &server{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}}
 	s.cmd = exec.Command(bin, "serve", "--config", filepath.Join(dir, "config.yaml"))
-	s.cmd.Env = append(os.Environ(), "FLYTE_WEBHOOK_PORT="+strconv.Itoa(port))
+	// gctrace: a line per GC with the live heap and the stacks, to tell what a watcher
+	// costs in (see gcMemory).
+	s.cmd.Env = append(os.Environ(), "FLYTE_WEBHOOK_PORT="+strconv.Itoa(port), "GODEBUG=gctrace=1")
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
