@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -413,5 +414,76 @@ func TestFollowRunLogs(t *testing.T) {
 		if !errors.As(err, &p) || p.Status != http.StatusNotFound {
 			t.Errorf("unknown run: %v, want a 404 problem", err)
 		}
+	}
+}
+
+// statusCounter counts the answers of each status that pass through it.
+type statusCounter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	seen map[int]int
+}
+
+func (s *statusCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := s.next.RoundTrip(req)
+	if err == nil {
+		s.mu.Lock()
+		s.seen[res.StatusCode]++
+		s.mu.Unlock()
+	}
+	return res, err
+}
+
+func (s *statusCounter) count(status int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[status]
+}
+
+// TestWatchRunTooManyStreams: a 503 (the server's bound on open streams) is retried after
+// its Retry-After (capped by MaxBackoff) until a stream is free; without retries it is the
+// error, a *Problem.
+func TestWatchRunTooManyStreams(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, impl.Config{MaxStreams: 1}, nil, "")
+	counter := &statusCounter{next: contractTransport{t: t, next: http.DefaultTransport}, seen: map[int]int{}}
+	c, err := client.New(s.URL, s.Token, client.WithHTTPClient(&http.Client{Transport: counter}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := startRun(t, c, "slow", client.Inputs{"seconds": 120})
+	t.Cleanup(func() { _, _ = c.AbortRunWithResponse(context.Background(), run, nil) })
+
+	// The one stream the server allows, held open.
+	held, err := c.WatchRun(ctxT(t), run, nil)
+	if err != nil || held.StatusCode != http.StatusOK {
+		t.Fatalf("the first stream: %v %v", err, held)
+	}
+	t.Cleanup(func() { held.Body.Close() })
+
+	for ev, err := range client.WatchRun(ctxT(t), c, run, nil, &client.StreamOptions{Retries: -1}) {
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable {
+			t.Fatalf("without retries: %v (%s), want the 503 problem", err, describe([]client.RunEvent{ev}))
+		}
+	}
+
+	// With retries: the watcher waits; once the held stream closes, it gets its turn.
+	go func() {
+		for counter.count(http.StatusServiceUnavailable) < 3 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		held.Body.Close()
+	}()
+	for ev, err := range client.WatchRun(ctxT(t), c, run, nil, &client.StreamOptions{Retries: 1000, MaxBackoff: 20 * time.Millisecond}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == client.RunEventPhase && deref(ev.Phase) == client.Running {
+			break
+		}
+	}
+	if n := counter.count(http.StatusServiceUnavailable); n < 3 {
+		t.Errorf("%d answers were 503, want at least 3 (the test proves nothing)", n)
 	}
 }
