@@ -60,7 +60,7 @@ func (o *StreamOptions) withDefaults() StreamOptions {
 //
 //	for ev, err := range client.WatchRun(ctx, c, run, nil, nil) {
 //		if err != nil { return err }
-//		fmt.Println(ev.Type, deref(ev.Phase))
+//		if ev.Type == client.RunEventPhase { fmt.Println(*ev.Phase) }
 //	}
 //
 // It starts after params.LastEventID when set (the Id of an event a caller kept), at the
@@ -72,8 +72,10 @@ func (o *StreamOptions) withDefaults() StreamOptions {
 // already) ends the sequence without an event.
 //
 // The sequence ends at its first error, yielded with a zero event: the *Problem of an answer
-// that is not 2xx (see ErrorOf), ctx's error when ctx ends (at once: no goroutine is left
-// behind), or the last failure once the retries are spent. Breaking out of the loop closes
+// that is not 2xx but a 503 (see ErrorOf; a 503 is retried after its Retry-After, and is the
+// error once the retries are spent), ctx's error when ctx ends (at once: no goroutine is
+// left behind), an event that is not a RunEvent, or the last failure once the retries are
+// spent. c is a *ClientWithResponses (as New returns) or any ClientInterface. Breaking out of the loop closes
 // the stream.
 //
 // The overall timeout of c's *http.Client (New's DefaultTimeout) would cut every stream
