@@ -487,3 +487,30 @@ func TestWatchRunTooManyStreams(t *testing.T) {
 		t.Errorf("%d answers were 503, want at least 3 (the test proves nothing)", n)
 	}
 }
+
+// TestWatchRunIdleTimeout: a connection silent for longer than IdleTimeout (no heartbeat
+// comes within it here) is replaced by a new one after the last id, and the events still come
+// whole, once each.
+func TestWatchRunIdleTimeout(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, impl.Config{}, nil, "") // heartbeats every 15 s: none within the test
+	streams := &streamLog{}
+	hc := &http.Client{Transport: contractTransport{t: t, next: http.DefaultTransport, streams: streams}}
+	c, err := client.New(s.URL, s.Token, client.WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := startRun(t, c, "slow", client.Inputs{"seconds": 1}) // a second without an event
+	opts := &client.StreamOptions{IdleTimeout: 200 * time.Millisecond, Retries: 100, Backoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	evs := collect(t, client.WatchRun(ctxT(t), c, run, nil, opts))
+	checkOrdered(t, evs)
+	streams.mu.Lock()
+	n := len(streams.all)
+	streams.mu.Unlock()
+	if n < 2 {
+		t.Errorf("%d connections: the idle timeout never replaced one (the test proves nothing)", n)
+	}
+	if all := collect(t, client.WatchRun(ctxT(t), c, run, nil, nil)); describe(all) != describe(evs) {
+		t.Errorf("with idle reconnections: %s, the whole history: %s", describe(evs), describe(all))
+	}
+}

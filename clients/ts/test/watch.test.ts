@@ -196,6 +196,23 @@ describe("event streams against the real server", () => {
     assert.equal(describeEvents(got), describeEvents(all));
   });
 
+  it("watchRun replaces a connection silent for longer than idleTimeoutMs, after the last id", async () => {
+    let connections = 0;
+    const counting = createClient({
+      baseUrl: server.baseUrl,
+      token: server.token,
+      fetch: (req: Request) => {
+        if (new URL(req.url).pathname.endsWith("/events")) connections++;
+        return fetch(req);
+      },
+    });
+    const name = await run("slow", { seconds: 1 }); // a second without an event; heartbeats come every 15 s
+    const evs = await collect(watchRun(counting, name, { idleTimeoutMs: 200, retries: 100, backoffMs: 1, maxBackoffMs: 10 }));
+    checkOrdered(evs);
+    assert.ok(connections >= 2, `${connections} connection(s): the idle timeout never replaced one`);
+    assert.equal(describeEvents(evs), describeEvents(await collect(watchRun(api, name))));
+  });
+
   it("watchRun ends at once after the end (204)", async () => {
     const name = await run("noop", {});
     const evs = await collect(watchRun(api, name));
