@@ -10,7 +10,7 @@ CONFIG ?= examples/local.yaml
 export GOFLAGS := $(strip $(GOFLAGS) -tags=nomsgpack)
 BUILDFLAGS := -trimpath -ldflags='-s -w'
 
-.PHONY: help generate check-generate build test test-go test-ts test-integration browser builder example-base lint bench bench-load bench-flyte bench-lists run clean
+.PHONY: help generate check-generate build test test-go test-ts test-integration browser builder example-base lint bench bench-load bench-flyte bench-lists bench-watch run clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -109,6 +109,10 @@ bench-flyte: build ## The flyte backend: what the webhook adds per call, and sca
 RUNS ?= 1000000
 bench-lists: build ## The local backend with a million runs stored: list_runs, get_run, run_task, start-up, size (bench/README.md)
 	$(GO) run ./bench/lists -binary $(BIN) -runs $(RUNS) -rounds $(ROUNDS)
+
+WATCHERS ?= 10000
+bench-watch: build ## 10,000 SSE watchers on one server: RSS per idle watcher, phase change → event delay (bench/README.md)
+	$(GO) run ./bench/watch -binary $(BIN) -watchers $(WATCHERS) -rounds $(ROUNDS)
 
 run: build example-base ## Start the server on the example workspace with a fresh development token
 	$(BIN) serve --config $(CONFIG) --dev-token

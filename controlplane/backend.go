@@ -74,6 +74,17 @@ type Backend interface {
 	// token made for other filters or not made by this backend, or a filter the backend
 	// cannot apply in that combination; CodeUnimplemented for one it cannot apply at all.
 	ListRuns(ctx context.Context, req ListRunsRequest) (RunPage, error)
+
+	// WatchRun opens a watch of a run's events (see RunEvent): its phase changes, attempts
+	// starting and ending, its log lines when req.Logs, and last EventEnd. CodeNotFound for
+	// an unknown run, before anything is watched; ErrEnded when req.After is the position of
+	// a finished run's EventEnd. The watch ends with ctx (and when the backend closes); close
+	// it when done.
+	WatchRun(ctx context.Context, req WatchRunRequest) (RunWatch, error)
+
+	// RunLogs returns the last lines of one attempt's stdout and stderr, bounded. CodeNotFound
+	// for an unknown run or attempt. A run without an attempt yet has no lines.
+	RunLogs(ctx context.Context, req RunLogsRequest) (RunLogs, error)
 }
 
 // Closer is implemented by backends that hold resources (processes, files, connections).

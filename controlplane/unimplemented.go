@@ -97,3 +97,13 @@ func (u Unimplemented) PrefetchModel(ctx context.Context, _ ModelPrefetch) (Run,
 func (u Unimplemented) ListRuns(ctx context.Context, _ ListRunsRequest) (RunPage, error) {
 	return RunPage{}, u.refuse(ctx, "run lists")
 }
+
+// WatchRun answers CodeUnimplemented.
+func (u Unimplemented) WatchRun(ctx context.Context, _ WatchRunRequest) (RunWatch, error) {
+	return nil, u.refuse(ctx, "watching runs")
+}
+
+// RunLogs answers CodeUnimplemented.
+func (u Unimplemented) RunLogs(ctx context.Context, _ RunLogsRequest) (RunLogs, error) {
+	return RunLogs{}, u.refuse(ctx, "run logs")
+}

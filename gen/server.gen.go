@@ -113,6 +113,54 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
+// Defines values for RunEventStream.
+const (
+	RunEventStreamStderr RunEventStream = "stderr"
+	RunEventStreamStdout RunEventStream = "stdout"
+)
+
+// Valid indicates whether the value is a known member of the RunEventStream enum.
+func (e RunEventStream) Valid() bool {
+	switch e {
+	case RunEventStreamStderr:
+		return true
+	case RunEventStreamStdout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RunEventType.
+const (
+	RunEventAttemptEnded   RunEventType = "attempt_ended"
+	RunEventAttemptStarted RunEventType = "attempt_started"
+	RunEventEnd            RunEventType = "end"
+	RunEventLog            RunEventType = "log"
+	RunEventPhase          RunEventType = "phase"
+	RunEventReconnect      RunEventType = "reconnect"
+)
+
+// Valid indicates whether the value is a known member of the RunEventType enum.
+func (e RunEventType) Valid() bool {
+	switch e {
+	case RunEventAttemptEnded:
+		return true
+	case RunEventAttemptStarted:
+		return true
+	case RunEventEnd:
+		return true
+	case RunEventLog:
+		return true
+	case RunEventPhase:
+		return true
+	case RunEventReconnect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RunResponseKind.
 const (
 	RunKindImageBuild RunResponseKind = "image_build"
@@ -128,6 +176,27 @@ func (e RunResponseKind) Valid() bool {
 	case RunKindPrefetch:
 		return true
 	case RunKindTask:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetRunLogsParamsStream.
+const (
+	GetRunLogsParamsStreamBoth   GetRunLogsParamsStream = "both"
+	GetRunLogsParamsStreamStderr GetRunLogsParamsStream = "stderr"
+	GetRunLogsParamsStreamStdout GetRunLogsParamsStream = "stdout"
+)
+
+// Valid indicates whether the value is a known member of the GetRunLogsParamsStream enum.
+func (e GetRunLogsParamsStream) Valid() bool {
+	switch e {
+	case GetRunLogsParamsStreamBoth:
+		return true
+	case GetRunLogsParamsStreamStderr:
+		return true
+	case GetRunLogsParamsStreamStdout:
 		return true
 	default:
 		return false
@@ -323,6 +392,55 @@ type ProblemError struct {
 // ProblemErrorIn Where the wrong value was.
 type ProblemErrorIn string
 
+// RunEvent One event of watch_run (and of get_run_logs with `follow=true`): the JSON on the
+// event's `data:` line. Which fields are there depends on `type`: `phase` (phase,
+// done), `attempt_started` (attempt), `attempt_ended` (attempt, outcome, error),
+// `log` (attempt, stream, line), `end` (phase, done, error; outputs once succeeded) —
+// the last event, after which the stream closes — and `reconnect` (detail: the stream
+// ends early, e.g. the server is shutting down; reconnect with the last id).
+type RunEvent struct {
+	// Attempt The attempt, from 1.
+	Attempt *int `json:"attempt,omitempty"`
+
+	// Detail Why the stream ends early (`reconnect`).
+	Detail *string `json:"detail,omitempty"`
+	Done   *bool   `json:"done,omitempty"`
+	Error  *string `json:"error,omitempty"`
+
+	// Id The event's position in the run's history, also its SSE `id:`; absent on `reconnect` (which is no event of the run).
+	//
+	// Example: 1.2.4
+	Id *string `json:"id,omitempty"`
+
+	// Line The line, without its line terminator.
+	Line *string `json:"line,omitempty"`
+
+	// Outcome How the attempt ended: `succeeded`, `failed`, `timed_out`, `aborted`, or `interrupted` (cut short by the server, which does not count against the task's retries).
+	Outcome *string `json:"outcome,omitempty"`
+
+	// Outputs The run's outputs, on `end` of a run that succeeded.
+	Outputs *map[string]interface{} `json:"outputs,omitempty"`
+
+	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
+	Phase *Phase `json:"phase,omitempty"`
+
+	// Run The run's name.
+	Run string `json:"run"`
+
+	// Stream Where the line was written; absent when the control plane does not tell.
+	Stream *RunEventStream `json:"stream,omitempty"`
+
+	// Time When it happened, as the control plane recorded it.
+	Time *time.Time   `json:"time,omitempty"`
+	Type RunEventType `json:"type"`
+}
+
+// RunEventStream Where the line was written; absent when the control plane does not tell.
+type RunEventStream string
+
+// RunEventType defines model for RunEvent.Type.
+type RunEventType string
+
 // RunIOResponse defines model for RunIOResponse.
 type RunIOResponse struct {
 	// Inputs The inputs the run was started with.
@@ -393,10 +511,19 @@ type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
+	// Done Whether the run is done; with `wait` only.
+	Done *bool `json:"done,omitempty"`
+
 	// Name The run's name; use it with the run endpoints.
 	//
 	// Example: r-7f3a9c2b1d
 	Name string `json:"name"`
+
+	// Outputs The run's outputs once it has succeeded (null before, and when it did not succeed); with `wait` only.
+	Outputs *map[string]interface{} `json:"outputs,omitempty"`
+
+	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
+	Phase *Phase `json:"phase,omitempty"`
 
 	// Url Where to look at the run.
 	Url string `json:"url"`
@@ -498,6 +625,9 @@ type Domain = string
 // LabelFilter defines model for LabelFilter.
 type LabelFilter = []Label
 
+// LastEventID Example: 1.3.2048
+type LastEventID = string
+
 // PrefetchRunName defines model for PrefetchRunName.
 type PrefetchRunName = string
 
@@ -509,6 +639,9 @@ type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
+
+// RunWait Example: 60s
+type RunWait = string
 
 // ScopeDomain defines model for ScopeDomain.
 type ScopeDomain = string
@@ -713,6 +846,13 @@ type RunTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
 
+	// Wait Answer when the run is done or after this long, whichever comes first: a duration
+	// (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+	// maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+	// `false`: answer at once. A client that hangs up ends its wait; a server shutting
+	// down answers at once with the run as it is.
+	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
+
 	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
 	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
 	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
@@ -734,6 +874,13 @@ type GetRunParams struct {
 	// addition to the Python app, which looks in the domain it was deployed in). On the
 	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Wait Answer when the run is done or after this long, whichever comes first: a duration
+	// (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+	// maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+	// `false`: answer at once. A client that hangs up ends its wait; a server shutting
+	// down answers at once with the run as it is.
+	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
@@ -752,6 +899,25 @@ type AbortRunParams struct {
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// WatchRunParams defines parameters for WatchRun.
+type WatchRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Logs Also send the run's log lines (stdout and stderr), one `log` event each.
+	Logs *bool `form:"logs,omitempty" json:"logs,omitempty"`
+
+	// LastEventID The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects.
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
@@ -764,6 +930,37 @@ type GetRunIoParams struct {
 	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
+
+// GetRunLogsParams defines parameters for GetRunLogs.
+type GetRunLogsParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Stream Which output to read.
+	Stream *GetRunLogsParamsStream `form:"stream,omitempty" json:"stream,omitempty"`
+
+	// Attempt The attempt to read (from 1); the latest when absent.
+	Attempt *int `form:"attempt,omitempty" json:"attempt,omitempty"`
+
+	// Tail How many of the last lines to send.
+	Tail *int `form:"tail,omitempty" json:"tail,omitempty"`
+
+	// Follow Keep sending lines as they are written, as Server-Sent Events, until the run ends.
+	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// LastEventID The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects.
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
+// GetRunLogsParamsStream defines parameters for GetRunLogs.
+type GetRunLogsParamsStream string
 
 // ListRunsParams defines parameters for ListRuns.
 type ListRunsParams struct {
@@ -896,9 +1093,15 @@ type ServerInterface interface {
 	// AbortRun Abort a run
 	// (POST /run/{name}/abort)
 	AbortRun(c *gin.Context, name RunName, params AbortRunParams)
+	// WatchRun Watch a run's events as they happen (Server-Sent Events)
+	// (GET /run/{name}/events)
+	WatchRun(c *gin.Context, name RunName, params WatchRunParams)
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(c *gin.Context, name RunName, params GetRunIoParams)
+	// GetRunLogs Read a run's logs
+	// (GET /run/{name}/logs)
+	GetRunLogs(c *gin.Context, name RunName, params GetRunLogsParams)
 	// ListRuns List runs
 	// (GET /runs)
 	ListRuns(c *gin.Context, params ListRunsParams)
@@ -1546,6 +1749,14 @@ func (siw *ServerInterfaceWrapper) RunTask(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", c.Request.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter wait: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Optional query parameter "label" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", c.Request.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -1619,6 +1830,14 @@ func (siw *ServerInterfaceWrapper) GetRun(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", c.Request.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter wait: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1681,6 +1900,79 @@ func (siw *ServerInterfaceWrapper) AbortRun(c *gin.Context) {
 	siw.Handler.AbortRun(c, name, params)
 }
 
+// WatchRun operation middleware
+func (siw *ServerInterfaceWrapper) WatchRun(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name RunName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params WatchRunParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "logs" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "logs", c.Request.URL.Query(), &params.Logs, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter logs: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID LastEventID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Last-Event-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Last-Event-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.LastEventID = &LastEventID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.WatchRun(c, name, params)
+}
+
 // GetRunIo operation middleware
 func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 
@@ -1723,6 +2015,103 @@ func (siw *ServerInterfaceWrapper) GetRunIo(c *gin.Context) {
 	}
 
 	siw.Handler.GetRunIo(c, name, params)
+}
+
+// GetRunLogs operation middleware
+func (siw *ServerInterfaceWrapper) GetRunLogs(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name RunName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRunLogsParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", c.Request.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter project: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "domain" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "domain", c.Request.URL.Query(), &params.Domain, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter domain: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "stream" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "stream", c.Request.URL.Query(), &params.Stream, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter stream: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "attempt" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "attempt", c.Request.URL.Query(), &params.Attempt, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter attempt: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tail", c.Request.URL.Query(), &params.Tail, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tail: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "follow" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "follow", c.Request.URL.Query(), &params.Follow, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter follow: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID LastEventID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Last-Event-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Last-Event-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.LastEventID = &LastEventID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetRunLogs(c, name, params)
 }
 
 // ListRuns operation middleware
@@ -2034,6 +2423,8 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/run/:name", wrapper.GetRun)
 	router.GET(options.BaseURL+"/run/:name/io", wrapper.GetRunIo)
 	router.POST(options.BaseURL+"/run/:name/abort", wrapper.AbortRun)
+	router.GET(options.BaseURL+"/run/:name/events", wrapper.WatchRun)
+	router.GET(options.BaseURL+"/run/:name/logs", wrapper.GetRunLogs)
 	router.GET(options.BaseURL+"/runs", wrapper.ListRuns)
 	router.GET(options.BaseURL+"/app/:name", wrapper.GetApp)
 	router.POST(options.BaseURL+"/app/:name/activate", wrapper.ActivateApp)
@@ -4614,6 +5005,229 @@ func (response AbortRun504ApplicationProblemPlusJSONResponse) VisitAbortRunRespo
 	return err
 }
 
+type WatchRunRequestObject struct {
+	Name   RunName `json:"name"`
+	Params WatchRunParams
+}
+
+type WatchRunResponseObject interface {
+	VisitWatchRunResponse(w http.ResponseWriter) error
+}
+
+type WatchRun200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response WatchRun200TexteventStreamResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type WatchRun204Response struct {
+}
+
+func (response WatchRun204Response) VisitWatchRunResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type WatchRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun400ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun401ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun403ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun404ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun422ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun500ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun501ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun502ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun503ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WatchRun504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response WatchRun504ApplicationProblemPlusJSONResponse) VisitWatchRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRunIoRequestObject struct {
 	Name   RunName `json:"name"`
 	Params GetRunIoParams
@@ -4773,6 +5387,240 @@ type GetRunIo504ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetRunIo504ApplicationProblemPlusJSONResponse) VisitGetRunIoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogsRequestObject struct {
+	Name   RunName `json:"name"`
+	Params GetRunLogsParams
+}
+
+type GetRunLogsResponseObject interface {
+	VisitGetRunLogsResponse(w http.ResponseWriter) error
+}
+
+type GetRunLogs200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetRunLogs200TexteventStreamResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type GetRunLogs200TextResponse string
+
+func (response GetRunLogs200TextResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetRunLogs204Response struct {
+}
+
+func (response GetRunLogs204Response) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type GetRunLogs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs400ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs401ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs403ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs404ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs422ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs500ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs501ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs502ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs503ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRunLogs504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GetRunLogs504ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5511,9 +6359,15 @@ type StrictServerInterface interface {
 	// AbortRun Abort a run
 	// (POST /run/{name}/abort)
 	AbortRun(ctx context.Context, request AbortRunRequestObject) (AbortRunResponseObject, error)
+	// WatchRun Watch a run's events as they happen (Server-Sent Events)
+	// (GET /run/{name}/events)
+	WatchRun(ctx context.Context, request WatchRunRequestObject) (WatchRunResponseObject, error)
 	// GetRunIo Read a run's inputs and outputs
 	// (GET /run/{name}/io)
 	GetRunIo(ctx context.Context, request GetRunIoRequestObject) (GetRunIoResponseObject, error)
+	// GetRunLogs Read a run's logs
+	// (GET /run/{name}/logs)
+	GetRunLogs(ctx context.Context, request GetRunLogsRequestObject) (GetRunLogsResponseObject, error)
 	// ListRuns List runs
 	// (GET /runs)
 	ListRuns(ctx context.Context, request ListRunsRequestObject) (ListRunsResponseObject, error)
@@ -6049,6 +6903,33 @@ func (sh *strictHandler) AbortRun(ctx *gin.Context, name RunName, params AbortRu
 	}
 }
 
+// WatchRun operation middleware
+func (sh *strictHandler) WatchRun(ctx *gin.Context, name RunName, params WatchRunParams) {
+	var request WatchRunRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WatchRun(ctx, request.(WatchRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WatchRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(WatchRunResponseObject); ok {
+		if err := validResponse.VisitWatchRunResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetRunIo operation middleware
 func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunIoParams) {
 	var request GetRunIoRequestObject
@@ -6069,6 +6950,33 @@ func (sh *strictHandler) GetRunIo(ctx *gin.Context, name RunName, params GetRunI
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetRunIoResponseObject); ok {
 		if err := validResponse.VisitGetRunIoResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetRunLogs operation middleware
+func (sh *strictHandler) GetRunLogs(ctx *gin.Context, name RunName, params GetRunLogsParams) {
+	var request GetRunLogsRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRunLogs(ctx, request.(GetRunLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRunLogs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetRunLogsResponseObject); ok {
+		if err := validResponse.VisitGetRunLogsResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -6192,174 +7100,214 @@ func (sh *strictHandler) DeactivateTrigger(ctx *gin.Context, taskName TriggerTas
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs3sjD+KiierTKZM6JkWc5upEptKY4d+8Rru2zl5NTP1OGAM00SqyEwC2BEcb2q+j3N92Dfk3yF",
-	"bmAu5AxJ+ZJkE/1ji+QM0AC6G33vD71ELXIlQVrTO/3Qy7nmC7Cg8dP5RGn7FrhR0n1MwSRa5Fa4j72f",
-	"5ytm58B0IZkwjLtnIT1jGhKlU0jZUth5eGLYi3rCvfWPAvSqF/UkX0DvtKdp8KhnkjksOM0y5UVme6c0",
-	"PaTsWnC2hMlcqSt2/uZFL+ot+M1LkDM7750+PDo+iXp2lbvhjNVCznq3t1HvPM+/VwsuWiC/mAPjef7A",
-	"sBSfOEMoJzy5Apm6bwkCtpyDZHxiQNou+GmABvw12I4fP456CyFLWDsAfYWDdYPpJishyLmdVwDgf1FP",
-	"wz8KoSHtnVpdwCeC80arv0Nit0GU0yOfsHN+hE/aum0HbLm5Kk84YjCcDVmcwjVkKl+AtHHHhpYn+vm2",
-	"9CWfQPZMZBb0JqyvZbZyFGKYnXPLEq61oythWOZei1h8Batvr3lWQMz6GnLgFne9JFU2VZoZuAbNszPG",
-	"kSAXhanGggXjWTZwC4abPFMphDW1HQxO2zgWYWGB/OBPGqa9095/HFZM45AeM4e4yN4t0uYLeuHh1+Vu",
-	"cK35yv1q7CpzX0yVXrjPbzRMwSbzt4XspoLcP+SW5skhYtyU34/n0/FCpZAxDbbQElImbMf56kKOPzvR",
-	"bKUYj4ke4TvAqsjh80H1tpB0KhtgnRNyMavYFUDOlAyM+o74FjFu2UIZyx5+PZLI8VMxnYIGadkVrMxg",
-	"yM7dH+6KeHjw9SOWqSXog4QbYBlYd9NELBUzYU3E4oM4YvE4ZlymLB7GZ4yPJILi3939wkTZOZvATEj8",
-	"DqS/h7h/mSk9kvg669s5rBjXwK55JlL2YzEBLcGCJz0zGI7kb5FmttLKGok4dHcIuAdlfHaqeJeoHLbx",
-	"aOK1pRShNLNazGagWSauwbC9rmbW53IkeZoKN7JDaffKm5WdK+luq4gt5yKZs0ypKzck/uxnFpYtuRs1",
-	"z9TK7Y0cDNlrfGQkM5XwLMwd1V9T0wDzA1OD+oFBWj9lkBlYzkEDCkbs5OiEMOkLSRC4z1tZkOcuX3in",
-	"y71jLVsXQFjbu5H8lM37HELEBTdX3eTkmfcvKYE5gP4btBFqi2jDrukJOraMWzCWaZgJY0FDypSEfaQw",
-	"P8qnbSAd4JY9LE94yzb6hz7/3ezB237MbtaAmri9toKbTSBTcmaYVV2wc3P1+QH/mYsWcj6XZumuMSc2",
-	"KpkAQsrznM0dtweezCElCoN/FGCc/mQst9CFAUs3S6v+NeWZgRKwiVIZcNm7daBpMLmSBvCG+46nP3AL",
-	"S75ynxIlLUgEnOd5JhLuAD/MtZpksPjPv3tdsppv2wX5ht6iSTdPzc2lVcbyjEtApua+5FkGKW7JjF8D",
-	"42yi1RUg05tykQk5Yxw3cegu0+94+pZ26peG3h+QY3NLyDInVi0gZZOC+DTKPU6BkQ8smzp5BXUYIfPC",
-	"emWh+i3gbcQ4smLcBcaFGxDlN5yEVGhhDWTTAa7+iZLTTCS/+Not1zPApUtl3aXMCUtpXTzL1NIQ1LRq",
-	"zqZCCuNwWxdyELnD5JK9SGGRKwsyWR38CCu8zDUUJlgflJ2D9luG632m9ESkKchfb8GqsEak0DiTB4bW",
-	"nAljoxKRG9itYVoYMBWKE/p6yrsQC1CF/a0RYCpSPGCiNxS+hLsBbqPeC2lBS5491VrpXxLud2oBdu64",
-	"gOMGKPT58wBmQF+DHjIUTsFykTHpFB1UpQXKSQQ1Awc2s3Bjz9g/CmWhznPHIsU1vlL2mSpk+ishW6qA",
-	"6AtuhLEBoheLPIMFSAvpr4AuUzErnHziZcMKRlPkudKeVakcNMKBQL/hq0zx9EKpl25hvxafnqgU1djM",
-	"AeFQncsa0jCeJJB7NvMO9LVI4CfJr7nI+CSDX5cyEy7dHk+glBCURl50DdptLaRnzOoV4zOn3jhpkrjL",
-	"T5IXdq60+OcviyyvFEs0pCCt4Jnp4Igl6tDOo6HLSTlz4Kk3YP/8888H54Wdu4ESbqEJ3LrIdYsrzrVK",
-	"wBh3aE+lFXb1a+Fbub65E2MQ0+Y89xdHqpLCETGj9ydgzliMTMnEzPCVYaRDcZmy5Zw76r8NUl7dtk9y",
-	"HJr+taM6K0iok15UXtujKFjsTz/04IY7VrLVUL/xurvlC9N8HV0H41Je7bUJw5VY/T5oXH6oEqTL8j01",
-	"Qa3wNuqdJ1Zccwvned69VpBprgSdriwyT68kvm8sQJgxd4PWd6eUjaPufSt01oZzrSur5ogq4GiI1kXu",
-	"u7hOa34xyUTCwqMRaY7Cok6hJOoOn7oxwoxT4P440vZnMm7sGIJA0O5ucmKFe44lmpuKkyGdAM/sfMVW",
-	"UFuCE0HKR4bsXLJuA4YTw7xm0LLALSRhLNfkQGsC/VwtmZpakCXoJKHi805Gmlp3c9BamBFOn/M2KVxj",
-	"uV8fAbgTVWagCcBrEcwJTsvgln7/+qT18YpG14/Am4JLH5BjlAy5kZCzU1YuS5LYt4LyUCK8JoWcRU4a",
-	"cQ9NVl4TYf3NDXHigZpO2XIuMmBLLvFHRC8S/t3wupBSyNld9gZksXCEhvO544t6fpRe1PMYhaxF5Tmk",
-	"NWrzpx31bg7cGAfXXDt8MG6w8zx/V43nqLEc8jzPn5Sj4nN+4IojrO+x49pWobmSVfs93JcrlmfdYB11",
-	"jrJGid185btCZOmLBZ9BTUNuchee23HOkys+o8+l2Xvd2LFBNJXJ+/HR0abNOxf5zoEfPzz+iIEzbtGQ",
-	"3jHo1ydbx/zL+oi3Ozauiy937tzG5OsrmHADY+FGb+fp+BObFCKzTMmow66LYgykrZwORxi7EdKxLuS4",
-	"FVPdVD+9fRmsZvj0AxOc/R1jyk4LHEFdjsQW/AoM+mjYtMgyp/+CBplAxCyfMSGTrEghHRCjrylfaMtD",
-	"A+gZc5dW4yaQyqJbpMkiPIPw03nTdGG9oQVk5UmtwKANHux1NXYi846zXqPwtmNpbGwDN9amjZoY10bv",
-	"T5xq8A6sY2RmE2MnMOfXItzNIUgjFSgq91qVEDcgC++xfuwfjiMW88Kq2HHy2CkhWqQQD85Y+UR1rJua",
-	"Il+RKzvIjxUIm+ImaMEz8U9o5bRkHUpJO8icepEUGl2X6JBfcmHR2amkE6TRmFTD7Zrg4s3o47CUdhSn",
-	"7fDP0gLjsDmxu0arrdgDrdaQozydFmjq+9B+8FmGQmQHl89JAUe25e9Znr2pPUIArtlZ3D56Uvuvd69f",
-	"kf7suUXCs6y2lRUoaJ0eo6/ZfPx8OAqjndoxZRv//r68HreK1p9B4v3s6sLel/tzlMu6F9emqHlZbqco",
-	"4t9tm/YF2mLvdrIX3FwFu/dkhfz9jAFP5mQjL/02qxwqB04KScY1mFYs2x4W0YiBaLKaRBz8XU2+fXj8",
-	"6GQtDO34z1Ev59aCdiP973t+8M+jg28u++8P6K/x8PLDUfT1w9vwy+Cv374/P/j/qufKD9Wj1e+Dv/6p",
-	"jb/9DXar8G2MKMvQH5cKk2d8Vfrlaip9ytlLdQ0ZT9oZazHpdjeX4/unAlk27TdXUi2ND0eoJi4M6IOH",
-	"x492I5mHwBNRG7L9TaU8E2E/NuHEmKEHxv3vnwuBYu9HPQs3dtS7pDixuwuKbYEcb+bcbA3byN0DKKA8",
-	"y1aW3JK4RSw2RZIApJC6y5Ms13iNkunF/WnFAtKxKqwPh9GQuBsA0hiDXKZC8qyuA/2jgAJZhLvnhJyN",
-	"p0qPNRhV6AQFBiGFxVtjXVHKeWFITwpA9aIeweTkDALJHWCACPUSD82mUlULA3vxegu73Yt1dNyaFVJ0",
-	"slwv8X3yBHk45a02QHyog6HTCFFYcQVaG5IHa2KLp5i9ffaEfXPy+M/MGyoxBNJykZU2Qm7Z0l2cS62k",
-	"k6rZUunUsAVwSbJP3d8UrZ0IjdVhKKiGjfxAwgQZvUnyupBs1NMHfJKMeijiTdFr0oInZOHcnPGZ0uzk",
-	"+Diia4HcO+hKXHLj11aFI1cw7BWl5TeYHFUt+piQxnKZdBG210pybufNZR/qQh7iqttWWrmSto77wDCR",
-	"RoxnRjFTk4D+58BLcwcvUkYWcbIFa2Gt04fqvosHhmVqNtxur90E4fnFxRtGD7BEpc0b5OTopM22ZIXN",
-	"OnaqNpK7OuboDYKbNWR5pSx71oUe9MXmtf7T2xeOlxJWALsSMnVSg6eKM2SjhT2dZFxe1VQPDxGSikC3",
-	"dBOW2ls7ryv8Nay/Zrz2NLSFsksP6To77LQezcHjPMlHS27qfN/HroQ4EEIOpzuqdNXKnLsFiTImtAw5",
-	"VJpxEvfR9IROX2+SQ/m/Hx/exGcMFrldlfyFPGshLCHa5nRoYzRNEieBYvthYMBdaTDr9B68LeSnX0gt",
-	"po4QwkHBeA7+YP90K9ii+32+W6xLAvGve9NJIa3IgiOgvOz3ALBDUdnnPntbyJfCbHNNwY0d53wGY6uu",
-	"oAUr3oFMkV4Ni6vnYtYvrwDDF04gyixoMyjR0A3M3AtnIeDRx0WjLd790I6chTRd5DEDMomZiElYuntg",
-	"KvQd7p63hSw3Ypd5COHo2NEtdkhrHTF2OC8WXK5YeKTEWIcNc562OxtIWOhg8V4fUFO2nKsS68O4/diH",
-	"3J2OiqOjR4lT5PAvOPRf0M/0XYwHx2vhhRQatGE5alc0EtF2mIkGpziPuW04S1Ju4cCJs23vpEpusS9h",
-	"8KsT6JgwlRC+aQoAmd5x3h2eMrejJJQ3vGGtOOxuxC0OH8rxatladzWeuTOgMFlMIOCkV1VZGxSrVZml",
-	"0/pt5N5EwZIe7jWsz3s6YN4W8kch0wsayn96U43ov0GL/Hc0LnobJ5BtYZQtzHUTo2mQTl7edKVy2bRc",
-	"fvD2hN5pDy0Kt1sYfU1cPvjz9BH/JjmePGwVgu6if1BIQFpkJeq1EK1/AmO3GoGxU8d6HBX6ZZa0uE7Z",
-	"btX74bR/8U50gCi0Y70ON97CFB8nGPcIBPaLQUVig1dVi22EtDtgBhv74emuOkQpZnObrdqWcxfTX9AU",
-	"yRWAjKjjBqANuLutqMonOWOFIfd0LbGzDBowazrdDiTd3/nZ7lBa2w5af6chyC0eLY+bKy89GR+6JLXK",
-	"aRY5nuYFg2y1HiXB+rGTimLKWwh+NjV1ki1TSxmhaov+XCddJIhnSsJgyF7Q9WnQUAM3PLFu9e7uNeKf",
-	"Tb3q4absdXMwUwd+zX83Sg7f8uXfwBjyApW/HpgrkR+onDjdgZfPaZB13tZ5E+CO4E1WUn1pcnWXwdbI",
-	"iQo9HCmbLrWXDrXrPi0zmjDHcQJsJq4RCmE8dH1/JlKFUxi0X7nt6mL94NGm3I8JvjhisRd00AiXKW7d",
-	"H35E92cmDH5FqOf+cpzLrRb/LiiqMS4j2iq/rFpKms1t1qBJTEG62jMEwKua5S9dFPEapfA2ktgHE0iG",
-	"b4oFd0WDmQbwYRN76vIX5cz+dCLv783EFaCYQSfX3MBSeNh//7o2zV0i3Vk5fY6qhwlevoHPx3WyeYv9",
-	"rMyN2z/YKK/yvDZ+u66yhrYvtEw6qxKo/NrDEN3L77pC0Lu56xpuupiR6yCBjvHYxlzPWhSRV2gF97ds",
-	"Pf9hTvkdJXcW0rt9kMqY0ilo1u9091PulH8bH1oYyK6B2LCQjtrdZHGTHN977nUZ3SFoo7IVdOaY+ZW1",
-	"LSIq71yhEetNVMHtUK42qNlbuaxuxRaA9zEwdC4lBE+0reVO4HkW1QJfQOc74IzbQ1XYCmMaoOw8QgOJ",
-	"BrtrLv9UxQ4xa6NPaQR0gJTZM7jb7JhjFnhixdlyxOo2/rk3M1ij/PpU69vcSq+RJ/1qh1qZB0nCWwwR",
-	"W1zpVYJd61bVUwd3LreerLeWdOhBuGwzZxlICi3s6p3DzhAQwzXo88LON3EiPveB84j5p+w7fJZ5M4a6",
-	"AumNGBHLuTGoWGhVzOYhgLHhKx2GDD3cFxyqOvK5tTmaLpS6EtAOzjmLn+DPsXcG7DctJsI0knmZBp4S",
-	"dsfTbGVh7AO+g5GNoCizDeljlW7Y8k61Ep6LH2FFcfFCTlXbOvAcgL19+u6Cnb95QfE5OpmDsZ7LLJW+",
-	"OsVb1x218VZhZAERm6osU0uK7+F+OUSWI+nZhPvaM7CIytrg1RCVWslhGZfLDlkVbcEOKesOfSqY/2Qi",
-	"ZpbCJvMyy9kpCjTBdBr5SDe35VxI0GQiIQBK48nzYjYTcvaMJ95fbYYjOZI/Cw0HjmlyKyYZ0CLRafzA",
-	"hKsuxs8/016f5/lTeS20klj95NTXdLBzE7EF2LlKTTSSVZEHcj3TFhHJsqmALKXLkdL08vyBGbLXIVmH",
-	"fpppVeQU32v5bCT7idIYtGeuIm8gyvMoaMZ+E6JywYMz5M95plaY3wDSqTqGhjUj2Y+Dxjmmr+KBE6aN",
-	"kLMMqsQhw6oHTTyIcCXNzAkzV0tDmhzm+9NMGDlIe/zVV7XcEaHk8Kuv2NNr0KtqGszWjCkuJmYSIDX1",
-	"zJVTxuVI7s0LgqMOzZprBEuxiR20OJLbiHEwZE8qmPCQ9iB+XzdhJFNIRAoGLbaVN5gJLz+FhA+64YxV",
-	"mrIUF34P0X1lvvoK5427smdi1g/O6gGynRXj2ZKvjI+9LP3WfaNYkgknKYxk8GYGC/5m1Qek73jo346o",
-	"3InjEELOBhg0YSkekRxyGEexyiEeSUIYYHHliY3dRlG2H6o8GnKFYd+MV75Ezk6Oj5lTBIN/vfRPCYcM",
-	"PkmHihpkIgF/G3oGeZ67y/TgeHhUc5cS2zzwW127rE97D4dH9KjKQfJc9E57j4ZHw0cYpmHneFEd8jw/",
-	"/OAmuHUfZ4DqQ4nEL1KnioEd8zzH16oaYO/bRbTqkcNQvuo22udRXw1kv4dDSYvby7WM8+Ojoy1JWXdL",
-	"xqpH+HUkZGH4/W3UO6Fp20YrwTus5ZPjKw93v9LIssOXHu1+qcpkxjdOdr9RZqO6F46P94FrMxfuNuo9",
-	"3mcbmum9+NbDvUCsp6fia8d77XmoQICv7LF9LRma+Ooe+7iWco3CYbFYcL3qnfZeehmB0vBRmJ6hj8J9",
-	"uox6NwdlojcKPDm+XyPQwyBOoISsTItlEpNNTJkZwn52d3+85MJ+a3UBMf1CKdeJQt2kXihCmJCLw/qe",
-	"b2KkM0ZrOcknYo+PTlA9abKIANlvlk/sfhpranxZftISOdzNV/ByqLK8fm9c5uib3S+UJSju2dKXY0sB",
-	"Kz+BLzmxbwtPAulUgzLczUuUlH8XBHGvTmQUTxXy8k7xb5K/SE53n//r3etXI4mRQRyjr5IQXxR/GJXk",
-	"O+qdslHPS9JwY0mQHvVu6wkkPm9fKoujDlnsExpiJsxImtZEhb6TKd+8fncRsTc/XSBYb84vnjxvSx8y",
-	"uHhhB9FIxvUMhrgtIQHl4tgJZ95V5P4MoSZuuD5nGfDUMej4EJ8JTpvBkL3FOiC+vsnJ0VFUC2wbSV1k",
-	"cMriw0MnyA5DXbxhzAzMHPYa1sdQwRx0AtIegExUCqnTjxgZGNxfc2Ws2+nCgHZ6eDSSlJJpMm7mWGPG",
-	"v8j8N/F/xFGpPiRzrnliMaHqyduIvXwWsVc/vcRSgPFfY7Ss4vJH0uQZesemU8b9JqFqKQxbgJ5hdQ6r",
-	"2Nqm9km2XwoZtg0Deq5gNcDNrTKbfQQfRp5mfAXpKePs+ObGre7RzU3lygyIxifqGlhfQyo0JJa0Jans",
-	"SJLlgEZwr9LN6nbFI6gwEWJu/FLRzRGzVGO6Z+kpJHXUezZHkmBUS0xf1WAMKr8nBN7jmxsEKGgWTv8y",
-	"UCoqbk0VhVGavzJOEwyakjAsvqBKIA6rygKAqICcBvWzHMLtQGmT6rSZD0fynL4I50QVGKy4Lgu2fXOG",
-	"7lBfz3St8kRUJttxNhGS6xXNLJVmC0WmhWaMiS+s4RDz8dFxbeyqAESjvAw96KvGNSUYx8M+WXppi/Oy",
-	"qEOj+aci5JBMcJg7dEpqJWfXy9hRROZ+pcOOTv6ys3ZYZ7QuWXpKWMusdGHnp+yHp47ZBZYXBX73/dOX",
-	"Ty+eOpR8/vT8e/SycLliWMKzH7vrAHGNXtxEHIuJnIJ8sG2rJ5g6akD/8PSi10is6b//YXb5/ilcvr+w",
-	"l/96/ya/fP9aXb5/Z2pf/FTUPpxz/PD+SXL5/vn88l/vv0/p/ZdZOY77/1/uV/zCvfF9ejn4U691a7+o",
-	"lou353cqXX02gXQtue92s4DbXcXfrjISeHl6WqzubNZ32IK/oeNjcOdL3FdEKO/v3vaQh25puwnjHeBA",
-	"wfyYpLB2OZ6GhJQdH52wV4o9oc08C/dOVPM+OX6HIz7aa8RHOKJlf1OpmAoqsd495h9afXi4B0zr1aTu",
-	"1Y7PqnZE9Yiq3w9Lib583adKGgy6kKdzJzfXZNZQi8627pLSI7nfTpCuRcLsmtxayAyMD7KgOLGU1Wu/",
-	"jGRNaHXg1WRW0ZBZg3zdEMdRK/Fi6kh+pJBK8l2t2FcAf1taDM0RZHurnK7l1q9ktjpjpZOebUrmw4aA",
-	"slk6rKFuP8Hqmx+talc+xW1GQJXf3QYYUjmoDM2mia+a+d7It4WS2wsE7DDz1fLy72/q+xv3yxj6Ksy8",
-	"K/9BP/xBWVdoq+uhmc6BIdrsGUVWdMaHs37cUsAmHklhauHzP719OThlM7BjDBXwf4yF8qEY7pM3oNWq",
-	"22AmfK28jTd8hVpPlACPruCpVoumpS/orCPZqBk25zLNQFc+9oW/LzOjaBTqjQGpt1tVDCgiUQXvj5H0",
-	"sVreSIjdWPrxX+vQfyuLRY7X2vHXje9zLlNu4sEZOrgxtTmkJsw1QDSSpelqKaQh0QY7YMzQHGNxpyhk",
-	"gVJBhWHJHJIrd5/PuJDGYuVlLRLMUHY0wyYwVVg5ckV51Bgr0z85OmpYGjEYZHDKPLA+XoSqLntrZVnq",
-	"JlHSWM0JC6TyD2BG4ZxxM5LxwYGQKdwcFDr79v/+//+HCgMdKPdnxKRyaGEiZnKeAKXSZUIC9l4wc8gy",
-	"tgDLK7PjICL0HMmyXJOJAjQmYgEvDIuVOeQ6mb8/vOZacGkv49KCCIsJpGlVq9aJHwHdndyAjRSmlExc",
-	"w2wKdWE1ckK/f+h/YFbGOlzyrSRyrdIisRgqjK/4PcS/+TxiuUoXHIuXpyq5An2GmEWhSiPJdaPwcEV6",
-	"VXQo1fkigkBw4qitkhWN6+OeRrJ81BOtwBITqZgBBbiXQUtTQfETCDAFxocw97GBRMnUxBgW7Ui2MHNI",
-	"vQhOH2qhJ6E0MHUx0Cu0F9OOoyA65SIzGMBhwkooSmMNGIaNPcq1tNkBiQWVdbKaMk5nbTLloVGf0jGs",
-	"UaGr1cLXVtZu06TnmZVH6mBqfDR8eNxtZsRXxjt6Pjw63tOgiDEp7N33P5Z0bhXDYgiUJ98GAkUp7YDg",
-	"65M9IcBtXG8rsTZjKBbb2YZh50zneK/lGg40ZMANBJ5nunubwd1aKmzMmYu8nCWqbpp+fMd7I9wPDwxr",
-	"Xpi1CwPzZzqX0qwh19Lg6NMKMm4u/XuYCC5bVt9cTfO633M1jRJ4u1bzEXUrW9CUdNvyxmkepv/220zI",
-	"4uaQL9KvTzZOrZRh9j2xUOBy1/ruXOnyCxmoN8uMfgYb9b4TblfdiN/Xknp/d4rbvcX0t6W/IW4yvh4U",
-	"XtPiysT4ph4nlSQ75SFFI9cCPdsaCBl2fHTkyyvXmhgIw4p8yF5hILNsVOEfsvBm/Pzp+fcxs0pRUDI6",
-	"372tKXgknADmWNiAij8tlBRW6WBS1GoC9WotTenML+ALcoC14ocd1N/Yk4/F3FrqSO/0/WX9rAkKUshq",
-	"B5woDR3n676cA/ceYjxtSnlpPWkUkfD47Kql/p4BMFWJr1qAOOqYzWJdzQPydXO+0OH8bSdbrvW/+SjG",
-	"es+BtnCgn+eK8QV7sR9GIg6G3I3D+fQAc1R2G5AoP4eiOJbSXS9kBaLSIaWVpp798ryYVMWkKDOL0g0o",
-	"TYlsOZV8FIUIGQeuw+mdVR6bSL7RXHYfTTFUlNSQK+M43irEgzwvJmFajNQXB4laLAop7Opwltturc0N",
-	"9Tn7yn1on4Uvxym3fOxjUbbEnuw5ItdWTHlixx+jgbUPmMyFhcQW+hM1uvpJUV4SHYxDhoMZSI8GnUfi",
-	"a9a0xavwwqpmZdi7LJHKNI992ZO7qcetoTVukSGV85MPAEvyjetb2TFoR0/2XfVWKH2UzVWWhkp9dfrH",
-	"nKauI5lPKedpfAWrjqN5/mx88frHp68+/niSvOgY+7g5aIcNpT36aaF0F8h/+UF89MCp6ETSx0d7jrve",
-	"lUke/BO0qrFsahgF1yCreFti4cIwnmngKYoeutM+M1U66bCWHG2WF/tSOmitUvAXVj4bFd3axZt6u/N7",
-	"5fNe+fzFRL9QMo3xzbTjmjhY1mq7i0h4+CF03t+eg7iH2LXD/R9WEdqk7xEx0Oigve/zIXzh8rfDLYb3",
-	"OYd/QLL1nvf1uot7UWxJbrqQuyn3EH3wde1uLUMQXfT/fiS8RwQStUvEUsFfNn+w0ZexK6QIq1JQLznf",
-	"NXF4Hx90zyv2SAREzPklWIVQd7vnx0L9oa/6lhYYe9z4Vd2wWtmaezHgj0jab4GnG5Tdih8fSe66kAeW",
-	"m6vDDxS8dHv4wUc13daqi+xh9w1BbNxcVRFLVMbT9+ovLbrBiOsX4c2+1CtgJPvxh1HvZtQ7ZY9u48FZ",
-	"vbJ+owkUzVLGRC34ik2AZTC1VO+AGpb6JFA7kjzLsDYCl75TgZIwwKYohsUfbuOIGcXipNAZO/gfzHyL",
-	"fUkpvyhM1Qwbn2VYqXAkAwAY2KTSKtcVLSRlQVPfQMGvtX9yfMyw99xSGBhQ/iPmLHtf20hisSBkQQcX",
-	"qxxiynd12GB8xvMLD4qGjfg/W69AaEFPeQJUt6iQVxjnj+vAut7CGIwI9LZoBAWLFTUacVGxGyxm6jNC",
-	"m6GDOB6G2WGlfi5Z/CKFRa4syGR18COsyqJHVmEjSKbBYs6D4VM4bWT8smZRfywZj1FhtaJ/QrLjEzZX",
-	"hTY+w6Cq2I0NJoU2toyh89aWs8Y0I0koJKYYNWfLao0+5ZViUrEa+LdV8zDWp2gPR+QDH7rmK4Z7t4Au",
-	"ZBnuimjoqG+MuGTmaokRnj7ytPplKmRKbQWwyhaFlP7w9II5EjV/JShqrcriQVsQXCike+dbd3+p+Q73",
-	"7AU3V/ve4e7Z//YxZHs8/raQ1PCtJbZL1tsEPnT4dvz4cT2DPXGkLP0++8pTpS2z7J3ijZlraNz7eDfN",
-	"ne2ctaLyHpil0lnau432lD98Z74OmaNRozQKbfiG7Nw3ytCeUVY8ctj7wmbURjnarl763oJKOeSQ+gK9",
-	"hhyHKUsLzSfZanCfkHFvi/2NSXOF9NJETVrDjxuSGn4bJLTNOm+7mg1i6QjfC9dSN3cJQ/ZGYYEAYXwX",
-	"oNh9TWUndAFUhJJK7Ll7SNiyrsNU6dNGS5C1+uBYp92IFGh0X9TOu2JR9qKVsf7J0aOG5LOWdhK6NbMJ",
-	"zIVMWS2q+0EZwr6WbuL7RdcedfCE0o9ODAtpkWtNTNxrI7mhtbq3+ydHJzU4SXjFpVZrodTCORZS9HH+",
-	"GBMfBgRzWo/DMqHEl5Mj/QY7kZeiqaTCEoaYDoETtV3vXqi48+3+BzGb31vL/+jWciKOwFrdpw3OWld9",
-	"y/p86ybwNYnSXLU1u7WqKiVM+XKOaUxJxwyKFqa8nRx9UzYd91XujeOK5EufCinMHNJ7/vtb579luuJv",
-	"lgPfez3uvR5/LK/HR7L8hivjzv08q5qGoS1GoxRD6KoZ2keNJCXglpJ5aNyH1Ur84xu8uMyQxLJAVMgO",
-	"IVCaCruOpCqsN0HVYAl1sqnKNtphKf4RUqxhVKZVDu5vnH8Tif9jHGm/E6F/t+/s3mV2fy9suMy6kOIu",
-	"d4XZZXHxuU8L7ngLYE0G6kAc0hXqDYIjFP9zx6y4u7gcCz9lcSYWwsYjSb4myxbKMc2Qff74KCq/fHx0",
-	"NDgjzhevNUyOiR/XKgRFWJxiJIUt65l+XOPkIXuDHUyM5SuWKK0hsSNJWWYSQtsVrcU1nDqeRn1l0bMB",
-	"KbNLkYD3xUnk0uZKYJ0idk57seArDA8fySksqRegoYKhfmuwEJh7m3i6scI73xjf3IfTKj0EZGocoFDf",
-	"Ft9EUJKx67VvFBImrS4yloWGT741hgFAVxutK6KOjhnWlw2unqUq3DL8RH4jF6d0ieAM5EPcuD837pl+",
-	"aFRBk/viXKEERllUYucd2Lz9wGy5/7CQrwMjdpRSAlbB5L1ij8qDww1nC56CW+tI4t0ZEKn0EuI+n7Mn",
-	"L9jf1YTIxXvLnMRCdUji4LZqc3N5zxh6xCg03WHuSG51jrVdpaWvbVfSD2IFQhay5iihJHQmiclVfugd",
-	"5YdOoIybzQlTuIZM5Y6LHvpvzSF2Rtw3/aTmWvrz139ulEt9/7+Hl/95WPu3o6jprlWFEg9qGk7eF2EW",
-	"ltreDLYly+yq+LBf3lIXjFgGOnifje+2bYLv1Tc6Cn2NHKkZx3555tv65ZlKy16qrRn1vsluSzr9Xi2W",
-	"q5z6h0ctbeXsKvOJEIvetmUSdvmGwv3NpsNVmkDHQfi+x1/kDILCg35Sx7l9p/d+vICYWcgyw1aq0NQt",
-	"vN6x3RB/vlvr905s893nP2mNOwRa9CU/Q9a19bx8K3l3JSvN+NRibUF3hqK7XEnoP2+EXEuL2acX9j7g",
-	"+PJOe0OC3p/PAAkl3RkbAmXwXnCXeWcZFbzS21ODHh8hWYlFsfCFOBZC0qeHLVlDrcBsykWephAy2qYz",
-	"X82nFHUoVARlnc5i3mHALiz8y8Nvjj8dDX/LethLYbZa87xUoKaIDE3R97fuir/Xxb5Q5yThecMeWtcY",
-	"/0TVa3dAYqdS5u1V1EXazkMNO9+xvQxy83phP270Qo0Hvo+jN9mgisTLGD/WjzdbpcYD6hCB/VKZ8W2Q",
-	"WRDgZVsfWWGxg+xItraQLVsUU303r7fGvh/wBHyxuDKsD2sI1pubR6j11Jz/YZEEaaOwWdXqvjJp1na1",
-	"yyT1O4gx+5Lscp8wJrT43Vuo/sj95O4aCuTl5cMPZb/j28MP9X7H7Z3mOjq+VbrD3cjYd32+E+HRK//2",
-	"5uj1htddpO0VOuEY6z2N/xFp/B32iK70YqbqXspAepu07n/Yl9zbq8p31n+/J/lfguSn03uav6d5R/PT",
-	"6d2IvllY7kNvgl3Fqf3/+0tHFtT9u/zmshx+XRmqF6Jj6+6EsoTcsGYbUrqtF1oQVqjvPjZ7pAybRb0J",
-	"/3DNkr05zrOqSX9U69DPdjXoD1kyNCU2oDdXUQh0LjvO08oi8i3gS2jrwgrG3iAWqmIVsnuZUdm4Nar1",
-	"dqDxeJaRYz9lPM/rS8Z6+xtDVujgdVKC1bC+4y1pkYEZMCW9yjkdblp1N8ekUpJrhSTroFAlyZbS0iEC",
-	"YqMIiGkvwEY7Tw0SaxEMw0ZFZEozvL28/X8BAAD//w==",
+	"7L37chs3ljD+Kih+W2VyviZ1seyZUJVKKbYz8caTuGxns/UzvWqw+5DEqAn0AGhRHEdV+xC/Z9gH2yf5",
+	"CucAfSG7ScqXJJMof8Qi2Q0cAAfnfnnfS9QyVxKkNb3x+17ONV+CBY2fLqZK21fAjZLuYwom0SK3wn3s",
+	"/bRYM7sApgvJhGHcPQvpOdOQKJ1CylbCLsITo17UE+6tfxSg172oJ/kSeuOepsGjnkkWsOQ0y4wXme2N",
+	"aXpI2bXgbAXThVJX7OLl817UW/KbFyDndtEbnxyfnkU9u87dcMZqIee929uod5HnT9WSixbI3yyA8Tx/",
+	"YFiKT5wjlFOeXIFM3bcEAVstQDI+NSBtF/w0QAP+Gmynjx5FvaWQJawdgH6Pg3WD6SYrIci5XVQA4D9R",
+	"T8M/CqEh7Y2tLuAjwXmp1d8hsbsgyumRj9g5P8JHbd2uA7bcXJUnHDEYzUcsTuEaMpUvQdq4Y0PLE/10",
+	"W/qCTyH7RmQW9DasP8hs7W6IYXbBLUu41u5eCcMy91rE4itYf3nNswJi1teQA7e46+VVZTOlmYFr0Dw7",
+	"Zxwv5LIw1ViwZDzLBm7BcJNnKoWwpraDwWkbxyIsLJEe/JuGWW/c+z9HFdE4osfMES6yd4t38zm9cPK4",
+	"3A2uNV+7X41dZ+6LmdLLHu6Nsc+uQdrnT9vPMRZpzNQMl5xxYxm4px2VAXHt6I37wVgNfMkSJa2QBRjG",
+	"Z25jhB2xC8lw/Neq0AkwAzI1TFg2XTNhDWQzQlaBQyopIbGmRI0F8BR0tTcO2iEON3z+tLFHcMOXOa7s",
+	"ZPRwdHp89pde5DDLgnYD/dfb4+EX796fRF/cTiaj8OG0/uHki9t/67Whz0sNM7DJ4lUhuwlF7h9yp+8p",
+	"RsS4Kb+/XMwulyqFjGmwhZaQut1pvwK6kJefnK7sJCr+snqa0AFWRTE+HVSvCkmIuwXWBd0/ZhW7AsiZ",
+	"koGX3fFKRoxbtlTGspPHE4lMMRWzGWiHxlewNoMRu3B/OC56Mnz8kGVqBXqYcAMsA4dBJmKpmAtrIhYP",
+	"44jFlzHjMmXxKD5nfCIRFP/u/hemyi7YFOZC4ncgPavm/mWm9ETi66xvF7BmXAO75plI2XfFFLQEC546",
+	"mcFoIn+LZGXnXdm4Ig7dHQIecDM++a14VcifuGi5FRfSrEATbapJWamSwJT29I3YhJLziK0WIlk4hGOJ",
+	"WoJhM6GNHTPO0kJzN+ZE9uOHx8Yhw+nS/f9k6T8+Oj5emniAwzJZLKcOBWbMOHKYmsh9H7t1xojVSG5B",
+	"X4N+YCZyyW/EsliyfrzkN5crLmwcscfHzLBCZmCMI8kzMS+0o9QcYXWr4sK61SSFdfdLWHcFUFpA3Itn",
+	"PDMQjxmnTeCWKZmAuyZJJtxTyCoXXM4NK3LmSbrBcd00BB8zi8JaIecTmaqV9KOZMFxDPnV4gDARPrch",
+	"sBu8g+Q/PjZNat93+/UzLuPnivL/3K/+7tco/xe3g6/6S/Oz+Xn582IweH8Snd0O2nnB60TlsEvsIfGl",
+	"XJY7MC3mbtMzcQ2GHSTtsj6XE8nTVLiR3RG5V16u7UJJJwB6dGOZUlduSPzZzywsW3E3ap6ptbtLcjBi",
+	"P+AjE5mphGdh7qj+mufwdDUrqB8Y5A1jBpmB1QI0oK7Bzo7Puk/qEwjluM87WZbnRp95p8u9Yy1bF0DY",
+	"2LuJ/JjN+xRy+RturrrJr2f2v6RS4wD6D9BGqB3aArumJ869rGnBOKFwLowFDSlzpPcAxcaP8nEbSAe4",
+	"Yw/LE96xjf6hTy/LefB2H7ObNaAmbq+t4GZTcKzAMKu6YOfm6tMDvpPXKqeJIWewpOeyhZMOgCcLSOmG",
+	"wT8KMBZSZiy3MDqUU5QmDeQIJWBTpTLgsnfrQNNgciUNoET0NU//yi2s+Np9cmoNSASc53kmEmToR7lW",
+	"0wyW//fv3jxTzbdLoHpJb9Gk26fm5tIqY3nGSdJw6054lkGKWzLn18A4m2p1BUj0ZlxkQs49dx054etr",
+	"nr6infqlofcH5MjcCrLMCSxLSNm0IDqNcjIKUQ8smzn5Fs0CQuaF9fp39VvA24hxJMW4C4wLNyDK+zgJ",
+	"WaVIkxzg6p8oOctE8ouv3XI9B1y6VNYxZU5YSuviWaZWhqCmVXM2E1IYh9u6kAOU87hkz1NY5sqCTNbD",
+	"72CNzFxDYYJBT9mF06xxy3C93yg9FWkK8tdbsCqsESk0zuSBoTVnwtioROQGdmuYFQZMheKEvv7mvRFL",
+	"UIX9rV3AVKR4wF42dsKXcBzgNuo9l07+5NkzrZX+JeF+rZZgF44KOGqAQp8/j6ArjBgKp2C5yJgkPYVr",
+	"LVBOIqgZOLCZhRt7zv5RKAt1mnspUlzj98p+owqZ/krIliqg+wU3wtgA0XOnByxBWkh/BXTx+lWQDSsY",
+	"TZHnSntSpXIgRRCBfsnXmeLpG6VeuIX9WnR6qlI0e2QOCIfqXNaQhvEkgdyTmdegr0UCP0p+zUXGpxn8",
+	"ujcz4dLt8RRKCUFppEXXoN3WomlSrxmfO/XGSZNEXX6UvLALpcU/f1lk+V6xREMK0gqemQ6KWKIO7Tza",
+	"jp2UQ3ZQFE1++umn4UVhF26ghFtoArcpct3iinOtEjDGHdozaYVd/1r4Vq5v4cQYxLQFzz3jSFVSuEvM",
+	"6P0pmHMWI1EyMTN8bRjpUFymbLXg7vbfBimv7i4jOQ69adrdOitIqJNeVN7Yoyg4wRomhW7f19brjssX",
+	"pvk6euMuS3m11ZZQidVvg8blhypBele+p6aoFd5GvYvEimtu4SLPu9cKMs2VoNOVRebvK4nvWwsQ5pK7",
+	"Qeu7U8rGUfe+FTprw7nWlVVzRBVwNETrIg9dXKeDrJhmImHh0aj0MjidQknUHT52Y4S5TIH740jbn8m4",
+	"sZcQBIJ2D64TK9C1kmhuKkqG9wR4ZhdrtobaEpwIUj6CHpZuA4YTw7xm0LLAHVfCWK7JJ90E+lu1Ympm",
+	"vVnUgU4SKj7vZCS0jHJaCzPC6XPeJoVrLPfrAwB3osocNAF4LYI5wWkZ3NLvj89aH6/u6OYReNdB6VZ1",
+	"hJIsvULOx6xcliSxbw3loUTIJoWcR04acQ9VPq3+9oY48UDNZmy1EBmwFZf4I6IXCf9ueF1IKeT8LnsD",
+	"sli6i4bzueOLen6UXtTzGIWkReU5pLXb5k876t0M3RjDa64dPhg32EWev67Gc7exHPIiz5+Uo+JzfuCK",
+	"ImzusaPaVqG5klX7PTqUKpZn3SAddYqycRO76crXhcjS50s+h5qG3KQuPLeXOU+u+Jw+l26STWPH1qWp",
+	"XCSPjo+3fSS5yPcO/Ojk9AMGzrhFx0vHoI/Pdo75l80Rb/dsXBdd7ty5rck3VzDlBi6FG72dpuNPbFqI",
+	"zDIlow67LooxkLZSOhzh0o2QXupCXrZiqpvqx1cvgtUMn35gQvxMx5iy0wJHUJcjsSW/AoM+PTYrsszp",
+	"v6BBJhAxy+dMyCQrUkgHNa+Tl5vcHGgAPWeOaTU4gVQW3WhNElF6W/o103RhvaEFZBWcUIFBGzw4iDV2",
+	"IvOes9644W3H0tjYBm5sTBs1Ma7tvj9xqsFrQDeU2cbYKSz4tQi8OcQ9pQJF5V6rEuIGZOE91o/9w3HE",
+	"Yl5YFaO7zikhWqQQD85Z+UR1rNuaIl9TdEiQHysQtsVN0IJn4p/QSmnJOpSSdpA59SIpNLq6McYFPX8z",
+	"pdGYziUak2q4XRNcvBn9MiylHcVpO/yztMA4bE7s2Gi1FQeg1QZylKfTAk19H9oPPstQiOyg8jkp4Ei2",
+	"PJ/l2cvaIwTghp3F7aO/av/++ofvSX/21CLhWVbbygoUtE5fYmyC+fD5cBRGO7Vnyjb6/bRkjztF608g",
+	"8X5ydeFg5v4tymXdi2tT1Lwst1cU8e+2TfscbbF3O9k33FwFu/d0jfT9nAFPFmQjL/026xwqB04KScY1",
+	"mFYs2x1G04iZaZKaRAz/rqZfnpw+PNuI7Dz9czOEig//eTz84l3/7ZD+uhy9e38cPT65Db8Mvvry7cXw",
+	"/6ueKz9Uj1a/D776tzb69jfYr8K3EaIsQ39cKkye8XXpl6up9ClnL9Q1ZDxpJ6zFtNvdXI7vnwrXsmm/",
+	"uZJqZXz4SjVxYUAPT04f7kcyD4G/RG3I9jeV8kyE/diGE2PMHhj3r38uxF6+nfQs3NhJ7x2FXt5dUGwL",
+	"/Hm54GZnmE/uHkAB5ZtsbcktiVvEYlMkCUAKqWOeZLlGNkqmF/enFUtIL1VhffiUhsRxAEhjDIqaCcmz",
+	"ug70jwIKJBGOzwk5v5wpfanBYOyhQXehsMg1NhWlnBeG9KQAVC/qEUxOziCQ3AEGiFAv8dBsK1W1sMHn",
+	"P+wgtweRjg6uWSFFJ8n1Et9HT5CHU95pA8SHOgg6jRCFFVegtSF5sCa2eIrZq2+esC/OHv2ZeUMlRhVb",
+	"LrLSRsgtWznGudJKOqmarZRODVsCl7YMoQr+pmjjRGisDkNBNWzkBxImyOjNK68LySY9PeTTZNJDEW+G",
+	"XpMWPCEL5/aM3yjNzk5PI2IL5N5BV+KKG7+2KoKqguGgqD6/weSoatHHhDSWy6TrYnutJOd20Vz2kS7k",
+	"Ea66baWVK2nnuA8ME2nEeGYUMzUJ6D+HXpobPk8ZWcTJFqyFtU4fko3gOJap+Wi3vXYbhG/fvHnJ6AGW",
+	"qLTJQc6Oz9psS1bYrGOnaiM51rFAbxDcbCDL98qyb7rQg77YZus/vnruaClhBbArIVMnNfhbcY5ktLDj",
+	"acblVU318BDhVRHolm7CUntrL7vCX8P6a8Zrf4d23OzSQ7pJDjutRwvwOE/y0YqbOt33sSshDqQMG3fy",
+	"eStx7hYkyhjiMkQV4zJR3EfTEzp9vUkO5f9+fHQTnzNY5nZd0hfyrIWwhGiX06GN0DSvOAkUuw8DA+5K",
+	"g1mn9+BVITF+vi0RAnxsv5qxFbfJwmnkrM8JseZgUUPP1NwQVPFMZZlafYmxqYNxpRUpH22Ioz0wLE65",
+	"5eOYZULCiP2EoYszAVlqkItbPOEUcowjVZLFDup4zGJkGjHrkwwxkamSMHASgrVuty+9iTVmff9N/UeQ",
+	"af2niKnCJsodKFLcQTSRcabm9ScojSFCQN1QINNydgz99e+el6YUDFcqRYYB+9///v8nspkqEXkLMIVs",
+	"1rMlMmXAuFcq4QbzH2LWpys0rj0+kbg9wHW29iJdzVMrTBlty1K1kudVNkXFJRAmkfqY8Q3bHe1Bh0sl",
+	"bNBMqyU7abfId3POdX3V1SpYv7bk9kvi9rxdyyxdKttWuQ7uErAxV4bM6lWY7gPDFsJYpdee7Qhr2OvX",
+	"z1gs0nF8HmJFHWrWD4lOFN0w1c3xQw6aZPVkdDo6a1uhQ7V2eN0vER6eKixC5L5hFvRSSG5Vu0fHI3m7",
+	"38ZWZ8nweow7hfBK8m5I5EqzGGmgLnK6eUlhPWObrmsYGUKUSxNXogrHyufcyRalTvvAyU9WCzCDruV8",
+	"gHK9afGM8OjwNquZz9BCUapc/A7j1IdJwahb7Et/6BBP3D3ZxQgRD4hFoORTImjJ5TuiCixkWdNllJIm",
+	"Y2wKWrdySocIrcB4b2qeg4Q0ateHy1xU4mCloy7lFoY48g6Jp2TuXnXYoPq1bxCXe1EvU3PyEXnlDC/q",
+	"gR6vwBhf+tnC5wua43U56cYPz/zc4esXCEP49EzWf3tVwdQhSzmk6WDbH69HtngoQuQlxdA7nApuS0d4",
+	"DroVH6t87rm73uNRSCuy4L+/y7XtsC8eooa+KuQLYXZFlMCNvcz5HC6tuoKW6/4aZIpitmFx9ZxjHYEn",
+	"G74ENsPcVDMopUc3MHMv1HlPycLdD+0yZSFNl1Q7B/JkmYhJWDn1DVOUDlYZXxWy3Ih9Xh2Eo2NHd7gP",
+	"6UJ1xBwsuVwH5lVhrMOGBU/bJRLS8Ts0M2/Gc7LuQpVYH8btxz5Sfjwpjo8fJo5X4V9w5L+gn+k7yszi",
+	"tawAiujdcvi02wcT0XaYiQZuIb3kthHjsJN0Bnmp3S2EOSuOvDmZpbSdtchWjqTdad49AS5uR0m0aASx",
+	"tOKwU2R3xGlQHl7L1jqN9tydgZcqChkxTubQKjmXQqwrb3Ja54buTZSL6eFew2l8OBf5Tsj0DQ3lP72s",
+	"RvTfoCP9axoXg4SmkO0glC3EtUVexEE6aXkzAorLpsPxvXcDOFH19OFZ73YHoa9ZuYZ/nj3kXySn05NW",
+	"28XdBCb3RVpkJeq1XFr/BIZcN/JZZo70uFvol1nexc2bfbgY4l+80z1AFNqzXocbr2CGjxOMB+Tv+MWQ",
+	"0LpJq6rFNjLRHDCDrf3w9646RCnmC5ut25ZzF49dkNLIg4+EqIMD0AZ0cYH9JKyWinvuLRGY+IoJRO0U",
+	"TR6Qi3zOCkOhavW81BBwZDbsu3sw/9PIPmRe2BR6WB8loinMlIbIh8M24kHCs4P2/fnEis7hQV/tgTQb",
+	"+EQI1OkAc9iDHtcW1AkRHO+7RN0qWChyTMFLVtl6MzqU9WO3STHla4b4IjVDNVytZETqlFOnnXiW4EVV",
+	"EgYj9pzkDzJtwQ1PrFu9E16M+GfTnnyyfRQ3w7ka+jX/3Sg5esVXfwNjKPql/HVorkQ+VDnh1dDbJWmQ",
+	"TebQyUpxR1AUKMlm6Wp23HRnxGh1FRwtNF3mfjrUrttcZv5juZQpsLm4RiiE8dD1/ZlIFU5h0H7D283k",
+	"9YNHX3o/JvjiiOwYc9Bo98gUR0uHH9H9mQmDXxHqub8c6Xerxb99Wn9cRvJX8WhqJWk2t1kbhqAgnh4Y",
+	"+hjUwvBL1434AQlG25U4BBOI3DTlqruiwVwD+HDRA30Yb8qZ/elEPs4tE1eAchqdXHMDS+nr8P3r2jTH",
+	"hbuzkdHw7e67jz0aeMORU25a/IZlTYDDg6zzKr9967frKlt690LLZPsqcdyvPQzRvfwuHoxRXfvofzO0",
+	"DqkOXtBLPLZLructmtz36P33Yko973NBea0ldRbSh7vgLWNKp6BZvzPMkXLG/dv40NJAdg1EhoV0t91N",
+	"Fjev41tPvd5FdwhWrYwtnbn1fmVti4hK+UJoxHoTVXA7lKsNag7Wziuu2ALwIRaazqUEUaRtLXcCz5Oo",
+	"FvgCOt8BZ4JZvMSYBih7j9BAosHum8s/VZFDzFbtU/okHSBlNA/uNjvm1pdWzpKy5YjVbfTzYGKwcfPr",
+	"U21uc+t9jfzVr3aolXiQKrHDkrMjhLAqLNC6VfWSCXuXWy9SsFFswYPwrs0eaCAptLDr1w47QyAw16Av",
+	"CrvYxon4wicMIuaP2df4LPN2IHUF0luBIpZzY1Az06qYL0LiRsMmPgqVCXBfcKjqyBfW5mj7UepKQDs4",
+	"Fyx+gj/HPgjisGkxAbhRxIRp4ClhdzzL1hYufaJbsFISFGWVBfpYlVloeadaCc/Fd7CmfEAhZ6ptHXgO",
+	"wF49e/2GXbx8TnHJOlmAsZ7KrJS+GpO7hpsr73cmEhAxcj9TXDP3y6FrOZGeTKDvOviA0IuFrCEqtZKj",
+	"Mh+JHbEqypQdUbUB9GVh3reJmFkJmyzK6i7oqibn+CzyEf5uy7mQoMnGRACU1qdvi/lcyPk3PPFxemY0",
+	"kRP5k9AwdESTWzHNfF0kDJZ7YAKri/HzT7TXF3n+TF4LrSQWUhz72md2YSK2BLtQqYkmsiqGRiF3tEV0",
+	"ZZvud24pqWjEfghJyvTTXKsip7wmy+cT2U9Q46SqDGRhy/MomBb8JkTlggfnSJ/zTK0xrxOkU3UMDWsm",
+	"sh8H7fqSvqIiWEbIeQZVwrRh1YMmHpDG28wYNQu1MqTJUeQBzoQZE7THf/pTLWdWKDn605/Ys2vQ62oa",
+	"rFIRUzxwzCRAauoZu2PG5UQeTAtCgBLahTcuLOVkdNzFidx1GQcj9qSCCQ/pgMvvnbETmUIiUjBo8q6i",
+	"4Jjw8lNIdCUOZ6zSVJ1h6fcQw3bMn/6E88ZdWcMx64cgvQGSnTXj2Yqvjc85KeP1+kb5gmJmIkMUV3CB",
+	"bFe7wvsdj/zbEZUFdBRCyPkAXdaW8jAoEAm92Osc4okkhAEWVxFosdsoqnKAKo+GXGG6G+NVDBVnZ6en",
+	"zCmCIa6wjMsRDhl8cjLFU2QiAc8NPYG8yB0zHZ6OjmthYkQ2h36ra8x63DsZHdOjKgfJc9Eb9x6OjkcP",
+	"qbbZAhnVEc/zo/duglv3cQ6oPpRI/Dx1qhjYS57n+FpVTvhtu4hWPXIUKuHeRoc86qugHfZwKOV1+26j",
+	"0s7p8fGOZPS7JaHXMxs6EtEx7fA26p3RtG2jleAd1ero4Csn+19pVBfAlx7uf6mq4IJvnO1/o6zC4V44",
+	"PT0Eru0aALdR79Eh29Asa4JvnRwEYr0sB752etCeh8pL+MoB29dSmQJfPWAfN0rNoHBYLJdcr3vj3gsv",
+	"I1D5IRSm5+jkcZ/eRb2bYVngBgWeHN+vXdCjIE6ghKxMi2USwwpMmRHLfirNtRRWR79QqRkqLNkokCVM",
+	"yEFmfU83McMLo3ec5BOxR8dnqJ40SUSA7DdLJ/Y/jbXEPi89acmY6qYryByq7PbfG5U5/mL/C2XprXuy",
+	"9PnIUsDKj6BLTuzbQZMwRJOXYf5eoqS6A0EQ9+pERnHkoR7BGP8m+YvkdPf531//8P1EYkQ0lXlNQlx1",
+	"/H5SXt9Jb8wmPS9Jw40lQXrSu60nzvp6RVJZHHXEYp/IGTNhJtK0Jmj2nUz58ofXbyL28sc3CNbLizdP",
+	"vm1Lmw71yTE8uJ65GbclYqJcHDvhzLuK3J8hVscN1+csA546Ah0f4TPBaTMYsVdY/8zXdTs7Po5qAf0T",
+	"qYsMxiw+OnKC7CjUjx7FzMDcYa9hfYxVzUEnIO0QZKJSSJ1+xMjA4P5aKGPdThcGtNPDo4mkUhQm42aB",
+	"tfX8i8x/E/+fOCrVh2TBNU8sJpI/eRWxF99E7PsfX2DJ7PirGC2ruPyJNHmG3rHZjHG/SahaCsOWoOdY",
+	"lcwqtrGpPoh2JWTYNoyIuoL1ADe3qujiMxcw4ybja0jHjLPTmxu3uoc3N5XbNiAan6prYH0NqdCQWNKW",
+	"pLITSZYDGsG9SpzV7UpZhzhCzI1fKOIcMUs1lrkoPYWkjnrP5kQSjFjmOE01GIPK7xmB9+jmBgEKmoXT",
+	"vwyUiopbU3XDyJ+rjNMEg6YkDIvfUAU0h1VloWxUQMZB/SyHcDtQ2qQ6beajibygL8I5UeUpK67LQrVf",
+	"nKM71LdG2Ki4FVUlndlUSK7XNLNUmi0VmRaaQTq+oJhDzEfHp7Wxq8JXjbJ69KCvltuUYBwN+2jppS1Q",
+	"zqIOjeaf6iKHJMqj3KFTUutesVm+lzJRDiuZenz2l701UzuzlMjSU8JaVuMRdjFmf33miF0geVGgd0+f",
+	"vXj25plDyW+fXTxFLwuXa4al7vuxYweIa/TiNuJYLGAhyAfbtnqCqaOdzF+fvdmo0v32r/N3b5/Bu7dv",
+	"7Luf377M3739Qb17+9rUvvixqH244Pjh7ZPk3dtvF+9+fvs0pfdfZOU47t+f3a/4hXvjafquvZr3Z9Zy",
+	"kXt+rdL1JxNIN4oa3G4Xrr2r+NtVPguZZyj/XvJs1nfYgr+h42NwZybuK0GV/Lu3O+ShW9puwngHOFAw",
+	"PyUprF2OpyEhZafHZ+x7xZ7QZp4HvhPVvE+O3uGIDw8a8SGOaNnfVCpmgro1dY/5h1YfTg6AabOK5r3a",
+	"8UnVjqgeUfX7ISnR5693WUmDQRfy99zJzTWZNdTgta27hL04DtoJ0rVImN2QW30fEJSyKE4sZfWadxNZ",
+	"E1odeDWZVTRk1iBfN8Rx1Eq8mDqRHyikknxXK3IawN+VBUVzBNneKqdrufUrma3PWemkZ9uS+aghoGyX",
+	"TG2o20+w6vgHq9qVT3GXEVDld7cBhrBQKr+3beKrZr438u24ye2FkfaY+Wr1iO459T3H/TyGvgoz70p/",
+	"0A8/LOsp7nQ9NPNhMESbfUORFZ2x8KwftxTuiydSmFr+wY+vXgzGoW5AVBYQEMqHYrhP3oBWq+qH+ca1",
+	"sn7e8BVqXFLhH3QFYzJ6w9IXdNaJbNRKXXCZZqArH/vS88vMKBqFeshB6u1WFQGKSFRB/jGRPlbLGwmx",
+	"sWM//qoO/ZeyWObI1k4fN77PuUy5iQfn6ODGki4ht2OhASKqGoCmq5WQhkQb7BQ3R3OMxZ2ikAUqgSEM",
+	"SxaQXDl+7rOqOZolE6zM4u6MzxFwOj7Vj8FYmf7Z8XHD0ojBIIMx88D6eBHqNuGtlWWJv0RJYzUnLJDK",
+	"P4DZCQvGzUTGw6GQKdwMC519+b///T9UEHGo3J8Rk8qhhYmYyXkClIuYCQnYc8osIMvYEiyvzI6DiNBz",
+	"IssylSYK0JiIBbwwLFbmiOtk8fbommvBpX0XlxZEWE4hTasa/U78COju5AZsIDWjIio1zKZQF1a7Tuj3",
+	"D32fzNpYh0u+hVauVVokFkOF8RW/h/g3X0QsV+mSY9OWVCVXoM8RsyhUaSJ9KYzS7F5evSo6lOqb0oVA",
+	"cOKorYInjevjniayfNRfWoEJ/qmYAwW4l0FLM0HxEwgwBcaHMPdL340uxrBod2ULs4DUi+D0oRZ6Eloi",
+	"UPcmvUZ7Me04CqIzLjKDARwmrISiNDaAYdjQrFxLmx2QSFBZH7Qp43TWZFUeGvUxzYcblUlbLXxt5Xy3",
+	"TXqeWHmkDqbGh6OT024zI75yuafX1cPTAw2KGJPCXj/9rrznVjEsAkUFA9pAoCilPRA8PjsQAtzGzXZa",
+	"GzOGIvmd7af2znSBfC3XMNSQATcQaJ7pbpMMd2sltTVnLvJylqjiNP34jnwj8IcHhjUZZo1hYP5M51Ka",
+	"tXNbGoF+XCHq7aU/hangsmX1zdU02f2Bq2mU/t23mg+o192CpqTblhyneZj+2y8zIYubI75MH59tnVop",
+	"wxx6YqGw97713bnC92cyUG+XV/8ENupDJ9ytuhG9r2VF/+4Ut3uL6W9Lf0PcZHwzKLymxZWVBZp6nFSS",
+	"7JRHFI1cC/Rsa5xo2OnxsW8r0SwJVuQj9j0GMstG96ERC2/G3z67eBozqxQFJaPz3dua6qWnHAkbUNHL",
+	"pZLCKh1MilpNoV6lrimd+QV8RgqwUfS54/Y39uRDMbeWOtIbv31XP2uCghSy2gEnSkPH+bovF8C9hxhP",
+	"m1JeWk8aRSQ8PrtuqbNkAExV2rQWII46ZrNIafOAfL3Az3Q4f9tLlmt9/z6IsN5ToB0U6KeFYnzJnh+G",
+	"kYiDIXfjaDEbYo7KfgNSVU4tVSvp2AtZgaj2SmmlqWe/fFtMqyKalJlF6QaUpkS2nEo+ikKEjAPX4fTe",
+	"6tZNJA+LulzMLmlRB2iKoZK2BqwYqPQ6xIN8W0zDtBipL4aJWi4LKez6aJ7bbq3NDfUp++m+b5+Fry5T",
+	"bvmlj0XZEXty4IhcWzHjib38EA2sfcBkISwkttAfqdHVT4rykuhgHDIM5yA9GnQeiS/60xavwgurmhXx",
+	"77JEak9x6evG3E09bg2tcYsMqZwffQBYsfGyvpUdg54cnx6qwtcL1lD6KFuoLA0Viuv3H3Oauo5kMaOc",
+	"p8srWHcczbffXL754btn33/48SR50TH2aXPQDhtKe/TTUukukP/yV/HBA6eiE0kfHR847mY3Sjn8J2hV",
+	"I9nUKBOuQVbxtkTChWE808DTNdXq7bQIKZ10WEuOt+uzfS4dtNYh4TMrn42SeO3iTZn7uVGS6175vFc+",
+	"P6voF2rOMb6ddlwTB8tid3cRCY/e60Je7s9BPEDs2uP+D6t4VchDgxFeJyqHO0QY4PMhfOHdb4dajO5z",
+	"Dv+A19Z73jcLVx50Y8vrpgu5/+YeoQ++rt1tZAiii/5f7wofEIFEbaKxRcLnzR9s9KPuCinCqhTUQ9d3",
+	"ix7dxwfd04oDEgERc34JUiHU3fj8pVB/aFbf0vrrAI5f1Q2rla25FwP+iFf7FfB062a34scHXnddyKHl",
+	"5uroPQUv3R6991FNt7XqIgfYfUMQGzdXVcQSlfEkYCuLbjDi+kV4sy/1SJrIfvx+0ruZ9Mbs4W08OK+3",
+	"Jmg0v6RZypioJV+zKbAMZpbqHVCjdp8EaieSZxnWRuDSd2hSEgbYDM6w+P1tHDGjWJwUOmPD/8TMt9iX",
+	"lPKLwlTNsPFZhpUKJzIAgIFNKq1yXambUSho6htH+bX2z05PGfbcXQkDA8p/pM4d5GubSCwWhCRo+Gad",
+	"Q0z5rg4bjM94fu5B0bAV/2frFQgt6BlPgOoWFfIK4/xxHVgYXRiDEYHeFo2gYLGiRgNSKnaDxUx9Rmgz",
+	"dBDHwzA7bHXAJYufp7DMlQWZrIffwbosemQVNsAO/V6Y4TMYNzJ+WbMrAtbcx6iwWtE/IdnpGVuoQhuf",
+	"YVCVPMfG2kIbW8bQeWvLeWOaiSQUEjOMmrNltUaf8lotx9dN7pNJ+SsMyX98bOKBWwxWrNwIza917q6K",
+	"VPsCsROJpTlApsZXNALvkkSYx0xY6syNYan1zBDiDb4bVsRiNyiGxUYT2Voh2icvexJBKM7Zk+fs72rK",
+	"5mAppFWDKTK3ejx77CXMLjyUiM0Y5UobGhJ9y31ccX9cCM2YYThUPA5F2coq9MIuJtKH/oZkb0oj9Ztr",
+	"lcKqX2XHMQoJxmr2X1Y9a1mfgm0cjR34yEFf8V6VO15GGyMVcMTvEq+yWagVBtj6wN/ql5lwa8Q/qX3R",
+	"kvXjvz57wxyFNF8RFLUOufGgLQYx1DG+s9BzuNJyBzHnDTdXh4pQ7tn/8CF8Bzz+qpCUkXHQo9SSuCUK",
+	"T9YbWZ+4y3T66FG91kDiiK4MHaWoRlhpdS67+3mz8wbB6X24Q+3OFula/wQPzErpLA3dDPZLir53dId0",
+	"2KgmG4VG0SN24XvCaM/SKm426n1mg3ejcHAH2MHWTdn+kPpSyoZcvClLC82n2XpwnzpzbzX/jcndhfRy",
+	"X02uxo9bMjV+G2Tp7Yp8+9phU9MGrIKP9UZQUhixlwpLOQjjG155Xu/kSl1QzRwDGIAfuOcd5JBGibBt",
+	"OWQikdcPakJZmV3vBQSMCXfSqJphQ6aR4+Keb8e+w6NhgFkqyYLLOVCFU6rf6LisqGSJmdLjRsOejeLz",
+	"2ATAiBRoQ3zFRO/nR8GeDoP1z44fNsTqjZymftiIKSyETFktZeBBmR+xkcs08Bk41aMOnlBX1Mn4Ied2",
+	"o8WQe20it0wi7u3+2fFZDU7SjHCp1Voob3WBVTp9EgkmXIQBwYzrQX4m1I9zSorfYKdPUaieVFgfE3Nt",
+	"cKI24cWLTHeWXX47Bt1SKvmV3Tf3Xps/uteG7lFgHL6ZY5Nv1E0wZZ3ITVfMhrxsrtqaa1pVlbSmvE1H",
+	"X2Zk6wgKP6Zenh1/QcW1Q7mlBTeOgFJMx0xIYRaQ3pPq3zqpLtNm/4WJ9b337d779nvyvn0gycd+4aY7",
+	"s4MiWOmxIQnWcbO9XyZmaNz1rcdz0L65JwnerO8NhoPI/TaRofE30iEkiCBT1t9qpr/VQp8GoK7Twhrm",
+	"cYVKtoPPY4szNTe+Xkkf++oPAtXFnrWO9ZTmXd+knOr6x1VHnIns6Kt/TpbRreb5I/bcBsJa9Zh7YNgU",
+	"5kJKIefRRKLxs4xRX3BDvc/LmEanXKkMiy5m4IZxk1O6PU8WfnupaSaLRRr7ups+NTnllg/GqJVVHXrd",
+	"akM5Sarp/4IbO8Qm0MPnT6tGAFwy/PK1KnTiO3UbxaZrzxzKEkdlO2sz8P0PYCLDXihphSzAMD6zqFBG",
+	"1JtizTQg+aSTSLQyaPbFDRsz4TtAhI74BrPbq0305hrfGn/ELnB0LKSPvdRpZ8jhQdUjscjAsmxLSEUB",
+	"JjKY43mZr3S2tXQ8YIOVcMq1CjmnKqBP1BL7PFCpgH48dhuo7RS4jQc1jTeAAJkBPDLqy4u5UWgFz7W6",
+	"EWAmEpsHOOEjzUqcUjlI4vTEsh9Qh3VqN6qKWpXKBAu1ZeI6vBuxKXlvtHd2NIpaWn4F1EAAC3Z7f4+Q",
+	"NfEACyIVZCbzpUYnUnPf9JI78QbdFdjkdMR+Kq+DFy4W7tak2JqwdkvQgo+3i09kXO6rP7pxtdPV3UT8",
+	"FSnrZ+IKnPDT0VU+VI7yM2FG/2CvCGmChb5NvClNCb9l8WYzodyo6u57wqzmAVGpwT7dBWyxPyBbChJI",
+	"f3+AJ4uuiGpHVO+cfr5nQY4S4cV7/vQQAWyLDTUlsEN7h+OMLY3D27P1cKIRq9FfYRztHTvuRLgbk67g",
+	"yO8D4zt9EGnEDXbfj+OJRK4V0hA4C5AEd6r3DCKcbApOiyNwpt735tE70PGQgERSvJvE+3axNsWuypKh",
+	"W7nnPTJlDZbgWx86joI3EBd53qCpTuFzqHbfwOJeRD0s/Y9TADiRJZI4PSav2YLnOUjWf40MZPjaXQpE",
+	"RjP4EHm2ESLW0YR1V3PyUCt+T+djass7kQc0P96yLZSVZ7DcKhUIRwiUpoYZKH5633INltB/iLoXYXwL",
+	"5ZVBirVhy3I1g3sLyr+IsftDAhR/JzkI+2MS70MR75nIVihiF1J8CK9AqXYXt0AJKOh6WFp24BusM2+a",
+	"QO10Q7am5t7Al2h6cLQOZdc840LGkR/PK13UTxgZ4cqpr7773LlT/5fKWHbC/ia+Zn2Vpd70garyRIZA",
+	"QzaFtUKeNRiVBpOY5SLxtvpgbumfROw0Yv/73/8ziLyCZZ0uPF2HIMZzVJF9sBQtqXx7DWX/c78fZRwj",
+	"cRbPczASi2KvtovGYmBbmz3Je3OxyGGpfD0gojtxjC1zv9SUFRORno71CyWsyCgUemaEXYyCqcEtVYe1",
+	"YMPHQ4xN5PneMDOM2IYJZSI1mGKJ/Qg+Tu0MPMErW/8imict13dutwoND11qpFfc2jOIpwqrBIAslliT",
+	"hj7S7aI/QOtaI93dSeABcT1ErI/1H058JSyP+wfU1vPjbAZziaWD8uQY/8NwLv9NS37xFnzfqhVGLQQ7",
+	"ao3MlKpVV5UAkbVv3wnB0YDsrnB9B0CNh5ym52mNl9J5RZvwlm5L6/X74ou0mu4EbUcgft8GhahXUf3m",
+	"yFuFvtuEn5LrVKyDStKv2kmstw/0W8jrJlkddLeeQPpNY0flSd7VWnBvF7gX6e4u0nmud7AQZ/YFufnC",
+	"YEs0PlAo2ExkThDwtXwkrBwTwGAzMofmTuPk1unHYgljFmdiKWyMUpEpRbJ+KM366Dgqv3x0fDw49y4o",
+	"CTf20o0VeiaLUt4LgWwUPCds6Z2J68/3mwkIBLYZlJW13AQI7Ii9xPbexvI1S5TWkNiJpBJsTiwiuLUW",
+	"1zB2spuPwnPbCSmzK5GAT1SRqGqbK4FF/NkF7cWSr9FoOZEzcBJc2FYZtgZJknvbO1qs8JkpTtLb3Idx",
+	"VTvJcQcHKNS3xUuYkpxeP/gu2mHSyhrBMvA2HN832gAgh6J1RQxueGKzdU3eYitVuGX4ifxGLsdkCcAZ",
+	"KMFmywiyZSzohy7ONLn3P4T60GXF5b2GjKYJw/sv240Y2OXOgRE7QasErILJp4w8LA8ON5wteQpurROJ",
+	"BpCASGUKDe7zRUjIwOvicxkwLwOLdMchqaAtCcHnLWC+AtVtoUSLnakLbbJvmQmxryIWYgVCFkrKUbWl",
+	"0LY7pjyyI59FduQYFBZdKkPkeylcQ6ZyRzeP/LfmaK4B7KG1mWrR/H9+/OdGL7G3/3X07v8e1f7f0fFr",
+	"36pC/WM1Cyfvk1aEpZ7wg12VpPaVQz6sqFcXjD5Th6RXA+TuNyEzBlGzavo/w1Dha9A8G9A55JlKIdQc",
+	"ay0368ZrrzW7M9sVX2sUnD3ZKqfrFIl15qsELXu7lknYpcV8Dpr1GzEPbo8HVQ2djoOgVz/PGQSrNaam",
+	"OMpd+NS+eOkkQsgyw9aq0ObccTOC5IG/00ifY//l2PfD4eaKuuAc+S/oZ98ZpxPbiAh+3Br3yvVTyL5B",
+	"0rXzvBJNRZA5ZqRwHyTgzlB01/L2L10aITdqRvmKaeNeyi0M3Rh3u8kBHN/74GBIUI36BJBQRTpjQxYp",
+	"8gXHzDvVMmTp7VrZo7py+ejuqqUDZlsu8ncKIaNtOvfqeCnqUNofyjqdnS7DgF1Y+JeTL04/Hg1/y8b0",
+	"F8LsDDH0UoGaITI0Rd/furp2r319Hu3L4QzzItc+resS/0TVa3+2fqdS5p2O7uqRdYEavKiZTwP2GeDe",
+	"uN+PwzeXXM9NCKoIMQ8hmigoY/3Y/3WJ7/t3KAM54Ql676wVcm5C3Fo1fVUpEm22hQEzkf2ydZvQlIxu",
+	"BiMWE3S+G1DIbC6DNXwnlTLnHQ3U+EpYOGo9tXyrsEiCtNH1w7udS+2KHih3tcuG/DvIAP6c5PKQzFF0",
+	"297bpP6IVFGpK28Culv2pZeXj96j/kUOxvf+y1DprKUD40ZiReiUWOkOd7vGb+i9O108euVfPqbAr2Pv",
+	"1fYKnXCE9f6O/xHv+OuVoIC0gAuqnjoRrt72Xfc/HHrd21uudjZHvb/yv8SVn83u7/z9nXd3fja726Vv",
+	"dl1535sC16AvCrvojd++c9ciUepKQPnNu3L4rQCAWpcWtulOKPurjGq2IaWhxfYVhBVHg0it8eWnfJds",
+	"X/lsw5K9PY7PGyaDP1ZlCA6SiBzHXgsKsTcYUUFfZWpuBhE5dXDi6dpb5H2FCb+BkV9fRB4GBBYtXtjk",
+	"TyyhMep2fFdU5RgvawtCj2DXvkQsENeo1imZpuZZRuGcKeN5Xt8j7F67NWSFP16JpWUZ1nfEKC0yMANK",
+	"dkqJyGyZgbfHpMZMG22Z6qBQX6aWRo0h7nWrpLZpb2dC+mNZEyvErY4a/QWpaN/tu9v/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

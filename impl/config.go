@@ -3,6 +3,7 @@ package impl
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
@@ -14,6 +15,14 @@ const (
 	DefaultName = "flyte-webhook"
 	// DefaultMaxBodyBytes is Config.MaxBodyBytes's default: 1 MiB.
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxWait is Config.MaxWait's default.
+	DefaultMaxWait = 60 * time.Second
+	// DefaultHeartbeat is Config.Heartbeat's default.
+	DefaultHeartbeat = 15 * time.Second
+	// DefaultStreamWriteTimeout is Config.StreamWriteTimeout's default.
+	DefaultStreamWriteTimeout = 10 * time.Second
+	// DefaultMaxStreams is Config.MaxStreams's default.
+	DefaultMaxStreams = 10000
 )
 
 // Config configures the HTTP service. The zero value is usable: every operation enabled,
@@ -50,6 +59,28 @@ type Config struct {
 	Verifier Verifier
 	// Logger receives the access log and error logs. Defaults to discarding.
 	Logger *slog.Logger
+
+	// MaxWait bounds the wait of get_run and run_task (`wait`); `wait=true` means it, a
+	// longer wait is cut to it. Defaults to DefaultMaxWait (60s).
+	MaxWait time.Duration
+	// Heartbeat is how long an event stream may stay silent before a comment line is sent
+	// (so proxies keep it open). Defaults to DefaultHeartbeat (15s).
+	Heartbeat time.Duration
+	// StreamWriteTimeout bounds each write to an event stream: a reader that does not take
+	// an event (or a heartbeat) within it is dropped, nothing is buffered for it. Defaults to
+	// DefaultStreamWriteTimeout (10s).
+	StreamWriteTimeout time.Duration
+	// MaxStreams bounds the event streams open at once (watch_run, get_run_logs with
+	// follow); beyond it a request gets 503 with Retry-After. Defaults to DefaultMaxStreams.
+	MaxStreams int
+	// WriteTimeout is the HTTP server's write timeout, 0 when it has none. Waits and streams
+	// lift the connection's deadlines for themselves (a wait to its own length plus
+	// WriteTimeout); should that fail, a wait is cut short to fit within WriteTimeout.
+	WriteTimeout time.Duration
+	// Stopping, when set, ends when the server starts to shut down: waits answer at once
+	// with the run as it is, and event streams end with a reconnect event, so neither holds
+	// up the drain. Defaults to never.
+	Stopping context.Context
 }
 
 // Verifier verifies credentials on the webhook's side (see Config.Verifier).
@@ -69,6 +100,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = DefaultStreamWriteTimeout
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.Stopping == nil {
+		c.Stopping = context.Background()
 	}
 	return c
 }

@@ -44,6 +44,19 @@ func TestSpecDefaults(t *testing.T) {
 			r, _ := f.got("ListRuns").(controlplane.ListRunsRequest)
 			return r.Limit
 		},
+		"watch_run.logs": func(f *fakeBackend) any {
+			w, _ := f.got("WatchRun").(controlplane.WatchRunRequest)
+			return w.Logs
+		},
+		"get_run_logs.stream": func(f *fakeBackend) any {
+			l, _ := f.got("RunLogs").(controlplane.RunLogsRequest)
+			return map[controlplane.LogStreams]string{{Stdout: true}: "stdout", {Stderr: true}: "stderr", {Stdout: true, Stderr: true}: "both"}[l.Streams]
+		},
+		"get_run_logs.tail": func(f *fakeBackend) any {
+			l, _ := f.got("RunLogs").(controlplane.RunLogsRequest)
+			return l.Tail
+		},
+		"get_run_logs.follow": func(f *fakeBackend) any { return f.got("WatchRun") != nil }, // following opens a watch
 	}
 	checked := map[string]bool{}
 	for op, params := range api.NewDefaults(contract.Doc).Params() {

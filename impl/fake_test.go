@@ -23,6 +23,7 @@ type fakeBackend struct {
 	last     map[string]any // method → the request it last received (see got)
 	runs     map[string]controlplane.Run
 	failWith error         // when set, every method returns it
+	fs       *followState  // watches (fake_follow_test.go)
 	sluggish time.Duration // how long the app "sluggish" takes to reach a state with wait
 }
 

@@ -25,6 +25,8 @@ var probe = map[string][2]string{
 	"get_run_io":               {"GET", "/run/r-running/io"},
 	"abort_run":                {"POST", "/run/r-running/abort"},
 	"list_runs":                {"GET", "/runs"},
+	"watch_run":                {"GET", "/run/r-running/events?domain=probe"}, // a probe's watch ends after what is there
+	"get_run_logs":             {"GET", "/run/r-running/logs"},
 	"get_app":                  {"GET", "/app/a"},
 	"activate_app":             {"POST", "/app/a/activate"},
 	"deactivate_app":           {"POST", "/app/a/deactivate"},

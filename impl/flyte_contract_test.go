@@ -17,6 +17,7 @@ const (
 	procUserInfo       = "/flyteidl2.auth.IdentityService/UserInfo"
 	procUpdateTriggers = "/flyteidl2.trigger.TriggerService/UpdateTriggers"
 	procDeployTask     = "/flyteidl2.task.TaskService/DeployTask"
+	procWatchAction    = "/flyteidl2.workflow.RunService/WatchActionDetails"
 )
 
 // TestFlyteOperations drives every operation of openapi.yaml through HTTP to the flyte
@@ -98,6 +99,55 @@ func TestFlyteOperations(t *testing.T) {
 				"name": echoRun, "inputs": map[string]any{"name": "Ada", "times": 2},
 				"outputs": map[string]any{"greeting": "hello Ada hello Ada"},
 			})
+		}},
+		{"wait, watch_run, get_run_logs", func(t *testing.T) {
+			// run_task?wait answers the outcome in one call; get_run?wait a finished run at once.
+			r := s.call(t, "POST", "/run-task/development/flytesnacks/echo?wait=60s", map[string]any{"name": "Wu", "times": 2}, nil)
+			expectStatus(t, r, http.StatusOK)
+			expectJSON(t, r, map[string]any{"phase": "succeeded", "done": true, "outputs": map[string]any{"greeting": "hello Wu hello Wu"}})
+			name := r.str("name")
+			expectJSON(t, s.call(t, "GET", "/run/"+name+"?wait=true", nil, nil), map[string]any{"phase": "succeeded", "done": true})
+
+			ev := s.call(t, "GET", "/run/"+name+"/events?logs=true", nil, nil)
+			expectStatus(t, ev, http.StatusOK)
+			events := parseEvents(t, ev.Body)
+			if got := types(events); got != "phase attempt_started phase log log attempt_ended phase end" {
+				t.Errorf("events %s\n%s", got, ev.Body)
+			}
+			if line := decode(t, events[3]); line["line"] != "hello Wu" {
+				t.Errorf("log event %v: want the line without its terminator", line)
+			}
+			if end := decode(t, events[len(events)-1]); !equalJSON(end["outputs"], map[string]any{"greeting": "hello Wu hello Wu"}) {
+				t.Errorf("end event %v", end)
+			}
+			for i, e := range events[:len(events)-1] {
+				rest := parseEvents(t, s.call(t, "GET", "/run/"+name+"/events?logs=true", nil, map[string]string{"Last-Event-ID": e.ID}).Body)
+				if got, want := types(rest), types(events[i+1:]); got != want {
+					t.Errorf("after %s: %s, want %s", e.ID, got, want)
+				}
+			}
+			expectStatus(t, s.call(t, "GET", "/run/"+name+"/events", nil, map[string]string{"Last-Event-ID": events[len(events)-1].ID}), http.StatusNoContent)
+			expectStatus(t, s.call(t, "GET", "/run/rnosuchrun/events", nil, nil), http.StatusNotFound)
+			if calls := s.callsTo(procWatchAction); len(calls) == 0 || calls[0].Header.Get("Content-Type") != "application/connect+json" {
+				t.Errorf("WatchActionDetails calls %d, want connect streams", len(calls))
+			}
+
+			logs := s.call(t, "GET", "/run/"+name+"/logs", nil, nil)
+			expectStatus(t, logs, http.StatusOK)
+			if string(logs.Body) != "hello Wu\nhello Wu\n" {
+				t.Errorf("logs %q", logs.Body)
+			}
+			if tail := s.call(t, "GET", "/run/"+name+"/logs?tail=1", nil, nil); string(tail.Body) != "hello Wu\n" {
+				t.Errorf("tail=1: %q", tail.Body)
+			}
+			follow := parseEvents(t, s.call(t, "GET", "/run/"+name+"/logs?follow=true", nil, nil).Body)
+			if got := types(follow); got != "log log attempt_ended end" {
+				t.Errorf("follow: %s", got)
+			}
+			// The control plane's logs do not tell stdout from stderr: one stream is refused.
+			expectStatus(t, s.call(t, "GET", "/run/"+name+"/logs?stream=stdout", nil, nil), http.StatusNotImplemented)
+			expectStatus(t, s.call(t, "GET", "/run/"+name+"/logs?attempt=2", nil, nil), http.StatusNotFound)
+			expectStatus(t, s.call(t, "GET", "/run/rnosuchrun/logs", nil, nil), http.StatusNotFound)
 		}},
 		{"run_task defaults and a version", func(t *testing.T) {
 			r := s.call(t, "POST", "/run-task/development/flytesnacks/echo?version=v1", map[string]any{"name": "Bo"}, nil)

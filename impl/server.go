@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,6 +33,7 @@ type Server struct {
 	guards  map[string]*opGuard // Go operation name → its allowlist policy
 	enabled map[string]bool     // operationIds this deployment serves
 	ids     *identityCache      // identities the auth layer verified
+	streams atomic.Int64        // event streams open (see acquireStream)
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -96,6 +98,9 @@ func (s *Server) RunTask(ctx context.Context, r gen.RunTaskRequestObject) (gen.R
 	if err != nil {
 		return nil, err
 	}
+	if d := parseWait(r.Params.Wait, s.cfg.MaxWait); d > 0 {
+		return s.waitedRunTask(ctx, run, d)
+	}
 	return gen.RunTask200JSONResponse{Name: run.Name, Url: run.URL}, nil
 }
 
@@ -148,7 +153,11 @@ func (s *Server) GetTask(ctx context.Context, r gen.GetTaskRequestObject) (gen.G
 
 // GetRun describes a run.
 func (s *Server) GetRun(ctx context.Context, r gen.GetRunRequestObject) (gen.GetRunResponseObject, error) {
-	run, err := s.getRun(ctx, controlplane.RunRef{Name: r.Name, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)})
+	ref := controlplane.RunRef{Name: r.Name, Project: deref(r.Params.Project), Domain: deref(r.Params.Domain)}
+	run, err := s.getRun(ctx, ref)
+	if d := parseWait(r.Params.Wait, s.cfg.MaxWait); err == nil && d > 0 {
+		run, err = s.waitedRun(ctx, ref, run, d)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -348,6 +357,10 @@ type specDefaults struct {
 	}
 	cacheBehavior string // what get_task answers when the backend does not say
 	listLimit     int    // list_runs's page size when the request names none
+	watchLogs     bool
+	logsStream    string
+	logsTail      int
+	logsFollow    bool
 }
 
 // newSpecDefaults takes the handlers' defaults from d; an error names each one the spec
@@ -378,6 +391,12 @@ func newSpecDefaults(d api.Defaults) (specDefaults, error) {
 	sd.prefetch.disk = str("prefetch_hf_model", "disk")
 	force, err := api.ParamDefault[int](d, "prefetch_hf_model", "force")
 	sd.prefetch.force = force
+	errs = append(errs, err)
+	sd.watchLogs = boolean("watch_run", "logs")
+	sd.logsStream = str("get_run_logs", "stream")
+	sd.logsFollow = boolean("get_run_logs", "follow")
+	tail, err := api.ParamDefault[int](d, "get_run_logs", "tail")
+	sd.logsTail = tail
 	errs = append(errs, err)
 	listLimit, err := api.ParamDefault[int](d, "list_runs", "limit")
 	sd.listLimit = listLimit

@@ -107,6 +107,54 @@ func (e ProblemErrorIn) Valid() bool {
 	}
 }
 
+// Defines values for RunEventStream.
+const (
+	RunEventStreamStderr RunEventStream = "stderr"
+	RunEventStreamStdout RunEventStream = "stdout"
+)
+
+// Valid indicates whether the value is a known member of the RunEventStream enum.
+func (e RunEventStream) Valid() bool {
+	switch e {
+	case RunEventStreamStderr:
+		return true
+	case RunEventStreamStdout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RunEventType.
+const (
+	RunEventAttemptEnded   RunEventType = "attempt_ended"
+	RunEventAttemptStarted RunEventType = "attempt_started"
+	RunEventEnd            RunEventType = "end"
+	RunEventLog            RunEventType = "log"
+	RunEventPhase          RunEventType = "phase"
+	RunEventReconnect      RunEventType = "reconnect"
+)
+
+// Valid indicates whether the value is a known member of the RunEventType enum.
+func (e RunEventType) Valid() bool {
+	switch e {
+	case RunEventAttemptEnded:
+		return true
+	case RunEventAttemptStarted:
+		return true
+	case RunEventEnd:
+		return true
+	case RunEventLog:
+		return true
+	case RunEventPhase:
+		return true
+	case RunEventReconnect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RunResponseKind.
 const (
 	RunKindImageBuild RunResponseKind = "image_build"
@@ -122,6 +170,27 @@ func (e RunResponseKind) Valid() bool {
 	case RunKindPrefetch:
 		return true
 	case RunKindTask:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetRunLogsParamsStream.
+const (
+	GetRunLogsParamsStreamBoth   GetRunLogsParamsStream = "both"
+	GetRunLogsParamsStreamStderr GetRunLogsParamsStream = "stderr"
+	GetRunLogsParamsStreamStdout GetRunLogsParamsStream = "stdout"
+)
+
+// Valid indicates whether the value is a known member of the GetRunLogsParamsStream enum.
+func (e GetRunLogsParamsStream) Valid() bool {
+	switch e {
+	case GetRunLogsParamsStreamBoth:
+		return true
+	case GetRunLogsParamsStreamStderr:
+		return true
+	case GetRunLogsParamsStreamStdout:
 		return true
 	default:
 		return false
@@ -317,6 +386,55 @@ type ProblemError struct {
 // ProblemErrorIn Where the wrong value was.
 type ProblemErrorIn string
 
+// RunEvent One event of watch_run (and of get_run_logs with `follow=true`): the JSON on the
+// event's `data:` line. Which fields are there depends on `type`: `phase` (phase,
+// done), `attempt_started` (attempt), `attempt_ended` (attempt, outcome, error),
+// `log` (attempt, stream, line), `end` (phase, done, error; outputs once succeeded) —
+// the last event, after which the stream closes — and `reconnect` (detail: the stream
+// ends early, e.g. the server is shutting down; reconnect with the last id).
+type RunEvent struct {
+	// Attempt The attempt, from 1.
+	Attempt *int `json:"attempt,omitempty"`
+
+	// Detail Why the stream ends early (`reconnect`).
+	Detail *string `json:"detail,omitempty"`
+	Done   *bool   `json:"done,omitempty"`
+	Error  *string `json:"error,omitempty"`
+
+	// Id The event's position in the run's history, also its SSE `id:`; absent on `reconnect` (which is no event of the run).
+	//
+	// Example: 1.2.4
+	Id *string `json:"id,omitempty"`
+
+	// Line The line, without its line terminator.
+	Line *string `json:"line,omitempty"`
+
+	// Outcome How the attempt ended: `succeeded`, `failed`, `timed_out`, `aborted`, or `interrupted` (cut short by the server, which does not count against the task's retries).
+	Outcome *string `json:"outcome,omitempty"`
+
+	// Outputs The run's outputs, on `end` of a run that succeeded.
+	Outputs *map[string]interface{} `json:"outputs,omitempty"`
+
+	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
+	Phase *Phase `json:"phase,omitempty"`
+
+	// Run The run's name.
+	Run string `json:"run"`
+
+	// Stream Where the line was written; absent when the control plane does not tell.
+	Stream *RunEventStream `json:"stream,omitempty"`
+
+	// Time When it happened, as the control plane recorded it.
+	Time *time.Time   `json:"time,omitempty"`
+	Type RunEventType `json:"type"`
+}
+
+// RunEventStream Where the line was written; absent when the control plane does not tell.
+type RunEventStream string
+
+// RunEventType defines model for RunEvent.Type.
+type RunEventType string
+
 // RunIOResponse defines model for RunIOResponse.
 type RunIOResponse struct {
 	// Inputs The inputs the run was started with.
@@ -387,10 +505,19 @@ type RunResponseKind string
 
 // RunTaskResponse defines model for RunTaskResponse.
 type RunTaskResponse struct {
+	// Done Whether the run is done; with `wait` only.
+	Done *bool `json:"done,omitempty"`
+
 	// Name The run's name; use it with the run endpoints.
 	//
 	// Example: r-7f3a9c2b1d
 	Name string `json:"name"`
+
+	// Outputs The run's outputs once it has succeeded (null before, and when it did not succeed); with `wait` only.
+	Outputs *map[string]interface{} `json:"outputs,omitempty"`
+
+	// Phase The run's phase, as Flyte names it. `succeeded`, `failed`, `aborted`, `timed_out` and `recovered` are final.
+	Phase *Phase `json:"phase,omitempty"`
 
 	// Url Where to look at the run.
 	Url string `json:"url"`
@@ -492,6 +619,9 @@ type Domain = string
 // LabelFilter defines model for LabelFilter.
 type LabelFilter = []Label
 
+// LastEventID Example: 1.3.2048
+type LastEventID = string
+
 // PrefetchRunName defines model for PrefetchRunName.
 type PrefetchRunName = string
 
@@ -503,6 +633,9 @@ type RunLabel = []Label
 
 // RunName defines model for RunName.
 type RunName = string
+
+// RunWait Example: 60s
+type RunWait = string
 
 // ScopeDomain defines model for ScopeDomain.
 type ScopeDomain = string
@@ -707,6 +840,13 @@ type RunTaskParams struct {
 	// Version The task version; the latest registered one when absent.
 	Version *TaskVersion `form:"version,omitempty" json:"version,omitempty"`
 
+	// Wait Answer when the run is done or after this long, whichever comes first: a duration
+	// (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+	// maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+	// `false`: answer at once. A client that hangs up ends its wait; a server shutting
+	// down answers at once with the run as it is.
+	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
+
 	// Label A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
 	// with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
 	// value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
@@ -728,6 +868,13 @@ type GetRunParams struct {
 	// addition to the Python app, which looks in the domain it was deployed in). On the
 	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Wait Answer when the run is done or after this long, whichever comes first: a duration
+	// (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+	// maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+	// `false`: answer at once. A client that hangs up ends its wait; a server shutting
+	// down answers at once with the run as it is.
+	Wait *RunWait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
 // AbortRunParams defines parameters for AbortRun.
@@ -746,6 +893,25 @@ type AbortRunParams struct {
 	Reason *AbortReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// WatchRunParams defines parameters for WatchRun.
+type WatchRunParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Logs Also send the run's log lines (stdout and stderr), one `log` event each.
+	Logs *bool `form:"logs,omitempty" json:"logs,omitempty"`
+
+	// LastEventID The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects.
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
 // GetRunIoParams defines parameters for GetRunIo.
 type GetRunIoParams struct {
 	// Project The project the run or trigger lives in; the backend's default when absent (an
@@ -758,6 +924,37 @@ type GetRunIoParams struct {
 	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
 	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
 }
+
+// GetRunLogsParams defines parameters for GetRunLogs.
+type GetRunLogsParams struct {
+	// Project The project the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app). On the local backend, the project of the run's or
+	// trigger's task: elsewhere is a 404.
+	Project *ScopeProject `form:"project,omitempty" json:"project,omitempty"`
+
+	// Domain The domain the run or trigger lives in; the backend's default when absent (an
+	// addition to the Python app, which looks in the domain it was deployed in). On the
+	// local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+	Domain *ScopeDomain `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Stream Which output to read.
+	Stream *GetRunLogsParamsStream `form:"stream,omitempty" json:"stream,omitempty"`
+
+	// Attempt The attempt to read (from 1); the latest when absent.
+	Attempt *int `form:"attempt,omitempty" json:"attempt,omitempty"`
+
+	// Tail How many of the last lines to send.
+	Tail *int `form:"tail,omitempty" json:"tail,omitempty"`
+
+	// Follow Keep sending lines as they are written, as Server-Sent Events, until the run ends.
+	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// LastEventID The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects.
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
+// GetRunLogsParamsStream defines parameters for GetRunLogs.
+type GetRunLogsParamsStream string
 
 // ListRunsParams defines parameters for ListRuns.
 type ListRunsParams struct {
@@ -1102,6 +1299,12 @@ type ClientInterface interface {
 	// and inputs within 24 hours returns the run the first request started; the same key
 	// with different inputs is a 409.
 	//
+	// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+	// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+	// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+	// wait that ends first answers the same way with `done: false`: follow the run with
+	// get_run (which takes `wait` too) or watch_run.
+	//
 	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 	//
@@ -1124,6 +1327,12 @@ type ClientInterface interface {
 	// and inputs within 24 hours returns the run the first request started; the same key
 	// with different inputs is a 409.
 	//
+	// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+	// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+	// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+	// wait that ends first answers the same way with `done: false`: follow the run with
+	// get_run (which takes `wait` too) or watch_run.
+	//
 	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 	//
@@ -1134,7 +1343,9 @@ type ClientInterface interface {
 
 	// GetRun Follow a run
 	//
-	// The run's phase, and whether it is done. Poll this until `done` is true.
+	// The run's phase, and whether it is done. Poll this until `done` is true, or send
+	// `wait` to have the answer come when the run is done (or the wait ends, whichever is
+	// first): the same answer, one call instead of many. `watch_run` streams every change.
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1159,6 +1370,32 @@ type ClientInterface interface {
 	// Corresponds with POST /run/{name}/abort (the `AbortRun` operationId).
 	AbortRun(ctx context.Context, name RunName, params *AbortRunParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// WatchRun Watch a run's events as they happen (Server-Sent Events)
+	//
+	// A `text/event-stream` of the run's life: an event per phase change (`phase`), per
+	// attempt start and end (`attempt_started`, `attempt_ended`), per line its process
+	// writes when `logs=true` (`log`), and a last one with the outcome (`end`, with the
+	// outputs once succeeded); then the stream closes. It starts at the run's beginning,
+	// so a run that has ended already is told whole at once.
+	//
+	// Each event has an `id` (also in its data): send the last one back as the
+	// `Last-Event-ID` header (an EventSource does so by itself when it reconnects) and the
+	// stream continues after it, on any replica and across restarts: ids are positions in
+	// the run's stored history. After the `end` event there is nothing more, and such a
+	// request answers 204 (an EventSource then stops reconnecting).
+	//
+	// Comment lines (`: heartbeat`) come when nothing else has for a while, so proxies
+	// keep an idle stream open. The server's write timeout does not cut a live stream, but
+	// a reader that does not take what is sent within the server's bound is dropped
+	// rather than buffered for. When the server shuts down, the stream ends with a
+	// `reconnect` event: reconnect with the last id (likewise when the control plane's
+	// own stream fails).
+	//
+	// Which runs it answers for: as get_run.
+	//
+	// Corresponds with GET /run/{name}/events (the `WatchRun` operationId).
+	WatchRun(ctx context.Context, name RunName, params *WatchRunParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetRunIo Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
@@ -1173,6 +1410,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
 	GetRunIo(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRunLogs Read a run's logs
+	//
+	// The last lines (`tail`) of one attempt's stdout and stderr (`stream`), as
+	// `text/plain`, lines in the order they were written; at most 1 MiB (older lines are
+	// left out beyond it). `attempt` picks the attempt (1, 2, …), the latest by default; a
+	// run without an attempt yet has no lines (an empty answer).
+	//
+	// With `follow=true` the answer is a `text/event-stream` instead, as watch_run's: the
+	// tail as `log` events, then each new line as it is written, across later attempts
+	// (`attempt_started`, `attempt_ended`), until the `end` event. `Last-Event-ID`
+	// resumes it.
+	//
+	// Which runs it answers for: as get_run.
+	//
+	// Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
+	GetRunLogs(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListRuns List runs
 	//
@@ -1538,6 +1792,12 @@ func (c *Client) GetPrefetchHfModelIo(ctx context.Context, runName PrefetchRunNa
 // and inputs within 24 hours returns the run the first request started; the same key
 // with different inputs is a 409.
 //
+// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+// wait that ends first answers the same way with `done: false`: follow the run with
+// get_run (which takes `wait` too) or watch_run.
+//
 // `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 // them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 //
@@ -1570,6 +1830,12 @@ func (c *Client) RunTaskWithBody(ctx context.Context, domain Domain, project Pro
 // and inputs within 24 hours returns the run the first request started; the same key
 // with different inputs is a 409.
 //
+// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+// wait that ends first answers the same way with `done: false`: follow the run with
+// get_run (which takes `wait` too) or watch_run.
+//
 // `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 // them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 //
@@ -1590,7 +1856,9 @@ func (c *Client) RunTask(ctx context.Context, domain Domain, project Project, na
 
 // GetRun Follow a run
 //
-// The run's phase, and whether it is done. Poll this until `done` is true.
+// The run's phase, and whether it is done. Poll this until `done` is true, or send
+// `wait` to have the answer come when the run is done (or the wait ends, whichever is
+// first): the same answer, one call instead of many. `watch_run` streams every change.
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's
@@ -1635,6 +1903,42 @@ func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunPar
 	return c.Client.Do(req)
 }
 
+// WatchRun Watch a run's events as they happen (Server-Sent Events)
+//
+// A `text/event-stream` of the run's life: an event per phase change (`phase`), per
+// attempt start and end (`attempt_started`, `attempt_ended`), per line its process
+// writes when `logs=true` (`log`), and a last one with the outcome (`end`, with the
+// outputs once succeeded); then the stream closes. It starts at the run's beginning,
+// so a run that has ended already is told whole at once.
+//
+// Each event has an `id` (also in its data): send the last one back as the
+// `Last-Event-ID` header (an EventSource does so by itself when it reconnects) and the
+// stream continues after it, on any replica and across restarts: ids are positions in
+// the run's stored history. After the `end` event there is nothing more, and such a
+// request answers 204 (an EventSource then stops reconnecting).
+//
+// Comment lines (`: heartbeat`) come when nothing else has for a while, so proxies
+// keep an idle stream open. The server's write timeout does not cut a live stream, but
+// a reader that does not take what is sent within the server's bound is dropped
+// rather than buffered for. When the server shuts down, the stream ends with a
+// `reconnect` event: reconnect with the last id (likewise when the control plane's
+// own stream fails).
+//
+// Which runs it answers for: as get_run.
+//
+// Corresponds with GET /run/{name}/events (the `WatchRun` operationId).
+func (c *Client) WatchRun(ctx context.Context, name RunName, params *WatchRunParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWatchRunRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetRunIo Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
@@ -1650,6 +1954,33 @@ func (c *Client) AbortRun(ctx context.Context, name RunName, params *AbortRunPar
 // Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
 func (c *Client) GetRunIo(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRunIoRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRunLogs Read a run's logs
+//
+// The last lines (`tail`) of one attempt's stdout and stderr (`stream`), as
+// `text/plain`, lines in the order they were written; at most 1 MiB (older lines are
+// left out beyond it). `attempt` picks the attempt (1, 2, …), the latest by default; a
+// run without an attempt yet has no lines (an empty answer).
+//
+// With `follow=true` the answer is a `text/event-stream` instead, as watch_run's: the
+// tail as `log` events, then each new line as it is written, across later attempts
+// (`attempt_started`, `attempt_ended`), until the `end` event. `Last-Event-ID`
+// resumes it.
+//
+// Which runs it answers for: as get_run.
+//
+// Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
+func (c *Client) GetRunLogs(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRunLogsRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2805,6 +3136,18 @@ func NewRunTaskRequestWithBody(server string, domain Domain, project Project, na
 
 		}
 
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Label != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "label", *params.Label, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -2898,6 +3241,18 @@ func NewGetRunRequest(server string, name RunName, params *GetRunParams) (*http.
 		if params.Domain != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3006,6 +3361,106 @@ func NewAbortRunRequest(server string, name RunName, params *AbortRunParams) (*h
 	return req, nil
 }
 
+// NewWatchRunRequest constructs an http.Request for the WatchRun method
+func NewWatchRunRequest(server string, name RunName, params *WatchRunParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/run/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Logs != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "logs", *params.Logs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetRunIoRequest constructs an http.Request for the GetRunIo method
 func NewGetRunIoRequest(server string, name RunName, params *GetRunIoParams) (*http.Request, error) {
 	var err error
@@ -3074,6 +3529,142 @@ func NewGetRunIoRequest(server string, name RunName, params *GetRunIoParams) (*h
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRunLogsRequest constructs an http.Request for the GetRunLogs method
+func NewGetRunLogsRequest(server string, name RunName, params *GetRunLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/run/%s/logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Domain != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Stream != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stream", *params.Stream, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Attempt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "attempt", *params.Attempt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tail", *params.Tail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Follow != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "follow", *params.Follow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -3742,6 +4333,12 @@ type ClientWithResponsesInterface interface {
 	// and inputs within 24 hours returns the run the first request started; the same key
 	// with different inputs is a 409.
 	//
+	// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+	// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+	// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+	// wait that ends first answers the same way with `done: false`: follow the run with
+	// get_run (which takes `wait` too) or watch_run.
+	//
 	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 	//
@@ -3764,6 +4361,12 @@ type ClientWithResponsesInterface interface {
 	// and inputs within 24 hours returns the run the first request started; the same key
 	// with different inputs is a 409.
 	//
+	// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+	// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+	// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+	// wait that ends first answers the same way with `done: false`: follow the run with
+	// get_run (which takes `wait` too) or watch_run.
+	//
 	// `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 	// them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 	//
@@ -3774,7 +4377,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetRunWithResponse Follow a run
 	//
-	// The run's phase, and whether it is done. Poll this until `done` is true.
+	// The run's phase, and whether it is done. Poll this until `done` is true, or send
+	// `wait` to have the answer come when the run is done (or the wait ends, whichever is
+	// first): the same answer, one call instead of many. `watch_run` streams every change.
 	//
 	// Which runs it answers for: a task's run when the task is inside this webhook's task
 	// allowlist (403 otherwise); an image build (the run behind build_image's
@@ -3803,6 +4408,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /run/{name}/abort (the `AbortRun` operationId).
 	AbortRunWithResponse(ctx context.Context, name RunName, params *AbortRunParams, reqEditors ...RequestEditorFn) (*AbortRunResult, error)
 
+	// WatchRunWithResponse Watch a run's events as they happen (Server-Sent Events)
+	//
+	// A `text/event-stream` of the run's life: an event per phase change (`phase`), per
+	// attempt start and end (`attempt_started`, `attempt_ended`), per line its process
+	// writes when `logs=true` (`log`), and a last one with the outcome (`end`, with the
+	// outputs once succeeded); then the stream closes. It starts at the run's beginning,
+	// so a run that has ended already is told whole at once.
+	//
+	// Each event has an `id` (also in its data): send the last one back as the
+	// `Last-Event-ID` header (an EventSource does so by itself when it reconnects) and the
+	// stream continues after it, on any replica and across restarts: ids are positions in
+	// the run's stored history. After the `end` event there is nothing more, and such a
+	// request answers 204 (an EventSource then stops reconnecting).
+	//
+	// Comment lines (`: heartbeat`) come when nothing else has for a while, so proxies
+	// keep an idle stream open. The server's write timeout does not cut a live stream, but
+	// a reader that does not take what is sent within the server's bound is dropped
+	// rather than buffered for. When the server shuts down, the stream ends with a
+	// `reconnect` event: reconnect with the last id (likewise when the control plane's
+	// own stream fails).
+	//
+	// Which runs it answers for: as get_run.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /run/{name}/events (the `WatchRun` operationId).
+	WatchRunWithResponse(ctx context.Context, name RunName, params *WatchRunParams, reqEditors ...RequestEditorFn) (*WatchRunResult, error)
+
 	// GetRunIoWithResponse Read a run's inputs and outputs
 	//
 	// The inputs the run was started with, and its outputs once it has succeeded (`null`
@@ -3819,6 +4452,25 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /run/{name}/io (the `GetRunIo` operationId).
 	GetRunIoWithResponse(ctx context.Context, name RunName, params *GetRunIoParams, reqEditors ...RequestEditorFn) (*GetRunIoResult, error)
+
+	// GetRunLogsWithResponse Read a run's logs
+	//
+	// The last lines (`tail`) of one attempt's stdout and stderr (`stream`), as
+	// `text/plain`, lines in the order they were written; at most 1 MiB (older lines are
+	// left out beyond it). `attempt` picks the attempt (1, 2, …), the latest by default; a
+	// run without an attempt yet has no lines (an empty answer).
+	//
+	// With `follow=true` the answer is a `text/event-stream` instead, as watch_run's: the
+	// tail as `log` events, then each new line as it is written, across later attempts
+	// (`attempt_started`, `attempt_ended`), until the `end` event. `Last-Event-ID`
+	// resumes it.
+	//
+	// Which runs it answers for: as get_run.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
+	GetRunLogsWithResponse(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*GetRunLogsResult, error)
 
 	// ListRunsWithResponse List runs
 	//
@@ -5480,6 +6132,117 @@ func (r AbortRunResult) ContentType() string {
 	return ""
 }
 
+// WatchRunResult401Headers the declared response headers of an HTTP 401 response for WatchRun
+type WatchRunResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type WatchRunResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *WatchRunResult401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r WatchRunResult) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r WatchRunResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WatchRunResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WatchRunResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WatchRunResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetRunIoResult401Headers the declared response headers of an HTTP 401 response for GetRunIo
 type GetRunIoResult401Headers struct {
 	WWWAuthenticate *string
@@ -5585,6 +6348,117 @@ func (r GetRunIoResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetRunIoResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRunLogsResult401Headers the declared response headers of an HTTP 401 response for GetRunLogs
+type GetRunLogsResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetRunLogsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRunLogsResult401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetRunLogsResult) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRunLogsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRunLogsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRunLogsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRunLogsResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6317,6 +7191,12 @@ func (c *ClientWithResponses) GetPrefetchHfModelIoWithResponse(ctx context.Conte
 // and inputs within 24 hours returns the run the first request started; the same key
 // with different inputs is a 409.
 //
+// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+// wait that ends first answers the same way with `done: false`: follow the run with
+// get_run (which takes `wait` too) or watch_run.
+//
 // `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 // them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 //
@@ -6345,6 +7225,12 @@ func (c *ClientWithResponses) RunTaskWithBodyWithResponse(ctx context.Context, d
 // and inputs within 24 hours returns the run the first request started; the same key
 // with different inputs is a 409.
 //
+// Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+// wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+// once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+// wait that ends first answers the same way with `done: false`: follow the run with
+// get_run (which takes `wait` too) or watch_run.
+//
 // `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
 // them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
 //
@@ -6361,7 +7247,9 @@ func (c *ClientWithResponses) RunTaskWithResponse(ctx context.Context, domain Do
 
 // GetRunWithResponse Follow a run
 //
-// The run's phase, and whether it is done. Poll this until `done` is true.
+// The run's phase, and whether it is done. Poll this until `done` is true, or send
+// `wait` to have the answer come when the run is done (or the wait ends, whichever is
+// first): the same answer, one call instead of many. `watch_run` streams every change.
 //
 // Which runs it answers for: a task's run when the task is inside this webhook's task
 // allowlist (403 otherwise); an image build (the run behind build_image's
@@ -6402,6 +7290,40 @@ func (c *ClientWithResponses) AbortRunWithResponse(ctx context.Context, name Run
 	return ParseAbortRunResult(rsp)
 }
 
+// WatchRunWithResponse Watch a run's events as they happen (Server-Sent Events)
+//
+// A `text/event-stream` of the run's life: an event per phase change (`phase`), per
+// attempt start and end (`attempt_started`, `attempt_ended`), per line its process
+// writes when `logs=true` (`log`), and a last one with the outcome (`end`, with the
+// outputs once succeeded); then the stream closes. It starts at the run's beginning,
+// so a run that has ended already is told whole at once.
+//
+// Each event has an `id` (also in its data): send the last one back as the
+// `Last-Event-ID` header (an EventSource does so by itself when it reconnects) and the
+// stream continues after it, on any replica and across restarts: ids are positions in
+// the run's stored history. After the `end` event there is nothing more, and such a
+// request answers 204 (an EventSource then stops reconnecting).
+//
+// Comment lines (`: heartbeat`) come when nothing else has for a while, so proxies
+// keep an idle stream open. The server's write timeout does not cut a live stream, but
+// a reader that does not take what is sent within the server's bound is dropped
+// rather than buffered for. When the server shuts down, the stream ends with a
+// `reconnect` event: reconnect with the last id (likewise when the control plane's
+// own stream fails).
+//
+// Which runs it answers for: as get_run.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /run/{name}/events (the `WatchRun` operationId).
+func (c *ClientWithResponses) WatchRunWithResponse(ctx context.Context, name RunName, params *WatchRunParams, reqEditors ...RequestEditorFn) (*WatchRunResult, error) {
+	rsp, err := c.WatchRun(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWatchRunResult(rsp)
+}
+
 // GetRunIoWithResponse Read a run's inputs and outputs
 //
 // The inputs the run was started with, and its outputs once it has succeeded (`null`
@@ -6423,6 +7345,31 @@ func (c *ClientWithResponses) GetRunIoWithResponse(ctx context.Context, name Run
 		return nil, err
 	}
 	return ParseGetRunIoResult(rsp)
+}
+
+// GetRunLogsWithResponse Read a run's logs
+//
+// The last lines (`tail`) of one attempt's stdout and stderr (`stream`), as
+// `text/plain`, lines in the order they were written; at most 1 MiB (older lines are
+// left out beyond it). `attempt` picks the attempt (1, 2, …), the latest by default; a
+// run without an attempt yet has no lines (an empty answer).
+//
+// With `follow=true` the answer is a `text/event-stream` instead, as watch_run's: the
+// tail as `log` events, then each new line as it is written, across later attempts
+// (`attempt_started`, `attempt_ended`), until the `end` event. `Last-Event-ID`
+// resumes it.
+//
+// Which runs it answers for: as get_run.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /run/{name}/logs (the `GetRunLogs` operationId).
+func (c *ClientWithResponses) GetRunLogsWithResponse(ctx context.Context, name RunName, params *GetRunLogsParams, reqEditors ...RequestEditorFn) (*GetRunLogsResult, error) {
+	rsp, err := c.GetRunLogs(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRunLogsResult(rsp)
 }
 
 // ListRunsWithResponse List runs
@@ -7985,6 +8932,111 @@ func ParseAbortRunResult(rsp *http.Response) (*AbortRunResult, error) {
 	return response, nil
 }
 
+// ParseWatchRunResult parses an HTTP response from a WatchRunWithResponse call
+func ParseWatchRunResult(rsp *http.Response) (*WatchRunResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WatchRunResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers WatchRunResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetRunIoResult parses an HTTP response from a GetRunIoWithResponse call
 func ParseGetRunIoResult(rsp *http.Response) (*GetRunIoResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -8074,6 +9126,111 @@ func ParseGetRunIoResult(rsp *http.Response) (*GetRunIoResult, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetRunIoResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRunLogsResult parses an HTTP response from a GetRunLogsWithResponse call
+func ParseGetRunLogsResult(rsp *http.Response) (*GetRunLogsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRunLogsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetRunLogsResult401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -17,5 +17,9 @@
 //	if p := client.ProblemOf(res); p != nil { ... } // the API said no: p.Status, p.Detail
 //	run, err := client.WaitForRun(ctx, c, res.JSON200.Name, time.Second)
 //
+// To follow a run as it happens instead of polling, WatchRun reads watch_run's event stream
+// (and FollowRunLogs get_run_logs with follow) as an iterator of RunEvent that reconnects
+// with Last-Event-ID by itself and ends after the run's end event.
+//
 // Regenerate with `go generate ./clients/go` (or `make generate`) after changing openapi.yaml.
 package client

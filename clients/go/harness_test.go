@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +44,8 @@ type contractTransport struct {
 	t    testing.TB
 	next http.RoundTripper
 	lax  bool
+	// streams, when set, keeps the event streams read.
+	streams *streamLog
 }
 
 func (c contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -52,6 +57,11 @@ func (c contractTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	res, err := c.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt == "text/event-stream" {
+		// A stream is read as it comes: it is checked when it is closed.
+		res.Body = &checkedStream{c: c, req: req, reqBody: reqBody, res: res, body: res.Body}
+		return res, nil
 	}
 	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -69,6 +79,74 @@ func (c contractTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		c.t.Error(cerr)
 	}
 	return res, nil
+}
+
+// checkedStream passes an event stream on as it is read and, when it is closed, checks what
+// was read against the spec (up to its last whole event: a stream cut by the reader or a
+// dropped connection ends anywhere) and records the operation.
+type checkedStream struct {
+	c       contractTransport
+	req     *http.Request
+	reqBody []byte
+	res     *http.Response
+	body    io.ReadCloser
+	mu      sync.Mutex
+	seen    bytes.Buffer
+	closed  bool
+}
+
+func (s *checkedStream) Read(p []byte) (int, error) {
+	n, err := s.body.Read(p)
+	s.mu.Lock()
+	s.seen.Write(p[:n])
+	s.mu.Unlock()
+	return n, err
+}
+
+func (s *checkedStream) Close() error {
+	err := s.body.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return err
+	}
+	s.closed = true
+	seen := s.seen.Bytes()
+	var whole []byte
+	if i := bytes.LastIndex(seen, []byte("\n\n")); i >= 0 {
+		whole = seen[:i+2]
+	}
+	op, cerr := contract.Check(s.req, s.reqBody, s.res.StatusCode, s.res.Header, whole)
+	if op == "" {
+		s.c.t.Errorf("%s %s: not an operation of openapi.yaml", s.req.Method, s.req.URL.Path)
+		return err
+	}
+	contract.Record(op)
+	if cerr != nil && !s.c.lax {
+		s.c.t.Error(cerr)
+	}
+	if s.c.streams != nil {
+		s.c.streams.add(string(seen))
+	}
+	return err
+}
+
+// streamLog keeps the streams a client read, as sent (heartbeats and all).
+type streamLog struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *streamLog) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, s)
+}
+
+func (l *streamLog) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.all, "")
 }
 
 // server is one running webhook: its URL, a valid token and the backend under it.

@@ -64,6 +64,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error. Defaults to info.
 	LogLevel string `yaml:"log_level"`
+	// Follow bounds the waits (get_run and run_task with `wait`) and the event streams
+	// (watch_run, get_run_logs with follow). See follow_config.go.
+	Follow FollowConfig `yaml:"follow"`
 	// Backend selects and configures the control plane.
 	Backend BackendConfig `yaml:"backend"`
 
@@ -218,6 +221,7 @@ func (c Config) withDefaults() Config {
 	if c.Backend.Type == "" {
 		c.Backend.Type = "local"
 	}
+	c.Follow.defaults()
 	if c.Backend.Type == "local" && c.Backend.Local == nil {
 		c.Backend.Local = &LocalConfig{}
 	}
@@ -314,6 +318,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("config: %s: must not be negative", key)
 		}
 	}
+	if err := c.Follow.validate(); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -386,5 +393,11 @@ func (c Config) handlerConfig() impl.Config {
 		AppAllowlist:     c.AppAllowlist,
 		TriggerAllowlist: c.TriggerAllowlist,
 		MaxBodyBytes:     c.MaxBodyBytes,
+
+		MaxWait:            c.Follow.MaxWait,
+		Heartbeat:          c.Follow.Heartbeat,
+		StreamWriteTimeout: c.Follow.StreamWriteTimeout,
+		MaxStreams:         c.Follow.MaxStreams,
+		WriteTimeout:       c.WriteTimeout,
 	}
 }

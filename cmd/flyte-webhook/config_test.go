@@ -42,7 +42,7 @@ func TestConfigDecodeErrors(t *testing.T) {
 	localKeys := "workspace, data_dir, scratch_dir, concurrency, log_max_bytes, abort_grace, idempotency_ttl, retention, max_interruptions, call_timeout, call_max_bytes, builds, prefetch, auth"
 	cases := []struct{ name, body, want string }{
 		{"top-level key", minimal + "requires_auths: false\n",
-			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, backend"},
+			":6: requires_auths: unknown key; the keys here are name, title, description, host, port, public_url, requires_auth, endpoint_groups, endpoints, task_allowlist, app_allowlist, trigger_allowlist, max_body_bytes, read_timeout, write_timeout, idle_timeout, shutdown_timeout, log_level, follow, backend"},
 		{"backend key", "backend:\n  typ: local\n", ":2: backend.typ: unknown key; the keys here are type, local, flyte"},
 		{"local key (inline fields)", "backend:\n  local:\n    workspace: workspace.yaml\n    bogus: x\n",
 			":4: backend.local.bogus: unknown key; the keys here are " + localKeys},
@@ -101,6 +101,12 @@ func TestConfigErrors(t *testing.T) {
 		{"malformed trigger allowlist", minimal + "trigger_allowlist: [a/b/c]\n", nil, "trigger_allowlist[0]"},
 		{"malformed app allowlist", minimal + "app_allowlist: [\"a b\"]\n", nil, "app_allowlist[0]"},
 		{"bad log level", minimal + "log_level: loud\n", nil, "log_level"},
+		{"max_wait too long", minimal + "follow: {max_wait: 2h}\n", nil, "follow.max_wait: 2h0m0s is out of range"},
+		{"max_wait too short", minimal + "follow: {max_wait: 10ms}\n", nil, "follow.max_wait: 10ms is out of range"},
+		{"negative heartbeat", minimal + "follow: {heartbeat: -1s}\n", nil, "follow.heartbeat: must not be negative"},
+		{"negative stream write timeout", minimal + "follow: {stream_write_timeout: -1s}\n", nil, "follow.stream_write_timeout: must not be negative"},
+		{"negative max streams", minimal + "follow: {max_streams: -1}\n", nil, "follow.max_streams: must not be negative"},
+		{"follow unknown key", minimal + "follow: {wait: 1s}\n", nil, "follow.wait: unknown key; the keys here are max_wait, heartbeat, stream_write_timeout, max_streams"},
 		{"unknown backend", "backend:\n  type: cloud\n", nil, `backend.type: "cloud"`},
 		{"flyte without its config", "backend:\n  type: flyte\n", nil, "backend.flyte: required for backend.type flyte"},
 		{"flyte without an endpoint", "backend:\n  type: flyte\n  flyte: {project: p, domain: d}\n", nil, "backend.flyte.endpoint: required"},

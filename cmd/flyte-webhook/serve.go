@@ -48,6 +48,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	hc := c.handlerConfig()
 	hc.Logger = log
+	// On SIGTERM waits answer at once and streams end with a reconnect event, so the drain
+	// is never held up by them.
+	hc.Stopping = ctx
 	if f := c.Backend.Flyte; f != nil && len(f.Issuers) > 0 {
 		// Flyte verifies tokens itself; the webhook verifies its issuers' tokens too, so
 		// their claim conditions and allowlists hold here as well.

@@ -67,6 +67,17 @@ var methods = []method{
 		_, err := b.ListRuns(ctx, controlplane.ListRunsRequest{Task: &controlplane.TaskRef{Domain: s.h.Domain, Project: s.h.Project, Name: "echo"}, Limit: 1})
 		return err
 	}},
+	{"WatchRun", Follow, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
+		w, err := b.WatchRun(ctx, controlplane.WatchRunRequest{Run: run("rnosuchrun")})
+		if w != nil {
+			w.Close()
+		}
+		return err
+	}},
+	{"RunLogs", Follow, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
+		_, err := b.RunLogs(ctx, controlplane.RunLogsRequest{Run: run("rnosuchrun")})
+		return err
+	}},
 	{"PrefetchModel", Prefetch, func(ctx context.Context, b controlplane.Backend, _ *suite) error {
 		_, err := b.PrefetchModel(ctx, controlplane.ModelPrefetch{Repo: "conformance/never-fetched"})
 		return err

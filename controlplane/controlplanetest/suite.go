@@ -10,6 +10,9 @@
 //	sleep  inputs: seconds integer (default 30). Sleeps that long; outputs: slept integer.
 //	fail   no inputs. Fails with a message containing "boom".
 //
+// A backend declaring Follow also keeps the fixtures' logs: echo writes a line "hello <name>"
+// per greeting, fail a line containing "boom".
+//
 // A backend declaring Triggers also has, on task echo, a trigger "nightly" (schedule
 // "0 3 * * *", inputs {name: "nightly"}), initially inactive. Its firing is not checked
 // here: that is backend-specific.
@@ -31,9 +34,9 @@
 // serves it with package hubtest) when the harness names one.
 //
 // The cases are split by concern as the families of Backend methods are (auth.go, tasks.go,
-// runs.go, apps.go, triggers.go, builds.go, prefetch.go, lists.go, capabilities.go); each family a backend does
-// not declare in Harness.Capabilities must answer CodeUnimplemented, and a CodeUnimplemented
-// from a declared family fails.
+// runs.go, apps.go, triggers.go, builds.go, prefetch.go, lists.go, follow.go, capabilities.go);
+// each family a backend does not declare in Harness.Capabilities must answer
+// CodeUnimplemented, and a CodeUnimplemented from a declared family fails.
 package controlplanetest
 
 import (
@@ -66,6 +69,8 @@ const (
 	Prefetch Capability = "prefetch"
 	// Lists: ListRuns, and the run metadata it filters on (labels, callers).
 	Lists Capability = "lists"
+	// Follow: WatchRun, RunLogs.
+	Follow Capability = "follow"
 )
 
 // Caller is a caller the backend accepts: the credentials it presents and the subject the
@@ -145,6 +150,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if s.caps[Lists] {
 		t.Run("Lists", s.lists)
+	}
+	if s.caps[Follow] {
+		t.Run("Follow", s.follow)
 	}
 }
 

@@ -26,6 +26,7 @@ type Backend struct {
 	hc    *http.Client // control plane
 	apps  *http.Client // call_app targets
 	p     procedures
+	s     streams       // the server-streaming procedures (see stream.go)
 	token *serviceToken // nil without a service identity
 
 	identities *ttlCache[controlplane.Identity]
@@ -65,6 +66,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		log:        cfg.Logger,
 		hc:         hc,
 		p:          newProcedures(hc, cfg.Endpoint, cfg.MaxResponseBytes),
+		s:          newStreams(hc, cfg.Endpoint, cfg.MaxResponseBytes),
 		identities: newTTLCache[controlplane.Identity](cfg.CacheTTL, cfg.CacheSize),
 		tasks:      newTTLCache[*task](cfg.CacheTTL, cfg.CacheSize),
 		latest:     newTTLCache[string](cfg.CacheTTL, cfg.CacheSize),

@@ -94,7 +94,7 @@ func conformanceHarness() controlplanetest.Harness {
 			{Authorization: "Basic " + callerToken},
 			{Cookie: "session=" + callerToken},
 		},
-		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers, controlplanetest.Lists},
+		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps, controlplanetest.Triggers, controlplanetest.Lists, controlplanetest.Follow},
 		Concurrency:  concurrency,
 		// Its ListRuns filters by one task, not by a list of them (see lists.go).
 		ListAllowlistsNeedTask: true,

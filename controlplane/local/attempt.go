@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,8 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	defer stdout.Close()
 	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)
 	defer stderr.Close()
+	lines := newLineLog(logs+"lines", 2*b.cfg.LogMaxBytes, func() { b.hub.logWritten(name) })
+	defer lines.Close() // before the attempt's end is recorded (see lineLog.Close)
 
 	actx := ctx
 	if t.Timeout > 0 {
@@ -75,7 +78,8 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	cmd := exec.CommandContext(actx, t.Command[0], t.Command[1:]...)
 	cmd.Dir = t.Workdir
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout = io.MultiWriter(stdout, lines.stream(tagStdout))
+	cmd.Stderr = io.MultiWriter(stderr, lines.stream(tagStderr))
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = b.cfg.AbortGrace

@@ -56,6 +56,7 @@ type Backend struct {
 	scratch  *scratch       // attempts' inputs and outputs folders (see scratch.go)
 	sched    *scheduler     // fires the triggers (see scheduler.go)
 	apps     *appSet        // the apps' supervisors (see apps.go)
+	hub      *hub           // wakes the watches of runs (see hub.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,7 +104,8 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return fail(err)
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger, st: st, lock: lock, ws: ws, queue: newRunQueue(), scratch: scratch,
-		finished: boundedcache.New[runRow](finishedCacheSize)}
+		finished: boundedcache.New[runRow](finishedCacheSize), hub: newHub(st.runState)}
+	st.onRunChange = b.hub.stateChanged
 	b.Unimplemented = controlplane.Unimplemented{Backend: "the local backend", Authenticate: func(ctx context.Context) error {
 		_, err := b.caller(ctx)
 		return err

@@ -157,7 +157,7 @@ func conformanceHarness(t *testing.T, wrap func(controlplane.Backend) controlpla
 			{Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9."},
 		},
 		Capabilities: []controlplanetest.Capability{controlplanetest.Tasks, controlplanetest.Runs, controlplanetest.Apps,
-			controlplanetest.Triggers, controlplanetest.Builds, controlplanetest.Prefetch, controlplanetest.Lists},
+			controlplanetest.Triggers, controlplanetest.Builds, controlplanetest.Prefetch, controlplanetest.Lists, controlplanetest.Follow},
 		Concurrency:    concurrency,
 		BuildBaseImage: "localhost/conformance-base:1",
 		PrefetchRepo:   "conformance/tiny",

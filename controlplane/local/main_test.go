@@ -62,6 +62,7 @@ func helper(kind string) int {
 		parts := make([]string, num("times"))
 		for i := range parts {
 			parts[i] = "hello " + in["name"].(string)
+			fmt.Println(parts[i]) // a line per greeting in its log (the conformance suite's follow cases)
 		}
 		js, _ := json.Marshal(map[string]string{"greeting": strings.Join(parts, " ")})
 		return out(string(js))
@@ -88,6 +89,14 @@ func helper(kind string) int {
 		return out(`{"attempt":` + os.Getenv("FLYTE_WEBHOOK_ATTEMPT") + `}`)
 	case "badout":
 		return out(`{"greeting": 3}`)
+	case "mixed":
+		// Both streams, a line split across writes, a CRLF line, and a last line without its
+		// newline.
+		fmt.Fprint(os.Stdout, "out 1\nout ")
+		fmt.Fprint(os.Stdout, "2\r\n")
+		fmt.Fprintln(os.Stderr, "err 1")
+		fmt.Fprint(os.Stdout, "tail")
+		return 0
 	case "chatty":
 		for i := 0; i < 10000; i++ {
 			fmt.Println(strings.Repeat("x", 100))

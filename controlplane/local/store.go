@@ -174,6 +174,10 @@ type store struct {
 	// failWrites, when set (by tests only), is asked about every op of a batch before the
 	// commit; an error fails the whole batch, as a full disk does.
 	failWrites atomic.Pointer[func(op string) error]
+
+	// onRunChange, when set, is called with a run's name after a write that changed its
+	// phase or its attempts landed (the watches' wake-up: see hub.go).
+	onRunChange func(run string)
 }
 
 // errClosed is what a write after close gets: the server is shutting down.

@@ -134,6 +134,9 @@ func (s *store) markRunning(ctx context.Context, p attemptStart) (bool, error) {
 		_, err = s.exec(tx, sqlOpenAttempt, p.Run, p.Attempt, p.At)
 		return err
 	})
+	if err == nil && ok {
+		s.changed(p.Run)
+	}
 	return ok, err
 }
 
@@ -152,7 +155,7 @@ type attemptEnd struct {
 
 // endAttempt records how an attempt ended while its run goes on.
 func (s *store) endAttempt(ctx context.Context, p attemptEnd) error {
-	return s.write(ctx, "endAttempt", func(tx *sql.Tx) error {
+	err := s.write(ctx, "endAttempt", func(tx *sql.Tx) error {
 		if _, err := s.exec(tx, sqlCloseAttempt, p.At, string(p.Outcome), p.Error, p.Run, p.Attempt); err != nil {
 			return err
 		}
@@ -162,6 +165,10 @@ func (s *store) endAttempt(ctx context.Context, p attemptEnd) error {
 		_, err := tx.Exec(`UPDATE runs SET phase = 'queued' WHERE name = ? AND phase = 'running'`, p.Run)
 		return err
 	})
+	if err == nil {
+		s.changed(p.Run)
+	}
+	return err
 }
 
 // runEnd is a run's final phase (finishRun).
@@ -192,6 +199,9 @@ func (s *store) finishRun(ctx context.Context, p runEnd) (bool, error) {
 		_, err = s.exec(tx, sqlCloseAttempt, p.At, string(outcomeOf(p.Phase)), p.Error, p.Run, p.Attempt)
 		return err
 	})
+	if err == nil && ok {
+		s.changed(p.Run)
+	}
 	return ok, err
 }
 
@@ -209,6 +219,9 @@ func (s *store) abortQueued(ctx context.Context, p queuedAbort) (bool, error) {
 		ok = n > 0
 		return err
 	})
+	if err == nil && ok {
+		s.changed(p.Run)
+	}
 	return ok, err
 }
 
@@ -243,6 +256,9 @@ func (s *store) interruptAttempt(ctx context.Context, p interruption) (runRow, b
 		row, ok, err = s.interrupt(tx, p)
 		return err
 	})
+	if err == nil && ok {
+		s.changed(p.Run)
+	}
 	return row, ok, err
 }
 

@@ -42,6 +42,15 @@ var wrongBackends = map[string]func(controlplane.Backend) controlplane.Backend{
 	"list-offset-pages": func(b controlplane.Backend) controlplane.Backend { return listOffsetPages{b} },
 	// Lists: filtering for the caller's visibility is left out.
 	"list-shows-all": func(b controlplane.Backend) controlplane.Backend { return listShowsAll{b} },
+	// Follow: a watch starts at the beginning whatever event the caller has seen.
+	"watch-ignores-after": func(b controlplane.Backend) controlplane.Backend { return watchIgnoresAfter{b} },
+}
+
+type watchIgnoresAfter struct{ controlplane.Backend }
+
+func (w watchIgnoresAfter) WatchRun(ctx context.Context, req controlplane.WatchRunRequest) (controlplane.RunWatch, error) {
+	req.After = ""
+	return w.Backend.WatchRun(ctx, req)
 }
 
 type meBelievesAnyone struct{ controlplane.Backend }
@@ -199,6 +208,7 @@ func TestConformanceCatchesWrongBackends(t *testing.T) {
 		"app-errors-fail":         "TestConformance/Apps/Lifecycle",
 		"list-offset-pages":       "TestConformance/Lists/PagingWhileAdding",
 		"list-shows-all":          "TestConformance/Lists/Visibility",
+		"watch-ignores-after":     "TestConformance/Follow/Resume",
 	}
 	if len(expect) != len(wrongBackends) {
 		t.Fatalf("%d wrong backends, %d expectations", len(wrongBackends), len(expect))

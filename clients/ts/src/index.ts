@@ -126,3 +126,14 @@ export async function* listRuns(
     token = page.next_page_token;
   }
 }
+
+export {
+  watchRun,
+  followRunLogs,
+  readEvents,
+  type RunEvent,
+  type SSEEvent,
+  type StreamOptions,
+  type WatchRunOptions,
+  type FollowRunLogsOptions,
+} from "./watch.js";

@@ -67,6 +67,12 @@ export interface paths {
          *     and inputs within 24 hours returns the run the first request started; the same key
          *     with different inputs is a 409.
          *
+         *     Send `wait` (e.g. `?wait=60s`) to have the answer come when the run is done or the
+         *     wait ends, whichever is first: it then also carries the run's `phase`, `done` and,
+         *     once it has succeeded, its `outputs`, so a CI job gets its result in one call. A
+         *     wait that ends first answers the same way with `done: false`: follow the run with
+         *     get_run (which takes `wait` too) or watch_run.
+         *
          *     `label=key=value` (repeatable) keeps labels on the run: get_run and list_runs show
          *     them, and list_runs finds runs by them (`GET /runs?label=ci-job=1234`).
          *
@@ -111,7 +117,9 @@ export interface paths {
         };
         /**
          * Follow a run
-         * @description The run's phase, and whether it is done. Poll this until `done` is true.
+         * @description The run's phase, and whether it is done. Poll this until `done` is true, or send
+         *     `wait` to have the answer come when the run is done (or the wait ends, whichever is
+         *     first): the same answer, one call instead of many. `watch_run` streams every change.
          *
          *     Which runs it answers for: a task's run when the task is inside this webhook's task
          *     allowlist (403 otherwise); an image build (the run behind build_image's
@@ -180,6 +188,77 @@ export interface paths {
          *
          */
         post: operations["abort_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/run/{name}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch a run's events as they happen (Server-Sent Events)
+         * @description A `text/event-stream` of the run's life: an event per phase change (`phase`), per
+         *     attempt start and end (`attempt_started`, `attempt_ended`), per line its process
+         *     writes when `logs=true` (`log`), and a last one with the outcome (`end`, with the
+         *     outputs once succeeded); then the stream closes. It starts at the run's beginning,
+         *     so a run that has ended already is told whole at once.
+         *
+         *     Each event has an `id` (also in its data): send the last one back as the
+         *     `Last-Event-ID` header (an EventSource does so by itself when it reconnects) and the
+         *     stream continues after it, on any replica and across restarts: ids are positions in
+         *     the run's stored history. After the `end` event there is nothing more, and such a
+         *     request answers 204 (an EventSource then stops reconnecting).
+         *
+         *     Comment lines (`: heartbeat`) come when nothing else has for a while, so proxies
+         *     keep an idle stream open. The server's write timeout does not cut a live stream, but
+         *     a reader that does not take what is sent within the server's bound is dropped
+         *     rather than buffered for. When the server shuts down, the stream ends with a
+         *     `reconnect` event: reconnect with the last id (likewise when the control plane's
+         *     own stream fails).
+         *
+         *     Which runs it answers for: as get_run.
+         *
+         */
+        get: operations["watch_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/run/{name}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a run's logs
+         * @description The last lines (`tail`) of one attempt's stdout and stderr (`stream`), as
+         *     `text/plain`, lines in the order they were written; at most 1 MiB (older lines are
+         *     left out beyond it). `attempt` picks the attempt (1, 2, …), the latest by default; a
+         *     run without an attempt yet has no lines (an empty answer).
+         *
+         *     With `follow=true` the answer is a `text/event-stream` instead, as watch_run's: the
+         *     tail as `log` events, then each new line as it is written, across later attempts
+         *     (`attempt_started`, `attempt_ended`), until the `end` event. `Last-Event-ID`
+         *     resumes it.
+         *
+         *     Which runs it answers for: as get_run.
+         *
+         */
+        get: operations["get_run_logs"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -533,6 +612,13 @@ export interface components {
              * @example r-7f3a9c2b1d
              */
             name: string;
+            phase?: components["schemas"]["Phase"];
+            /** @description Whether the run is done; with `wait` only. */
+            done?: boolean;
+            /** @description The run's outputs once it has succeeded (null before, and when it did not succeed); with `wait` only. */
+            outputs?: {
+                [key: string]: unknown;
+            } | null;
         };
         CacheSettings: {
             /**
@@ -678,6 +764,49 @@ export interface components {
             outputs: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** @description One event of watch_run (and of get_run_logs with `follow=true`): the JSON on the
+         *     event's `data:` line. Which fields are there depends on `type`: `phase` (phase,
+         *     done), `attempt_started` (attempt), `attempt_ended` (attempt, outcome, error),
+         *     `log` (attempt, stream, line), `end` (phase, done, error; outputs once succeeded) —
+         *     the last event, after which the stream closes — and `reconnect` (detail: the stream
+         *     ends early, e.g. the server is shutting down; reconnect with the last id).
+         *      */
+        RunEvent: {
+            /**
+             * @description The event's position in the run's history, also its SSE `id:`; absent on `reconnect` (which is no event of the run).
+             * @example 1.2.4
+             */
+            id?: string;
+            /** @enum {string} */
+            type: "phase" | "attempt_started" | "attempt_ended" | "log" | "end" | "reconnect";
+            /** @description The run's name. */
+            run: string;
+            phase?: components["schemas"]["Phase"];
+            done?: boolean;
+            /** @description The attempt, from 1. */
+            attempt?: number;
+            /** @description How the attempt ended: `succeeded`, `failed`, `timed_out`, `aborted`, or `interrupted` (cut short by the server, which does not count against the task's retries). */
+            outcome?: string;
+            error?: string;
+            /**
+             * @description Where the line was written; absent when the control plane does not tell.
+             * @enum {string}
+             */
+            stream?: "stdout" | "stderr";
+            /** @description The line, without its line terminator. */
+            line?: string;
+            /** @description The run's outputs, on `end` of a run that succeeded. */
+            outputs?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Format: date-time
+             * @description When it happened, as the control plane recorded it.
+             */
+            time?: string;
+            /** @description Why the stream ends early (`reconnect`). */
+            detail?: string;
         };
         PrefetchIOResponse: {
             name: string;
@@ -905,6 +1034,15 @@ export interface components {
         ScopeProject: string;
         /** @description Answer only once the app has reached the requested state. */
         Wait: boolean;
+        /** @description Answer when the run is done or after this long, whichever comes first: a duration
+         *     (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+         *     maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+         *     `false`: answer at once. A client that hangs up ends its wait; a server shutting
+         *     down answers at once with the run as it is.
+         *      */
+        RunWait: string;
+        /** @description The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects. */
+        LastEventID: string;
         /** @description A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
          *     with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
          *     value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
@@ -976,6 +1114,13 @@ export interface operations {
             query?: {
                 /** @description The task version; the latest registered one when absent. */
                 version?: components["parameters"]["TaskVersion"];
+                /** @description Answer when the run is done or after this long, whichever comes first: a duration
+                 *     (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+                 *     maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+                 *     `false`: answer at once. A client that hangs up ends its wait; a server shutting
+                 *     down answers at once with the run as it is.
+                 *      */
+                wait?: components["parameters"]["RunWait"];
                 /** @description A label to keep on the run, `key=value` (repeat the parameter for several, at most 16
                  *     with different keys). A key is 1-63 lower-case letters, digits, `-`, `_` and `.`; a
                  *     value 1-63 letters, digits, `-`, `_` and `.`; both begin and end with a letter or
@@ -1082,6 +1227,13 @@ export interface operations {
                  *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
                  *      */
                 domain?: components["parameters"]["ScopeDomain"];
+                /** @description Answer when the run is done or after this long, whichever comes first: a duration
+                 *     (`30s`, `2m`, `1m30s`, `500ms`) or a number of seconds, or `true` for the server's
+                 *     maximum (`max_wait`, 60 s unless configured; a longer wait is cut to it). Absent or
+                 *     `false`: answer at once. A client that hangs up ends its wait; a server shutting
+                 *     down answers at once with the run as it is.
+                 *      */
+                wait?: components["parameters"]["RunWait"];
             };
             header?: never;
             path: {
@@ -1193,6 +1345,128 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    watch_run: {
+        parameters: {
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+                /** @description Also send the run's log lines (stdout and stderr), one `log` event each. */
+                logs?: boolean;
+            };
+            header?: {
+                /** @description The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects. */
+                "Last-Event-ID"?: components["parameters"]["LastEventID"];
+            };
+            path: {
+                /** @description The run's name, as run_task returned it. */
+                name: components["parameters"]["RunName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. Each event is `id:`, `event:` (the data's `type`) and one `data:`
+             *     line holding a RunEvent as JSON; the schema below describes the stream as the
+             *     list of those data objects.
+             *      */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["RunEvent"][];
+                };
+            };
+            /** @description The run has ended and Last-Event-ID named its last event; nothing more to send. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    get_run_logs: {
+        parameters: {
+            query?: {
+                /** @description The project the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app). On the local backend, the project of the run's or
+                 *     trigger's task: elsewhere is a 404.
+                 *      */
+                project?: components["parameters"]["ScopeProject"];
+                /** @description The domain the run or trigger lives in; the backend's default when absent (an
+                 *     addition to the Python app, which looks in the domain it was deployed in). On the
+                 *     local backend, the domain of the run's or trigger's task: elsewhere is a 404.
+                 *      */
+                domain?: components["parameters"]["ScopeDomain"];
+                /** @description Which output to read. */
+                stream?: "both" | "stdout" | "stderr";
+                /** @description The attempt to read (from 1); the latest when absent. */
+                attempt?: number;
+                /** @description How many of the last lines to send. */
+                tail?: number;
+                /** @description Keep sending lines as they are written, as Server-Sent Events, until the run ends. */
+                follow?: boolean;
+            };
+            header?: {
+                /** @description The `id` of the last event received; the stream continues after it. An EventSource sends it by itself when it reconnects. */
+                "Last-Event-ID"?: components["parameters"]["LastEventID"];
+            };
+            path: {
+                /** @description The run's name, as run_task returned it. */
+                name: components["parameters"]["RunName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lines (`text/plain`), or with `follow=true` the stream (`text/event-stream`, as watch_run's). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                    "text/event-stream": components["schemas"]["RunEvent"][];
+                };
+            };
+            /** @description With follow, the run has ended and Last-Event-ID named its last event. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];

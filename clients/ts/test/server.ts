@@ -22,6 +22,8 @@ export interface RunningServer {
   token: string;
   /** What the server wrote to stdout and stderr so far (for failure messages). */
   log(): string;
+  /** Stops the server (SIGTERM) and starts it again on the same port, config and data dir. */
+  restart(): Promise<void>;
   /** Stops the server (SIGTERM, SIGKILL after 10 s), removes its files, checks for leftovers. */
   stop(): Promise<void>;
 }
@@ -86,41 +88,56 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   );
 
   let output = "";
-  const child: ChildProcess = spawn(bin, ["serve", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.on("data", (b: Buffer) => (output += b.toString()));
-  child.stderr?.on("data", (b: Buffer) => (output += b.toString()));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  let child: ChildProcess;
+  let exited: Promise<number | null>;
   let done = false;
-  void exited.then(() => (done = true));
-
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (done) throw new Error(`flyte-webhook exited before serving:\n${output}`);
-    try {
-      const r = await fetch(`${baseUrl}/health`);
-      if (r.status === 200) break;
-    } catch {
-      // not listening yet
+
+  // spawn starts the binary on the config and waits until it serves.
+  const spawnServer = async () => {
+    done = false;
+    child = spawn(bin, ["serve", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.on("data", (b: Buffer) => (output += b.toString()));
+    child.stderr?.on("data", (b: Buffer) => (output += b.toString()));
+    exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    void exited.then(() => (done = true));
+
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (done) throw new Error(`flyte-webhook exited before serving:\n${output}`);
+      try {
+        const r = await fetch(`${baseUrl}/health`);
+        if (r.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`flyte-webhook not healthy after 30 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`flyte-webhook not healthy after 30 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  };
+  // terminate stops it as an operator would (SIGTERM; SIGKILL after 10 s).
+  const terminate = async () => {
+    if (done) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await spawnServer();
 
   return {
     baseUrl,
     token,
     log: () => output,
+    async restart() {
+      await terminate();
+      await spawnServer();
+    },
     async stop() {
-      if (!done) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate();
       const left = processesUsing(work);
       rmSync(work, { recursive: true, force: true });
       if (left.length > 0) {

@@ -333,29 +333,7 @@ func (s *Server) getRunDetails(_ *User, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lagging := s.lagging(r, now)
-	action := map[string]any{
-		// org is echoed as it was sent.
-		"id":       map[string]any{"run": omitEmpty(map[string]any{"org": req.RunID.Org, "project": r.project, "domain": r.domain, "name": r.name}), "name": "a0"},
-		"metadata": s.actionMetadata(r),
-		"status":   s.status(r, now),
-	}
-	switch {
-	case r.phase == phaseAborted:
-		action["abortInfo"] = map[string]any{"reason": r.abortReason}
-	case r.phase == phaseFailed && !lagging:
-		action["errorInfo"] = map[string]any{"message": r.errMsg, "kind": "KIND_USER"}
-	}
-	if r.phase != phaseQueued && r.phase != phaseAborted {
-		attempt := map[string]any{"phase": "ACTION_PHASE_" + r.phase, "startTime": ts(r.started), "attempt": 1}
-		if !r.ended.IsZero() {
-			attempt["endTime"] = ts(r.ended)
-		}
-		if r.phase == phaseFailed {
-			attempt["errorInfo"] = map[string]any{"message": r.errMsg, "kind": "KIND_USER"}
-		}
-		action["attempts"] = []any{attempt}
-	}
+	action := s.actionDetails(r, req.RunID.Org, now)
 	details := map[string]any{"action": action}
 	if len(r.labels) > 0 {
 		details["runSpec"] = map[string]any{"labels": map[string]any{"values": r.labels}}
@@ -430,4 +408,33 @@ func (s *Server) getActionData(_ *User, body []byte) (any, error) {
 		outputs["literals"] = r.outputs
 	}
 	return map[string]any{"inputs": inputs, "outputs": outputs}, nil
+}
+
+// actionDetails is a run's ActionDetails as GetRunDetails and WatchActionDetails answer it,
+// with org echoed as it was sent. Call with s.mu held.
+func (s *Server) actionDetails(r *run, org string, now time.Time) map[string]any {
+	lagging := s.lagging(r, now)
+	action := map[string]any{
+		// org is echoed as it was sent.
+		"id":       map[string]any{"run": omitEmpty(map[string]any{"org": org, "project": r.project, "domain": r.domain, "name": r.name}), "name": "a0"},
+		"metadata": s.actionMetadata(r),
+		"status":   s.status(r, now),
+	}
+	switch {
+	case r.phase == phaseAborted:
+		action["abortInfo"] = map[string]any{"reason": r.abortReason}
+	case r.phase == phaseFailed && !lagging:
+		action["errorInfo"] = map[string]any{"message": r.errMsg, "kind": "KIND_USER"}
+	}
+	if r.phase != phaseQueued && r.phase != phaseAborted {
+		attempt := map[string]any{"phase": "ACTION_PHASE_" + r.phase, "startTime": ts(r.started), "attempt": 1}
+		if !r.ended.IsZero() {
+			attempt["endTime"] = ts(r.ended)
+		}
+		if r.phase == phaseFailed {
+			attempt["errorInfo"] = map[string]any{"message": r.errMsg, "kind": "KIND_USER"}
+		}
+		action["attempts"] = []any{attempt}
+	}
+	return action
 }

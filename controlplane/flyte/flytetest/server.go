@@ -310,6 +310,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h, ok := s.streamProcedures()[r.URL.Path]; ok {
+		s.serveStream(w, r, body, h, injected)
+		return
+	}
 	p, ok := s.procedures()[r.URL.Path]
 	if !ok {
 		http.NotFound(w, r)
