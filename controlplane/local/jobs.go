@@ -212,6 +212,10 @@ func (b *Backend) jobAttempt(ctx context.Context, t *task, name string, attempt 
 	defer stdout.Close()
 	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)
 	defer stderr.Close()
+	// As a task's: the lines file lets watch_run and get_run_logs follow a build's or a
+	// prefetch's output as it is written, and resume at a line.
+	lines := newLineLog(logs+"lines", 2*b.cfg.LogMaxBytes, func() { b.hub.logWritten(name) })
+	defer lines.Close() // before the attempt's end is recorded (see lineLog.Close)
 	actx := ctx
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -221,7 +225,8 @@ func (b *Backend) jobAttempt(ctx context.Context, t *task, name string, attempt 
 	if actx.Err() != nil {
 		return stopped(actx, t, stdout, stderr)
 	}
-	env := &jobEnv{Run: name, Attempt: attempt, Dir: dir, Stdout: stdout, Stderr: stderr,
+	env := &jobEnv{Run: name, Attempt: attempt, Dir: dir,
+		Stdout: io.MultiWriter(stdout, lines.stream(tagStdout)), Stderr: io.MultiWriter(stderr, lines.stream(tagStderr)),
 		Log: b.log.With("run", name, "attempt", attempt), grace: b.cfg.AbortGrace, stdout: stdout, stderr: stderr}
 	outputs, err := t.job.run(actx, env)
 	if outputs == nil && err == nil {
