@@ -69,6 +69,7 @@ type watch struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // follow has returned
+	closed bool
 
 	mu      sync.Mutex
 	details *actionDetails
@@ -122,6 +123,7 @@ func (w *watch) set(f func()) {
 }
 
 func (w *watch) Close() error {
+	w.closed = true
 	w.cancel()
 	<-w.done
 	if w.logs != nil {
@@ -133,8 +135,11 @@ func (w *watch) Close() error {
 
 func (w *watch) Next(ctx context.Context) (controlplane.RunEvent, error) {
 	for {
-		if w.ctx.Err() != nil {
+		if w.closed {
 			return controlplane.RunEvent{}, io.EOF
+		}
+		if err := w.ctx.Err(); err != nil {
+			return controlplane.RunEvent{}, err // the watch's context (WatchRun's) ended
 		}
 		w.mu.Lock()
 		d, failed, changed := w.details, w.err, w.changed
