@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flyte-webhook/flyte-webhook/api/apitest"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/flyte/flytetest"
@@ -62,4 +63,28 @@ func TestFlyteStreamDisconnectLeavesNothing(t *testing.T) {
 	cancel()
 	<-done
 	eventually(t, "wait: goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
+}
+
+// TestFlyteWaitWithoutWatch: a control plane without WatchActionDetails (it answers a
+// plain-text 404, which Connect reads as unimplemented) still serves waits, by polling; an
+// event stream ends with a reconnect event naming the failure.
+func TestFlyteWaitWithoutWatch(t *testing.T) {
+	t.Parallel()
+	s := newFlyteStack(t, stackOptions{fake: flytetest.Options{RunTime: 200 * time.Millisecond}}, nil)
+	s.fake.Inject(procWatchAction, http.NotFound)
+	r := s.call(t, "POST", "/run-task/development/flytesnacks/echo?wait=60s", map[string]any{"name": "Po"}, nil)
+	expectStatus(t, r, http.StatusOK)
+	expectJSON(t, r, map[string]any{"phase": "succeeded", "done": true, "outputs": map[string]any{"greeting": "hello Po"}})
+	if len(s.callsTo(procWatchAction)) == 0 {
+		t.Error("the wait never tried the watch stream")
+	}
+	// A finished run is told whole from its details; a live one needs the stream.
+	if got := types(parseEvents(t, s.call(t, "GET", "/run/"+r.str("name")+"/events", nil, nil).Body)); !strings.HasSuffix(got, " end") {
+		t.Errorf("events of a finished run: %s", got)
+	}
+	live := s.call(t, "POST", "/run-task/development/flytesnacks/sleep", map[string]any{"seconds": 600}, nil)
+	events := parseEvents(t, s.call(t, "GET", "/run/"+live.str("name")+"/events", nil, nil).Body)
+	if last := events[len(events)-1]; last.Type != "reconnect" || !strings.Contains(string(last.Data), "reconnect with the last event's id") {
+		t.Errorf("events %s, the last %s: want a reconnect event", types(events), last.Data)
+	}
 }
