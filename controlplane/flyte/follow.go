@@ -201,7 +201,11 @@ func (w *watch) next(ctx context.Context, d *actionDetails) (controlplane.RunEve
 			return controlplane.RunEvent{}, more, nil // the log goes on
 		}
 		if !attemptOver(d, p.Attempt) {
-			return controlplane.RunEvent{}, nil, nil // the log ended; its attempt not yet
+			// The log's stream ended (or had no log yet) while its attempt goes on: read it
+			// again, after the last line told, at the next change of the details.
+			w.logs.close()
+			w.logs = nil
+			return controlplane.RunEvent{}, nil, nil
 		}
 	}
 	return controlplane.RunEvent{}, nil, nil
