@@ -115,6 +115,10 @@ func (s *Server) awaitRun(ctx context.Context, ref controlplane.RunRef, d time.D
 		switch {
 		case errors.Is(err, io.EOF):
 			return "done"
+		case controlplane.CodeOf(err) == controlplane.CodeUnimplemented && wctx.Err() == nil:
+			// The control plane refused its watch stream once it was asked (a Flyte
+			// without WatchActionDetails): poll instead.
+			return s.pollRun(wctx, ref, ended)
 		case err != nil:
 			return ended(err)
 		case ev.Type == controlplane.EventEnd:

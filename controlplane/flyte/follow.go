@@ -69,6 +69,7 @@ type watch struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // follow has returned
+	closed bool
 
 	mu      sync.Mutex
 	details *actionDetails
@@ -122,6 +123,7 @@ func (w *watch) set(f func()) {
 }
 
 func (w *watch) Close() error {
+	w.closed = true
 	w.cancel()
 	<-w.done
 	if w.logs != nil {
@@ -133,8 +135,11 @@ func (w *watch) Close() error {
 
 func (w *watch) Next(ctx context.Context) (controlplane.RunEvent, error) {
 	for {
-		if w.ctx.Err() != nil {
+		if w.closed {
 			return controlplane.RunEvent{}, io.EOF
+		}
+		if err := w.ctx.Err(); err != nil {
+			return controlplane.RunEvent{}, err // the watch's context (WatchRun's) ended
 		}
 		w.mu.Lock()
 		d, failed, changed := w.details, w.err, w.changed
@@ -196,7 +201,11 @@ func (w *watch) next(ctx context.Context, d *actionDetails) (controlplane.RunEve
 			return controlplane.RunEvent{}, more, nil // the log goes on
 		}
 		if !attemptOver(d, p.Attempt) {
-			return controlplane.RunEvent{}, nil, nil // the log ended; its attempt not yet
+			// The log's stream ended (or had no log yet) while its attempt goes on: read it
+			// again, after the last line told, at the next change of the details.
+			w.logs.close()
+			w.logs = nil
+			return controlplane.RunEvent{}, nil, nil
 		}
 	}
 	return controlplane.RunEvent{}, nil, nil
@@ -388,11 +397,10 @@ func trimEOL(s string) string {
 type logReader struct {
 	attempt int
 	cancel  context.CancelFunc
-	lines   chan logLineAt // unbuffered: the stream waits for the watch
-	ready   chan struct{}  // signalled when a line or the end is there
+	lines   chan logLineAt // one line: the stream waits for the watch to take it
+	ready   chan struct{}  // signalled once a line or the end is there (a token, kept until taken)
 	done    chan struct{}  // the goroutine has returned; err is set
 	err     error
-	pending *logLineAt
 }
 
 type logLineAt struct {
@@ -403,10 +411,10 @@ type logLineAt struct {
 
 func (b *Backend) readLog(ctx context.Context, rid runID, a int, skip int64) *logReader {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &logReader{attempt: a, cancel: cancel, lines: make(chan logLineAt), ready: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &logReader{attempt: a, cancel: cancel, lines: make(chan logLineAt, 1), ready: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
+		defer r.signal() // after done is closed, so a watch woken by it sees the end
 		defer close(r.done)
-		defer r.signal()
 		var seq int64
 		err := openStream(ctx, b, b.s.tailLogs, &tailLogsRequest{ActionID: actionID{Run: rid, Name: "a0"}, Attempt: uint32(a)},
 			func(m *tailLogsResponse) bool {
@@ -415,9 +423,9 @@ func (b *Backend) readLog(ctx context.Context, rid runID, a int, skip int64) *lo
 						if seq++; seq <= skip {
 							continue
 						}
-						r.signal()
 						select {
 						case r.lines <- logLineAt{seq: seq, text: trimEOL(l.Message), time: timeOf(l.Timestamp)}:
+							r.signal() // after the line is there to take
 						case <-ctx.Done():
 							return false
 						}
