@@ -272,3 +272,17 @@ func TestBuildConfigErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildLogsAreWatched: a build's output reaches watch_run's log events, in order before
+// its end, as a task's does (runs the server executes itself keep a lines file too).
+func TestBuildLogsAreWatched(t *testing.T) {
+	t.Parallel()
+	b, _ := openBuilds(t, nil)
+	res := build(t, b, controlplane.ImageBuild{BaseImage: "localhost/base:1", Name: "team/app:1.0"})
+	evs := watchAll(t, b, controlplane.WatchRunRequest{Run: controlplane.RunRef{Name: res.Run.Name}, Logs: true}, nil)
+	got := describeEvents(evs)
+	tagged := strings.Index(got, "log:stdout:Successfully tagged localhost/team/app:1.0")
+	if tagged < 0 || tagged > strings.Index(got, "attempt_ended:1:succeeded") || !strings.HasSuffix(got, "end:succeeded") {
+		t.Errorf("events %s: want the builder's output as log events before the attempt's end", got)
+	}
+}
