@@ -5,11 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/flyte-webhook/flyte-webhook/api"
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
@@ -51,18 +48,6 @@ func parseWait(p *string, max time.Duration) time.Duration {
 	}
 }
 
-// moveWriteDeadline moves the connection's write deadline (the server's write_timeout,
-// counted from the request's start) to write, so a wait longer than write_timeout can still
-// answer. (The read deadline needs nothing: net/http clears it once the request is read.)
-// It reports whether the deadline could be moved.
-func moveWriteDeadline(ctx context.Context, write time.Time) bool {
-	c, ok := ctx.(*gin.Context)
-	if !ok || c.Writer == nil {
-		return false
-	}
-	return http.NewResponseController(c.Writer).SetWriteDeadline(write) == nil
-}
-
 // waitBudget is how long a request may wait for d: d itself when the connection's write
 // deadline could be moved past it, else what fits in the server's write timeout.
 func (s *Server) waitBudget(ctx context.Context, d time.Duration) time.Duration {
@@ -70,7 +55,7 @@ func (s *Server) waitBudget(ctx context.Context, d time.Duration) time.Duration 
 	if margin <= 0 {
 		margin = time.Minute
 	}
-	if moveWriteDeadline(ctx, time.Now().Add(d+margin)) || s.cfg.WriteTimeout <= 0 {
+	if setWriteDeadline(ctx, time.Now().Add(d+margin)) || s.cfg.WriteTimeout <= 0 {
 		return d
 	}
 	return min(d, s.cfg.WriteTimeout-s.cfg.WriteTimeout/4)
