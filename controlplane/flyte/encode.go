@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
 
 // typeName returns the API's name for a Flyte type: string, integer, float, boolean,
@@ -163,7 +165,7 @@ func encodeUnion(t *literalType, v any, path string) (*literal, error) {
 		}
 		return &literal{Scalar: &scalar{Union: &union{Value: lit, Type: variant.Raw}}}, nil
 	}
-	return nil, fmt.Errorf("%swant one of %s, got %s", prefix(path), strings.Join(names, ", "), jsonKind(v))
+	return nil, fmt.Errorf("%swant one of %s, got %s", prefix(path), strings.Join(names, ", "), controlplane.JSONKind(v))
 }
 
 func encodeSimple(t *literalType, simple string, v any, path string) (*literal, error) {
@@ -285,7 +287,7 @@ func toInteger(v any) (string, error) {
 		}
 		return strconv.FormatInt(int64(n), 10), nil
 	default:
-		return "", fmt.Errorf("want integer, got %s", jsonKind(v))
+		return "", fmt.Errorf("want integer, got %s", controlplane.JSONKind(v))
 	}
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return strconv.FormatInt(i, 10), nil
@@ -327,7 +329,7 @@ func toFloat(v any) (float64, error) {
 	case int64:
 		return float64(n), nil
 	}
-	return 0, fmt.Errorf("want float, got %s", jsonKind(v))
+	return 0, fmt.Errorf("want float, got %s", controlplane.JSONKind(v))
 }
 
 // checkStructNumbers refuses what a protobuf Struct (numbers are doubles) would change: an
@@ -440,7 +442,7 @@ func writeMsgpack(enc *msgpack.Encoder, v any, path string) error {
 }
 
 func wantGot(path, want string, v any) error {
-	return fmt.Errorf("%swant %s, got %s", prefix(path), want, jsonKind(v))
+	return fmt.Errorf("%swant %s, got %s", prefix(path), want, controlplane.JSONKind(v))
 }
 
 func prefix(path string) string {
@@ -448,22 +450,4 @@ func prefix(path string) string {
 		return ""
 	}
 	return strings.TrimPrefix(path, ".") + ": "
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number, float64, int, int64:
-		return "a number"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -105,7 +105,7 @@ func checkValue(typ string, v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("unknown type %q", typ)
 	}
-	return nil, fmt.Errorf("want %s, got %s", typ, jsonKind(v))
+	return nil, fmt.Errorf("want %s, got %s", typ, controlplane.JSONKind(v))
 }
 
 // jsonNumber is JSON's number syntax: a json.Number from a direct caller may hold anything, and
@@ -130,7 +130,7 @@ func toInteger(v any) (any, error) {
 		}
 		return json.Number(strconv.FormatInt(int64(n), 10)), nil
 	default:
-		return nil, fmt.Errorf("want integer, got %s", jsonKind(v))
+		return nil, fmt.Errorf("want integer, got %s", controlplane.JSONKind(v))
 	}
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return json.Number(strconv.FormatInt(i, 10)), nil
@@ -172,25 +172,7 @@ func toFloat(v any) (any, error) {
 	case int64:
 		return json.Number(strconv.FormatInt(n, 10)), nil
 	}
-	return nil, fmt.Errorf("want float, got %s", jsonKind(v))
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number, float64, int, int64:
-		return "a number"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
+	return nil, fmt.Errorf("want float, got %s", controlplane.JSONKind(v))
 }
 
 // checkOutputs holds a task's outputs to its declared outputs: each present, of its type,
