@@ -25,21 +25,20 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/flyte-webhook/flyte-webhook/bench/internal/proc"
 )
 
 type options struct {
@@ -131,8 +130,8 @@ func run(o options) error {
 			if err != nil {
 				return err
 			}
-			add(s, "startup_ms", float64(srv.startup.Microseconds())/1000)
-			c := &client{base: srv.url, token: token, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+			add(s, "startup_ms", float64(srv.Startup.Microseconds())/1000)
+			c := &client{base: srv.URL, token: token, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 			cases := []struct{ name, query string }{
 				{"newest_50", "limit=50"},
 				{"by_task", "task=development/examples/t007&limit=50"},
@@ -187,7 +186,7 @@ func run(o options) error {
 			}
 			add(s, "run_task_per_s", m)
 			fmt.Printf("RESULT round=%d store=%s startup_ms=%.0f get_run_per_s=%.0f run_task_per_s=%.0f\n", round, s.name,
-				float64(srv.startup.Microseconds())/1000, n, m)
+				float64(srv.Startup.Microseconds())/1000, n, m)
 			srv.stop()
 			if err := forgetNoops(s); err != nil {
 				return err
@@ -262,63 +261,19 @@ backend:
 }
 
 // server is the binary, running.
-type server struct {
-	cmd     *exec.Cmd
-	url     string
-	startup time.Duration // from exec to the first /health answered
-	log     *bytes.Buffer
-}
+type server struct{ *proc.Process }
 
-// startServer starts the binary on a free port and waits for /health.
+// startServer starts the binary on the data dir's config and waits for /health.
 func startServer(bin, dir string) (*server, error) {
-	port, err := freePort()
+	log := &bytes.Buffer{}
+	p, err := proc.Start(bin, filepath.Join(dir, "config.yaml"), nil, log, 5*time.Minute)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the server did not start: %v: %s", err, log.String())
 	}
-	s := &server{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &bytes.Buffer{}}
-	s.cmd = exec.Command(bin, "serve", "--config", filepath.Join(dir, "config.yaml"))
-	s.cmd.Env = append(os.Environ(), "FLYTE_WEBHOOK_PORT="+strconv.Itoa(port))
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	start := time.Now()
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(2 * time.Millisecond) {
-		res, err := http.Get(s.url + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				s.startup = time.Since(start)
-				return s, nil
-			}
-		}
-		if time.Now().After(deadline) || s.cmd.ProcessState != nil {
-			s.stop()
-			return nil, fmt.Errorf("the server did not start: %s", s.log.String())
-		}
-	}
+	return &server{p}, nil
 }
 
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (s *server) stop() { _ = s.Stop() }
 
 var runNames = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 

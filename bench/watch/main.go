@@ -20,13 +20,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -37,6 +35,8 @@ import (
 	"time"
 
 	client "github.com/flyte-webhook/flyte-webhook/clients/go"
+
+	"github.com/flyte-webhook/flyte-webhook/bench/internal/proc"
 )
 
 type options struct {
@@ -168,14 +168,14 @@ func round(o options, ws string, n int) (result, error) {
 	defer cancel()
 	// Requests of the generator itself (run_task, get_run, abort_run) get a client of their
 	// own; the watchers share one transport with no bound on connections.
-	api, err := client.New(srv.url, token)
+	api, err := client.New(srv.URL, token)
 	if err != nil {
 		return r, err
 	}
 	tr := &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 30 * time.Second}).DialContext}
 	defer tr.CloseIdleConnections()
-	wc, err := client.New(srv.url, token, client.WithHTTPClient(&http.Client{Transport: tr}))
+	wc, err := client.New(srv.URL, token, client.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		return r, err
 	}
@@ -200,7 +200,7 @@ func round(o options, ws string, n int) (result, error) {
 	}
 	progress("%d runs running; %d watchers next", runs, n)
 	time.Sleep(o.settle)
-	if r.rssIdle, err = srv.rss(); err != nil {
+	if r.rssIdle, err = srv.RSS(); err != nil {
 		return r, err
 	}
 	heap0, stacks0 := srv.gcMemory()
@@ -259,7 +259,7 @@ func round(o options, ws string, n int) (result, error) {
 		return r, fmt.Errorf("%d of %d watchers failed while connecting; the first: %v", f, n, firstErr.Load())
 	}
 	time.Sleep(o.settle)
-	if r.rssWatched, err = srv.rss(); err != nil {
+	if r.rssWatched, err = srv.RSS(); err != nil {
 		return r, err
 	}
 	r.perWatcher = float64(r.rssWatched-r.rssIdle) * 1024 / float64(n)
@@ -269,11 +269,8 @@ func round(o options, ws string, n int) (result, error) {
 	}
 
 	// The phase change: every run aborted at once.
-	cpu0, err := srv.cpu()
-	if err != nil {
-		return r, err
-	}
-	gen0 := selfCPU()
+	cpu0 := srv.CPU()
+	gen0 := proc.CPU("self")
 	all0 := machineCPU()
 	t0 := time.Now()
 	sent := make([]time.Time, runs)
@@ -296,11 +293,9 @@ func round(o options, ws string, n int) (result, error) {
 	progress("runs aborted")
 	ended.Wait()
 	r.delivery = time.Since(t0)
-	r.genCPU = selfCPU() - gen0
+	r.genCPU = proc.CPU("self") - gen0
 	r.machineCPU = machineCPU() - all0
-	if cpu1, err := srv.cpu(); err == nil {
-		r.serverCPU = cpu1 - cpu0
-	}
+	r.serverCPU = srv.CPU() - cpu0
 	r.failed = failed.Load()
 	if r.failed > 0 {
 		fmt.Printf("  %d watchers failed; the first: %v\n", r.failed, firstErr.Load())
@@ -438,8 +433,7 @@ backend:
 
 // server is the binary, running.
 type server struct {
-	cmd *exec.Cmd
-	url string
+	*proc.Process
 	log *syncBuffer
 }
 
@@ -460,6 +454,19 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// startServer starts the binary on the data dir's config. gctrace: a line per GC with the
+// live heap and the stacks, to tell what a watcher costs in (see gcMemory).
+func startServer(bin, dir string) (*server, error) {
+	log := &syncBuffer{}
+	p, err := proc.Start(bin, filepath.Join(dir, "config.yaml"), []string{"GODEBUG=gctrace=1"}, log, 2*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("the server did not start: %v: %s", err, log.String())
+	}
+	return &server{Process: p, log: log}, nil
+}
+
+func (s *server) stop() { _ = s.Stop() }
 
 // gcMemory is the live heap and the goroutine stacks (MB) of the server's last GC, from
 // its GODEBUG=gctrace=1 lines ("…, 3->4->1 MB, 4 MB goal, 0 MB stacks, …"); -1 when none.
@@ -482,80 +489,6 @@ func (s *server) gcMemory() (heap, stacks int) {
 		return heap, stacks
 	}
 	return -1, -1
-}
-
-func startServer(bin, dir string) (*server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &server{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}}
-	s.cmd = exec.Command(bin, "serve", "--config", filepath.Join(dir, "config.yaml"))
-	// gctrace: a line per GC with the live heap and the stacks, to tell what a watcher
-	// costs in (see gcMemory).
-	s.cmd.Env = append(os.Environ(), "FLYTE_WEBHOOK_PORT="+strconv.Itoa(port), "GODEBUG=gctrace=1")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
-		res, err := http.Get(s.url + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		if time.Now().After(deadline) || s.cmd.ProcessState != nil {
-			s.stop()
-			return nil, fmt.Errorf("the server did not start: %s", s.log.String())
-		}
-	}
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// rss is the server's VmRSS in kB.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/PID/status")
-}
-
-// cpu is the server's CPU time so far (user+system, /proc/PID/stat; clock ticks of 10 ms).
-func (s *server) cpu() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command's ")": state is the 3rd field of the line, utime the 14th.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // loadAvg is the machine's 1, 5 and 15 minute load averages.
@@ -590,18 +523,9 @@ func machineCPU() time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
-// selfCPU is this process's CPU time so far (user+system).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // noFileLimit is the server's "Max open files" soft/hard, from /proc/PID/limits.
 func (s *server) noFileLimit() string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", s.Pid()))
 	if err != nil {
 		return "unknown"
 	}
@@ -614,13 +538,4 @@ func (s *server) noFileLimit() string {
 		}
 	}
 	return "unknown"
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

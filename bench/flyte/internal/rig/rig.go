@@ -5,26 +5,24 @@
 package rig
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/gin-gonic/gin"
 
+	"github.com/flyte-webhook/flyte-webhook/bench/internal/proc"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/flyte"
 	"github.com/flyte-webhook/flyte-webhook/controlplane/flyte/flytetest"
 	"github.com/flyte-webhook/flyte-webhook/impl"
@@ -91,94 +89,34 @@ func InProcess(ctx context.Context, fakeURL string) (string, func(), error) {
 	}, nil
 }
 
-// Process is the real webhook binary serving on a loopback port.
-type Process struct {
-	URL    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-}
+// Process is the webhook binary, running.
+type Process = proc.Process
 
 // StartBinary starts bin with backend.type flyte pointing at fakeURL (log_level warn: no
 // access line per request, as bench/load.sh runs the local backend), writing its config in
 // dir and its logs to logs, and waits until /health answers.
 func StartBinary(bin, dir, fakeURL string, logs io.Writer) (*Process, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cfg := fmt.Sprintf(`port: %d
-log_level: warn
+	cfg := fmt.Sprintf(`log_level: warn
 backend:
   type: flyte
   flyte:
     endpoint: %s
     project: %s
     domain: %s
-`, port, fakeURL, Project, Domain)
-	path := filepath.Join(dir, fmt.Sprintf("config-%d.yaml", port))
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+`, fakeURL, Project, Domain)
+	f, err := os.CreateTemp(dir, "config-*.yaml")
+	if err != nil {
 		return nil, err
 	}
-	p := &Process{URL: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--config", path)
-	p.cmd.Stdout, p.cmd.Stderr = logs, logs
-	if err := p.cmd.Start(); err != nil {
+	_, err = f.WriteString(cfg)
+	if err := errors.Join(err, f.Close()); err != nil {
 		return nil, err
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if res, err := http.Get(p.URL + "/health"); err == nil {
-			res.Body.Close()
-			return p, nil
-		}
-		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("%s exited at start: %v", bin, p.err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-	return nil, fmt.Errorf("%s did not answer /health in 20s", bin)
+	return proc.Start(bin, f.Name(), nil, logs, 20*time.Second)
 }
-
-// Stop sends SIGTERM and waits for the exit: an error when it was not clean.
-func (p *Process) Stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return p.err
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("no exit 30s after SIGTERM")
-	}
-}
-
-// CPU returns the CPU time (user and system) the process has used so far, from
-// /proc/<pid>/stat; 0 where there is no /proc.
-func (p *Process) CPU() time.Duration { return cpuOf(strconv.Itoa(p.cmd.Process.Pid)) }
 
 // SelfCPU is CPU for this process (the control plane and the load generator).
-func SelfCPU() time.Duration { return cpuOf("self") }
-
-func cpuOf(pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / userHZ
-}
+func SelfCPU() time.Duration { return proc.CPU("self") }
 
 // Machine is a reading of the machine's CPU counters (/proc/stat): busy and steal time
 // summed over its CPUs, and how many CPUs there are.
