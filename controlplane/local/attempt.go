@@ -27,6 +27,40 @@ type attemptResult struct {
 	shutdown bool
 }
 
+// attemptLogs are an attempt's logs: its stdout and stderr as they came, each capped at
+// log_max_bytes, and the lines file that watch_run and get_run_logs read (lines.go). A task's
+// process and a run the server executes itself (jobs.go) write them alike.
+type attemptLogs struct {
+	stdout, stderr *cappedFile
+	lines          *lineLog
+}
+
+func (b *Backend) openAttemptLogs(name string, attempt int) attemptLogs {
+	return attemptLogs{
+		stdout: newCappedFile(b.logPath(name, attempt, "stdout.log"), b.cfg.LogMaxBytes),
+		stderr: newCappedFile(b.logPath(name, attempt, "stderr.log"), b.cfg.LogMaxBytes),
+		lines:  newLineLog(b.logPath(name, attempt, "lines"), 2*b.cfg.LogMaxBytes, func() { b.hub.logWritten(name) }),
+	}
+}
+
+// writers are where the attempt's output goes: each stream to its own file and to the lines.
+func (l attemptLogs) writers() (stdout, stderr io.Writer) {
+	return io.MultiWriter(l.stdout, l.lines.stream(tagStdout)), io.MultiWriter(l.stderr, l.lines.stream(tagStderr))
+}
+
+// close closes the logs, the lines file first: before the attempt's end is recorded (see
+// lineLog.Close).
+func (l attemptLogs) close() {
+	l.lines.Close()
+	l.stderr.Close()
+	l.stdout.Close()
+}
+
+// logPath is the file data_dir/logs/<run>.<attempt>.<suffix> (stdout.log, stderr.log, lines).
+func (b *Backend) logPath(run string, attempt int, suffix string) string {
+	return filepath.Join(b.cfg.DataDir, "logs", run+"."+strconv.Itoa(attempt)+"."+suffix)
+}
+
 // attempt runs the task's process once.
 func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int, inputs string) attemptResult {
 	if t.job != nil { // a run the server executes itself (jobs.go)
@@ -55,13 +89,9 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 		r.final = true
 		return r
 	}
-	logs := filepath.Join(b.cfg.DataDir, "logs", name+"."+strconv.Itoa(attempt)+".")
-	stdout := newCappedFile(logs+"stdout.log", b.cfg.LogMaxBytes)
-	defer stdout.Close()
-	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)
-	defer stderr.Close()
-	lines := newLineLog(logs+"lines", 2*b.cfg.LogMaxBytes, func() { b.hub.logWritten(name) })
-	defer lines.Close() // before the attempt's end is recorded (see lineLog.Close)
+	logs := b.openAttemptLogs(name, attempt)
+	defer logs.close()
+	stdout, stderr := logs.stdout, logs.stderr
 
 	actx := ctx
 	if t.Timeout > 0 {
@@ -78,8 +108,7 @@ func (b *Backend) attempt(ctx context.Context, t *task, name string, attempt int
 	cmd := exec.CommandContext(actx, t.Command[0], t.Command[1:]...)
 	cmd.Dir = t.Workdir
 	cmd.Env = env
-	cmd.Stdout = io.MultiWriter(stdout, lines.stream(tagStdout))
-	cmd.Stderr = io.MultiWriter(stderr, lines.stream(tagStderr))
+	cmd.Stdout, cmd.Stderr = logs.writers()
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = b.cfg.AbortGrace

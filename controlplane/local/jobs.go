@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -207,15 +205,9 @@ func (b *Backend) jobAttempt(ctx context.Context, t *task, name string, attempt 
 		return attemptResult{phase: controlplane.PhaseFailed, msg: fmt.Sprintf("cannot prepare the attempt: %v", err)}
 	}
 	defer os.RemoveAll(dir)
-	logs := filepath.Join(b.cfg.DataDir, "logs", name+"."+strconv.Itoa(attempt)+".")
-	stdout := newCappedFile(logs+"stdout.log", b.cfg.LogMaxBytes)
-	defer stdout.Close()
-	stderr := newCappedFile(logs+"stderr.log", b.cfg.LogMaxBytes)
-	defer stderr.Close()
-	// As a task's: the lines file lets watch_run and get_run_logs follow a build's or a
-	// prefetch's output as it is written, and resume at a line.
-	lines := newLineLog(logs+"lines", 2*b.cfg.LogMaxBytes, func() { b.hub.logWritten(name) })
-	defer lines.Close() // before the attempt's end is recorded (see lineLog.Close)
+	logs := b.openAttemptLogs(name, attempt) // as a task's: watch_run and get_run_logs follow them
+	defer logs.close()
+	stdout, stderr := logs.stdout, logs.stderr
 	actx := ctx
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -226,8 +218,8 @@ func (b *Backend) jobAttempt(ctx context.Context, t *task, name string, attempt 
 		return stopped(actx, t, stdout, stderr)
 	}
 	env := &jobEnv{Run: name, Attempt: attempt, Dir: dir,
-		Stdout: io.MultiWriter(stdout, lines.stream(tagStdout)), Stderr: io.MultiWriter(stderr, lines.stream(tagStderr)),
 		Log: b.log.With("run", name, "attempt", attempt), grace: b.cfg.AbortGrace, stdout: stdout, stderr: stderr}
+	env.Stdout, env.Stderr = logs.writers()
 	outputs, err := t.job.run(actx, env)
 	if outputs == nil && err == nil {
 		outputs = map[string]any{}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
@@ -75,7 +73,7 @@ func (b *Backend) legacyLogs(run string, a int, streams controlplane.LogStreams,
 		if !streams.Has(stream) {
 			continue
 		}
-		f, err := os.Open(filepath.Join(b.cfg.DataDir, "logs", run+"."+strconv.Itoa(a)+"."+stream+".log"))
+		f, err := os.Open(b.logPath(run, a, stream+".log"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

@@ -3,8 +3,6 @@ package local
 import (
 	"context"
 	"io"
-	"path/filepath"
-	"strconv"
 
 	"github.com/flyte-webhook/flyte-webhook/controlplane"
 )
@@ -157,7 +155,7 @@ func (w *watch) nextLine(a int) (controlplane.RunEvent, bool, error) {
 }
 
 func (b *Backend) linesPath(run string, attempt int) string {
-	return filepath.Join(b.cfg.DataDir, "logs", run+"."+strconv.Itoa(attempt)+".lines")
+	return b.logPath(run, attempt, "lines")
 }
 
 func attemptEnded(st *runState, a int) bool {
