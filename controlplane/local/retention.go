@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 )
 
@@ -51,10 +49,9 @@ func (b *Backend) sweep(ctx context.Context) (int, error) {
 
 // removeLogs removes a deleted run's log files (see attempt.go for their names).
 func (b *Backend) removeLogs(r expiredRun) {
-	dir := filepath.Join(b.cfg.DataDir, "logs")
 	for a := 1; a <= r.Attempts; a++ {
-		for _, stream := range []string{"stdout", "stderr"} {
-			p := filepath.Join(dir, r.Name+"."+strconv.Itoa(a)+"."+stream+".log")
+		for _, suffix := range []string{"stdout.log", "stderr.log", "lines"} { // what openAttemptLogs writes
+			p := b.logPath(r.Name, a, suffix)
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				b.log.Warn("cannot remove the log of an expired run", "run", r.Name, "error", err.Error())
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,6 +74,9 @@ func TestRetention(t *testing.T) {
 		if outcomes, err := local.AttemptOutcomes(b, r.Name); err != nil || len(outcomes) != 0 {
 			t.Errorf("run %s keeps attempt records %v (%v)", r.Name, outcomes, err)
 		}
+	}
+	if _, err := os.Stat(strings.TrimSuffix(logFile, "stderr.log") + "lines"); !os.IsNotExist(err) {
+		t.Errorf("the expired run's lines file is still there: %v", err)
 	}
 	if _, err := os.Stat(logFile); !os.IsNotExist(err) {
 		t.Errorf("the failed run's log is still there: %v", err)
